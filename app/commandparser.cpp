@@ -1,0 +1,133 @@
+#include "app/commandparser.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace corolla {
+
+CommandParser::CommandParser(const QString &command, const QString &description)
+    : m_command(command)
+{
+    m_parser.setApplicationDescription(description);
+    m_parser.addHelpOption();
+    m_parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+}
+
+void CommandParser::addValueOption(const QString &name, const QString &valueName,
+                                   const QString &help, const QString &defaultValue)
+{
+    QCommandLineOption option(name, help, valueName);
+    if (!defaultValue.isEmpty())
+        option.setDefaultValue(defaultValue);
+    m_parser.addOption(option);
+}
+
+void CommandParser::addFlag(const QString &name, const QString &help)
+{
+    m_parser.addOption(QCommandLineOption(name, help));
+}
+
+bool CommandParser::parse(const QStringList &arguments, int &exitCode)
+{
+    QStringList withProgram = arguments;
+    withProgram.front() = QStringLiteral("corolla ") + m_command;
+    if (!m_parser.parse(withProgram)) {
+        std::fprintf(stderr, "corolla %s: %s\nRun 'corolla %s --help' for the options.\n",
+                     qPrintable(m_command), qPrintable(m_parser.errorText()), qPrintable(m_command));
+        exitCode = 2;
+        return false;
+    }
+    if (m_parser.isSet("help")) {
+        std::fputs(qPrintable(m_parser.helpText()), stdout);
+        exitCode = 0;
+        return false;
+    }
+    if (!m_parser.positionalArguments().isEmpty()) {
+        std::fprintf(stderr, "corolla %s: unexpected argument '%s'\n", qPrintable(m_command),
+                     qPrintable(m_parser.positionalArguments().front()));
+        exitCode = 2;
+        return false;
+    }
+    return true;
+}
+
+void CommandParser::error(const QString &message)
+{
+    if (m_error.isEmpty())
+        m_error = message;
+}
+
+std::int64_t CommandParser::integer(const QString &name, std::int64_t minimum, std::int64_t maximum)
+{
+    bool ok = false;
+    const qlonglong value = this->value(name).toLongLong(&ok);
+    if (!ok || value < minimum || value > maximum) {
+        error(QStringLiteral("--%1 must be an integer in [%2, %3], not '%4'")
+                  .arg(name).arg(minimum).arg(maximum).arg(this->value(name)));
+        return minimum;
+    }
+    return value;
+}
+
+double CommandParser::number(const QString &name, double minimum, double maximum)
+{
+    bool ok = false;
+    const double value = this->value(name).toDouble(&ok);
+    if (!ok || !std::isfinite(value) || value < minimum || value > maximum) {
+        error(QStringLiteral("--%1 must be a number in [%2, %3], not '%4'")
+                  .arg(name).arg(minimum).arg(maximum).arg(this->value(name)));
+        return minimum;
+    }
+    return value;
+}
+
+std::vector<std::int64_t> CommandParser::idList(const QString &name)
+{
+    std::vector<std::int64_t> ids;
+    const QStringList parts = value(name).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    for (const QString &part : parts) {
+        bool ok = false;
+        const qlonglong id = part.trimmed().toLongLong(&ok);
+        if (!ok || id < 0) {
+            error(QStringLiteral("--%1: '%2' is not a token id (expected a comma-separated list "
+                                 "of non-negative integers)").arg(name, part));
+            return {};
+        }
+        ids.push_back(id);
+    }
+    if (ids.empty())
+        error(QStringLiteral("--%1 lists no token ids").arg(name));
+    return ids;
+}
+
+void CommandParser::requireOneOf(const QStringList &names)
+{
+    int count = 0;
+    for (const QString &name : names)
+        count += m_parser.isSet(name) ? 1 : 0;
+    if (count != 1)
+        error(QStringLiteral("give exactly one of --%1").arg(names.join(QStringLiteral(", --"))));
+}
+
+void CommandParser::require(const QString &name)
+{
+    if (!m_parser.isSet(name))
+        error(QStringLiteral("--%1 is required").arg(name));
+}
+
+bool CommandParser::failed() const
+{
+    if (m_error.isEmpty())
+        return false;
+    std::fprintf(stderr, "corolla %s: %s\nRun 'corolla %s --help' for the options.\n",
+                 qPrintable(m_command), qPrintable(m_error), qPrintable(m_command));
+    return true;
+}
+
+int reportError(const std::string &command, const std::string &message)
+{
+    std::fprintf(stderr, "corolla %s: %s\n", command.c_str(), message.c_str());
+    return 1;
+}
+
+} // namespace corolla

@@ -1,0 +1,55 @@
+#pragma once
+// Option parsing for the `corolla <command>` modes: QCommandLineParser plus typed getters
+// that turn bad values into one clear message.
+// Thread: main.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <QCommandLineParser>
+#include <QStringList>
+
+namespace corolla {
+
+class CommandParser {
+public:
+    CommandParser(const QString &command, const QString &description);
+
+    // An option taking a value; an empty default means none.
+    void addValueOption(const QString &name, const QString &valueName, const QString &help,
+                        const QString &defaultValue = {});
+    void addFlag(const QString &name, const QString &help);
+
+    // Parses `arguments` (the command name first). False after printing help (exitCode 0)
+    // or an error (exitCode 2).
+    bool parse(const QStringList &arguments, int &exitCode);
+
+    bool isSet(const QString &name) const { return m_parser.isSet(name); }
+    QString value(const QString &name) const { return m_parser.value(name); }
+    std::string text(const QString &name) const { return value(name).toStdString(); }
+
+    // Typed values; on a bad value they record an error that fail() reports.
+    std::int64_t integer(const QString &name, std::int64_t minimum, std::int64_t maximum);
+    double number(const QString &name, double minimum, double maximum);
+    std::vector<std::int64_t> idList(const QString &name);
+    // Requires that exactly one of `names` is set.
+    void requireOneOf(const QStringList &names);
+    void require(const QString &name);
+
+    // Whether a typed getter failed; prints the first error with the usage hint.
+    bool failed() const;
+
+private:
+    void error(const QString &message);
+
+    QString m_command;
+    QCommandLineParser m_parser;
+    QString m_error;
+};
+
+// Prints "corolla <command>: <message>" to stderr and returns 1.
+int reportError(const std::string &command, const std::string &message);
+
+} // namespace corolla

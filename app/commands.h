@@ -1,0 +1,15 @@
+#pragma once
+// The headless modes of the `corolla` binary; each takes its arguments with the command
+// name first and returns the process exit code.
+// Thread: main.
+
+#include <QStringList>
+
+namespace corolla {
+
+int runMakeTestModel(const QStringList &arguments);
+int runLogits(const QStringList &arguments);
+int runGenerate(const QStringList &arguments);
+int runBench(const QStringList &arguments);
+
+} // namespace corolla

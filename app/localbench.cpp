@@ -1,0 +1,239 @@
+// `corolla bench local`: decode and prefill speed of the local engine, each against the bound
+// this machine allows, measured in the same run.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/randint.h>
+#include <ATen/ops/randn.h>
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+
+#include "app/commandparser.h"
+#include "app/commands.h"
+#include "core/memorybandwidth.h"
+#include "loader/tensorsource.h"
+#include "model/localmodel.h"
+#include "model/ops.h"
+#include "model/testmodel.h"
+
+namespace corolla {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The best FLOP/s of `dtype` matrix products over the model's own projection shapes at the
+// prefill length and at four times it — the bound that prefill is measured against.
+double bestGemmFlops(const ModelConfig &config, std::int64_t tokens, at::ScalarType dtype)
+{
+    c10::InferenceMode inference;
+    const std::int64_t h = config.hiddenSize;
+    const std::int64_t qkv = (config.numHeads + 2 * config.numKvHeads) * config.headDim;
+    const std::int64_t ffn = config.intermediateSize;
+    const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
+        {qkv, h}, {2 * ffn, h}, {h, ffn}, {h, config.numHeads * config.headDim}};
+    double best = 0.0;
+    for (std::int64_t rows : {tokens, 4 * tokens}) {
+        for (const auto &[outFeatures, inFeatures] : shapes) {
+            const at::Tensor x = at::randn({rows, inFeatures}).to(dtype);
+            const at::Tensor w = at::randn({outFeatures, inFeatures}).to(dtype);
+            at::linear(x, w); // warm-up: oneDNN builds its kernels on first use
+            for (int repeat = 0; repeat < 3; ++repeat) {
+                const auto start = Clock::now();
+                at::Tensor y = at::linear(x, w);
+                const double elapsed = seconds(start);
+                best = std::max(best, 2.0 * double(rows * outFeatures * inFeatures) / elapsed);
+            }
+        }
+    }
+    return best;
+}
+
+struct Measured {
+    double prefillSeconds = 0;
+    double decodeSeconds = 0;
+    double bandwidth = 0; // mean of the probes taken between the decode segments
+};
+
+// Best prefill of `prompt` over `repeats` runs, then `decodeTokens` greedy steps in segments,
+// with a memory-bandwidth probe before each segment and after the last: the bound and the
+// decode then share the machine's conditions, which vary on shared hosts.
+Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
+                         std::int64_t decodeTokens, int repeats, MemoryBandwidthProbe &probe)
+{
+    c10::InferenceMode inference;
+    const std::int64_t promptTokens = prompt.size(1);
+    Measured measured{1e30, 0, 0};
+    KvCache cache = model.blocks().makeCache(1, promptTokens + decodeTokens);
+    at::Tensor lastLogits;
+    for (int run = 0; run <= repeats; ++run) { // run 0 warms the kernels up
+        cache = model.blocks().makeCache(1, promptTokens + decodeTokens);
+        const auto start = Clock::now();
+        auto hidden = model.head().embed(prompt);
+        if (!hidden)
+            return hidden.error();
+        auto output = model.blocks().step(*hidden, cache, {promptTokens});
+        if (!output)
+            return output.error();
+        lastLogits = model.head().logits(output->select(1, promptTokens - 1));
+        if (run > 0)
+            measured.prefillSeconds = std::min(measured.prefillSeconds, seconds(start));
+    }
+
+    constexpr std::int64_t kSegments = 4;
+    at::Tensor token = lastLogits.argmax(-1).view({1, 1});
+    double bandwidthSum = 0;
+    for (std::int64_t segment = 0; segment < kSegments; ++segment) {
+        bandwidthSum += probe.measure();
+        const std::int64_t steps = decodeTokens * (segment + 1) / kSegments - decodeTokens * segment / kSegments;
+        const auto start = Clock::now();
+        for (std::int64_t i = 0; i < steps; ++i) {
+            auto embedded = model.head().embed(token);
+            if (!embedded)
+                return embedded.error();
+            auto stepped = model.blocks().step(*embedded, cache, {1});
+            if (!stepped)
+                return stepped.error();
+            token = model.head().logits(stepped->select(1, 0)).argmax(-1).view({1, 1});
+        }
+        measured.decodeSeconds += seconds(start);
+    }
+    bandwidthSum += probe.measure();
+    measured.bandwidth = bandwidthSum / double(kSegments + 1);
+    return measured;
+}
+
+} // namespace
+
+static int runLocalBench(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("bench local"),
+                         QStringLiteral("Measures decode and prefill tokens/s of the local engine on "
+                                        "all cores against the memory-bandwidth and GEMM bounds "
+                                        "measured in the same run; prints one JSON object."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
+                          QStringLiteral("random weights of a named shape (see make-test-model)"));
+    parser.addValueOption(QStringLiteral("family"), QStringLiteral("NAME"),
+                          QStringLiteral("family for generic shapes such as tiny"), QStringLiteral("llama"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
+                          QStringLiteral("compute dtype"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
+                          QStringLiteral("prefill length"), QStringLiteral("128"));
+    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"),
+                          QStringLiteral("decode steps"), QStringLiteral("64"));
+    int exitCode = 0;
+    if (!parser.parse(arguments.mid(1), exitCode))
+        return exitCode;
+    const std::int64_t promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
+    const std::int64_t decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
+    if (parser.isSet(QStringLiteral("model")) && parser.isSet(QStringLiteral("shape")))
+        parser.requireOneOf({QStringLiteral("model"), QStringLiteral("shape")});
+    if (parser.failed())
+        return 2;
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!dtype)
+        return reportError("bench local", dtype.error().message);
+
+    std::string modelName;
+    std::unique_ptr<LocalModel> model;
+    if (parser.isSet(QStringLiteral("model"))) {
+        modelName = parser.text(QStringLiteral("model"));
+        auto opened = LocalModel::open(modelName, *dtype);
+        if (!opened)
+            return reportError("bench local", opened.error().toString());
+        model = std::move(opened).value();
+    } else {
+        TestModelSpec spec;
+        spec.shape = parser.isSet(QStringLiteral("shape")) ? parser.text(QStringLiteral("shape"))
+                                                           : "tinyllama-1.1b";
+        spec.family = spec.shape == "bloom-560m" ? "bloom"
+            : spec.shape == "qwen2-0.5b"         ? "qwen2"
+            : spec.shape == "tinyllama-1.1b" || spec.shape == "llama-3.2-1b"
+                ? "llama"
+                : parser.text(QStringLiteral("family"));
+        spec.storage = *dtype;
+        modelName = spec.shape;
+        auto configText = testModelConfigJson(spec);
+        if (!configText)
+            return reportError("bench local", configText.error().message);
+        auto config = ModelConfig::parse(*configText, spec.shape);
+        if (!config)
+            return reportError("bench local", config.error().toString());
+        std::fprintf(stderr, "generating random %s weights...\n", spec.shape.c_str());
+        const MemoryTensorSource source(makeTestWeights(*config, spec.seed, spec.storage));
+        auto built = LocalModel::fromSource(*config, source, *dtype);
+        if (!built)
+            return reportError("bench local", built.error().toString());
+        model = std::move(built).value();
+    }
+    const ModelConfig &config = model->config();
+    if (promptTokens + decodeTokens > config.maxPositions)
+        return reportError("bench local", "prompt and decode tokens exceed the model's context");
+
+    std::fprintf(stderr, "measuring GEMM throughput...\n");
+    const double gemmFlops = bestGemmFlops(config, promptTokens, *dtype);
+
+    std::fprintf(stderr, "measuring the model and memory bandwidth...\n");
+    MemoryBandwidthProbe probe;
+    const at::Tensor prompt = at::randint(3, config.vocabSize, {1, promptTokens}, at::kLong);
+    auto measured = measure(*model, prompt, decodeTokens, 3, probe);
+    if (!measured)
+        return reportError("bench local", measured.error().toString());
+    const double bandwidth = measured->bandwidth;
+
+    // Decode reads every block weight and the LM head once per token.
+    const double bytesPerToken = double(model->blocks().weightBytes() + model->head().lmHeadBytes());
+    const double elementBytes = *dtype == at::kBFloat16 ? 2.0 : 4.0;
+    // Prefill: two FLOPs per weight per token, attention over half the prompt on average,
+    // and the LM head for the last position only.
+    const double blockParameters = double(model->blocks().weightBytes()) / elementBytes;
+    const double attentionFlops = double(config.numLayers) * 4.0 * double(config.numHeads * config.headDim)
+        * double(promptTokens + 1) / 2.0;
+    const double prefillFlopsPerToken = 2.0 * blockParameters + attentionFlops
+        + 2.0 * double(model->head().lmHeadBytes()) / elementBytes / double(promptTokens);
+
+    const double decodeRate = double(decodeTokens) / measured->decodeSeconds;
+    const double prefillRate = double(promptTokens) / measured->prefillSeconds;
+    const double decodeBound = bandwidth / bytesPerToken;
+    const double prefillBound = gemmFlops / prefillFlopsPerToken;
+    const nlohmann::json report = {
+        {"benchmark", "local"},
+        {"model", modelName},
+        {"dtype", computeDtypeName(*dtype)},
+        {"threads", at::get_num_threads()},
+        {"prompt_tokens", promptTokens},
+        {"decode_tokens", decodeTokens},
+        {"decode_tokens_per_s", decodeRate},
+        {"prefill_tokens_per_s", prefillRate},
+        {"memory_read_gb_per_s", bandwidth / 1e9},
+        {"weight_bytes_per_token", bytesPerToken},
+        {"decode_bound_tokens_per_s", decodeBound},
+        {"gemm_gflop_per_s", gemmFlops / 1e9},
+        {"prefill_flop_per_token", prefillFlopsPerToken},
+        {"prefill_bound_tokens_per_s", prefillBound},
+        {"decode_bound_fraction", decodeRate / decodeBound},
+        {"prefill_bound_fraction", prefillRate / prefillBound},
+    };
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+}
+
+int runBench(const QStringList &arguments)
+{
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("local"))
+        return runLocalBench(arguments);
+    return reportError("bench", "choose a benchmark: 'corolla bench local [options]'");
+}
+
+} // namespace corolla

@@ -1,0 +1,83 @@
+// corolla: one binary for every role. `corolla <command> [options]` runs a headless mode.
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <QCoreApplication>
+
+#include "app/commands.h"
+
+namespace {
+
+struct Command {
+    const char *name;
+    int (*run)(const QStringList &);
+    const char *summary;
+};
+
+constexpr Command kCommands[] = {
+    {"generate", corolla::runGenerate, "generate tokens with a model on this machine"},
+    {"logits", corolla::runLogits, "write the logits of every position as a .npy file"},
+    {"make-test-model", corolla::runMakeTestModel,
+     "write a checkpoint with deterministic random weights"},
+    {"bench", corolla::runBench, "measure speed against this machine's bounds (bench local)"},
+};
+
+void printUsage(FILE *stream)
+{
+    std::fprintf(stream, "Usage: corolla <command> [options]\n\nCommands:\n");
+    for (const Command &command : kCommands)
+        std::fprintf(stream, "  %-16s %s\n", command.name, command.summary);
+    std::fprintf(stream, "\nRun 'corolla <command> --help' for a command's options.\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication application(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("Corolla"));
+    QCoreApplication::setOrganizationName(QStringLiteral("Corolla"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(COROLLA_VERSION));
+
+    // libtorch starts with one thread on some builds; use every core unless told otherwise.
+    int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (const char *requested = std::getenv("COROLLA_NUM_THREADS"); requested && std::atoi(requested) > 0)
+        threads = std::atoi(requested);
+    at::set_num_threads(threads);
+
+    const QStringList arguments = QCoreApplication::arguments().mid(1);
+    if (arguments.isEmpty() || arguments.front() == QLatin1String("--help")
+        || arguments.front() == QLatin1String("-h")) {
+        printUsage(arguments.isEmpty() ? stderr : stdout);
+        return arguments.isEmpty() ? 2 : 0;
+    }
+    if (arguments.front() == QLatin1String("--version")) {
+        std::printf("corolla %s\n", COROLLA_VERSION);
+        return 0;
+    }
+    for (const Command &command : kCommands) {
+        if (arguments.front() != QLatin1String(command.name))
+            continue;
+        try {
+            return command.run(arguments);
+        } catch (const c10::Error &error) {
+            // Expected failures come back as Result errors; this is a bug or an exhausted
+            // machine, reported rather than aborting with a core dump.
+            std::fprintf(stderr, "corolla %s: internal error: %s\n", command.name,
+                         error.what_without_backtrace());
+        } catch (const std::exception &error) {
+            std::fprintf(stderr, "corolla %s: internal error: %s\n", command.name, error.what());
+        }
+        return 3;
+    }
+    std::fprintf(stderr, "corolla: unknown command '%s'\n\n", qPrintable(arguments.front()));
+    printUsage(stderr);
+    return 2;
+}

@@ -1,0 +1,170 @@
+// make-test-model, logits and generate: the local engine on the command line.
+
+#include <chrono>
+#include <cstdio>
+
+#include "app/commandparser.h"
+#include "app/commands.h"
+#include "loader/npyfile.h"
+#include "model/generation.h"
+#include "model/localmodel.h"
+#include "model/testmodel.h"
+
+namespace corolla {
+
+namespace {
+
+const QString kDtypeHelp = QStringLiteral("compute dtype: fp32 or bf16");
+
+} // namespace
+
+int runMakeTestModel(const QStringList &arguments)
+{
+    std::string shapes;
+    for (const std::string &shape : testModelShapes())
+        shapes += (shapes.empty() ? "" : ", ") + shape;
+    CommandParser parser(QStringLiteral("make-test-model"),
+                         QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
+                                        "random weights and a byte-level tokenizer."));
+    parser.addValueOption(QStringLiteral("family"), QStringLiteral("llama|mistral|qwen2|bloom"),
+                          QStringLiteral("model family"));
+    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"), QStringLiteral("output folder"));
+    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
+                          QStringLiteral("shape: ") + QString::fromStdString(shapes),
+                          QStringLiteral("tiny"));
+    parser.addValueOption(QStringLiteral("shards"), QStringLiteral("N"),
+                          QStringLiteral("number of safetensors files"), QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("bf16|fp32"),
+                          QStringLiteral("storage dtype"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("random seed"),
+                          QStringLiteral("0"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("family"));
+    parser.require(QStringLiteral("out"));
+    TestModelSpec spec;
+    spec.family = parser.text(QStringLiteral("family"));
+    spec.shape = parser.text(QStringLiteral("shape"));
+    spec.seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
+    const int shards = int(parser.integer(QStringLiteral("shards"), 1, 1000));
+    if (parser.failed())
+        return 2;
+    auto storage = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!storage)
+        return reportError("make-test-model", storage.error().message);
+    spec.storage = *storage;
+
+    if (auto written = writeTestModel(parser.text(QStringLiteral("out")), spec, shards); !written)
+        return reportError("make-test-model", written.error().toString());
+    std::fprintf(stderr, "wrote a %s %s model (%s, %d shard%s) to %s\n", spec.shape.c_str(),
+                 spec.family.c_str(), computeDtypeName(spec.storage), shards, shards == 1 ? "" : "s",
+                 parser.text(QStringLiteral("out")).c_str());
+    return 0;
+}
+
+int runLogits(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("logits"),
+                         QStringLiteral("Writes the logits of every position of a token sequence "
+                                        "as a float32 .npy array [n_ids, vocab]."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("token ids, e.g. 1,2,3"));
+    parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"), QStringLiteral("output file"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), kDtypeHelp,
+                          QStringLiteral("fp32"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    parser.require(QStringLiteral("ids"));
+    parser.require(QStringLiteral("out"));
+    const std::vector<std::int64_t> ids = parser.idList(QStringLiteral("ids"));
+    if (parser.failed())
+        return 2;
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!dtype)
+        return reportError("logits", dtype.error().message);
+
+    auto model = LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+    if (!model)
+        return reportError("logits", model.error().toString());
+    auto logits = (*model)->logits(ids);
+    if (!logits)
+        return reportError("logits", logits.error().toString());
+    if (auto written = writeNpy(parser.text(QStringLiteral("out")), *logits); !written)
+        return reportError("logits", written.error().toString());
+    return 0;
+}
+
+int runGenerate(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("generate"),
+                         QStringLiteral("Generates tokens with a model on this machine, streaming "
+                                        "them to stdout; statistics go to stderr."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("prompt token ids"));
+    parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("prompt text"));
+    parser.addValueOption(QStringLiteral("max-new-tokens"), QStringLiteral("N"),
+                          QStringLiteral("tokens to generate at most"), QStringLiteral("32"));
+    parser.addValueOption(QStringLiteral("temperature"), QStringLiteral("T"),
+                          QStringLiteral("0 for greedy decoding"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("top-p"), QStringLiteral("P"), QStringLiteral("nucleus size"),
+                          QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("top-k"), QStringLiteral("K"),
+                          QStringLiteral("keep the K likeliest tokens (0: all)"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("repetition-penalty"), QStringLiteral("R"),
+                          QStringLiteral("penalty for repeated tokens (1: none)"), QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("sampling seed"),
+                          QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), kDtypeHelp,
+                          QStringLiteral("fp32"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    parser.requireOneOf({QStringLiteral("ids"), QStringLiteral("prompt")});
+    GenerationOptions options;
+    options.maxNewTokens = parser.integer(QStringLiteral("max-new-tokens"), 0, 1 << 20);
+    options.sampling.temperature = parser.number(QStringLiteral("temperature"), 0.0, 100.0);
+    options.sampling.topP = parser.number(QStringLiteral("top-p"), 0.0, 1.0);
+    options.sampling.topK = parser.integer(QStringLiteral("top-k"), 0, INT32_MAX);
+    options.sampling.repetitionPenalty = parser.number(QStringLiteral("repetition-penalty"), 1e-3, 100.0);
+    options.sampling.seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
+    std::vector<std::int64_t> prompt;
+    if (parser.isSet(QStringLiteral("ids")))
+        prompt = parser.idList(QStringLiteral("ids"));
+    if (parser.failed())
+        return 2;
+    if (parser.isSet(QStringLiteral("prompt")))
+        return reportError("generate", "text prompts need the model's tokenizer, which this build "
+                                       "cannot read yet; pass token ids with --ids");
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!dtype)
+        return reportError("generate", dtype.error().message);
+
+    auto model = LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+    if (!model)
+        return reportError("generate", model.error().toString());
+    options.stopTokenIds = (*model)->config().eosTokenIds;
+
+    bool first = true;
+    auto stats = generate(**model, prompt, options, [&](std::int64_t token) {
+        std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
+        std::fflush(stdout);
+        first = false;
+    });
+    std::printf("\n");
+    if (!stats)
+        return reportError("generate", stats.error().toString());
+    const double decodeRate = stats->generatedTokens > 1 && stats->decodeSeconds > 0
+        ? double(stats->generatedTokens - 1) / stats->decodeSeconds
+        : 0.0;
+    std::fprintf(stderr, "prompt %lld tokens, generated %lld; first token after %.1f ms, then %.2f tokens/s\n",
+                 static_cast<long long>(stats->promptTokens),
+                 static_cast<long long>(stats->generatedTokens), stats->prefillSeconds * 1000.0,
+                 decodeRate);
+    return 0;
+}
+
+} // namespace corolla

@@ -1,0 +1,36 @@
+#pragma once
+// Error codes and messages for expected failures (I/O, parsing, bad input, peers).
+// Thread: any; plain value type.
+
+#include <string>
+#include <string_view>
+
+namespace corolla {
+
+enum class ErrorCode {
+    InvalidArgument, // a caller or a user passed something that cannot be used
+    NotFound,        // a file, tensor or key that should exist does not
+    Io,              // the operating system refused a read, write or map
+    Format,          // a file or message is malformed
+    Unsupported,     // well-formed, but a feature we do not implement
+    ResourceExhausted,
+    Internal,        // a bug or a failure inside a library we call
+};
+
+// The stable English name of a code, for logs and the command line.
+std::string_view errorCodeName(ErrorCode code);
+
+struct Error {
+    ErrorCode code = ErrorCode::Internal;
+    std::string message;
+
+    // "format error: model.safetensors: tensor 'x': ..." — what the command line prints.
+    std::string toString() const;
+};
+
+inline Error makeError(ErrorCode code, std::string message)
+{
+    return Error{code, std::move(message)};
+}
+
+} // namespace corolla

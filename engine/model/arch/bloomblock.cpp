@@ -1,0 +1,120 @@
+#include "model/arch/bloomblock.h"
+
+#include <cmath>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/tensor.h>
+
+#include "model/ops.h"
+#include "model/weightmemory.h"
+
+namespace corolla {
+
+std::vector<double> alibiSlopes(std::int64_t heads)
+{
+    const std::int64_t closestPower = std::int64_t(1) << std::int64_t(std::floor(std::log2(double(heads))));
+    auto geometric = [](std::int64_t n, std::int64_t first, std::int64_t step, std::int64_t count) {
+        const double base = std::pow(2.0, -std::pow(2.0, -(std::log2(double(n)) - 3.0)));
+        std::vector<double> slopes;
+        for (std::int64_t i = 0; i < count; ++i)
+            slopes.push_back(std::pow(base, double(first + i * step)));
+        return slopes;
+    };
+    std::vector<double> slopes = geometric(closestPower, 1, 1, closestPower);
+    if (closestPower != heads) {
+        const std::int64_t extra = std::min(closestPower, heads - closestPower);
+        for (double slope : geometric(2 * closestPower, 1, 2, extra))
+            slopes.push_back(slope);
+    }
+    return slopes;
+}
+
+Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
+                                                const TensorSource &source, std::int64_t index,
+                                                at::ScalarType dtype)
+{
+    auto block = std::make_unique<BloomBlock>();
+    block->m_numHeads = config.numHeads;
+    block->m_headDim = config.headDim;
+    block->m_eps = config.normEps;
+    block->m_residualFromNormedInput = config.residualFromNormedInput;
+    block->m_slopes = at::tensor(alibiSlopes(config.numHeads), at::kDouble)
+                          .to(at::kFloat)
+                          .view({1, config.numHeads, 1, 1});
+
+    const WeightReader reader(source, dtype);
+    const std::string local = "h." + std::to_string(index) + ".";
+    const std::string prefix =
+        reader.pick({local + "input_layernorm.weight", "transformer." + local + "input_layernorm.weight"})
+                .rfind("transformer.", 0) == 0
+            ? "transformer." + local
+            : local;
+    const std::int64_t h = config.hiddenSize;
+
+    struct Slot {
+        at::Tensor *target;
+        const char *name;
+        std::vector<std::int64_t> shape;
+    };
+    const Slot slots[] = {
+        {&block->m_inputNorm, "input_layernorm.weight", {h}},
+        {&block->m_inputNormBias, "input_layernorm.bias", {h}},
+        {&block->m_qkv, "self_attention.query_key_value.weight", {3 * h, h}},
+        {&block->m_qkvBias, "self_attention.query_key_value.bias", {3 * h}},
+        {&block->m_dense, "self_attention.dense.weight", {h, h}},
+        {&block->m_denseBias, "self_attention.dense.bias", {h}},
+        {&block->m_postNorm, "post_attention_layernorm.weight", {h}},
+        {&block->m_postNormBias, "post_attention_layernorm.bias", {h}},
+        {&block->m_up, "mlp.dense_h_to_4h.weight", {4 * h, h}},
+        {&block->m_upBias, "mlp.dense_h_to_4h.bias", {4 * h}},
+        {&block->m_down, "mlp.dense_4h_to_h.weight", {h, 4 * h}},
+        {&block->m_downBias, "mlp.dense_4h_to_h.bias", {h}},
+    };
+    for (const Slot &slot : slots) {
+        auto tensor = reader.require(prefix + slot.name, slot.shape);
+        if (!tensor)
+            return tensor.error();
+        *slot.target = copyToWeightMemory(*tensor);
+    }
+    return std::unique_ptr<Block>(std::move(block));
+}
+
+at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
+{
+    const std::int64_t batch = x.size(0), steps = x.size(1), hidden = x.size(2);
+
+    const at::Tensor normed = at::layer_norm(x, {hidden}, m_inputNorm, m_inputNormBias, m_eps);
+    const at::Tensor &residual = m_residualFromNormedInput ? normed : x;
+
+    // The fused projection is laid out per head as (q, k, v), each headDim wide.
+    const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias)
+                               .view({batch, steps, m_numHeads, 3, m_headDim}); // [b, T, nH, 3, D]
+    const at::Tensor q = qkv.select(3, 0).transpose(1, 2);                   // [b, nH, T, D]
+    const at::Tensor k = qkv.select(3, 1).transpose(1, 2);
+    const at::Tensor v = qkv.select(3, 2).transpose(1, 2);
+
+    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nH, S, D]
+    // ALiBi: each head adds slope * key position; the query's own offset cancels in softmax.
+    const at::Tensor alibi =
+        m_slopes * at::arange(ctx.contextLength, at::kFloat).view({1, 1, 1, -1}); // [1, nH, 1, S]
+    const at::Tensor attended = ops::attention(q, keys, values, ctx.causalMask,
+                                               1.0 / std::sqrt(double(m_headDim)), alibi);
+    const at::Tensor afterAttention = ops::linear(attended, m_dense, m_denseBias) + residual;
+
+    const at::Tensor normed2 =
+        at::layer_norm(afterAttention, {hidden}, m_postNorm, m_postNormBias, m_eps);
+    const at::Tensor &residual2 = m_residualFromNormedInput ? normed2 : afterAttention;
+    const at::Tensor up = at::gelu(ops::linear(normed2, m_up, m_upBias), "tanh"); // [b, T, 4 hidden]
+    return ops::linear(up, m_down, m_downBias) + residual2;                         // [b, T, hidden]
+}
+
+std::int64_t BloomBlock::weightBytes() const
+{
+    return tensorBytes({m_inputNorm, m_inputNormBias, m_qkv, m_qkvBias, m_dense, m_denseBias,
+                        m_postNorm, m_postNormBias, m_up, m_upBias, m_down, m_downBias});
+}
+
+} // namespace corolla

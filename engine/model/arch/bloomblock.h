@@ -1,0 +1,38 @@
+#pragma once
+// The BLOOM block: pre-LayerNorm, multi-head attention with ALiBi position biases and a fused
+// per-head QKV projection, tanh-GELU MLP. Checkpoint names: [transformer.]h.<i>.*.
+// Thread: forward() may run on any compute thread.
+
+#include "model/block.h"
+
+namespace corolla {
+
+class BloomBlock : public Block {
+public:
+    static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
+                                               const TensorSource &source, std::int64_t index,
+                                               at::ScalarType dtype);
+
+    at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
+                       const StepContext &ctx) const override;
+    std::int64_t weightBytes() const override;
+
+private:
+    std::int64_t m_numHeads = 0, m_headDim = 0;
+    double m_eps = 0;
+    bool m_residualFromNormedInput = false;
+    at::Tensor m_slopes; // [1, nHeads, 1, 1] fp32 ALiBi slopes
+
+    at::Tensor m_inputNorm, m_inputNormBias;  // [hidden]
+    at::Tensor m_qkv, m_qkvBias;              // [3 * hidden, hidden], rows ordered (head, q|k|v, d)
+    at::Tensor m_dense, m_denseBias;          // [hidden, hidden]
+    at::Tensor m_postNorm, m_postNormBias;    // [hidden]
+    at::Tensor m_up, m_upBias;                // [4 * hidden, hidden]
+    at::Tensor m_down, m_downBias;            // [hidden, 4 * hidden]
+};
+
+// ALiBi slopes for `heads` heads: a geometric sequence from 2^(-8/n) for the nearest power of
+// two n, interleaved with the sequence of 2n when `heads` is not a power of two.
+std::vector<double> alibiSlopes(std::int64_t heads);
+
+} // namespace corolla

@@ -1,0 +1,37 @@
+#pragma once
+// The Llama block (also Mistral and Qwen2): pre-RMSNorm, rotary grouped-query attention,
+// SwiGLU MLP. Checkpoint names: model.layers.<i>.{self_attn,mlp,...}.
+// Thread: forward() may run on any compute thread.
+
+#include "model/block.h"
+
+namespace corolla {
+
+class LlamaBlock : public Block {
+public:
+    static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
+                                               const TensorSource &source, std::int64_t index,
+                                               at::ScalarType dtype);
+
+    at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
+                       const StepContext &ctx) const override;
+    std::int64_t weightBytes() const override;
+
+private:
+    std::int64_t m_numHeads = 0, m_numKvHeads = 0, m_headDim = 0, m_intermediate = 0;
+    double m_eps = 0;
+    bool m_sliding = false;
+
+    at::Tensor m_inputNorm;    // [hidden]
+    at::Tensor m_qkv;          // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
+    at::Tensor m_qkvBias;      // [(nHeads + 2 nKvHeads) * headDim] or undefined
+    at::Tensor m_output;       // [hidden, nHeads * headDim]
+    at::Tensor m_outputBias;   // [hidden] or undefined
+    at::Tensor m_postNorm;     // [hidden]
+    at::Tensor m_gateUp;       // [2 * intermediate, hidden]: gate, up stacked
+    at::Tensor m_gateUpBias;   // [2 * intermediate] or undefined
+    at::Tensor m_down;         // [hidden, intermediate]
+    at::Tensor m_downBias;     // [hidden] or undefined
+};
+
+} // namespace corolla

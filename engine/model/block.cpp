@@ -1,0 +1,78 @@
+#include "model/block.h"
+
+#include <sstream>
+
+#include "model/arch/bloomblock.h"
+#include "model/arch/llamablock.h"
+
+namespace corolla {
+
+namespace {
+
+std::string shapeText(at::IntArrayRef shape)
+{
+    std::ostringstream text;
+    text << '[';
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        text << (i ? ", " : "") << shape[i];
+    text << ']';
+    return text.str();
+}
+
+} // namespace
+
+Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
+                                         std::int64_t index, at::ScalarType dtype)
+{
+    if (index < 0 || index >= config.numLayers)
+        return makeError(ErrorCode::InvalidArgument,
+                         "block " + std::to_string(index) + " does not exist; the model has "
+                             + std::to_string(config.numLayers));
+    switch (config.architecture) {
+    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype);
+    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype);
+    }
+    return makeError(ErrorCode::Internal, "unknown architecture");
+}
+
+Result<at::Tensor> WeightReader::require(const std::string &name,
+                                         std::vector<std::int64_t> shape) const
+{
+    auto tensor = m_source.read(name);
+    if (!tensor)
+        return tensor.error();
+    if (tensor->sizes() != at::IntArrayRef(shape))
+        return makeError(ErrorCode::Format, "tensor '" + name + "' has shape "
+                                                + shapeText(tensor->sizes()) + ", config.json implies "
+                                                + shapeText(shape));
+    return tensor->to(m_dtype).contiguous();
+}
+
+Result<at::Tensor> WeightReader::optional(const std::string &name,
+                                          std::vector<std::int64_t> shape) const
+{
+    if (!m_source.contains(name))
+        return at::Tensor();
+    return require(name, std::move(shape));
+}
+
+std::string WeightReader::pick(std::initializer_list<std::string> candidates) const
+{
+    for (const std::string &name : candidates) {
+        if (m_source.contains(name))
+            return name;
+    }
+    return *candidates.begin();
+}
+
+std::int64_t tensorBytes(std::initializer_list<at::Tensor> tensors)
+{
+    std::int64_t total = 0;
+    for (const at::Tensor &tensor : tensors) {
+        if (tensor.defined())
+            total += std::int64_t(tensor.nbytes());
+    }
+    return total;
+}
+
+} // namespace corolla

@@ -1,0 +1,56 @@
+#pragma once
+// One transformer block with its weights, and the loader that builds the right kind.
+// Thread: forward() is const and may run on any compute thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "core/result.h"
+#include "loader/tensorsource.h"
+#include "model/kvcache.h"
+#include "model/modelconfig.h"
+#include "model/stepcontext.h"
+
+namespace corolla {
+
+class Block {
+public:
+    virtual ~Block() = default;
+
+    // hidden [batch, T, hiddenSize] in the compute dtype -> the same shape; appends the
+    // step's keys and values to `cache` and attends over everything cached before.
+    virtual at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
+                               const StepContext &ctx) const = 0;
+    // Bytes of all weights, as held in memory.
+    virtual std::int64_t weightBytes() const = 0;
+};
+
+// Loads block `index` of `config` from `source`, converted to `dtype` (fp32 or bf16).
+Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
+                                         std::int64_t index, at::ScalarType dtype);
+
+// Reads named weights, checks their shapes against the config, converts them to the compute
+// dtype in memory the engine owns. Errors name the tensor and both shapes.
+class WeightReader {
+public:
+    WeightReader(const TensorSource &source, at::ScalarType dtype)
+        : m_source(source), m_dtype(dtype) {}
+
+    Result<at::Tensor> require(const std::string &name, std::vector<std::int64_t> shape) const;
+    // An undefined tensor when the source has no tensor of that name.
+    Result<at::Tensor> optional(const std::string &name, std::vector<std::int64_t> shape) const;
+    // The first of `candidates` that the source contains, or the first one when none does.
+    std::string pick(std::initializer_list<std::string> candidates) const;
+
+private:
+    const TensorSource &m_source;
+    at::ScalarType m_dtype;
+};
+
+std::int64_t tensorBytes(std::initializer_list<at::Tensor> tensors);
+
+} // namespace corolla

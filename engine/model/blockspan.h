@@ -1,0 +1,53 @@
+#pragma once
+// A contiguous range of a model's blocks, [begin, end), loaded and ready to run: what a
+// server holds, and what the local engine chains over the whole model.
+// Thread: one compute thread at a time runs step()/forward().
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "model/block.h"
+#include "model/kvcache.h"
+#include "model/ops.h"
+
+namespace corolla {
+
+class BlockSpan {
+public:
+    // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16).
+    static Result<std::unique_ptr<BlockSpan>> load(const ModelConfig &config,
+                                                   const TensorSource &source, std::int64_t begin,
+                                                   std::int64_t end, at::ScalarType dtype);
+
+    std::int64_t begin() const { return m_begin; }
+    std::int64_t end() const { return m_end; }
+    at::ScalarType dtype() const { return m_dtype; }
+    const ModelConfig &config() const { return m_config; }
+    std::int64_t weightBytes() const;
+
+    // An empty cache for `batch` sequences of up to `capacity` tokens each.
+    KvCache makeCache(std::int64_t batch, std::int64_t capacity) const;
+
+    // Runs one step: hidden [batch, T, hiddenSize], where sequence b's first newTokens[b]
+    // rows are real and the rest padding. Appends to `cache`; returns [batch, T, hiddenSize].
+    Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
+                            const std::vector<std::int64_t> &newTokens) const;
+
+    // The whole sequences at once, without a lasting cache; `lengths` as in step().
+    Result<at::Tensor> forward(const at::Tensor &hidden,
+                               const std::vector<std::int64_t> &lengths) const;
+
+private:
+    ModelConfig m_config;
+    std::int64_t m_begin = 0, m_end = 0;
+    at::ScalarType m_dtype = at::kFloat;
+    std::vector<std::unique_ptr<Block>> m_blocks;
+    std::optional<ops::RotaryEmbedding> m_rotary; // Llama family only
+};
+
+// fp32 or bf16 from "fp32"/"float32"/"bf16"/"bfloat16"; an error naming the choices otherwise.
+Result<at::ScalarType> parseComputeDtype(const std::string &name);
+const char *computeDtypeName(at::ScalarType dtype);
+
+} // namespace corolla

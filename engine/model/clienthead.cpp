@@ -1,0 +1,96 @@
+#include "model/clienthead.h"
+
+#include <c10/core/InferenceMode.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/layer_norm.h>
+
+#include "model/block.h"
+#include "model/ops.h"
+#include "model/weightmemory.h"
+
+namespace corolla {
+
+Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
+                                                     const TensorSource &source,
+                                                     at::ScalarType dtype)
+{
+    c10::InferenceMode inference;
+    auto head = std::unique_ptr<ClientHead>(new ClientHead);
+    head->m_config = config;
+    const WeightReader reader(source, dtype);
+    const std::int64_t h = config.hiddenSize, vocab = config.vocabSize;
+
+    struct Slot {
+        at::Tensor *target;
+        std::string name;
+        std::vector<std::int64_t> shape;
+    };
+    std::vector<Slot> slots;
+    if (config.architecture == Architecture::Llama) {
+        slots = {{&head->m_embeddings, "model.embed_tokens.weight", {vocab, h}},
+                 {&head->m_finalNorm, "model.norm.weight", {h}}};
+    } else {
+        const std::string prefix =
+            reader.pick({"word_embeddings.weight", "transformer.word_embeddings.weight"})
+                    .rfind("transformer.", 0) == 0
+                ? "transformer."
+                : "";
+        slots = {{&head->m_embeddings, prefix + "word_embeddings.weight", {vocab, h}},
+                 {&head->m_embeddingNorm, prefix + "word_embeddings_layernorm.weight", {h}},
+                 {&head->m_embeddingNormBias, prefix + "word_embeddings_layernorm.bias", {h}},
+                 {&head->m_finalNorm, prefix + "ln_f.weight", {h}},
+                 {&head->m_finalNormBias, prefix + "ln_f.bias", {h}}};
+    }
+    for (const Slot &slot : slots) {
+        auto tensor = reader.require(slot.name, slot.shape);
+        if (!tensor)
+            return tensor.error();
+        *slot.target = std::move(tensor).value();
+    }
+    // An untied model must ship its head; a tied one may still store a copy, which we use.
+    auto lmHead = reader.optional("lm_head.weight", {vocab, h});
+    if (!lmHead)
+        return lmHead.error();
+    if (lmHead->defined())
+        head->m_lmHead = copyToWeightMemory(*lmHead);
+    else if (config.tieWordEmbeddings)
+        head->m_lmHead = head->m_embeddings = copyToWeightMemory(head->m_embeddings);
+    else
+        return makeError(ErrorCode::NotFound,
+                         "the checkpoint has no 'lm_head.weight' and config.json does not tie "
+                         "the word embeddings");
+    return head;
+}
+
+Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
+{
+    if (ids.dim() != 2 || ids.scalar_type() != at::kLong)
+        return makeError(ErrorCode::InvalidArgument, "token ids must be an int64 [batch, tokens] tensor");
+    if (ids.numel() > 0) {
+        const std::int64_t low = ids.min().item<std::int64_t>();
+        const std::int64_t high = ids.max().item<std::int64_t>();
+        if (low < 0 || high >= m_config.vocabSize)
+            return makeError(ErrorCode::InvalidArgument,
+                             "token id " + std::to_string(low < 0 ? low : high)
+                                 + " is outside the vocabulary [0, "
+                                 + std::to_string(m_config.vocabSize) + ")");
+    }
+    c10::InferenceMode inference;
+    at::Tensor hidden = at::embedding(m_embeddings, ids); // [batch, T, hidden]
+    if (m_embeddingNorm.defined())
+        hidden = at::layer_norm(hidden, {m_config.hiddenSize}, m_embeddingNorm,
+                                m_embeddingNormBias, m_config.normEps);
+    return hidden;
+}
+
+at::Tensor ClientHead::logits(const at::Tensor &hidden) const
+{
+    c10::InferenceMode inference;
+    const at::Tensor x = hidden.to(m_embeddings.scalar_type());
+    const at::Tensor normed = m_config.architecture == Architecture::Llama
+        ? ops::rmsNorm(x, m_finalNorm, m_config.normEps)
+        : at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm, m_finalNormBias, m_config.normEps);
+    return ops::linear(normed, m_lmHead).to(at::kFloat);
+}
+
+} // namespace corolla

@@ -1,0 +1,38 @@
+#pragma once
+// The parts of a model outside the blocks, which the client runs: token embeddings (with
+// BLOOM's embedding LayerNorm), the final norm and the LM head (tied or not).
+// Thread: const methods may run on any compute thread.
+
+#include <memory>
+
+#include <ATen/core/Tensor.h>
+
+#include "core/result.h"
+#include "loader/tensorsource.h"
+#include "model/modelconfig.h"
+
+namespace corolla {
+
+class ClientHead {
+public:
+    static Result<std::unique_ptr<ClientHead>> load(const ModelConfig &config,
+                                                    const TensorSource &source,
+                                                    at::ScalarType dtype);
+
+    // ids [batch, T] int64 -> hidden states [batch, T, hiddenSize] in the compute dtype.
+    // Ids outside [0, vocabSize) are an error, not an out-of-bounds read.
+    Result<at::Tensor> embed(const at::Tensor &ids) const;
+    // hidden [..., hiddenSize] -> logits [..., vocabSize] in fp32.
+    at::Tensor logits(const at::Tensor &hidden) const;
+
+    std::int64_t lmHeadBytes() const { return std::int64_t(m_lmHead.nbytes()); }
+
+private:
+    ModelConfig m_config;
+    at::Tensor m_embeddings;                  // [vocab, hidden]
+    at::Tensor m_embeddingNorm, m_embeddingNormBias; // BLOOM only, [hidden]
+    at::Tensor m_finalNorm, m_finalNormBias;  // [hidden]; bias for BLOOM's LayerNorm
+    at::Tensor m_lmHead;                      // [vocab, hidden]; shares storage when tied
+};
+
+} // namespace corolla

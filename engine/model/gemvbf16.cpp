@@ -1,0 +1,104 @@
+#include "model/gemvbf16.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include <ATen/Parallel.h>
+
+namespace corolla {
+
+#define COROLLA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+namespace {
+
+// Output rows [begin, end) for ROWS input vectors. Each weight row is one sequential stream
+// (which the hardware prefetcher follows best); each 512-bit load holds 32 bf16 values that
+// vdpbf16ps multiplies pairwise into 16 fp32 lanes. ACC accumulators per input break the
+// dependency chain of the adds.
+template <int ROWS, int ACC>
+COROLLA_BF16_TARGET void gemvRange(const std::uint16_t *x, const std::uint16_t *w, std::int64_t n,
+                                   std::int64_t k, const c10::BFloat16 *bias, c10::BFloat16 *y,
+                                   std::int64_t begin, std::int64_t end)
+{
+    constexpr std::int64_t kStep = 32 * ACC;
+    const std::int64_t mainEnd = k - k % kStep;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const std::uint16_t *weights = w + row * k;
+        __m512 acc[ROWS][ACC];
+#pragma GCC unroll 8
+        for (int r = 0; r < ROWS; ++r) {
+#pragma GCC unroll 8
+            for (int a = 0; a < ACC; ++a)
+                acc[r][a] = _mm512_setzero_ps();
+        }
+        for (std::int64_t i = 0; i < mainEnd; i += kStep) {
+#pragma GCC unroll 8
+            for (int a = 0; a < ACC; ++a) {
+                const __m512bh wv = (__m512bh)_mm512_loadu_si512(weights + i + 32 * a);
+#pragma GCC unroll 8
+                for (int r = 0; r < ROWS; ++r) {
+                    const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + r * k + i + 32 * a);
+                    acc[r][a] = _mm512_dpbf16_ps(acc[r][a], wv, xv);
+                }
+            }
+        }
+        for (std::int64_t i = mainEnd; i < k; i += 32) {
+            const std::int64_t remaining = k - i;
+            const __mmask32 mask = remaining >= 32 ? __mmask32(~0u) : __mmask32((1u << remaining) - 1);
+            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, weights + i);
+            for (int r = 0; r < ROWS; ++r) {
+                const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + i);
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], wv, xv);
+            }
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            __m512 sum = acc[r][0];
+            for (int a = 1; a < ACC; ++a)
+                sum = _mm512_add_ps(sum, acc[r][a]);
+            float value = _mm512_reduce_add_ps(sum);
+            if (bias)
+                value += float(bias[row]);
+            y[r * n + row] = c10::BFloat16(value); // round to nearest even
+        }
+    }
+}
+
+template <int ROWS, int ACC>
+void gemvRows(const c10::BFloat16 *x, const c10::BFloat16 *w, std::int64_t n, std::int64_t k,
+              const c10::BFloat16 *bias, c10::BFloat16 *y)
+{
+    const auto *x16 = reinterpret_cast<const std::uint16_t *>(x);
+    const auto *w16 = reinterpret_cast<const std::uint16_t *>(w);
+    // At least 64 KiB of weights per task: enough to amortise the hand-off to the pool.
+    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, k));
+    at::parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
+        gemvRange<ROWS, ACC>(x16, w16, n, k, bias, y, begin, end);
+    });
+}
+
+} // namespace
+
+bool hasBf16Gemv()
+{
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512bf16");
+    }();
+    return supported;
+}
+
+void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w, std::int64_t n,
+              std::int64_t k, const c10::BFloat16 *bias, c10::BFloat16 *y)
+{
+    // Accumulator counts measured on Zen 4: one input streams at ~60 GB/s with four.
+    switch (rows) {
+    case 1: gemvRows<1, 4>(x, w, n, k, bias, y); break;
+    case 2: gemvRows<2, 2>(x, w, n, k, bias, y); break;
+    case 3: gemvRows<3, 1>(x, w, n, k, bias, y); break;
+    default: gemvRows<4, 1>(x, w, n, k, bias, y); break;
+    }
+}
+
+} // namespace corolla

@@ -1,0 +1,21 @@
+#pragma once
+// A matrix-vector product for bf16 weights with AVX-512 BF16 dot-product instructions:
+// decoding reads every weight once per token, so this loop sets the decode speed.
+// Thread: any caller; it fans out over libtorch's intra-op thread pool.
+
+#include <cstdint>
+
+#include <c10/util/BFloat16.h>
+
+namespace corolla {
+
+// Whether this processor runs gemvBf16 (AVX512F, AVX512BW and AVX512_BF16).
+bool hasBf16Gemv();
+
+// y[r, j] = bf16(sum_i x[r, i] * w[j, i] + bias[j]) for r < rows, accumulating in fp32.
+// x [rows, k], w [n, k], y [rows, n] row-major and contiguous; bias may be null.
+// Requires hasBf16Gemv() and 1 <= rows <= 4.
+void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w, std::int64_t n,
+              std::int64_t k, const c10::BFloat16 *bias, c10::BFloat16 *y);
+
+} // namespace corolla

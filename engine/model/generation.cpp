@@ -1,0 +1,64 @@
+#include "model/generation.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <ATen/ops/tensor.h>
+
+namespace corolla {
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+Result<GenerationStats> generate(const LocalModel &model, const std::vector<std::int64_t> &prompt,
+                                 const GenerationOptions &options,
+                                 const std::function<void(std::int64_t)> &onToken)
+{
+    if (prompt.empty())
+        return makeError(ErrorCode::InvalidArgument, "the prompt has no tokens");
+    if (options.maxNewTokens < 0)
+        return makeError(ErrorCode::InvalidArgument, "max_new_tokens must not be negative");
+    const std::int64_t capacity = std::int64_t(prompt.size()) + options.maxNewTokens;
+    KvCache cache = model.blocks().makeCache(1, capacity);
+    Sampler sampler(options.sampling);
+    std::vector<std::int64_t> context = prompt;
+    GenerationStats stats;
+    stats.promptTokens = std::int64_t(prompt.size());
+
+    auto start = std::chrono::steady_clock::now();
+    at::Tensor input = at::tensor(prompt, at::kLong).view({1, -1});
+    while (stats.generatedTokens < options.maxNewTokens) {
+        if (options.cancel && options.cancel->load())
+            break;
+        auto hidden = model.head().embed(input);
+        if (!hidden)
+            return hidden.error();
+        auto output = model.blocks().step(*hidden, cache, {input.size(1)});
+        if (!output)
+            return output.error();
+        const at::Tensor logits = model.head().logits(output->select(1, input.size(1) - 1))[0];
+        const std::int64_t token = sampler.next(logits, context);
+        if (stats.generatedTokens == 0) {
+            stats.prefillSeconds = secondsSince(start);
+            start = std::chrono::steady_clock::now();
+        }
+        ++stats.generatedTokens;
+        context.push_back(token);
+        onToken(token);
+        if (std::find(options.stopTokenIds.begin(), options.stopTokenIds.end(), token)
+            != options.stopTokenIds.end())
+            break;
+        input = at::tensor(std::vector<std::int64_t>{token}, at::kLong).view({1, 1});
+    }
+    if (stats.generatedTokens > 1)
+        stats.decodeSeconds = secondsSince(start);
+    return stats;
+}
+
+} // namespace corolla

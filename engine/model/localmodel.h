@@ -1,0 +1,37 @@
+#pragma once
+// A whole model on this machine: the client head and every block. The local engine behind
+// `corolla logits`, `corolla generate` and the local benchmark.
+// Thread: one compute thread at a time.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/blockspan.h"
+#include "model/clienthead.h"
+
+namespace corolla {
+
+class LocalModel {
+public:
+    // Loads config.json and the weights of `directory`.
+    static Result<std::unique_ptr<LocalModel>> open(const std::string &directory,
+                                                    at::ScalarType dtype);
+    // Builds the model from tensors already at hand (test weights, for instance).
+    static Result<std::unique_ptr<LocalModel>> fromSource(const ModelConfig &config,
+                                                          const TensorSource &source,
+                                                          at::ScalarType dtype);
+
+    const ModelConfig &config() const { return m_blocks->config(); }
+    const ClientHead &head() const { return *m_head; }
+    const BlockSpan &blocks() const { return *m_blocks; }
+
+    // Logits of every position of one sequence: [ids.size(), vocabSize] fp32.
+    Result<at::Tensor> logits(const std::vector<std::int64_t> &ids) const;
+
+private:
+    std::unique_ptr<ClientHead> m_head;
+    std::unique_ptr<BlockSpan> m_blocks;
+};
+
+} // namespace corolla

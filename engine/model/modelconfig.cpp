@@ -1,0 +1,272 @@
+#include "model/modelconfig.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace corolla {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Reads config values with the aliases Hugging Face accepts and errors that name the key.
+class ConfigReader {
+public:
+    ConfigReader(const Json &json, const std::string &origin) : m_json(json), m_origin(origin) {}
+
+    const Json *find(std::initializer_list<const char *> keys) const
+    {
+        for (const char *key : keys) {
+            const auto it = m_json.find(key);
+            if (it != m_json.end() && !it->is_null())
+                return &*it;
+        }
+        return nullptr;
+    }
+
+    Result<std::int64_t> positive(std::initializer_list<const char *> keys) const
+    {
+        const Json *value = find(keys);
+        if (!value)
+            return error(std::string("missing '") + *keys.begin() + "'");
+        if (!value->is_number_integer() || value->get<std::int64_t>() <= 0)
+            return error(std::string("'") + *keys.begin() + "' must be a positive integer");
+        return value->get<std::int64_t>();
+    }
+
+    Result<std::int64_t> positiveOr(std::initializer_list<const char *> keys,
+                                    std::int64_t fallback) const
+    {
+        return find(keys) ? positive(keys) : Result<std::int64_t>(fallback);
+    }
+
+    Result<double> number(const char *key, double fallback) const
+    {
+        const Json *value = find({key});
+        if (!value)
+            return fallback;
+        if (!value->is_number())
+            return error(std::string("'") + key + "' must be a number");
+        return value->get<double>();
+    }
+
+    bool flag(const char *key, bool fallback) const
+    {
+        const Json *value = find({key});
+        return value && value->is_boolean() ? value->get<bool>() : fallback;
+    }
+
+    Error error(const std::string &what) const
+    {
+        return makeError(ErrorCode::Format, m_origin + ": " + what);
+    }
+
+private:
+    const Json &m_json;
+    const std::string &m_origin;
+};
+
+#define COROLLA_TRY_ASSIGN(target, expression)                                                 \
+    do {                                                                                       \
+        auto value_ = (expression);                                                            \
+        if (!value_)                                                                           \
+            return value_.error();                                                             \
+        target = *value_;                                                                      \
+    } while (false)
+
+Result<RopeConfig> parseRope(const ConfigReader &reader)
+{
+    RopeConfig rope;
+    COROLLA_TRY_ASSIGN(rope.theta, reader.number("rope_theta", 10000.0));
+    const Json *scaling = reader.find({"rope_scaling"});
+    if (!scaling)
+        return rope;
+    if (!scaling->is_object())
+        return reader.error("'rope_scaling' must be an object or null");
+    const Json *type = scaling->contains("rope_type") ? &(*scaling)["rope_type"]
+                                                      : (scaling->contains("type") ? &(*scaling)["type"] : nullptr);
+    const std::string kind = type && type->is_string() ? type->get<std::string>() : "";
+    ConfigReader scalingReader(*scaling, "rope_scaling");
+    if (kind == "default")
+        return rope;
+    if (kind == "linear") {
+        rope.scaling = RopeConfig::Scaling::Linear;
+        COROLLA_TRY_ASSIGN(rope.factor, scalingReader.number("factor", 1.0));
+    } else if (kind == "llama3") {
+        rope.scaling = RopeConfig::Scaling::Llama3;
+        COROLLA_TRY_ASSIGN(rope.factor, scalingReader.number("factor", 8.0));
+        COROLLA_TRY_ASSIGN(rope.lowFreqFactor, scalingReader.number("low_freq_factor", 1.0));
+        COROLLA_TRY_ASSIGN(rope.highFreqFactor, scalingReader.number("high_freq_factor", 4.0));
+        COROLLA_TRY_ASSIGN(rope.originalMaxPositions,
+                           scalingReader.positiveOr({"original_max_position_embeddings"}, 8192));
+        if (!(rope.highFreqFactor > rope.lowFreqFactor))
+            return reader.error("rope_scaling: high_freq_factor must exceed low_freq_factor");
+    } else {
+        return makeError(ErrorCode::Unsupported,
+                         "rope_scaling type '" + kind
+                             + "' is not supported (supported: default, linear, llama3)");
+    }
+    if (!(rope.factor > 0.0))
+        return reader.error("rope_scaling: factor must be positive");
+    return rope;
+}
+
+std::vector<std::int64_t> tokenIds(const Json *value)
+{
+    std::vector<std::int64_t> ids;
+    if (!value)
+        return ids;
+    if (value->is_number_integer())
+        ids.push_back(value->get<std::int64_t>());
+    if (value->is_array()) {
+        for (const Json &id : *value) {
+            if (id.is_number_integer())
+                ids.push_back(id.get<std::int64_t>());
+        }
+    }
+    return ids;
+}
+
+Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
+{
+    COROLLA_TRY_ASSIGN(config.hiddenSize, reader.positive({"hidden_size"}));
+    COROLLA_TRY_ASSIGN(config.intermediateSize, reader.positive({"intermediate_size"}));
+    COROLLA_TRY_ASSIGN(config.numLayers, reader.positive({"num_hidden_layers"}));
+    COROLLA_TRY_ASSIGN(config.numHeads, reader.positive({"num_attention_heads"}));
+    COROLLA_TRY_ASSIGN(config.numKvHeads,
+                       reader.positiveOr({"num_key_value_heads"}, config.numHeads));
+    if (config.hiddenSize % config.numHeads != 0 && !reader.find({"head_dim"}))
+        return reader.error("hidden_size is not a multiple of num_attention_heads");
+    COROLLA_TRY_ASSIGN(config.headDim,
+                       reader.positiveOr({"head_dim"}, config.hiddenSize / config.numHeads));
+    if (config.headDim % 2 != 0)
+        return reader.error("head_dim must be even for rotary embeddings");
+    COROLLA_TRY_ASSIGN(config.normEps, reader.number("rms_norm_eps", 1e-6));
+    COROLLA_TRY_ASSIGN(config.maxPositions, reader.positiveOr({"max_position_embeddings"}, 4096));
+    COROLLA_TRY_ASSIGN(config.rope, parseRope(reader));
+
+    if (const Json *activation = reader.find({"hidden_act"});
+        activation && (!activation->is_string() || activation->get<std::string>() != "silu"))
+        return makeError(ErrorCode::Unsupported, "hidden_act other than 'silu' is not supported");
+
+    if (config.modelType == "qwen2") {
+        config.qkvBias = true;
+    } else {
+        config.qkvBias = config.outputBias = reader.flag("attention_bias", false);
+        config.mlpBias = reader.flag("mlp_bias", false);
+    }
+    config.tieWordEmbeddings = reader.flag("tie_word_embeddings", false);
+
+    config.slidingLayers.assign(std::size_t(config.numLayers), false);
+    const Json *window = reader.find({"sliding_window"});
+    const bool windowed = window && window->is_number_integer() && window->get<std::int64_t>() > 0;
+    if (config.modelType == "mistral" && windowed) {
+        config.slidingWindow = window->get<std::int64_t>();
+        config.slidingLayers.assign(std::size_t(config.numLayers), true);
+    } else if (config.modelType == "qwen2" && windowed && reader.flag("use_sliding_window", false)) {
+        // Qwen2 applies the window to the layers from max_window_layers on.
+        config.slidingWindow = window->get<std::int64_t>();
+        std::int64_t firstWindowed = 0;
+        COROLLA_TRY_ASSIGN(firstWindowed, reader.positiveOr({"max_window_layers"}, 0));
+        for (std::int64_t layer = firstWindowed; layer < config.numLayers; ++layer)
+            config.slidingLayers[std::size_t(layer)] = true;
+    }
+    return {};
+}
+
+Result<void> parseBloom(const ConfigReader &reader, ModelConfig &config)
+{
+    COROLLA_TRY_ASSIGN(config.hiddenSize, reader.positive({"hidden_size", "n_embed"}));
+    COROLLA_TRY_ASSIGN(config.numLayers, reader.positive({"n_layer", "num_hidden_layers"}));
+    COROLLA_TRY_ASSIGN(config.numHeads, reader.positive({"n_head", "num_attention_heads"}));
+    if (config.hiddenSize % config.numHeads != 0)
+        return reader.error("hidden_size is not a multiple of n_head");
+    config.numKvHeads = config.numHeads;
+    config.headDim = config.hiddenSize / config.numHeads;
+    config.intermediateSize = 4 * config.hiddenSize;
+    COROLLA_TRY_ASSIGN(config.normEps, reader.number("layer_norm_epsilon", 1e-5));
+    config.maxPositions = 1 << 20; // ALiBi has no position table
+    config.residualFromNormedInput =
+        reader.flag("apply_residual_connection_post_layernorm", false);
+    config.tieWordEmbeddings = reader.flag("tie_word_embeddings", true);
+    config.slidingLayers.assign(std::size_t(config.numLayers), false);
+    return {};
+}
+
+} // namespace
+
+Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::string &origin)
+{
+    const Json json = Json::parse(jsonText, nullptr, false);
+    if (json.is_discarded() || !json.is_object())
+        return makeError(ErrorCode::Format, origin + ": not a JSON object");
+    const ConfigReader reader(json, origin);
+
+    ModelConfig config;
+    const Json *type = reader.find({"model_type"});
+    if (!type || !type->is_string())
+        return reader.error("missing 'model_type'");
+    config.modelType = type->get<std::string>();
+
+    Result<void> parsed;
+    if (config.modelType == "llama" || config.modelType == "mistral" || config.modelType == "qwen2") {
+        config.architecture = Architecture::Llama;
+        parsed = parseLlamaFamily(reader, config);
+    } else if (config.modelType == "bloom") {
+        config.architecture = Architecture::Bloom;
+        parsed = parseBloom(reader, config);
+    } else {
+        return makeError(ErrorCode::Unsupported,
+                         origin + ": model_type '" + config.modelType
+                             + "' is not supported (supported: llama, mistral, qwen2, bloom)");
+    }
+    if (!parsed)
+        return parsed.error();
+    if (config.numHeads % config.numKvHeads != 0)
+        return reader.error("num_attention_heads must be a multiple of num_key_value_heads");
+    COROLLA_TRY_ASSIGN(config.vocabSize, reader.positive({"vocab_size"}));
+
+    if (const Json *bos = reader.find({"bos_token_id"}); bos && bos->is_number_integer())
+        config.bosTokenId = bos->get<std::int64_t>();
+    config.eosTokenIds = tokenIds(reader.find({"eos_token_id"}));
+    return config;
+}
+
+Result<ModelConfig> ModelConfig::load(const std::string &directory)
+{
+    const std::filesystem::path path = std::filesystem::path(directory) / "config.json";
+    std::ifstream stream(path);
+    if (!stream)
+        return makeError(ErrorCode::NotFound, path.string() + ": cannot open the file");
+    std::ostringstream text;
+    text << stream.rdbuf();
+    return parse(text.str(), path.string());
+}
+
+bool ModelConfig::usesSlidingWindow(std::int64_t layer) const
+{
+    return slidingWindow > 0 && layer >= 0 && layer < std::int64_t(slidingLayers.size())
+        && slidingLayers[std::size_t(layer)];
+}
+
+std::int64_t ModelConfig::blockParameterCount() const
+{
+    const std::int64_t h = hiddenSize;
+    if (architecture == Architecture::Bloom) {
+        // two LayerNorms, fused QKV, dense, and the 4h MLP, all with biases
+        return 4 * h + (3 * h * h + 3 * h) + (h * h + h) + (4 * h * h + 4 * h) + (4 * h * h + h);
+    }
+    const std::int64_t qkvRows = (numHeads + 2 * numKvHeads) * headDim;
+    std::int64_t count = 2 * h;                          // the two RMSNorms
+    count += qkvRows * h + (qkvBias ? qkvRows : 0);      // q, k, v
+    count += h * numHeads * headDim + (outputBias ? h : 0); // o
+    count += 3 * h * intermediateSize;                   // gate, up, down
+    if (mlpBias)
+        count += 2 * intermediateSize + h;
+    return count;
+}
+
+} // namespace corolla

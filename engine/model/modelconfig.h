@@ -1,0 +1,64 @@
+#pragma once
+// The hyper-parameters of a checkpoint, read from its Hugging Face config.json.
+// Thread: any; plain value type.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace corolla {
+
+// Block layouts we implement. Llama covers Llama 2/3, Mistral and Qwen2 (they differ only
+// in biases, rope parameters and sliding windows); Bloom is BLOOM with ALiBi.
+enum class Architecture { Llama, Bloom };
+
+struct RopeConfig {
+    enum class Scaling { None, Linear, Llama3 };
+    double theta = 10000.0;
+    Scaling scaling = Scaling::None;
+    double factor = 1.0;
+    double lowFreqFactor = 1.0;             // llama3 only
+    double highFreqFactor = 4.0;            // llama3 only
+    std::int64_t originalMaxPositions = 8192; // llama3 only
+};
+
+struct ModelConfig {
+    std::string modelType; // "llama", "mistral", "qwen2", "bloom"
+    Architecture architecture = Architecture::Llama;
+
+    std::int64_t hiddenSize = 0;
+    std::int64_t intermediateSize = 0; // BLOOM: 4 * hiddenSize
+    std::int64_t numLayers = 0;
+    std::int64_t numHeads = 0;
+    std::int64_t numKvHeads = 0; // == numHeads without grouped-query attention
+    std::int64_t headDim = 0;
+    std::int64_t vocabSize = 0;
+    std::int64_t maxPositions = 0;
+    double normEps = 1e-5;
+
+    RopeConfig rope;                       // Llama family only
+    bool qkvBias = false;                  // Qwen2, Llama with attention_bias
+    bool outputBias = false;               // Llama with attention_bias
+    bool mlpBias = false;                  // Llama with mlp_bias
+    bool tieWordEmbeddings = false;        // LM head shares the embedding matrix
+    std::int64_t slidingWindow = 0;        // 0: full causal attention
+    std::vector<bool> slidingLayers;       // per layer, whether slidingWindow applies
+    bool residualFromNormedInput = false;  // BLOOM's apply_residual_connection_post_layernorm
+
+    std::optional<std::int64_t> bosTokenId;
+    std::vector<std::int64_t> eosTokenIds;
+
+    // Parses config.json text; `origin` names the file in error messages.
+    static Result<ModelConfig> parse(const std::string &jsonText, const std::string &origin);
+    // Reads `<directory>/config.json`.
+    static Result<ModelConfig> load(const std::string &directory);
+
+    bool usesSlidingWindow(std::int64_t layer) const;
+    // Elements of the weights of one block (all matrices, norms and biases).
+    std::int64_t blockParameterCount() const;
+};
+
+} // namespace corolla

@@ -1,0 +1,130 @@
+#include "model/ops.h"
+
+#include <cmath>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/pow.h>
+#include <ATen/ops/rsqrt.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/where.h>
+
+#include "model/decodeattention.h"
+#include "model/gemvbf16.h"
+
+namespace corolla::ops {
+
+namespace {
+
+// Products with at most this many rows are weight-bandwidth-bound: our kernel's territory.
+constexpr std::int64_t kGemvMaxRows = 4;
+// Steps of at most this many tokens take the fused attention loop.
+constexpr std::int64_t kFusedAttentionMaxSteps = 8;
+
+bool useBf16Gemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+{
+    if (x.scalar_type() != at::kBFloat16 || weight.scalar_type() != at::kBFloat16)
+        return false;
+    if (weight.dim() != 2 || !weight.is_contiguous() || x.size(-1) != weight.size(1))
+        return false;
+    if (bias.defined() && (bias.scalar_type() != at::kBFloat16 || !bias.is_contiguous()))
+        return false;
+    if (x.requires_grad() || weight.requires_grad())
+        return false;
+    const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));
+    return rows >= 1 && rows <= kGemvMaxRows && hasBf16Gemv();
+}
+
+} // namespace
+
+at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+{
+    if (!useBf16Gemv(x, weight, bias))
+        return at::linear(x, weight, bias);
+    const at::Tensor input = x.contiguous();
+    const std::int64_t k = weight.size(1);
+    const std::int64_t n = weight.size(0);
+    const std::int64_t rows = input.numel() / k;
+    auto outputShape = x.sizes().vec();
+    outputShape.back() = n;
+    at::Tensor output = at::empty(outputShape, x.options());
+    gemvBf16(input.data_ptr<c10::BFloat16>(), rows, weight.data_ptr<c10::BFloat16>(), n, k,
+             bias.defined() ? bias.data_ptr<c10::BFloat16>() : nullptr,
+             output.data_ptr<c10::BFloat16>());
+    return output;
+}
+
+at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps)
+{
+    const at::Tensor x32 = x.to(at::kFloat);
+    const at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+    return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin)
+{
+    const std::int64_t half = x.size(-1) / 2;
+    const at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+    return x * cos + rotated * sin;
+}
+
+at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                     const at::Tensor &mask, double scale, const at::Tensor &bias)
+{
+    if (q.size(2) <= kFusedAttentionMaxSteps)
+        return decodeAttention(q, k, v, mask, scale, bias);
+    const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
+    const std::int64_t kvHeads = k.size(1), context = k.size(2);
+    const std::int64_t group = heads / kvHeads;
+
+    // Grouped-query attention without copying the cache: the `group` query heads that share
+    // a key head are stacked along the row axis.
+    const at::Tensor qGrouped = q.reshape({batch, kvHeads, group * steps, dim});
+    at::Tensor scores = at::matmul(qGrouped, k.transpose(2, 3)) * scale; // [b, kv, g*T, S]
+    scores = scores.view({batch, heads, steps, context}).to(at::kFloat);
+    if (bias.defined())
+        scores = scores + bias;
+    scores = scores + mask;
+    const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
+    const at::Tensor out = at::matmul(probabilities.view({batch, kvHeads, group * steps, context}),
+                                      v); // [b, kv, g*T, D]
+    return out.view({batch, heads, steps, dim}).transpose(1, 2).reshape({batch, steps, heads * dim});
+}
+
+RotaryEmbedding::RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim)
+{
+    const at::Tensor exponents = at::arange(0, headDim, 2, at::kLong).to(at::kFloat) / double(headDim);
+    at::Tensor invFreq = 1.0 / at::pow(at::full({}, rope.theta, at::kFloat), exponents);
+    if (rope.scaling == RopeConfig::Scaling::Linear) {
+        invFreq = invFreq / rope.factor;
+    } else if (rope.scaling == RopeConfig::Scaling::Llama3) {
+        // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, and the band
+        // between them interpolated smoothly.
+        const double oldContext = double(rope.originalMaxPositions);
+        const double lowFreqWavelen = oldContext / rope.lowFreqFactor;
+        const double highFreqWavelen = oldContext / rope.highFreqFactor;
+        const at::Tensor wavelen = 2.0 * M_PI / invFreq;
+        at::Tensor scaled = at::where(wavelen > lowFreqWavelen, invFreq / rope.factor, invFreq);
+        const at::Tensor smooth =
+            (oldContext / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        const at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
+        const at::Tensor medium = (wavelen >= highFreqWavelen) & (wavelen <= lowFreqWavelen);
+        invFreq = at::where(medium, smoothed, scaled);
+    }
+    m_invFreq = invFreq.contiguous();
+}
+
+void RotaryEmbedding::fill(StepContext &ctx, at::ScalarType dtype) const
+{
+    const at::Tensor angles = ctx.positions.to(at::kFloat).unsqueeze(-1) * m_invFreq; // [b, T, D/2]
+    const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1);          // [b, 1, T, D]
+    ctx.rotaryCos = doubled.cos().to(dtype);
+    ctx.rotarySin = doubled.sin().to(dtype);
+}
+
+} // namespace corolla::ops

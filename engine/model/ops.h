@@ -1,0 +1,45 @@
+#pragma once
+// The numerical building blocks shared by the block architectures, with Hugging Face's
+// dtype conventions (norms and softmax in fp32, products in the compute dtype).
+// Thread: any.
+
+#include <ATen/core/Tensor.h>
+
+#include "model/modelconfig.h"
+#include "model/stepcontext.h"
+
+namespace corolla::ops {
+
+// y = x W^T + b. Small-batch bf16 products use our AVX-512 BF16 kernel when the processor
+// has it (they are memory-bound, and the generic path is not); everything else goes to
+// at::linear.
+at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias = {});
+
+// weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.
+at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps);
+
+// x * cos + rotate_half(x) * sin, the rotate-half convention of Hugging Face checkpoints.
+// x [batch, heads, T, headDim]; cos, sin [batch, 1, T, headDim].
+at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
+
+// Scaled dot-product attention over the visible cache.
+// q [batch, nHeads, T, headDim]; k, v [batch, nKvHeads, S, headDim] (grouped-query when
+// nKvHeads < nHeads); mask [batch, 1, T, S] additive fp32; bias [1 or batch, nHeads, 1, S]
+// additive fp32 or undefined. Returns [batch, T, nHeads * headDim].
+at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                     const at::Tensor &mask, double scale, const at::Tensor &bias = {});
+
+// Rotary frequencies of a Llama-family model, with linear or llama3 scaling applied.
+class RotaryEmbedding {
+public:
+    RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim);
+
+    // Fills ctx.rotaryCos / ctx.rotarySin for ctx.positions, in `dtype`.
+    void fill(StepContext &ctx, at::ScalarType dtype) const;
+    const at::Tensor &inverseFrequencies() const { return m_invFreq; }
+
+private:
+    at::Tensor m_invFreq; // [headDim / 2] fp32
+};
+
+} // namespace corolla::ops

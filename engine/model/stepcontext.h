@@ -1,0 +1,34 @@
+#pragma once
+// What every block of a span needs to know about one step: where each sequence's new tokens
+// go in the KV cache, their positions, and the attention masks. Built once, shared by blocks.
+// Thread: the compute thread that runs the step.
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace corolla {
+
+struct StepContext {
+    std::int64_t batch = 0;
+    std::int64_t seqLen = 0;             // T: rows per sequence in this step, padding included
+    std::vector<std::int64_t> past;      // tokens already cached, per sequence
+    std::vector<std::int64_t> newTokens; // real (non-padding) rows, per sequence, <= T
+    std::int64_t contextLength = 0;      // cache slots the step attends over: max(past + new)
+    bool uniform = false;                // every sequence has the same past and new == T
+
+    at::Tensor positions;   // [batch, T] int64: past + t
+    at::Tensor causalMask;  // [batch, 1, T, contextLength] float32, 0 or -inf
+    at::Tensor slidingMask; // same, also hiding keys more than slidingWindow behind; may be undefined
+    at::Tensor rotaryCos;   // [batch, 1, T, headDim] compute dtype; Llama family only
+    at::Tensor rotarySin;
+};
+
+// Builds positions and masks for appending `newTokens[b]` rows (padded to `seqLen`) to
+// sequences that already hold `past[b]` tokens. `slidingWindow` 0 means none.
+StepContext makeStepContext(const std::vector<std::int64_t> &past,
+                            const std::vector<std::int64_t> &newTokens, std::int64_t seqLen,
+                            std::int64_t slidingWindow);
+
+} // namespace corolla

@@ -1,0 +1,314 @@
+#include "model/testmodel.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/ops/randn.h>
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+
+#include "loader/safetensorswriter.h"
+
+namespace corolla {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Shape {
+    const char *name;
+    const char *family; // "" fits every family
+    Json config;        // the keys that differ from the family's defaults
+};
+
+// Real shapes carry the hyper-parameters of the public checkpoints they are named after.
+const std::vector<Shape> &shapes()
+{
+    static const std::vector<Shape> table = {
+        {"tiny", "", Json::object()},
+        {"demo", "", {{"hidden_size", 256}, {"intermediate_size", 688}, {"num_hidden_layers", 8},
+                      {"num_attention_heads", 8}, {"num_key_value_heads", 4}}},
+        {"tinyllama-1.1b", "llama",
+         {{"hidden_size", 2048}, {"intermediate_size", 5632}, {"num_hidden_layers", 22},
+          {"num_attention_heads", 32}, {"num_key_value_heads", 4}, {"vocab_size", 32000},
+          {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 2048},
+          {"rope_scaling", nullptr}}},
+        {"llama-3.2-1b", "llama",
+         {{"hidden_size", 2048}, {"intermediate_size", 8192}, {"num_hidden_layers", 16},
+          {"num_attention_heads", 32}, {"num_key_value_heads", 8}, {"vocab_size", 128256},
+          {"rope_theta", 500000.0}, {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 131072},
+          {"tie_word_embeddings", true}, {"head_dim", 64},
+          {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}}},
+        {"qwen2-0.5b", "qwen2",
+         {{"hidden_size", 896}, {"intermediate_size", 4864}, {"num_hidden_layers", 24},
+          {"num_attention_heads", 14}, {"num_key_value_heads", 2}, {"vocab_size", 151936},
+          {"rope_theta", 1000000.0}, {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 32768},
+          {"tie_word_embeddings", true}}},
+        {"bloom-560m", "bloom",
+         {{"hidden_size", 1024}, {"n_layer", 24}, {"n_head", 16}, {"vocab_size", 250880}}},
+    };
+    return table;
+}
+
+// Small models keep a family's distinguishing features switched on, so tests exercise them:
+// llama3 rope scaling with a short original context, Mistral's sliding window, Qwen2's
+// biases and tied embeddings, BLOOM with a head count that is not a power of two.
+Json familyDefaults(const std::string &family)
+{
+    if (family == "bloom") {
+        return {{"model_type", "bloom"}, {"architectures", {"BloomForCausalLM"}},
+                {"hidden_size", 96}, {"n_layer", 4}, {"n_head", 6}, {"vocab_size", 512},
+                {"layer_norm_epsilon", 1e-5}, {"apply_residual_connection_post_layernorm", false},
+                {"bos_token_id", 1}, {"eos_token_id", 2}, {"tie_word_embeddings", true}};
+    }
+    Json config = {{"model_type", family}, {"hidden_size", 64}, {"intermediate_size", 160},
+                   {"num_hidden_layers", 4}, {"num_attention_heads", 4},
+                   {"num_key_value_heads", 2}, {"vocab_size", 512}, {"rms_norm_eps", 1e-6},
+                   {"max_position_embeddings", 256}, {"hidden_act", "silu"},
+                   {"bos_token_id", 1}, {"eos_token_id", 2}, {"tie_word_embeddings", false}};
+    if (family == "llama") {
+        config["architectures"] = {"LlamaForCausalLM"};
+        config["rope_theta"] = 500000.0;
+        config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0},
+                                  {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                                  {"original_max_position_embeddings", 64}};
+    } else if (family == "mistral") {
+        config["architectures"] = {"MistralForCausalLM"};
+        config["rope_theta"] = 10000.0;
+        config["sliding_window"] = 8;
+    } else {
+        config["architectures"] = {"Qwen2ForCausalLM"};
+        config["rope_theta"] = 1000000.0;
+        config["tie_word_embeddings"] = true;
+        config["use_sliding_window"] = false;
+        config["sliding_window"] = 4096;
+    }
+    return config;
+}
+
+std::uint64_t nameSeed(std::uint64_t seed, const std::string &name)
+{
+    std::uint64_t hash = 1469598103934665603ull ^ seed; // FNV-1a
+    for (unsigned char c : name) {
+        hash ^= c;
+        hash *= 1099511628211ull;
+    }
+    return hash;
+}
+
+// GPT-2's byte-to-character table: printable bytes map to themselves, the rest to U+0100+.
+std::string byteToken(int byte)
+{
+    static const std::vector<int> table = [] {
+        std::vector<int> chars(256, 0);
+        int extra = 0;
+        for (int b = 0; b < 256; ++b) {
+            const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+            chars[std::size_t(b)] = printable ? b : 256 + extra++;
+        }
+        return chars;
+    }();
+    const int codepoint = table[std::size_t(byte)];
+    std::string utf8;
+    if (codepoint < 0x80) {
+        utf8 += char(codepoint);
+    } else {
+        utf8 += char(0xC0 | (codepoint >> 6));
+        utf8 += char(0x80 | (codepoint & 0x3F));
+    }
+    return utf8;
+}
+
+// A byte-level BPE tokenizer without merges: every byte is a token. Ids 0-2 are specials.
+Json tokenizerJson()
+{
+    Json vocab = Json::object();
+    vocab["<unk>"] = 0;
+    vocab["<s>"] = 1;
+    vocab["</s>"] = 2;
+    for (int b = 0; b < 256; ++b)
+        vocab[byteToken(b)] = 3 + b;
+    Json added = Json::array();
+    for (const auto &[id, text] : {std::pair{0, "<unk>"}, {1, "<s>"}, {2, "</s>"}}) {
+        added.push_back({{"id", id}, {"content", text}, {"single_word", false}, {"lstrip", false},
+                         {"rstrip", false}, {"normalized", false}, {"special", true}});
+    }
+    return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
+            {"added_tokens", added}, {"normalizer", nullptr},
+            {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false},
+                               {"trim_offsets", true}, {"use_regex", true}}},
+            {"post_processor", nullptr},
+            {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true},
+                         {"trim_offsets", true}, {"use_regex", true}}},
+            {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                       {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
+                       {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+                       {"merges", Json::array()}}}};
+}
+
+Json tokenizerConfigJson()
+{
+    return {{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"},
+            {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"model_max_length", 4096},
+            {"tokenizer_class", "PreTrainedTokenizerFast"},
+            {"chat_template",
+             "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + "
+             "message['content'] + '</s>\\n' }}{% endfor %}"
+             "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"}};
+}
+
+Result<void> writeText(const fs::path &path, const std::string &text)
+{
+    std::ofstream out(path, std::ios::trunc);
+    out << text << '\n';
+    if (!out.flush())
+        return makeError(ErrorCode::Io, path.string() + ": cannot write the file");
+    return {};
+}
+
+} // namespace
+
+std::vector<std::string> testModelShapes()
+{
+    std::vector<std::string> names;
+    for (const Shape &shape : shapes())
+        names.push_back(std::string(shape.name) + " (" + (*shape.family ? shape.family : "all") + ")");
+    return names;
+}
+
+Result<std::string> testModelConfigJson(const TestModelSpec &spec)
+{
+    if (spec.family != "llama" && spec.family != "mistral" && spec.family != "qwen2"
+        && spec.family != "bloom")
+        return makeError(ErrorCode::InvalidArgument, "unknown family '" + spec.family
+                                                         + "' (choose llama, mistral, qwen2 or bloom)");
+    for (const Shape &shape : shapes()) {
+        if (spec.shape != shape.name)
+            continue;
+        if (*shape.family && spec.family != shape.family)
+            return makeError(ErrorCode::InvalidArgument, "shape '" + spec.shape + "' is a "
+                                                             + shape.family + " shape");
+        Json config = familyDefaults(spec.family);
+        const bool bloom = spec.family == "bloom";
+        for (const auto &[key, value] : shape.config.items()) {
+            // Llama-style keys of the generic shapes, in BLOOM's spelling.
+            std::string name = key;
+            if (bloom && key == "num_hidden_layers") name = "n_layer";
+            if (bloom && key == "num_attention_heads") name = "n_head";
+            if (bloom && (key == "intermediate_size" || key == "num_key_value_heads")) continue;
+            config[name] = value;
+        }
+        config["torch_dtype"] = spec.storage == at::kFloat ? "float32" : "bfloat16";
+        return config.dump(2);
+    }
+    std::string known;
+    for (const std::string &name : testModelShapes())
+        known += (known.empty() ? "" : ", ") + name;
+    return makeError(ErrorCode::InvalidArgument, "unknown shape '" + spec.shape + "' (known: " + known + ")");
+}
+
+std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std::uint64_t seed,
+                                                  at::ScalarType storage)
+{
+    c10::InferenceMode inference;
+    std::map<std::string, at::Tensor> weights;
+    // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2),
+    // embeddings ~ N(0, 1): activations stay O(1) through any depth.
+    enum class Kind { Matrix, Norm, Bias, Embedding };
+    auto add = [&](const std::string &name, std::vector<std::int64_t> shape, Kind kind) {
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, name));
+        at::Tensor values = at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat));
+        switch (kind) {
+        case Kind::Matrix: values /= std::sqrt(double(shape.back())); break;
+        case Kind::Norm: values = 1.0 + 0.1 * values; break;
+        case Kind::Bias: values *= 0.1; break;
+        case Kind::Embedding: break;
+        }
+        weights.emplace(name, values.to(storage));
+    };
+    const std::int64_t h = config.hiddenSize, vocab = config.vocabSize;
+    if (config.architecture == Architecture::Bloom) {
+        add("word_embeddings.weight", {vocab, h}, Kind::Embedding);
+        add("word_embeddings_layernorm.weight", {h}, Kind::Norm);
+        add("word_embeddings_layernorm.bias", {h}, Kind::Bias);
+        add("ln_f.weight", {h}, Kind::Norm);
+        add("ln_f.bias", {h}, Kind::Bias);
+        for (std::int64_t i = 0; i < config.numLayers; ++i) {
+            const std::string p = "h." + std::to_string(i) + ".";
+            add(p + "input_layernorm.weight", {h}, Kind::Norm);
+            add(p + "input_layernorm.bias", {h}, Kind::Bias);
+            add(p + "self_attention.query_key_value.weight", {3 * h, h}, Kind::Matrix);
+            add(p + "self_attention.query_key_value.bias", {3 * h}, Kind::Bias);
+            add(p + "self_attention.dense.weight", {h, h}, Kind::Matrix);
+            add(p + "self_attention.dense.bias", {h}, Kind::Bias);
+            add(p + "post_attention_layernorm.weight", {h}, Kind::Norm);
+            add(p + "post_attention_layernorm.bias", {h}, Kind::Bias);
+            add(p + "mlp.dense_h_to_4h.weight", {4 * h, h}, Kind::Matrix);
+            add(p + "mlp.dense_h_to_4h.bias", {4 * h}, Kind::Bias);
+            add(p + "mlp.dense_4h_to_h.weight", {h, 4 * h}, Kind::Matrix);
+            add(p + "mlp.dense_4h_to_h.bias", {h}, Kind::Bias);
+        }
+        return weights;
+    }
+    const std::int64_t q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;
+    const std::int64_t ffn = config.intermediateSize;
+    add("model.embed_tokens.weight", {vocab, h}, Kind::Embedding);
+    add("model.norm.weight", {h}, Kind::Norm);
+    if (!config.tieWordEmbeddings)
+        add("lm_head.weight", {vocab, h}, Kind::Matrix);
+    for (std::int64_t i = 0; i < config.numLayers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        add(p + "input_layernorm.weight", {h}, Kind::Norm);
+        add(p + "post_attention_layernorm.weight", {h}, Kind::Norm);
+        add(p + "self_attn.q_proj.weight", {q, h}, Kind::Matrix);
+        add(p + "self_attn.k_proj.weight", {kv, h}, Kind::Matrix);
+        add(p + "self_attn.v_proj.weight", {kv, h}, Kind::Matrix);
+        add(p + "self_attn.o_proj.weight", {h, q}, Kind::Matrix);
+        add(p + "mlp.gate_proj.weight", {ffn, h}, Kind::Matrix);
+        add(p + "mlp.up_proj.weight", {ffn, h}, Kind::Matrix);
+        add(p + "mlp.down_proj.weight", {h, ffn}, Kind::Matrix);
+        if (config.qkvBias) {
+            add(p + "self_attn.q_proj.bias", {q}, Kind::Bias);
+            add(p + "self_attn.k_proj.bias", {kv}, Kind::Bias);
+            add(p + "self_attn.v_proj.bias", {kv}, Kind::Bias);
+        }
+        if (config.outputBias)
+            add(p + "self_attn.o_proj.bias", {h}, Kind::Bias);
+        if (config.mlpBias) {
+            add(p + "mlp.gate_proj.bias", {ffn}, Kind::Bias);
+            add(p + "mlp.up_proj.bias", {ffn}, Kind::Bias);
+            add(p + "mlp.down_proj.bias", {h}, Kind::Bias);
+        }
+    }
+    return weights;
+}
+
+Result<void> writeTestModel(const std::string &directory, const TestModelSpec &spec, int shards)
+{
+    auto configText = testModelConfigJson(spec);
+    if (!configText)
+        return configText.error();
+    auto config = ModelConfig::parse(*configText, "generated config.json");
+    if (!config)
+        return config.error();
+    std::error_code error;
+    fs::create_directories(directory, error);
+    if (error)
+        return makeError(ErrorCode::Io, directory + ": cannot create the folder: " + error.message());
+    const fs::path folder(directory);
+    for (const auto &[name, text] :
+         {std::pair{"config.json", *configText}, {"tokenizer.json", tokenizerJson().dump(2)},
+          {"tokenizer_config.json", tokenizerConfigJson().dump(2)},
+          {"generation_config.json",
+           Json{{"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}}.dump(2)}}) {
+        if (auto written = writeText(folder / name, text); !written)
+            return written;
+    }
+    return writeCheckpointWeights(directory, makeTestWeights(*config, spec.seed, spec.storage), shards);
+}
+
+} // namespace corolla
