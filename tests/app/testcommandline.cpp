@@ -1,0 +1,164 @@
+// The corolla binary's headless commands, run as a user would: real processes, real files.
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/allclose.h>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "loader/npyfile.h"
+#include "model/generation.h"
+#include "model/localmodel.h"
+
+using namespace corolla;
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run runCorolla(const QStringList &arguments)
+{
+    QProcess process;
+    process.start(QStringLiteral(COROLLA_BINARY), arguments);
+    process.waitForFinished(-1);
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            QString::fromUtf8(process.readAllStandardOutput()),
+            QString::fromUtf8(process.readAllStandardError())};
+}
+
+} // namespace
+
+class TestCommandLine : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        for (const char *family : {"llama", "bloom"}) {
+            const Run made = runCorolla({"make-test-model", "--family", family, "--out",
+                                      path(QString::fromLatin1(family)), "--shards", "2"});
+            QVERIFY2(made.exitCode == 0, qPrintable(made.err));
+        }
+        QVERIFY(QFile::exists(path("llama/model.safetensors.index.json")));
+        QVERIFY(QFile::exists(path("llama/tokenizer.json")));
+        QVERIFY(QFile::exists(path("bloom/tokenizer_config.json")));
+    }
+
+    void logitsWritesEveryPosition()
+    {
+        for (const char *family : {"llama", "bloom"}) {
+            const QString model = path(QString::fromLatin1(family));
+            const QString out = path(QString::fromLatin1(family) + ".npy");
+            const Run run = runCorolla({"logits", "--model", model, "--ids", "1,5,9,200", "--out", out});
+            QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+            auto written = readNpy(out.toStdString());
+            QVERIFY(written.ok());
+            QCOMPARE(written->sizes().vec(), (std::vector<std::int64_t>{4, 512}));
+            auto local = LocalModel::open(model.toStdString(), at::kFloat);
+            QVERIFY(local.ok());
+            auto expected = (*local)->logits({1, 5, 9, 200});
+            QVERIFY(expected.ok());
+            QVERIFY(at::allclose(*written, *expected, 0, 0));
+        }
+    }
+
+    void generateStreamsTheSameTokensAsTheEngine()
+    {
+        const QString model = path("llama");
+        const Run run = runCorolla({"generate", "--model", model, "--ids", "1,70,71,72", "--max-new-tokens", "12"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        QVERIFY(run.err.contains(QLatin1String("tokens/s")));
+
+        auto local = LocalModel::open(model.toStdString(), at::kFloat);
+        QVERIFY(local.ok());
+        GenerationOptions options;
+        options.maxNewTokens = 12;
+        options.stopTokenIds = (*local)->config().eosTokenIds;
+        QStringList expected;
+        auto stats = generate(**local, {1, 70, 71, 72}, options,
+                              [&](std::int64_t token) { expected << QString::number(token); });
+        QVERIFY(stats.ok());
+        QCOMPARE(run.out.trimmed(), expected.join(QLatin1Char(' ')));
+    }
+
+    void samplingIsReproducibleWithASeed()
+    {
+        const QStringList arguments = {"generate", "--model", path("llama"), "--ids", "1,2,3",
+                                       "--temperature", "1.5", "--top-k", "50", "--top-p", "0.95",
+                                       "--seed", "42", "--max-new-tokens", "10"};
+        const Run first = runCorolla(arguments);
+        const Run second = runCorolla(arguments);
+        QVERIFY2(first.exitCode == 0, qPrintable(first.err));
+        QCOMPARE(first.out, second.out);
+        QStringList other = arguments;
+        other[other.indexOf(QStringLiteral("42"))] = QStringLiteral("43");
+        QVERIFY(runCorolla(other).out != first.out);
+    }
+
+    void badArgumentsGetClearErrors_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("no command") << QStringList{} << 2 << "Usage";
+        QTest::newRow("unknown command") << QStringList{"fly"} << 2 << "unknown command 'fly'";
+        QTest::newRow("missing model") << QStringList{"logits", "--ids", "1", "--out", "x.npy"} << 2
+                                       << "--model is required";
+        QTest::newRow("bad ids") << QStringList{"generate", "--model", "m", "--ids", "1,x"} << 2
+                                 << "'x' is not a token id";
+        QTest::newRow("both prompts") << QStringList{"generate", "--model", "m", "--ids", "1", "--prompt", "hi"}
+                                      << 2 << "exactly one of";
+        QTest::newRow("bad number") << QStringList{"generate", "--model", "m", "--ids", "1", "--top-p", "2"}
+                                    << 2 << "--top-p must be a number in [0, 1]";
+        QTest::newRow("unknown option") << QStringList{"logits", "--colour", "red"} << 2 << "colour";
+        QTest::newRow("no folder") << QStringList{"logits", "--model", "/nonexistent/m", "--ids", "1", "--out", "x.npy"}
+                                   << 1 << "/nonexistent/m";
+        QTest::newRow("bad dtype") << QStringList{"make-test-model", "--family", "llama", "--out", "x", "--dtype", "fp16"}
+                                   << 1 << "unknown dtype 'fp16'";
+        QTest::newRow("bad family") << QStringList{"make-test-model", "--family", "gpt", "--out", "x"}
+                                    << 1 << "unknown family 'gpt'";
+        QTest::newRow("bad shape") << QStringList{"make-test-model", "--family", "bloom", "--out", "x",
+                                                  "--shape", "tinyllama-1.1b"} << 1 << "is a llama shape";
+        QTest::newRow("bad bench") << QStringList{"bench", "remote"} << 1 << "bench local";
+    }
+
+    void badArgumentsGetClearErrors()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(int, exitCode);
+        QFETCH(QString, message);
+        const Run run = runCorolla(arguments);
+        QCOMPARE(run.exitCode, exitCode);
+        QVERIFY2(run.err.contains(message), qPrintable(run.err));
+    }
+
+    void outOfVocabularyIdsAndBrokenConfigs()
+    {
+        const Run outside = runCorolla({"logits", "--model", path("llama"), "--ids", "1,512", "--out", path("o.npy")});
+        QCOMPARE(outside.exitCode, 1);
+        QVERIFY2(outside.err.contains(QLatin1String("outside the vocabulary")), qPrintable(outside.err));
+
+        QDir().mkpath(path("broken"));
+        QFile::copy(path("llama/model.safetensors.index.json"), path("broken/model.safetensors.index.json"));
+        QFile config(path("broken/config.json"));
+        QVERIFY(config.open(QIODevice::WriteOnly));
+        config.write("{\"model_type\": \"llama\", \"hidden_size\": 64");
+        config.close();
+        const Run broken = runCorolla({"generate", "--model", path("broken"), "--ids", "1"});
+        QCOMPARE(broken.exitCode, 1);
+        QVERIFY2(broken.err.contains(QLatin1String("config.json")), qPrintable(broken.err));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCommandLine)
+#include "testcommandline.moc"

@@ -1,0 +1,215 @@
+#include "model/referencemodel.h"
+
+#include <cmath>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/exp.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/sqrt.h>
+#include <ATen/ops/stack.h>
+#include <ATen/ops/tanh.h>
+#include <ATen/ops/zeros.h>
+
+namespace corolla::reference {
+
+namespace {
+
+at::Tensor weight(const Weights &weights, const std::string &name)
+{
+    return weights.at(name).to(at::kDouble);
+}
+
+at::Tensor maybe(const Weights &weights, const std::string &name)
+{
+    const auto it = weights.find(name);
+    return it == weights.end() ? at::Tensor() : it->second.to(at::kDouble);
+}
+
+// x W^T + b
+at::Tensor project(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b = {})
+{
+    at::Tensor y = at::matmul(x, w.t());
+    return b.defined() ? y + b : y;
+}
+
+// x / sqrt(mean(x^2) + eps) * w, row by row.
+at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &w, double eps)
+{
+    return x / at::sqrt((x * x).mean({-1}, true) + eps) * w;
+}
+
+// (x - mean) / sqrt(var + eps) * w + b with the biased variance.
+at::Tensor layerNorm(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b, double eps)
+{
+    const at::Tensor centred = x - x.mean({-1}, true);
+    return centred / at::sqrt((centred * centred).mean({-1}, true) + eps) * w + b;
+}
+
+// One rotary frequency per pair of dimensions, with Llama 3.1's band-wise scaling.
+std::vector<double> rotaryFrequencies(const ModelConfig &config)
+{
+    std::vector<double> frequencies;
+    const RopeConfig &rope = config.rope;
+    for (std::int64_t i = 0; i < config.headDim / 2; ++i) {
+        double f = 1.0 / std::pow(rope.theta, double(2 * i) / double(config.headDim));
+        if (rope.scaling == RopeConfig::Scaling::Linear) {
+            f /= rope.factor;
+        } else if (rope.scaling == RopeConfig::Scaling::Llama3) {
+            const double wavelength = 2.0 * M_PI / f;
+            const double lowFreqWavelength = double(rope.originalMaxPositions) / rope.lowFreqFactor;
+            const double highFreqWavelength = double(rope.originalMaxPositions) / rope.highFreqFactor;
+            if (wavelength > lowFreqWavelength) {
+                f /= rope.factor;
+            } else if (wavelength >= highFreqWavelength) {
+                const double smooth = (double(rope.originalMaxPositions) / wavelength - rope.lowFreqFactor)
+                    / (rope.highFreqFactor - rope.lowFreqFactor);
+                f = (1.0 - smooth) * f / rope.factor + smooth * f;
+            }
+        }
+        frequencies.push_back(f);
+    }
+    return frequencies;
+}
+
+// Rotates each position's vector: pairs (i, i + D/2) turn by position * f_i.
+at::Tensor rotate(const at::Tensor &x /* [T, D] */, const std::vector<double> &frequencies)
+{
+    at::Tensor out = x.clone();
+    const std::int64_t half = x.size(1) / 2;
+    auto in = x.accessor<double, 2>();
+    auto result = out.accessor<double, 2>();
+    for (std::int64_t t = 0; t < x.size(0); ++t) {
+        for (std::int64_t i = 0; i < half; ++i) {
+            const double angle = double(t) * frequencies[std::size_t(i)];
+            const double a = in[t][i], b = in[t][i + half];
+            result[t][i] = a * std::cos(angle) - b * std::sin(angle);
+            result[t][i + half] = b * std::cos(angle) + a * std::sin(angle);
+        }
+    }
+    return out;
+}
+
+// softmax over the visible keys of each query; `bias[j]` added to every score of key j.
+at::Tensor attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                      std::int64_t window, double slope)
+{
+    const std::int64_t steps = q.size(0);
+    at::Tensor scores = at::matmul(q, k.t()) / std::sqrt(double(q.size(1)));
+    auto s = scores.accessor<double, 2>();
+    for (std::int64_t t = 0; t < steps; ++t) {
+        for (std::int64_t j = 0; j < steps; ++j) {
+            const bool visible = j <= t && (window <= 0 || t - j < window);
+            s[t][j] = visible ? s[t][j] + slope * double(j) : -INFINITY;
+        }
+    }
+    const at::Tensor shifted = at::exp(scores - std::get<0>(scores.max(-1, true)));
+    return at::matmul(shifted / shifted.sum({-1}, true), v);
+}
+
+at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x, std::int64_t layer)
+{
+    const std::string p = "model.layers." + std::to_string(layer) + ".";
+    const std::int64_t d = c.headDim, group = c.numHeads / c.numKvHeads;
+    const auto frequencies = rotaryFrequencies(c);
+    const std::int64_t window = c.usesSlidingWindow(layer) ? c.slidingWindow : 0;
+
+    const at::Tensor h = rmsNorm(x, weight(w, p + "input_layernorm.weight"), c.normEps);
+    const at::Tensor q = project(h, weight(w, p + "self_attn.q_proj.weight"), maybe(w, p + "self_attn.q_proj.bias"));
+    const at::Tensor k = project(h, weight(w, p + "self_attn.k_proj.weight"), maybe(w, p + "self_attn.k_proj.bias"));
+    const at::Tensor v = project(h, weight(w, p + "self_attn.v_proj.weight"), maybe(w, p + "self_attn.v_proj.bias"));
+    std::vector<at::Tensor> heads;
+    for (std::int64_t head = 0; head < c.numHeads; ++head) {
+        const std::int64_t kvHead = head / group;
+        heads.push_back(attendHead(rotate(q.narrow(1, head * d, d), frequencies),
+                                   rotate(k.narrow(1, kvHead * d, d), frequencies),
+                                   v.narrow(1, kvHead * d, d), window, 0.0));
+    }
+    const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.numHeads * d});
+    const at::Tensor afterAttention =
+        x + project(attended, weight(w, p + "self_attn.o_proj.weight"), maybe(w, p + "self_attn.o_proj.bias"));
+
+    const at::Tensor h2 = rmsNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"), c.normEps);
+    const at::Tensor gate = project(h2, weight(w, p + "mlp.gate_proj.weight"), maybe(w, p + "mlp.gate_proj.bias"));
+    const at::Tensor up = project(h2, weight(w, p + "mlp.up_proj.weight"), maybe(w, p + "mlp.up_proj.bias"));
+    const at::Tensor silu = gate / (1.0 + at::exp(-gate));
+    return afterAttention + project(silu * up, weight(w, p + "mlp.down_proj.weight"), maybe(w, p + "mlp.down_proj.bias"));
+}
+
+at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x, std::int64_t layer)
+{
+    const std::string p = "h." + std::to_string(layer) + ".";
+    const std::int64_t d = c.headDim;
+    const auto slopes = alibiSlopes(c.numHeads);
+
+    const at::Tensor ln1 = layerNorm(x, weight(w, p + "input_layernorm.weight"),
+                                     weight(w, p + "input_layernorm.bias"), c.normEps);
+    const at::Tensor residual = c.residualFromNormedInput ? ln1 : x;
+    // The fused projection's rows are grouped by head, then q/k/v.
+    const at::Tensor qkv = project(ln1, weight(w, p + "self_attention.query_key_value.weight"),
+                                   weight(w, p + "self_attention.query_key_value.bias"));
+    std::vector<at::Tensor> heads;
+    for (std::int64_t head = 0; head < c.numHeads; ++head) {
+        const std::int64_t base = head * 3 * d;
+        heads.push_back(attendHead(qkv.narrow(1, base, d), qkv.narrow(1, base + d, d),
+                                   qkv.narrow(1, base + 2 * d, d), 0, slopes[std::size_t(head)]));
+    }
+    const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.hiddenSize});
+    const at::Tensor afterAttention = project(attended, weight(w, p + "self_attention.dense.weight"),
+                                              weight(w, p + "self_attention.dense.bias")) + residual;
+    const at::Tensor ln2 = layerNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"),
+                                     weight(w, p + "post_attention_layernorm.bias"), c.normEps);
+    const at::Tensor residual2 = c.residualFromNormedInput ? ln2 : afterAttention;
+    const at::Tensor up = project(ln2, weight(w, p + "mlp.dense_h_to_4h.weight"), weight(w, p + "mlp.dense_h_to_4h.bias"));
+    const at::Tensor gelu = 0.5 * up * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (up + 0.044715 * up * up * up)));
+    return project(gelu, weight(w, p + "mlp.dense_4h_to_h.weight"), weight(w, p + "mlp.dense_4h_to_h.bias")) + residual2;
+}
+
+} // namespace
+
+std::vector<double> alibiSlopes(std::int64_t heads)
+{
+    // Press et al.: for n heads (a power of two) the slopes are 2^(-8i/n), i = 1..n. Other
+    // counts take the nearest smaller power of two and fill up with the odd-numbered slopes
+    // of the next power of two.
+    std::int64_t n = 1;
+    while (n * 2 <= heads)
+        n *= 2;
+    std::vector<double> slopes;
+    for (std::int64_t i = 1; i <= n; ++i)
+        slopes.push_back(std::pow(2.0, -8.0 * double(i) / double(n)));
+    for (std::int64_t i = 1; i <= heads - n; ++i)
+        slopes.push_back(std::pow(2.0, -8.0 * double(2 * i - 1) / double(2 * n)));
+    return slopes;
+}
+
+at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
+                  std::int64_t begin, std::int64_t end)
+{
+    at::Tensor h = x.to(at::kDouble);
+    for (std::int64_t layer = begin; layer < end; ++layer) {
+        h = config.architecture == Architecture::Llama ? llamaBlock(config, weights, h, layer)
+                                                       : bloomBlock(config, weights, h, layer);
+    }
+    return h;
+}
+
+at::Tensor logits(const ModelConfig &config, const Weights &weights, const std::vector<std::int64_t> &ids)
+{
+    const bool llama = config.architecture == Architecture::Llama;
+    const at::Tensor embeddings = weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
+    std::vector<at::Tensor> rows;
+    for (std::int64_t id : ids)
+        rows.push_back(embeddings[id]);
+    at::Tensor h = at::stack(rows);
+    if (!llama)
+        h = layerNorm(h, weight(weights, "word_embeddings_layernorm.weight"),
+                      weight(weights, "word_embeddings_layernorm.bias"), config.normEps);
+    h = blocks(config, weights, h, 0, config.numLayers);
+    h = llama ? rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps)
+              : layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"), config.normEps);
+    const at::Tensor head = weights.count("lm_head.weight") ? weight(weights, "lm_head.weight") : embeddings;
+    return at::matmul(h, head.t());
+}
+
+} // namespace corolla::reference

@@ -1,0 +1,28 @@
+#pragma once
+// A plainly written reference of the model families, in double precision, straight from the
+// papers and the Hugging Face conventions: explicit RMSNorm/LayerNorm, rotate-half rotary
+// embeddings with llama3 scaling, ALiBi slopes, per-head causal attention with GQA and
+// sliding windows, SwiGLU and tanh-GELU. It shares no code with the engine's blocks.
+
+#include <map>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "model/modelconfig.h"
+
+namespace corolla::reference {
+
+using Weights = std::map<std::string, at::Tensor>;
+
+// Blocks [begin, end) on one sequence: x [T, hidden] -> [T, hidden], all in double.
+at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
+                  std::int64_t begin, std::int64_t end);
+
+// Logits of every position for token ids: [T, vocab], in double.
+at::Tensor logits(const ModelConfig &config, const Weights &weights,
+                  const std::vector<std::int64_t> &ids);
+
+std::vector<double> alibiSlopes(std::int64_t heads);
+
+} // namespace corolla::reference

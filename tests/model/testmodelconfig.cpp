@@ -1,0 +1,109 @@
+// config.json parsing for every family, with the aliases and defaults of Hugging Face, and
+// clear errors for what we cannot run.
+
+#include <QtTest>
+
+#include "model/modelconfig.h"
+
+using namespace corolla;
+
+class TestModelConfig : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void llama3()
+    {
+        auto config = ModelConfig::parse(R"({
+            "model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192,
+            "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "vocab_size": 128256, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+            "head_dim": 64, "tie_word_embeddings": true, "max_position_embeddings": 131072,
+            "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                             "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+            "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]})", "config.json");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Llama);
+        QCOMPARE(config->numKvHeads, 8);
+        QCOMPARE(config->headDim, 64);
+        QCOMPARE(config->rope.scaling, RopeConfig::Scaling::Llama3);
+        QCOMPARE(config->rope.factor, 32.0);
+        QCOMPARE(config->rope.originalMaxPositions, 8192);
+        QVERIFY(config->tieWordEmbeddings);
+        QCOMPARE(config->eosTokenIds, (std::vector<std::int64_t>{128001, 128008, 128009}));
+        QCOMPARE(*config->bosTokenId, 128000);
+        QVERIFY(!config->qkvBias);
+    }
+
+    void qwen2AndMistral()
+    {
+        auto qwen = ModelConfig::parse(R"({"model_type": "qwen2", "hidden_size": 896,
+            "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
+            "num_key_value_heads": 2, "vocab_size": 151936, "rope_theta": 1000000.0,
+            "sliding_window": 32768, "use_sliding_window": false, "max_window_layers": 21,
+            "tie_word_embeddings": true})", "q");
+        QVERIFY(qwen.ok());
+        QVERIFY(qwen->qkvBias);
+        QVERIFY(!qwen->outputBias);
+        QCOMPARE(qwen->headDim, 64);
+        QCOMPARE(qwen->slidingWindow, 0);
+
+        auto mistral = ModelConfig::parse(R"({"model_type": "mistral", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 1, "vocab_size": 100, "sliding_window": 4096})", "m");
+        QVERIFY(mistral.ok());
+        QCOMPARE(mistral->slidingWindow, 4096);
+        QVERIFY(mistral->usesSlidingWindow(1));
+        QCOMPARE(mistral->rope.theta, 10000.0);
+    }
+
+    void bloomAliases()
+    {
+        auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
+            "n_layer": 24, "num_attention_heads": 16, "vocab_size": 250880,
+            "apply_residual_connection_post_layernorm": false})", "b");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Bloom);
+        QCOMPARE(config->hiddenSize, 1024);
+        QCOMPARE(config->numLayers, 24);
+        QCOMPARE(config->numHeads, 16);
+        QCOMPARE(config->headDim, 64);
+        QCOMPARE(config->intermediateSize, 4096);
+        QVERIFY(config->tieWordEmbeddings);
+        QCOMPARE(config->normEps, 1e-5);
+    }
+
+    void errorsNameTheProblem_data()
+    {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("fragment");
+        QTest::newRow("not json") << "{" << "not a JSON object";
+        QTest::newRow("no type") << R"({"hidden_size": 4})" << "model_type";
+        QTest::newRow("unknown type") << R"({"model_type": "gpt2"})" << "not supported";
+        QTest::newRow("missing size") << R"({"model_type": "llama", "vocab_size": 5})" << "hidden_size";
+        QTest::newRow("negative") << R"({"model_type": "llama", "hidden_size": -4})" << "positive";
+        QTest::newRow("heads") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 6, "vocab_size": 9})" << "multiple";
+        QTest::newRow("gqa") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 3, "vocab_size": 9})"
+                             << "num_key_value_heads";
+        QTest::newRow("rope") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "rope_scaling": {"rope_type": "yarn", "factor": 4}})" << "yarn";
+        QTest::newRow("activation") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9, "hidden_act": "gelu"})"
+                                    << "hidden_act";
+    }
+
+    void errorsNameTheProblem()
+    {
+        QFETCH(QString, json);
+        QFETCH(QString, fragment);
+        auto config = ModelConfig::parse(json.toStdString(), "config.json");
+        QVERIFY(!config.ok());
+        const QString message = QString::fromStdString(config.error().message);
+        QVERIFY2(message.contains(fragment), qPrintable(message));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModelConfig)
+#include "testmodelconfig.moc"
