@@ -1,5 +1,6 @@
 #include "model/modelconfig.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -162,6 +163,18 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
 
     config.slidingLayers.assign(std::size_t(config.numLayers), false);
     const Json *window = reader.find({"sliding_window"});
+    const Json *layerTypes = reader.find({"layer_types"});
+    if (layerTypes && layerTypes->is_array()) {
+        // Newer configs spell out each layer's attention; it overrides the older flags.
+        if (std::int64_t(layerTypes->size()) != config.numLayers)
+            return reader.error("'layer_types' must list one entry per layer");
+        if (!window || !window->is_number_integer() || window->get<std::int64_t>() <= 0)
+            return {};
+        config.slidingWindow = window->get<std::int64_t>();
+        for (std::size_t layer = 0; layer < layerTypes->size(); ++layer)
+            config.slidingLayers[layer] = (*layerTypes)[layer] == "sliding_attention";
+        return {};
+    }
     const bool windowed = window && window->is_number_integer() && window->get<std::int64_t>() > 0;
     if (config.modelType == "mistral" && windowed) {
         config.slidingWindow = window->get<std::int64_t>();
@@ -169,8 +182,9 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     } else if (config.modelType == "qwen2" && windowed && reader.flag("use_sliding_window", false)) {
         // Qwen2 applies the window to the layers from max_window_layers on.
         config.slidingWindow = window->get<std::int64_t>();
-        std::int64_t firstWindowed = 0;
-        COROLLA_TRY_ASSIGN(firstWindowed, reader.positiveOr({"max_window_layers"}, 0));
+        const Json *first = reader.find({"max_window_layers"});
+        const std::int64_t firstWindowed =
+            first && first->is_number_integer() ? std::max<std::int64_t>(0, first->get<std::int64_t>()) : 0;
         for (std::int64_t layer = firstWindowed; layer < config.numLayers; ++layer)
             config.slidingLayers[std::size_t(layer)] = true;
     }

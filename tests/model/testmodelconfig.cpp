@@ -56,6 +56,27 @@ private Q_SLOTS:
         QCOMPARE(mistral->rope.theta, 10000.0);
     }
 
+    void perLayerAttentionTypes()
+    {
+        auto config = ModelConfig::parse(R"({"model_type": "qwen2", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
+            "vocab_size": 100, "sliding_window": 16, "use_sliding_window": true,
+            "layer_types": ["full_attention", "sliding_attention", "full_attention"]})", "q");
+        QVERIFY(config.ok());
+        QCOMPARE(config->slidingWindow, 16);
+        QVERIFY(!config->usesSlidingWindow(0));
+        QVERIFY(config->usesSlidingWindow(1));
+        QVERIFY(!config->usesSlidingWindow(2));
+
+        auto legacy = ModelConfig::parse(R"({"model_type": "qwen2", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
+            "vocab_size": 100, "sliding_window": 16, "use_sliding_window": true,
+            "max_window_layers": 2})", "q");
+        QVERIFY(legacy.ok());
+        QVERIFY(!legacy->usesSlidingWindow(1));
+        QVERIFY(legacy->usesSlidingWindow(2));
+    }
+
     void bloomAliases()
     {
         auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
