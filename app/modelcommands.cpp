@@ -14,7 +14,21 @@ namespace corolla {
 
 namespace {
 
-const QString kDtypeHelp = QStringLiteral("compute dtype: fp32 or bf16");
+// --model and --dtype, shared by the commands that run a local model.
+void addModelOptions(CommandParser &parser)
+{
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
+                          QStringLiteral("compute dtype: fp32 or bf16"), QStringLiteral("fp32"));
+}
+
+Result<std::unique_ptr<LocalModel>> openModel(const CommandParser &parser)
+{
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!dtype)
+        return dtype.error();
+    return LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+}
 
 } // namespace
 
@@ -68,11 +82,9 @@ int runLogits(const QStringList &arguments)
     CommandParser parser(QStringLiteral("logits"),
                          QStringLiteral("Writes the logits of every position of a token sequence "
                                         "as a float32 .npy array [n_ids, vocab]."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    addModelOptions(parser);
     parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("token ids, e.g. 1,2,3"));
     parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"), QStringLiteral("output file"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), kDtypeHelp,
-                          QStringLiteral("fp32"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -82,11 +94,7 @@ int runLogits(const QStringList &arguments)
     const std::vector<std::int64_t> ids = parser.idList(QStringLiteral("ids"));
     if (parser.failed())
         return 2;
-    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
-    if (!dtype)
-        return reportError("logits", dtype.error().message);
-
-    auto model = LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+    auto model = openModel(parser);
     if (!model)
         return reportError("logits", model.error().toString());
     auto logits = (*model)->logits(ids);
@@ -102,7 +110,7 @@ int runGenerate(const QStringList &arguments)
     CommandParser parser(QStringLiteral("generate"),
                          QStringLiteral("Generates tokens with a model on this machine, streaming "
                                         "them to stdout; statistics go to stderr."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    addModelOptions(parser);
     parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("prompt token ids"));
     parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("prompt text"));
     parser.addValueOption(QStringLiteral("max-new-tokens"), QStringLiteral("N"),
@@ -117,8 +125,6 @@ int runGenerate(const QStringList &arguments)
                           QStringLiteral("penalty for repeated tokens (1: none)"), QStringLiteral("1"));
     parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("sampling seed"),
                           QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), kDtypeHelp,
-                          QStringLiteral("fp32"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -139,11 +145,7 @@ int runGenerate(const QStringList &arguments)
     if (parser.isSet(QStringLiteral("prompt")))
         return reportError("generate", "text prompts need the model's tokenizer, which this build "
                                        "cannot read yet; pass token ids with --ids");
-    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
-    if (!dtype)
-        return reportError("generate", dtype.error().message);
-
-    auto model = LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+    auto model = openModel(parser);
     if (!model)
         return reportError("generate", model.error().toString());
     options.stopTokenIds = (*model)->config().eosTokenIds;

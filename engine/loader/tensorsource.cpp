@@ -27,12 +27,12 @@ int blockIndexOf(const std::string &tensorName)
     return -1;
 }
 
-Result<std::map<std::string, at::Tensor>> TensorSource::readBlocks(int begin, int end) const
+Result<std::map<std::string, at::Tensor>>
+TensorSource::readWhere(const std::function<bool(int block)> &wanted) const
 {
     std::map<std::string, at::Tensor> tensors;
     for (const std::string &name : tensorNames()) {
-        const int block = blockIndexOf(name);
-        if (block < begin || block >= end)
+        if (!wanted(blockIndexOf(name)))
             continue;
         auto tensor = read(name);
         if (!tensor)
@@ -42,18 +42,14 @@ Result<std::map<std::string, at::Tensor>> TensorSource::readBlocks(int begin, in
     return tensors;
 }
 
+Result<std::map<std::string, at::Tensor>> TensorSource::readBlocks(int begin, int end) const
+{
+    return readWhere([=](int block) { return block >= begin && block < end; });
+}
+
 Result<std::map<std::string, at::Tensor>> TensorSource::readClientPart() const
 {
-    std::map<std::string, at::Tensor> tensors;
-    for (const std::string &name : tensorNames()) {
-        if (blockIndexOf(name) >= 0)
-            continue;
-        auto tensor = read(name);
-        if (!tensor)
-            return tensor.error();
-        tensors.emplace(name, std::move(tensor).value());
-    }
-    return tensors;
+    return readWhere([](int block) { return block < 0; });
 }
 
 std::vector<std::string> MemoryTensorSource::tensorNames() const

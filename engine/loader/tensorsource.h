@@ -2,6 +2,7 @@
 // Where model weights come from: a checkpoint folder, or tensors already in memory.
 // Thread: any; implementations are safe to read from several threads.
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -28,6 +29,11 @@ public:
     Result<std::map<std::string, at::Tensor>> readBlocks(int begin, int end) const;
     // Everything outside the blocks: embeddings, final norm, LM head.
     Result<std::map<std::string, at::Tensor>> readClientPart() const;
+
+private:
+    // The tensors whose block index (-1 outside the blocks) `wanted` accepts.
+    Result<std::map<std::string, at::Tensor>>
+    readWhere(const std::function<bool(int block)> &wanted) const;
 };
 
 // The block a checkpoint tensor belongs to ("model.layers.7.mlp.up_proj.weight" -> 7,

@@ -191,6 +191,21 @@ private Q_SLOTS:
         const std::set<std::string> client = {"lm_head.weight", "model.embed_tokens.weight",
                                               "model.norm.weight"};
         QCOMPARE((*clientCheckpoint)->touchedTensors(), client);
+
+        // The same answers through the folder API, without building any block.
+        auto raw = Checkpoint::open(dir);
+        QVERIFY(raw.ok());
+        auto blocks = (*raw)->readBlocks(1, 3);
+        QVERIFY(blocks.ok());
+        std::set<std::string> names;
+        for (const auto &entry : *blocks)
+            names.insert(entry.first);
+        QCOMPARE(names, expected);
+        QCOMPARE((*raw)->touchedTensors(), expected);
+        auto clientPart = (*raw)->readClientPart();
+        QVERIFY(clientPart.ok());
+        QCOMPARE(clientPart->size(), client.size());
+        QVERIFY(clientPart->at("model.norm.weight").sizes() == at::IntArrayRef({64}));
     }
 
     void blockIndexParsing()
