@@ -72,15 +72,19 @@ MemoryBandwidthProbe::MemoryBandwidthProbe(std::size_t bufferBytes, int threads)
     });
 }
 
-double MemoryBandwidthProbe::measure(int passes)
+double MemoryBandwidthProbe::measure(int passes, const ParallelFor &parallelFor)
 {
     std::atomic<std::uint64_t> sink{0};
     double best = 0.0;
     for (int pass = 0; pass < std::max(1, passes); ++pass) {
         const auto start = std::chrono::steady_clock::now();
-        forEachSlice(m_threads, m_words, [&](std::size_t begin, std::size_t end) {
+        const auto read = [&](std::size_t begin, std::size_t end) {
             sink += sumWords(m_buffer.get() + begin, end - begin);
-        });
+        };
+        if (parallelFor)
+            parallelFor(m_words, read);
+        else
+            forEachSlice(m_threads, m_words, read);
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         best = std::max(best, double(m_words * sizeof(std::uint64_t)) / seconds);
