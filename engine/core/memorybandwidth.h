@@ -28,7 +28,10 @@ public:
     double measure(int passes = 2, const ParallelFor &parallelFor = {});
 
 private:
-    std::unique_ptr<std::uint64_t[]> m_buffer;
+    struct FreeDeleter {
+        void operator()(std::uint64_t *pointer) const;
+    };
+    std::unique_ptr<std::uint64_t, FreeDeleter> m_buffer;
     std::size_t m_words = 0;
     int m_threads = 1;
 };
