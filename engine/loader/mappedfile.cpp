@@ -31,6 +31,8 @@ MappedFile &MappedFile::operator=(MappedFile &&other) noexcept
 #ifdef _WIN32
         m_fileHandle = std::exchange(other.m_fileHandle, nullptr);
         m_mappingHandle = std::exchange(other.m_mappingHandle, nullptr);
+#else
+        m_fd = std::exchange(other.m_fd, -1);
 #endif
     }
     return *this;
@@ -69,6 +71,8 @@ Result<MappedFile> MappedFile::open(const std::string &path)
     return file;
 }
 
+void MappedFile::releasePages(std::size_t, std::size_t) const {}
+
 void MappedFile::release()
 {
     if (m_data)
@@ -102,21 +106,39 @@ Result<MappedFile> MappedFile::open(const std::string &path)
         if (address == MAP_FAILED) {
             const int mapError = errno;
             ::close(fd);
+            file.m_fd = -1;
             return makeError(ErrorCode::Io,
                              path + ": cannot map the file: " + std::strerror(mapError));
         }
         file.m_data = static_cast<const std::uint8_t *>(address);
     }
-    ::close(fd); // the mapping keeps the file open
+    file.m_fd = fd; // kept for releasePages()
     return file;
+}
+
+void MappedFile::releasePages(std::size_t begin, std::size_t end) const
+{
+    if (m_fd < 0 || begin >= end || end > m_size)
+        return;
+    // Whole pages strictly inside the range: a neighbouring tensor may share the edge pages.
+    const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+    const std::size_t first = (begin + page - 1) / page * page;
+    const std::size_t last = end / page * page;
+    if (first >= last)
+        return;
+    ::madvise(const_cast<std::uint8_t *>(m_data) + first, last - first, MADV_DONTNEED);
+    ::posix_fadvise(m_fd, off_t(first), off_t(last - first), POSIX_FADV_DONTNEED);
 }
 
 void MappedFile::release()
 {
     if (m_data)
         ::munmap(const_cast<std::uint8_t *>(m_data), m_size);
+    if (m_fd >= 0)
+        ::close(m_fd);
     m_data = nullptr;
     m_size = 0;
+    m_fd = -1;
 }
 
 #endif

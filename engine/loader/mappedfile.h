@@ -22,6 +22,12 @@ public:
     // Maps `path` read-only; an empty file maps to size() == 0.
     static Result<MappedFile> open(const std::string &path);
 
+    // Tells the system that bytes [begin, end) will not be read again through this map, so
+    // their page-cache copy can go: the engine copies weights into memory it owns, and a
+    // second copy of a checkpoint in the cache only competes for memory. A hint; no effect
+    // where the system has none.
+    void releasePages(std::size_t begin, std::size_t end) const;
+
     const std::uint8_t *data() const { return m_data; }
     std::size_t size() const { return m_size; }
     const std::string &path() const { return m_path; }
@@ -35,6 +41,8 @@ private:
 #ifdef _WIN32
     void *m_fileHandle = nullptr;
     void *m_mappingHandle = nullptr;
+#else
+    int m_fd = -1;
 #endif
 };
 

@@ -216,8 +216,10 @@ Result<at::Tensor> SafetensorsFile::read(const std::string &name) const
     const std::uint64_t bytes = info->dataEnd - info->dataBegin;
     if (bytes != std::uint64_t(tensor.nbytes()) || bytes != bytesOf(info->type) * tensor.numel())
         return makeError(ErrorCode::Internal, path() + ": tensor '" + name + "': size mismatch");
-    if (bytes > 0)
+    if (bytes > 0) {
         std::memcpy(tensor.data_ptr(), m_file.data() + info->dataBegin, bytes);
+        m_file.releasePages(info->dataBegin, info->dataEnd);
+    }
     {
         std::lock_guard lock(m_touchedMutex);
         m_touched.insert(name);
