@@ -84,7 +84,81 @@ void gemvRows(const c10::BFloat16 *x, const c10::BFloat16 *w, std::int64_t n, st
     });
 }
 
+#define COROLLA_FP32_TARGET __attribute__((target("avx512f")))
+
+// The fp32 counterpart of gemvRange: 16 floats per load, one FMA per load and input.
+template <int ROWS, int ACC>
+COROLLA_FP32_TARGET void gemvRangeFp32(const float *x, const float *w, std::int64_t n,
+                                       std::int64_t k, const float *bias, float *y,
+                                       std::int64_t begin, std::int64_t end)
+{
+    constexpr std::int64_t kStep = 16 * ACC;
+    const std::int64_t mainEnd = k - k % kStep;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const float *weights = w + row * k;
+        __m512 acc[ROWS][ACC];
+#pragma GCC unroll 8
+        for (int r = 0; r < ROWS; ++r) {
+#pragma GCC unroll 8
+            for (int a = 0; a < ACC; ++a)
+                acc[r][a] = _mm512_setzero_ps();
+        }
+        for (std::int64_t i = 0; i < mainEnd; i += kStep) {
+#pragma GCC unroll 8
+            for (int a = 0; a < ACC; ++a) {
+                const __m512 wv = _mm512_loadu_ps(weights + i + 16 * a);
+#pragma GCC unroll 8
+                for (int r = 0; r < ROWS; ++r)
+                    acc[r][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + r * k + i + 16 * a), acc[r][a]);
+            }
+        }
+        for (std::int64_t i = mainEnd; i < k; i += 16) {
+            const std::int64_t remaining = k - i;
+            const __mmask16 mask = remaining >= 16 ? __mmask16(0xffff) : __mmask16((1u << remaining) - 1);
+            const __m512 wv = _mm512_maskz_loadu_ps(mask, weights + i);
+            for (int r = 0; r < ROWS; ++r)
+                acc[r][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            __m512 sum = acc[r][0];
+            for (int a = 1; a < ACC; ++a)
+                sum = _mm512_add_ps(sum, acc[r][a]);
+            y[r * n + row] = _mm512_reduce_add_ps(sum) + (bias ? bias[row] : 0.0f);
+        }
+    }
+}
+
+template <int ROWS, int ACC>
+void gemvRowsFp32(const float *x, const float *w, std::int64_t n, std::int64_t k, const float *bias,
+                  float *y)
+{
+    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, k));
+    at::parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
+        gemvRangeFp32<ROWS, ACC>(x, w, n, k, bias, y, begin, end);
+    });
+}
+
 } // namespace
+
+bool hasFp32Gemv()
+{
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return bool(__builtin_cpu_supports("avx512f"));
+    }();
+    return supported;
+}
+
+void gemvFp32(const float *x, std::int64_t rows, const float *w, std::int64_t n, std::int64_t k,
+              const float *bias, float *y)
+{
+    switch (rows) {
+    case 1: gemvRowsFp32<1, 4>(x, w, n, k, bias, y); break;
+    case 2: gemvRowsFp32<2, 2>(x, w, n, k, bias, y); break;
+    case 3: gemvRowsFp32<3, 1>(x, w, n, k, bias, y); break;
+    default: gemvRowsFp32<4, 1>(x, w, n, k, bias, y); break;
+    }
+}
 
 bool hasBf16Gemv()
 {
@@ -114,6 +188,16 @@ void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w,
 bool hasBf16Gemv()
 {
     return false;
+}
+
+bool hasFp32Gemv()
+{
+    return false;
+}
+
+void gemvFp32(const float *, std::int64_t, const float *, std::int64_t, std::int64_t, const float *,
+              float *)
+{
 }
 
 void gemvBf16(const c10::BFloat16 *, std::int64_t, const c10::BFloat16 *, std::int64_t,

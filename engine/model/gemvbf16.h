@@ -1,5 +1,6 @@
 #pragma once
-// A matrix-vector product for bf16 weights with AVX-512 BF16 dot-product instructions:
+// Matrix-vector products for bf16 weights with AVX-512 BF16 dot-product instructions, and for
+// fp32 weights with AVX-512 fused multiply-adds:
 // decoding reads every weight once per token, so this loop sets the decode speed.
 // Thread: any caller; it fans out over libtorch's intra-op thread pool.
 
@@ -11,11 +12,17 @@ namespace corolla {
 
 // Whether this processor runs gemvBf16 (AVX512F, AVX512BW and AVX512_BF16).
 bool hasBf16Gemv();
+// Whether this processor runs gemvFp32 (AVX512F).
+bool hasFp32Gemv();
 
 // y[r, j] = bf16(sum_i x[r, i] * w[j, i] + bias[j]) for r < rows, accumulating in fp32.
 // x [rows, k], w [n, k], y [rows, n] row-major and contiguous; bias may be null.
 // Requires hasBf16Gemv() and 1 <= rows <= 4.
 void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w, std::int64_t n,
               std::int64_t k, const c10::BFloat16 *bias, c10::BFloat16 *y);
+
+// The same for fp32 weights and inputs with fused multiply-adds; requires hasFp32Gemv().
+void gemvFp32(const float *x, std::int64_t rows, const float *w, std::int64_t n, std::int64_t k,
+              const float *bias, float *y);
 
 } // namespace corolla

@@ -26,25 +26,29 @@ constexpr std::int64_t kGemvMaxRows = 4;
 // Steps of at most this many tokens take the fused attention loop.
 constexpr std::int64_t kFusedAttentionMaxSteps = 8;
 
-bool useBf16Gemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+// Whether y = x W^T + b is a small-batch product our kernels cover: bf16 or fp32 throughout,
+// a dense weight matrix, at most kGemvMaxRows input rows, no autograd.
+bool useGemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
 {
-    if (x.scalar_type() != at::kBFloat16 || weight.scalar_type() != at::kBFloat16)
+    const at::ScalarType type = weight.scalar_type();
+    if (x.scalar_type() != type || (type != at::kBFloat16 && type != at::kFloat))
         return false;
     if (weight.dim() != 2 || !weight.is_contiguous() || x.size(-1) != weight.size(1))
         return false;
-    if (bias.defined() && (bias.scalar_type() != at::kBFloat16 || !bias.is_contiguous()))
+    if (bias.defined() && (bias.scalar_type() != type || !bias.is_contiguous()))
         return false;
     if (x.requires_grad() || weight.requires_grad())
         return false;
     const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));
-    return rows >= 1 && rows <= kGemvMaxRows && hasBf16Gemv();
+    return rows >= 1 && rows <= kGemvMaxRows
+        && (type == at::kBFloat16 ? hasBf16Gemv() : hasFp32Gemv());
 }
 
 } // namespace
 
 at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
 {
-    if (!useBf16Gemv(x, weight, bias))
+    if (!useGemv(x, weight, bias))
         return at::linear(x, weight, bias);
     const at::Tensor input = x.contiguous();
     const std::int64_t k = weight.size(1);
@@ -53,9 +57,13 @@ at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tenso
     auto outputShape = x.sizes().vec();
     outputShape.back() = n;
     at::Tensor output = at::empty(outputShape, x.options());
-    gemvBf16(input.data_ptr<c10::BFloat16>(), rows, weight.data_ptr<c10::BFloat16>(), n, k,
-             bias.defined() ? bias.data_ptr<c10::BFloat16>() : nullptr,
-             output.data_ptr<c10::BFloat16>());
+    if (weight.scalar_type() == at::kBFloat16)
+        gemvBf16(input.data_ptr<c10::BFloat16>(), rows, weight.data_ptr<c10::BFloat16>(), n, k,
+                 bias.defined() ? bias.data_ptr<c10::BFloat16>() : nullptr,
+                 output.data_ptr<c10::BFloat16>());
+    else
+        gemvFp32(input.data_ptr<float>(), rows, weight.data_ptr<float>(), n, k,
+                 bias.defined() ? bias.data_ptr<float>() : nullptr, output.data_ptr<float>());
     return output;
 }
 

@@ -10,9 +10,9 @@
 
 namespace corolla::ops {
 
-// y = x W^T + b. Small-batch bf16 products use our AVX-512 BF16 kernel when the processor
-// has it (they are memory-bound, and the generic path is not); everything else goes to
-// at::linear.
+// y = x W^T + b. Products of one to four rows (decoding) use our AVX-512 kernels for bf16
+// and fp32 when the processor has them: they are memory-bound, and libtorch's small-batch
+// paths are not. Everything else goes to at::linear.
 at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias = {});
 
 // weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.

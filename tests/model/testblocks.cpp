@@ -229,6 +229,23 @@ private Q_SLOTS:
         }
     }
 
+    void fp32MatrixVectorKernel()
+    {
+        if (!hasFp32Gemv())
+            QSKIP("this processor has no AVX-512; the generic path is used instead");
+        for (std::int64_t rows : {1, 2, 3, 4}) {
+            for (std::int64_t k : {16, 100, 2048 + 17}) {
+                const std::int64_t n = 37;
+                const at::Tensor x = randomHidden({rows, k}, std::uint64_t(rows * k));
+                const at::Tensor w = randomHidden({n, k}, std::uint64_t(k + 1));
+                const at::Tensor bias = randomHidden({n}, 9);
+                const at::Tensor exact = at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
+                const double diff = maxAbsDiff(ops::linear(x, w, bias), exact);
+                QVERIFY2(diff <= 1e-5 * std::sqrt(double(k)), qPrintable(QStringLiteral("rows %1, k %2: %3").arg(rows).arg(k).arg(diff)));
+            }
+        }
+    }
+
     void alibiSlopes()
     {
         for (std::int64_t heads = 1; heads <= 40; ++heads) {
