@@ -1,0 +1,32 @@
+#pragma once
+// Streams text while tokens arrive: each push() returns the text that became final, never a
+// broken UTF-8 sequence, and all pushes plus finish() equal the decode of all ids.
+// Thread: one thread per decoder.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+
+namespace corolla {
+
+class IncrementalDecoder {
+public:
+    IncrementalDecoder(const Tokenizer &tokenizer, bool skipSpecialTokens)
+        : m_tokenizer(tokenizer), m_skipSpecial(skipSpecialTokens) {}
+
+    // The new text that token `id` completes; may be empty while a character is unfinished.
+    Result<std::string> push(std::int64_t id);
+    // Whatever is still held back (an unfinished character, as U+FFFD).
+    Result<std::string> finish();
+
+private:
+    const Tokenizer &m_tokenizer;
+    bool m_skipSpecial;
+    std::vector<std::int64_t> m_ids;
+    std::size_t m_prefixOffset = 0; // text of ids[m_prefixOffset, m_readOffset) was emitted
+    std::size_t m_readOffset = 0;
+};
+
+} // namespace corolla
