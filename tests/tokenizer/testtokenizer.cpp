@@ -8,6 +8,7 @@
 
 #include <QtTest>
 
+#include "tokenizer/chattemplate.h"
 #include "tokenizer/incrementaldecoder.h"
 #include "tokenizer/tokenizer.h"
 
@@ -82,6 +83,76 @@ private Q_SLOTS:
             }
         }
         QCOMPARE(failures, 0);
+    }
+
+    void chatTemplates()
+    {
+        const std::string dir = kData + "byte-bpe-151k";
+        auto tokenizer = Tokenizer::load(dir);
+        QVERIFY(tokenizer.ok());
+        auto chat = ChatTemplate::parse((*tokenizer)->chatTemplate());
+        QVERIFY2(chat.ok(), chat.ok() ? "" : chat.error().message.c_str());
+        QVERIFY(!chat->isFallback());
+        const Json golden = readJson(dir + "/chat_golden.json");
+        QVERIFY(golden["cases"].size() >= 4);
+        for (const Json &entry : golden["cases"]) {
+            const nlohmann::ordered_json messages = nlohmann::ordered_json::parse(entry["messages"].dump());
+            auto text = chat->render(messages, entry["add_generation_prompt"].get<bool>());
+            QVERIFY2(text.ok(), text.ok() ? "" : text.error().message.c_str());
+            QCOMPARE(QString::fromStdString(*text), QString::fromStdString(entry["text"].get<std::string>()));
+        }
+    }
+
+    void templateLanguage_data()
+    {
+        QTest::addColumn<QString>("source");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("trim and lstrip blocks") << "{% for x in [1, 2] %}\n  {{ x }}\n{% endfor %}" << "  1\n  2\n";
+        QTest::newRow("whitespace control") << "a  {%- if true -%}  b  {%- endif %}" << "ab";
+        QTest::newRow("loop variables") << "{% for x in 'abc' %}{{ loop.index0 }}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}"
+                                         << "0a,1b,2c";
+        QTest::newRow("namespace") << "{% set ns = namespace(n=0) %}{% for i in range(4) %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}" << "6";
+        QTest::newRow("slices") << "{{ [1, 2, 3][::-1] }} {{ 'hello'[1:3] }} {{ [1, 2, 3][-1] }}" << "[3, 2, 1] el 3";
+        QTest::newRow("filters") << "{{ ' Hi '|trim|upper }} {{ [3, 1]|length }} {{ {'a': [1, 'x']}|tojson }} {{ none|default('d') }} {{ x|default('u') }}"
+                                 << "HI 2 {\"a\": [1, \"x\"]} None u";
+        QTest::newRow("tests") << "{{ 4 is even }} {{ x is defined }} {{ 'a' is string }} {{ 3 is divisibleby(3) }}" << "True False True True";
+        QTest::newRow("string methods") << "{{ 'a,b'.split(',') }} {{ 'xhix'.strip('x') }} {{ 'abc'.startswith(('z', 'a')) }}"
+                                        << "['a', 'b'] hi True";
+        QTest::newRow("macro") << "{% macro greet(name, mark='!') %}hi {{ name }}{{ mark }}{% endmacro %}{{ greet('bo') }}{{ greet('al', mark='?') }}"
+                               << "hi bo!hi al?";
+        QTest::newRow("loop controls") << "{% for i in range(10) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% endfor %}"
+                                       << "02";
+        QTest::newRow("set block and conditional") << "{% set x %}in{% endset %}{{ x ~ ('y' if 1 > 2 else 'z') }}" << "inz";
+        QTest::newRow("selectattr") << "{{ [{'r': 'a'}, {'r': 'b'}]|selectattr('r', 'equalto', 'b')|list|length }}" << "1";
+    }
+
+    void templateLanguage()
+    {
+        QFETCH(QString, source);
+        QFETCH(QString, expected);
+        auto chat = ChatTemplate::parse(source.toStdString());
+        QVERIFY2(chat.ok(), chat.ok() ? "" : chat.error().message.c_str());
+        auto text = chat->render(nlohmann::ordered_json::array(), false);
+        QVERIFY2(text.ok(), text.ok() ? "" : text.error().message.c_str());
+        QCOMPARE(QString::fromStdString(*text), expected);
+    }
+
+    void templateErrors()
+    {
+        auto unsupported = ChatTemplate::parse("{% include 'x' %}");
+        QVERIFY(!unsupported.ok());
+        QVERIFY(unsupported.error().message.find("include") != std::string::npos);
+        QVERIFY(!ChatTemplate::parse("{% if x %}").ok());
+        QVERIFY(!ChatTemplate::parse("{{ x ").ok());
+        auto raised = ChatTemplate::parse("{{ raise_exception('roles must alternate') }}");
+        QVERIFY(raised.ok());
+        auto text = raised->render(nlohmann::ordered_json::array(), false);
+        QVERIFY(!text.ok());
+        QVERIFY(text.error().message.find("roles must alternate") != std::string::npos);
+        auto fallback = ChatTemplate::parse("");
+        QVERIFY(fallback.ok() && fallback->isFallback());
+        auto rendered = fallback->render(nlohmann::ordered_json::parse(R"([{"role": "user", "content": "hi"}])"), true);
+        QCOMPARE(*rendered, std::string("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
     }
 
     void malformedInput()
