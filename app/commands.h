@@ -11,5 +11,9 @@ int runMakeTestModel(const QStringList &arguments);
 int runLogits(const QStringList &arguments);
 int runGenerate(const QStringList &arguments);
 int runBench(const QStringList &arguments);
+int runTokenize(const QStringList &arguments);
+int runDetokenize(const QStringList &arguments);
+int runChatTemplate(const QStringList &arguments);
+int runTokenizerBench(const QStringList &arguments);
 
 } // namespace corolla

@@ -247,7 +247,9 @@ int runBench(const QStringList &arguments)
 {
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("local"))
         return runLocalBench(arguments);
-    return reportError("bench", "choose a benchmark: 'corolla bench local [options]'");
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("tokenizer"))
+        return runTokenizerBench(arguments);
+    return reportError("bench", "choose a benchmark: 'corolla bench local [options]' or 'corolla bench tokenizer [options]'");
 }
 
 } // namespace corolla

@@ -26,7 +26,10 @@ constexpr Command kCommands[] = {
     {"logits", corolla::runLogits, "write the logits of every position as a .npy file"},
     {"make-test-model", corolla::runMakeTestModel,
      "write a checkpoint with deterministic random weights"},
-    {"bench", corolla::runBench, "measure speed against this machine's bounds (bench local)"},
+    {"tokenize", corolla::runTokenize, "print the token ids of a text"},
+    {"detokenize", corolla::runDetokenize, "print the text of token ids"},
+    {"chat-template", corolla::runChatTemplate, "render a conversation with the model's chat template"},
+    {"bench", corolla::runBench, "measure speed: bench local, bench tokenizer"},
 };
 
 void printUsage(FILE *stream)

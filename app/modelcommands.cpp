@@ -1,6 +1,7 @@
 // make-test-model, logits and generate: the local engine on the command line.
 
 #include <chrono>
+#include <optional>
 #include <cstdio>
 
 #include "app/commandparser.h"
@@ -9,6 +10,8 @@
 #include "model/generation.h"
 #include "model/localmodel.h"
 #include "model/testmodel.h"
+#include "tokenizer/incrementaldecoder.h"
+#include "tokenizer/tokenizer.h"
 
 namespace corolla {
 
@@ -142,21 +145,53 @@ int runGenerate(const QStringList &arguments)
         prompt = parser.idList(QStringLiteral("ids"));
     if (parser.failed())
         return 2;
-    if (parser.isSet(QStringLiteral("prompt")))
-        return reportError("generate", "text prompts need the model's tokenizer, which this build "
-                                       "cannot read yet; pass token ids with --ids");
+    // A text prompt is encoded with the model's tokenizer (special tokens such as BOS added)
+    // and the answer streams as text; token ids in give token ids out.
+    std::unique_ptr<Tokenizer> tokenizer;
+    if (parser.isSet(QStringLiteral("prompt"))) {
+        auto loaded = Tokenizer::load(parser.text(QStringLiteral("model")));
+        if (!loaded)
+            return reportError("generate", loaded.error().toString());
+        tokenizer = std::move(loaded).value();
+        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(), true);
+        if (!encoded)
+            return reportError("generate", encoded.error().toString());
+        prompt = std::move(encoded).value();
+        if (prompt.empty())
+            return reportError("generate", "the prompt encodes to no tokens");
+    }
     auto model = openModel(parser);
     if (!model)
         return reportError("generate", model.error().toString());
     options.stopTokenIds = (*model)->config().eosTokenIds;
+    if (tokenizer && tokenizer->eosTokenId())
+        options.stopTokenIds.push_back(*tokenizer->eosTokenId());
 
     bool first = true;
+    std::optional<IncrementalDecoder> text;
+    if (tokenizer)
+        text.emplace(*tokenizer, /*skipSpecialTokens=*/true);
+    std::string decodeError;
     auto stats = generate(**model, prompt, options, [&](std::int64_t token) {
-        std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
+        if (text) {
+            auto piece = text->push(token);
+            if (piece)
+                std::fputs(piece->c_str(), stdout);
+            else if (decodeError.empty())
+                decodeError = piece.error().toString();
+        } else {
+            std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
+        }
         std::fflush(stdout);
         first = false;
     });
+    if (text) {
+        if (auto rest = text->finish(); rest)
+            std::fputs(rest->c_str(), stdout);
+    }
     std::printf("\n");
+    if (!decodeError.empty())
+        return reportError("generate", decodeError);
     if (!stats)
         return reportError("generate", stats.error().toString());
     const double decodeRate = stats->generatedTokens > 1 && stats->decodeSeconds > 0

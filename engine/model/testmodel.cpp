@@ -123,8 +123,10 @@ std::string byteToken(int byte)
     return utf8;
 }
 
-// A byte-level BPE tokenizer without merges: every byte is a token. Ids 0-2 are specials.
-Json tokenizerJson()
+// A byte-level BPE tokenizer without merges: every byte is a token. Ids 0-2 are specials,
+// and ids past the 259 byte tokens up to the model's vocabulary are reserved special tokens,
+// so that every id a model can emit decodes.
+Json tokenizerJson(std::int64_t vocabSize)
 {
     Json vocab = Json::object();
     vocab["<unk>"] = 0;
@@ -133,10 +135,15 @@ Json tokenizerJson()
     for (int b = 0; b < 256; ++b)
         vocab[byteToken(b)] = 3 + b;
     Json added = Json::array();
-    for (const auto &[id, text] : {std::pair{0, "<unk>"}, {1, "<s>"}, {2, "</s>"}}) {
+    auto addSpecial = [&](std::int64_t id, const std::string &text) {
         added.push_back({{"id", id}, {"content", text}, {"single_word", false}, {"lstrip", false},
                          {"rstrip", false}, {"normalized", false}, {"special", true}});
-    }
+    };
+    addSpecial(0, "<unk>");
+    addSpecial(1, "<s>");
+    addSpecial(2, "</s>");
+    for (std::int64_t id = 3 + 256; id < vocabSize; ++id)
+        addSpecial(id, "<|reserved_" + std::to_string(id) + "|>");
     return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
             {"added_tokens", added}, {"normalizer", nullptr},
             {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false},
@@ -301,7 +308,7 @@ Result<void> writeTestModel(const std::string &directory, const TestModelSpec &s
         return makeError(ErrorCode::Io, directory + ": cannot create the folder: " + error.message());
     const fs::path folder(directory);
     for (const auto &[name, text] :
-         {std::pair{"config.json", *configText}, {"tokenizer.json", tokenizerJson().dump(2)},
+         {std::pair{"config.json", *configText}, {"tokenizer.json", tokenizerJson(config->vocabSize).dump(2)},
           {"tokenizer_config.json", tokenizerConfigJson().dump(2)},
           {"generation_config.json",
            Json{{"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}}.dump(2)}}) {

@@ -11,6 +11,8 @@ namespace corolla {
 
 namespace {
 constexpr std::size_t kCacheLimit = 100000;
+// Longer pieces (whole SentencePiece segments) rarely repeat; caching them only costs copies.
+constexpr std::size_t kCacheMaxPieceBytes = 64;
 }
 
 BpeModel::BpeModel(BpeModel &&other) noexcept
@@ -114,6 +116,11 @@ const std::string *BpeModel::idToToken(std::int64_t id) const
 
 void BpeModel::encode(const std::string &piece, std::vector<std::int64_t> &ids) const
 {
+    if (piece.size() > kCacheMaxPieceBytes) {
+        const std::vector<std::int64_t> encoded = encodeUncached(piece);
+        ids.insert(ids.end(), encoded.begin(), encoded.end());
+        return;
+    }
     {
         std::lock_guard lock(m_cacheMutex);
         const auto cached = m_cache.find(piece);

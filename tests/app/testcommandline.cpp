@@ -116,6 +116,7 @@ private Q_SLOTS:
                                        << "--model is required";
         QTest::newRow("bad ids") << QStringList{"generate", "--model", "m", "--ids", "1,x"} << 2
                                  << "'x' is not a token id";
+        QTest::newRow("no text") << QStringList{"tokenize", "--model", "m"} << 2 << "exactly one of";
         QTest::newRow("both prompts") << QStringList{"generate", "--model", "m", "--ids", "1", "--prompt", "hi"}
                                       << 2 << "exactly one of";
         QTest::newRow("bad number") << QStringList{"generate", "--model", "m", "--ids", "1", "--top-p", "2"}
@@ -140,6 +141,46 @@ private Q_SLOTS:
         const Run run = runCorolla(arguments);
         QCOMPARE(run.exitCode, exitCode);
         QVERIFY2(run.err.contains(message), qPrintable(run.err));
+    }
+
+    void tokenizerCommands()
+    {
+        const QString sp = QStringLiteral(COROLLA_TEST_DATA "/tokenizers/sp-bpe-32k");
+        const QString qwen = QStringLiteral(COROLLA_TEST_DATA "/tokenizers/byte-bpe-151k");
+        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world"}).out.trimmed(), QStringLiteral("[22557,1526]"));
+        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world", "--special"}).out.trimmed(),
+                 QStringLiteral("[1,22557,1526]"));
+        QFile texts(path("texts.json"));
+        QVERIFY(texts.open(QIODevice::WriteOnly));
+        texts.write(R"(["Hello world", "<|im_start|>user\nhi<|im_end|>"])");
+        texts.close();
+        QCOMPARE(runCorolla({"tokenize", "--model", qwen, "--texts", path("texts.json")}).out.trimmed(),
+                 QStringLiteral("[[9707,1879],[151644,872,198,6023,151645]]"));
+        QCOMPARE(runCorolla({"detokenize", "--model", sp, "--ids", "1,22557,1526", "--skip-special"}).out,
+                 QStringLiteral("Hello world\n"));
+
+        QFile messages(path("messages.json"));
+        QVERIFY(messages.open(QIODevice::WriteOnly));
+        messages.write(R"([{"role": "user", "content": "Hello!"}])");
+        messages.close();
+        const Run chat = runCorolla({"chat-template", "--model", qwen, "--messages", path("messages.json"), "--add-generation-prompt"});
+        QVERIFY2(chat.exitCode == 0, qPrintable(chat.err));
+        QCOMPARE(chat.out, QStringLiteral("<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"));
+        QCOMPARE(runCorolla({"tokenize", "--model", path("nowhere"), "--text", "x"}).exitCode, 1);
+    }
+
+    void generateFromTextEqualsGenerateFromIds()
+    {
+        const QString model = path("llama");
+        const QString ids = runCorolla({"tokenize", "--model", model, "--text", "Hello, swarm", "--special"})
+                                .out.trimmed().remove(QLatin1Char('[')).remove(QLatin1Char(']'));
+        QVERIFY(!ids.isEmpty());
+        const Run fromIds = runCorolla({"generate", "--model", model, "--ids", ids, "--max-new-tokens", "24"});
+        const Run fromText = runCorolla({"generate", "--model", model, "--prompt", "Hello, swarm", "--max-new-tokens", "24"});
+        QVERIFY2(fromIds.exitCode == 0 && fromText.exitCode == 0, qPrintable(fromText.err));
+        const QString generated = fromIds.out.trimmed().replace(QLatin1Char(' '), QLatin1Char(','));
+        const Run decoded = runCorolla({"detokenize", "--model", model, "--ids", generated, "--skip-special"});
+        QCOMPARE(fromText.out, decoded.out);
     }
 
     void outOfVocabularyIdsAndBrokenConfigs()

@@ -1,0 +1,213 @@
+// tokenize, detokenize, chat-template and bench tokenizer: the tokenizer on the command line.
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/commandparser.h"
+#include "app/commands.h"
+#include "tokenizer/chattemplate.h"
+#include "tokenizer/tokenizer.h"
+
+namespace corolla {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Result<Json> readJsonFile(const std::string &path)
+{
+    std::ifstream stream(path);
+    if (!stream)
+        return makeError(ErrorCode::NotFound, path + ": cannot open the file");
+    std::stringstream text;
+    text << stream.rdbuf();
+    Json json = Json::parse(text.str(), nullptr, false);
+    if (json.is_discarded())
+        return makeError(ErrorCode::Format, path + ": not valid JSON");
+    return json;
+}
+
+std::string idsJson(const std::vector<std::int64_t> &ids)
+{
+    return Json(ids).dump();
+}
+
+} // namespace
+
+int runTokenize(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("tokenize"),
+                         QStringLiteral("Prints the token ids of a text as a JSON array (for --texts, "
+                                        "one array per text). DIR needs only the tokenizer files."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("text"), QStringLiteral("TEXT"), QStringLiteral("the text"));
+    parser.addValueOption(QStringLiteral("texts"), QStringLiteral("FILE.json"), QStringLiteral("a JSON array of strings"));
+    parser.addFlag(QStringLiteral("special"), QStringLiteral("add the special tokens of the post-processor (BOS, ...)"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    parser.requireOneOf({QStringLiteral("text"), QStringLiteral("texts")});
+    if (parser.failed())
+        return 2;
+    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (!tokenizer)
+        return reportError("tokenize", tokenizer.error().toString());
+    const bool special = parser.isSet(QStringLiteral("special"));
+    if (parser.isSet(QStringLiteral("text"))) {
+        // Command-line arguments reach us as UTF-8 through QString.
+        auto ids = (*tokenizer)->encode(parser.value(QStringLiteral("text")).toStdString(), special);
+        if (!ids)
+            return reportError("tokenize", ids.error().toString());
+        std::printf("%s\n", idsJson(*ids).c_str());
+        return 0;
+    }
+    auto texts = readJsonFile(parser.text(QStringLiteral("texts")));
+    if (!texts)
+        return reportError("tokenize", texts.error().toString());
+    if (!texts->is_array())
+        return reportError("tokenize", "--texts must hold a JSON array of strings");
+    Json out = Json::array();
+    for (const Json &text : *texts) {
+        if (!text.is_string())
+            return reportError("tokenize", "--texts must hold a JSON array of strings");
+        auto ids = (*tokenizer)->encode(text.get<std::string>(), special);
+        if (!ids)
+            return reportError("tokenize", ids.error().toString());
+        out.push_back(*ids);
+    }
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+}
+
+int runDetokenize(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("detokenize"), QStringLiteral("Prints the text of token ids."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("token ids, e.g. 1,2,3"));
+    parser.addFlag(QStringLiteral("skip-special"), QStringLiteral("leave out special tokens"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    parser.require(QStringLiteral("ids"));
+    const auto ids = parser.idList(QStringLiteral("ids"));
+    if (parser.failed())
+        return 2;
+    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (!tokenizer)
+        return reportError("detokenize", tokenizer.error().toString());
+    auto text = (*tokenizer)->decode(ids, parser.isSet(QStringLiteral("skip-special")));
+    if (!text)
+        return reportError("detokenize", text.error().toString());
+    std::printf("%s\n", text->c_str());
+    return 0;
+}
+
+int runChatTemplate(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("chat-template"),
+                         QStringLiteral("Renders a conversation with the model's chat template "
+                                        "(ChatML when the model has none) and prints the prompt."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer_config.json"));
+    parser.addValueOption(QStringLiteral("messages"), QStringLiteral("FILE.json"),
+                          QStringLiteral("a JSON array of {\"role\", \"content\"} objects"));
+    parser.addFlag(QStringLiteral("add-generation-prompt"), QStringLiteral("end with the assistant's turn opening"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    parser.require(QStringLiteral("messages"));
+    if (parser.failed())
+        return 2;
+    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (!tokenizer)
+        return reportError("chat-template", tokenizer.error().toString());
+    auto chat = ChatTemplate::parse((*tokenizer)->chatTemplate());
+    if (!chat)
+        return reportError("chat-template", chat.error().toString());
+    auto messages = readJsonFile(parser.text(QStringLiteral("messages")));
+    if (!messages)
+        return reportError("chat-template", messages.error().toString());
+    Json variables = Json::object();
+    variables["bos_token"] = (*tokenizer)->bosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, false) : "";
+    variables["eos_token"] = (*tokenizer)->eosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, false) : "";
+    auto text = chat->render(*messages, parser.isSet(QStringLiteral("add-generation-prompt")), variables);
+    if (!text)
+        return reportError("chat-template", text.error().toString());
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return 0;
+}
+
+int runTokenizerBench(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("bench tokenizer"),
+                         QStringLiteral("Encodes a few MB of mixed-script text and prints MB/s and the "
+                                        "time to encode a 4,000-token prompt as JSON."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("megabytes"), QStringLiteral("N"), QStringLiteral("text to encode"), QStringLiteral("4"));
+    int exitCode = 0;
+    if (!parser.parse(arguments.mid(1), exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    const std::int64_t megabytes = parser.integer(QStringLiteral("megabytes"), 1, 1024);
+    if (parser.failed())
+        return 2;
+    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (!tokenizer)
+        return reportError("bench tokenizer", tokenizer.error().toString());
+
+    // Words of several scripts, code and numbers in a seeded random order, so the BPE cache
+    // sees realistic reuse rather than one repeated sentence.
+    static const char *kWords[] = {"the", "swarm", "serves", "blocks", "of", "a", "model,", "and", "clients",
+                                   "chain", "them", "into", "pipelines.", "模型", "推理", "速度", "提升", "こんにちは",
+                                   "Привет", "мир", "for (int i = 0; i < n; ++i)", "{\"key\": [1, 2, 3]}", "3.14159",
+                                   "2026-11-27", "🤗", "naïve", "résumé", "\n", "    return x;", "Hello!", "—", "don't"};
+    std::mt19937 random(42);
+    std::string text;
+    const std::size_t target = std::size_t(megabytes) << 20;
+    while (text.size() < target) {
+        text += kWords[random() % (sizeof kWords / sizeof *kWords)];
+        text += random() % 5 == 0 ? "" : " ";
+    }
+    using Clock = std::chrono::steady_clock;
+    auto start = Clock::now();
+    auto ids = (*tokenizer)->encode(text, false);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!ids)
+        return reportError("bench tokenizer", ids.error().toString());
+
+    // A fresh 4,000-token prompt: cut from a different part of the same distribution.
+    const double bytesPerToken = double(text.size()) / double(ids->size());
+    std::string prompt;
+    std::mt19937 other(7);
+    while (double(prompt.size()) < 4000 * bytesPerToken) {
+        prompt += kWords[other() % (sizeof kWords / sizeof *kWords)];
+        prompt += std::to_string(other() % 1000) + " ";
+    }
+    // A freshly loaded tokenizer, so that no cached piece helps: the first prompt of a chat.
+    auto cold = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (!cold)
+        return reportError("bench tokenizer", cold.error().toString());
+    start = Clock::now();
+    auto promptIds = (*cold)->encode(prompt, true);
+    const double promptSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!promptIds)
+        return reportError("bench tokenizer", promptIds.error().toString());
+    const Json report = {{"benchmark", "tokenizer"},
+                         {"bytes", text.size()},
+                         {"tokens", ids->size()},
+                         {"megabytes_per_s", double(text.size()) / seconds / 1e6},
+                         {"tokens_per_s", double(ids->size()) / seconds},
+                         {"prompt_tokens", promptIds->size()},
+                         {"prompt_encode_ms", promptSeconds * 1000.0}};
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+}
+
+} // namespace corolla
