@@ -94,7 +94,7 @@ class RegexSplit : public PreTokenizer {
 public:
     RegexSplit(Regex regex, Behavior behavior, bool invert)
         : m_regex(std::move(regex)), m_behavior(behavior), m_invert(invert) {}
-    void split(std::vector<std::string> &pieces) const override
+    void split(std::vector<std::string> &pieces, bool /*inputStart*/) const override
     {
         std::vector<std::string> out;
         for (const std::string &piece : pieces)
@@ -116,7 +116,7 @@ class ByteLevel : public PreTokenizer {
 public:
     ByteLevel(bool addPrefixSpace, std::optional<Regex> regex)
         : m_addPrefixSpace(addPrefixSpace), m_regex(std::move(regex)) {}
-    void split(std::vector<std::string> &pieces) const override
+    void split(std::vector<std::string> &pieces, bool /*inputStart*/) const override
     {
         std::vector<std::string> out;
         for (std::string piece : pieces) {
@@ -146,7 +146,7 @@ class Metaspace : public PreTokenizer {
 public:
     Metaspace(std::string replacement, std::string prependScheme, bool split)
         : m_replacement(std::move(replacement)), m_prependScheme(std::move(prependScheme)), m_split(split) {}
-    void split(std::vector<std::string> &pieces) const override
+    void split(std::vector<std::string> &pieces, bool inputStart) const override
     {
         std::vector<std::string> out;
         for (std::size_t i = 0; i < pieces.size(); ++i) {
@@ -157,7 +157,7 @@ public:
                 else
                     text += c;
             }
-            const bool prepend = m_prependScheme == "always" || (m_prependScheme == "first" && i == 0);
+            const bool prepend = m_prependScheme == "always" || (m_prependScheme == "first" && inputStart && i == 0);
             if (prepend && text.rfind(m_replacement, 0) != 0)
                 text = m_replacement + text;
             if (!m_split) {
@@ -181,10 +181,10 @@ private:
 class Sequence : public PreTokenizer {
 public:
     explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : m_steps(std::move(steps)) {}
-    void split(std::vector<std::string> &pieces) const override
+    void split(std::vector<std::string> &pieces, bool inputStart) const override
     {
         for (const auto &step : m_steps)
-            step->split(pieces);
+            step->split(pieces, inputStart);
     }
 
 private:

@@ -18,8 +18,10 @@ class PreTokenizer {
 public:
     virtual ~PreTokenizer() = default;
     // Replaces each piece by the pieces it splits into (and, for ByteLevel, maps bytes to
-    // the printable characters of the byte-level vocabulary).
-    virtual void split(std::vector<std::string> &pieces) const = 0;
+    // the printable characters of the byte-level vocabulary). `inputStart`: the first piece
+    // begins the whole input (not text after an added token), which Metaspace's "first"
+    // prepend scheme depends on.
+    virtual void split(std::vector<std::string> &pieces, bool inputStart) const = 0;
 
     // Builds what a tokenizer.json "pre_tokenizer" object describes; null -> nullptr.
     static Result<std::unique_ptr<PreTokenizer>> fromJson(const nlohmann::json &json);

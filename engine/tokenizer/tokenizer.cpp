@@ -205,13 +205,13 @@ std::int64_t Tokenizer::vocabSize() const
     return size;
 }
 
-void Tokenizer::encodeText(const std::string &text, std::vector<std::int64_t> &ids) const
+void Tokenizer::encodeText(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const
 {
     if (text.empty())
         return;
     std::vector<std::string> pieces = {m_normalizer ? m_normalizer->normalize(text) : text};
     if (m_preTokenizer)
-        m_preTokenizer->split(pieces);
+        m_preTokenizer->split(pieces, inputStart);
     for (const std::string &piece : pieces) {
         if (!piece.empty())
             m_model.encode(piece, ids);
@@ -251,7 +251,7 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, boo
             while (segmentEnd > segmentStart && isSpaceByte(text[segmentEnd - 1]))
                 --segmentEnd;
         }
-        encodeText(text.substr(segmentStart, segmentEnd - segmentStart), ids);
+        encodeText(text.substr(segmentStart, segmentEnd - segmentStart), segmentStart == 0, ids);
         ids.push_back(best->id);
         std::size_t next = bestAt + best->content.size();
         if (best->rightStrip) {
@@ -260,7 +260,7 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, boo
         }
         segmentStart = searchFrom = next;
     }
-    encodeText(text.substr(segmentStart), ids);
+    encodeText(text.substr(segmentStart), segmentStart == 0, ids);
     return addSpecialTokens ? postProcess(std::move(ids)) : ids;
 }
 

@@ -53,7 +53,7 @@ public:
 
 private:
     Tokenizer(BpeModel model) : m_model(std::move(model)) {}
-    void encodeText(const std::string &text, std::vector<std::int64_t> &ids) const;
+    void encodeText(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const;
     std::vector<std::int64_t> postProcess(std::vector<std::int64_t> ids) const;
 
     BpeModel m_model;

@@ -155,6 +155,27 @@ private Q_SLOTS:
         QCOMPARE(*rendered, std::string("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
     }
 
+    void metaspacePrependSchemes()
+    {
+        // SentencePiece-style without a normalizer: Metaspace marks word starts with U+2581.
+        // With "first", only the very start of the input gets one, not text after <s>.
+        for (const char *scheme : {"first", "always"}) {
+            Json json = {{"model", {{"type", "BPE"}, {"byte_fallback", false},
+                                    {"vocab", {{"<s>", 0}, {"a", 1}, {"\u2581", 2}, {"\u2581a", 3}}},
+                                    {"merges", Json::array({"\u2581 a"})}}},
+                         {"added_tokens", Json::array({{{"id", 0}, {"content", "<s>"}, {"special", true}}})},
+                         {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", false}}},
+                         {"decoder", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}}}};
+            auto tokenizer = Tokenizer::fromJson(json.dump());
+            QVERIFY2(tokenizer.ok(), tokenizer.ok() ? "" : tokenizer.error().message.c_str());
+            QCOMPARE(*(*tokenizer)->encode("a", false), (std::vector<std::int64_t>{3}));
+            const std::vector<std::int64_t> afterSpecial = std::string(scheme) == "first"
+                ? std::vector<std::int64_t>{0, 1} : std::vector<std::int64_t>{0, 3};
+            QCOMPARE(*(*tokenizer)->encode("<s>a", false), afterSpecial);
+            QCOMPARE(*(*tokenizer)->decode({3, 3}, false), std::string("a a"));
+        }
+    }
+
     void malformedInput()
     {
         auto tokenizer = Tokenizer::load(kData + "sp-bpe-32k");
