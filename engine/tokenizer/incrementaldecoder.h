@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/tokenizer.h"
@@ -22,6 +23,9 @@ public:
     Result<std::string> finish();
 
 private:
+    // The text of ids[prefix, read) and of ids[prefix, end).
+    Result<std::pair<std::string, std::string>> decodeWindow() const;
+
     const Tokenizer &m_tokenizer;
     bool m_skipSpecial;
     std::vector<std::int64_t> m_ids;

@@ -243,6 +243,15 @@ Value Interpreter::callMacro(const Node &macro, const std::vector<Value> &argume
     return out;
 }
 
+void Interpreter::evaluateArguments(const Expression &e, std::vector<Value> &arguments,
+                                    std::map<std::string, Value> &keywords)
+{
+    for (const ExpressionPtr &argument : e.items)
+        arguments.push_back(evaluate(*argument));
+    for (const auto &[name, value] : e.keywords)
+        keywords[name] = evaluate(*value);
+}
+
 Value Interpreter::evaluate(const Expression &e)
 {
     switch (e.kind) {
@@ -296,10 +305,7 @@ Value Interpreter::evaluate(const Expression &e)
     case Expression::Kind::Call: {
         std::vector<Value> arguments;
         std::map<std::string, Value> keywords;
-        for (const ExpressionPtr &argument : e.items)
-            arguments.push_back(evaluate(*argument));
-        for (const auto &[name, value] : e.keywords)
-            keywords[name] = evaluate(*value);
+        evaluateArguments(e, arguments, keywords);
         if (e.object->kind == Expression::Kind::Attribute)
             return callMethod(evaluate(*e.object->object), e.object->name, arguments, keywords);
         if (e.object->kind == Expression::Kind::Variable) {
@@ -314,10 +320,7 @@ Value Interpreter::evaluate(const Expression &e)
     case Expression::Kind::Test: {
         std::vector<Value> arguments;
         std::map<std::string, Value> keywords;
-        for (const ExpressionPtr &argument : e.items)
-            arguments.push_back(evaluate(*argument));
-        for (const auto &[name, value] : e.keywords)
-            keywords[name] = evaluate(*value);
+        evaluateArguments(e, arguments, keywords);
         const Value object = evaluate(*e.object);
         if (e.kind == Expression::Kind::Filter)
             return callFilter(e.name, object, arguments, keywords);

@@ -35,6 +35,9 @@ private:
     enum class Flow { Normal, Break, Continue };
     Flow run(const Body &body, std::string &out);
     Value evaluate(const Expression &expression);
+    // The positional and keyword arguments of a call, filter or test.
+    void evaluateArguments(const Expression &expression, std::vector<Value> &arguments,
+                           std::map<std::string, Value> &keywords);
     Value binary(const std::string &op, const Value &left, const Value &right);
     Value lookup(const std::string &name) const;
     void define(const std::string &name, Value value);
