@@ -123,6 +123,7 @@ private Q_SLOTS:
         QTest::newRow("loop controls") << "{% for i in range(10) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% endfor %}"
                                        << "02";
         QTest::newRow("set block and conditional") << "{% set x %}in{% endset %}{{ x ~ ('y' if 1 > 2 else 'z') }}" << "inz";
+        QTest::newRow("escapes and formatting") << "{{ '\\u2581x\\x41' }} {{ '%s=%d' % ('n', 3) }}" << "\u2581xA n=3";
         QTest::newRow("selectattr") << "{{ [{'r': 'a'}, {'r': 'b'}]|selectattr('r', 'equalto', 'b')|list|length }}" << "1";
     }
 

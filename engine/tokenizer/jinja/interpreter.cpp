@@ -384,6 +384,31 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
             joined.push_back(item);
         return joined;
     }
+    if (op == "%" && left.is_string()) {
+        // printf-style formatting: each %s, %d or %r takes the next value.
+        const Value values = right.is_array() ? right : Value::array({right});
+        const std::string &format = left.get_ref<const std::string &>();
+        std::string out;
+        std::size_t next = 0;
+        for (std::size_t i = 0; i < format.size(); ++i) {
+            if (format[i] != '%' || i + 1 >= format.size()) {
+                out += format[i];
+                continue;
+            }
+            const char spec = format[++i];
+            if (spec == '%') {
+                out += '%';
+            } else if (spec == 's' || spec == 'd' || spec == 'r') {
+                if (next >= values.size())
+                    throw RenderError{"not enough values for the format string"};
+                const Value &value = values[next++];
+                out += spec == 'r' ? toRepr(value) : spec == 'd' && value.is_number() ? std::to_string(std::int64_t(value.get<double>())) : toText(value);
+            } else {
+                throw RenderError{std::string("format '%") + spec + "' is not supported"};
+            }
+        }
+        return out;
+    }
     if (op == "*" && left.is_string() && isInteger(right)) {
         std::string repeated;
         for (std::int64_t i = 0; i < asInteger(right); ++i)

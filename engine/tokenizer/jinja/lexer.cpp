@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "tokenizer/utf8.h"
+
 namespace corolla::jinja {
 
 std::vector<Token> lexExpression(const std::string &source)
@@ -50,6 +52,19 @@ std::vector<Token> lexExpression(const std::string &source)
                     case '\\': text += '\\'; break;
                     case '\'': text += '\''; break;
                     case '"': text += '"'; break;
+                    case 'u':
+                    case 'x': {
+                        // \uXXXX and \xXX, as Python's unicode-escape reads them.
+                        const std::size_t digits = e == 'u' ? 4 : 2;
+                        if (j + digits >= n)
+                            throw ParseError{"truncated \\" + std::string(1, e) + " escape"};
+                        const std::string hex = source.substr(j + 1, digits);
+                        if (hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+                            throw ParseError{"invalid \\" + std::string(1, e) + " escape"};
+                        text += utf8::encode(char32_t(std::stoul(hex, nullptr, 16)));
+                        j += digits;
+                        break;
+                    }
                     default: text += '\\'; text += e; break;
                     }
                 } else {
