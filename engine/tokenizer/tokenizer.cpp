@@ -150,6 +150,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromJson(const std::string &tokeni
         token.leftStrip = entry.value("lstrip", false);
         token.rightStrip = entry.value("rstrip", false);
         token.singleWord = entry.value("single_word", false);
+        token.normalized = entry.value("normalized", !token.special);
         if (token.id < 0 || token.content.empty() || !utf8::isValid(token.content))
             return makeError(ErrorCode::Format, "tokenizer.json: an added token has no id or content");
         tokenizer->m_added.push_back(token);
@@ -205,31 +206,19 @@ std::int64_t Tokenizer::vocabSize() const
     return size;
 }
 
-void Tokenizer::encodeText(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const
+template <typename OnText, typename OnToken>
+void Tokenizer::splitOnAddedTokens(const std::string &text, bool normalizedTokens, OnText &&onText,
+                                   OnToken &&onToken) const
 {
-    if (text.empty())
-        return;
-    std::vector<std::string> pieces = {m_normalizer ? m_normalizer->normalize(text) : text};
-    if (m_preTokenizer)
-        m_preTokenizer->split(pieces, inputStart);
-    for (const std::string &piece : pieces) {
-        if (!piece.empty())
-            m_model.encode(piece, ids);
-    }
-}
-
-Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, bool addSpecialTokens) const
-{
-    if (!utf8::isValid(text))
-        return makeError(ErrorCode::InvalidArgument, "the text is not valid UTF-8");
-    std::vector<std::int64_t> ids;
-    // Added tokens are found in the raw text first (the longest at the leftmost position);
-    // the text between them goes through the normal pipeline.
+    // The longest token at the leftmost position wins; lstrip/rstrip absorb the whitespace
+    // beside a token, single_word tokens match only between non-word characters.
     std::size_t segmentStart = 0, searchFrom = 0;
     while (searchFrom < text.size()) {
         std::size_t bestAt = std::string::npos;
         const AddedToken *best = nullptr;
         for (const AddedToken &added : m_added) {
+            if (added.normalized != normalizedTokens)
+                continue;
             std::size_t at = text.find(added.content, searchFrom);
             while (at != std::string::npos && added.singleWord) {
                 const std::size_t end = at + added.content.size();
@@ -251,8 +240,8 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, boo
             while (segmentEnd > segmentStart && isSpaceByte(text[segmentEnd - 1]))
                 --segmentEnd;
         }
-        encodeText(text.substr(segmentStart, segmentEnd - segmentStart), segmentStart == 0, ids);
-        ids.push_back(best->id);
+        onText(text.substr(segmentStart, segmentEnd - segmentStart), segmentStart);
+        onToken(best->id);
         std::size_t next = bestAt + best->content.size();
         if (best->rightStrip) {
             while (next < text.size() && isSpaceByte(text[next]))
@@ -260,7 +249,41 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, boo
         }
         segmentStart = searchFrom = next;
     }
-    encodeText(text.substr(segmentStart), segmentStart == 0, ids);
+    onText(text.substr(segmentStart), segmentStart);
+}
+
+void Tokenizer::encodeStretch(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const
+{
+    if (text.empty())
+        return;
+    const std::string normalized = m_normalizer ? m_normalizer->normalize(text) : text;
+    splitOnAddedTokens(
+        normalized, true,
+        [&](const std::string &stretch, std::size_t offset) {
+            if (stretch.empty())
+                return;
+            std::vector<std::string> pieces = {stretch};
+            if (m_preTokenizer)
+                m_preTokenizer->split(pieces, inputStart && offset == 0);
+            for (const std::string &piece : pieces) {
+                if (!piece.empty())
+                    m_model.encode(piece, ids);
+            }
+        },
+        [&](std::int64_t id) { ids.push_back(id); });
+}
+
+Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, bool addSpecialTokens) const
+{
+    if (!utf8::isValid(text))
+        return makeError(ErrorCode::InvalidArgument, "the text is not valid UTF-8");
+    // Tokens that are not normalized are found in the raw text first; each stretch between
+    // them is normalized and then split on the normalized ones, as the reference does.
+    std::vector<std::int64_t> ids;
+    splitOnAddedTokens(
+        text, false,
+        [&](const std::string &stretch, std::size_t offset) { encodeStretch(stretch, offset == 0, ids); },
+        [&](std::int64_t id) { ids.push_back(id); });
     return addSpecialTokens ? postProcess(std::move(ids)) : ids;
 }
 

@@ -26,6 +26,7 @@ struct AddedToken {
     bool leftStrip = false;  // absorbs the whitespace before it
     bool rightStrip = false; // absorbs the whitespace after it
     bool singleWord = false; // matches only as a whole word
+    bool normalized = false; // matched in the normalized text instead of the raw input
 };
 
 class Tokenizer {
@@ -53,7 +54,14 @@ public:
 
 private:
     Tokenizer(BpeModel model) : m_model(std::move(model)) {}
-    void encodeText(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const;
+    // Calls onText for each stretch of `text` between the added tokens whose `normalized`
+    // flag equals `normalizedTokens`, and onToken for each such token, in order.
+    template <typename OnText, typename OnToken>
+    void splitOnAddedTokens(const std::string &text, bool normalizedTokens, OnText &&onText,
+                            OnToken &&onToken) const;
+    // Normalizes a stretch of raw text, splits it on normalized added tokens, and encodes
+    // the rest through the pre-tokenizer and the model.
+    void encodeStretch(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const;
     std::vector<std::int64_t> postProcess(std::vector<std::int64_t> ids) const;
 
     BpeModel m_model;

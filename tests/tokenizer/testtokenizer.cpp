@@ -177,6 +177,21 @@ private Q_SLOTS:
         }
     }
 
+    void normalizedAddedTokensMatchAfterNormalization()
+    {
+        // A lowercasing normalizer: the normalized token <X> is found in "a<x>" only after
+        // normalization; the raw token [RAW] must match the raw text.
+        Json json = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}, {"merges", Json::array()}}},
+                     {"normalizer", {{"type", "Lowercase"}}},
+                     {"added_tokens", Json::array({{{"id", 5}, {"content", "<x>"}, {"special", false}, {"normalized", true}},
+                                                   {{"id", 6}, {"content", "[RAW]"}, {"special", true}, {"normalized", false}}})}};
+        auto tokenizer = Tokenizer::fromJson(json.dump());
+        QVERIFY(tokenizer.ok());
+        QCOMPARE(*(*tokenizer)->encode("A<X>b[RAW]a", false), (std::vector<std::int64_t>{0, 5, 1, 6, 0}));
+        // Not the raw token: its letters go to the model (unknown ones are dropped, no unk).
+        QCOMPARE(*(*tokenizer)->encode("a[raw]", false), (std::vector<std::int64_t>{0, 0}));
+    }
+
     void malformedInput()
     {
         auto tokenizer = Tokenizer::load(kData + "sp-bpe-32k");
