@@ -2,14 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "app/commandparser.h"
 #include "app/commands.h"
+#include "core/textfile.h"
 #include "tokenizer/chattemplate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -21,12 +20,10 @@ using Json = nlohmann::ordered_json;
 
 Result<Json> readJsonFile(const std::string &path)
 {
-    std::ifstream stream(path);
-    if (!stream)
-        return makeError(ErrorCode::NotFound, path + ": cannot open the file");
-    std::stringstream text;
-    text << stream.rdbuf();
-    Json json = Json::parse(text.str(), nullptr, false);
+    auto text = readTextFile(path);
+    if (!text)
+        return text.error();
+    Json json = Json::parse(*text, nullptr, false);
     if (json.is_discarded())
         return makeError(ErrorCode::Format, path + ": not valid JSON");
     return json;

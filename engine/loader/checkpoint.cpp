@@ -1,10 +1,10 @@
 #include "loader/checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "core/textfile.h"
 
 namespace corolla {
 
@@ -14,16 +14,6 @@ namespace {
 
 constexpr const char *kIndexFile = "model.safetensors.index.json";
 constexpr const char *kSingleFile = "model.safetensors";
-
-Result<std::string> readTextFile(const fs::path &path)
-{
-    std::ifstream stream(path, std::ios::binary);
-    if (!stream)
-        return makeError(ErrorCode::Io, path.string() + ": cannot open the file");
-    std::ostringstream text;
-    text << stream.rdbuf();
-    return text.str();
-}
 
 } // namespace
 
@@ -38,7 +28,7 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &director
 
     const fs::path indexPath = folder / kIndexFile;
     if (fs::exists(indexPath, ignored)) {
-        auto text = readTextFile(indexPath);
+        auto text = readTextFile(indexPath.string());
         if (!text)
             return text.error();
         const auto index = nlohmann::json::parse(*text, nullptr, false);

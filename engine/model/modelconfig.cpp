@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "core/textfile.h"
 
 namespace corolla {
 
@@ -251,13 +251,11 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
 
 Result<ModelConfig> ModelConfig::load(const std::string &directory)
 {
-    const std::filesystem::path path = std::filesystem::path(directory) / "config.json";
-    std::ifstream stream(path);
-    if (!stream)
-        return makeError(ErrorCode::NotFound, path.string() + ": cannot open the file");
-    std::ostringstream text;
-    text << stream.rdbuf();
-    return parse(text.str(), path.string());
+    const std::string path = (std::filesystem::path(directory) / "config.json").string();
+    auto text = readTextFile(path);
+    if (!text)
+        return text.error();
+    return parse(*text, path);
 }
 
 bool ModelConfig::usesSlidingWindow(std::int64_t layer) const

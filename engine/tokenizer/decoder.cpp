@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/pipelinesteps.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/replacepattern.h"
 #include "tokenizer/utf8.h"
@@ -186,15 +187,10 @@ Result<std::unique_ptr<Decoder>> Decoder::fromJson(const nlohmann::json &json)
         return std::unique_ptr<Decoder>(new Metaspace(json.value("replacement", "\xE2\x96\x81"), scheme != "never"));
     }
     if (type == "Sequence") {
-        std::vector<std::unique_ptr<Decoder>> steps;
-        for (const auto &step : json.value("decoders", nlohmann::json::array())) {
-            auto decoder = fromJson(step);
-            if (!decoder)
-                return decoder.error();
-            if (*decoder)
-                steps.push_back(std::move(decoder).value());
-        }
-        return std::unique_ptr<Decoder>(new Sequence(std::move(steps)));
+        auto steps = parsePipelineSteps<Decoder>(json, "decoders");
+        if (!steps)
+            return steps.error();
+        return std::unique_ptr<Decoder>(new Sequence(std::move(steps).value()));
     }
     return makeError(ErrorCode::Unsupported, "tokenizer.json: decoder type '" + type + "' is not supported");
 }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/pipelinesteps.h"
 #include <QString>
 
 #include "tokenizer/regex.h"
@@ -115,15 +116,10 @@ Result<std::unique_ptr<Normalizer>> Normalizer::fromJson(const nlohmann::json &j
         return std::unique_ptr<Normalizer>(new Replace(std::move(pattern).value()));
     }
     if (type == "Sequence") {
-        std::vector<std::unique_ptr<Normalizer>> steps;
-        for (const auto &step : json.value("normalizers", nlohmann::json::array())) {
-            auto normalizer = fromJson(step);
-            if (!normalizer)
-                return normalizer.error();
-            if (*normalizer)
-                steps.push_back(std::move(normalizer).value());
-        }
-        return std::unique_ptr<Normalizer>(new Sequence(std::move(steps)));
+        auto steps = parsePipelineSteps<Normalizer>(json, "normalizers");
+        if (!steps)
+            return steps.error();
+        return std::unique_ptr<Normalizer>(new Sequence(std::move(steps).value()));
     }
     return makeError(ErrorCode::Unsupported, "tokenizer.json: normalizer type '" + type + "' is not supported");
 }

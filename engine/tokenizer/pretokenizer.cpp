@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/pipelinesteps.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/utf8.h"
 
@@ -239,15 +240,10 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::fromJson(const nlohmann::jso
         return std::unique_ptr<PreTokenizer>();
     const std::string type = json.value("type", "");
     if (type == "Sequence") {
-        std::vector<std::unique_ptr<PreTokenizer>> steps;
-        for (const auto &step : json.value("pretokenizers", nlohmann::json::array())) {
-            auto pre = fromJson(step);
-            if (!pre)
-                return pre.error();
-            if (*pre)
-                steps.push_back(std::move(pre).value());
-        }
-        return std::unique_ptr<PreTokenizer>(new Sequence(std::move(steps)));
+        auto steps = parsePipelineSteps<PreTokenizer>(json, "pretokenizers");
+        if (!steps)
+            return steps.error();
+        return std::unique_ptr<PreTokenizer>(new Sequence(std::move(steps).value()));
     }
     if (type == "ByteLevel") {
         std::optional<Regex> regex;

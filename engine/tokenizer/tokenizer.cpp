@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/textfile.h"
 #include "tokenizer/utf8.h"
 
 namespace corolla {
@@ -14,16 +13,6 @@ namespace corolla {
 namespace {
 
 using Json = nlohmann::json;
-
-Result<std::string> readFile(const std::filesystem::path &path)
-{
-    std::ifstream stream(path, std::ios::binary);
-    if (!stream)
-        return makeError(ErrorCode::NotFound, path.string() + ": cannot open the file");
-    std::ostringstream text;
-    text << stream.rdbuf();
-    return text.str();
-}
 
 bool isWordByte(unsigned char c)
 {
@@ -103,12 +92,12 @@ std::string tokenName(const Json &config, const char *key)
 Result<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string &directory)
 {
     const std::filesystem::path folder(directory);
-    auto tokenizer = readFile(folder / "tokenizer.json");
+    auto tokenizer = readTextFile((folder / "tokenizer.json").string());
     if (!tokenizer)
         return tokenizer.error();
     std::string config;
     if (std::filesystem::exists(folder / "tokenizer_config.json")) {
-        auto text = readFile(folder / "tokenizer_config.json");
+        auto text = readTextFile((folder / "tokenizer_config.json").string());
         if (!text)
             return text.error();
         config = std::move(text).value();
