@@ -71,15 +71,22 @@ COROLLA_BF16_TARGET void gemvRange(const std::uint16_t *x, const std::uint16_t *
     }
 }
 
+// Splits the n output rows over libtorch's pool, at least 64 KiB of weights per task:
+// enough to amortise the hand-off to the pool.
+template <typename RowRange>
+void forEachRowChunk(std::int64_t n, std::int64_t k, std::int64_t elementBytes, RowRange &&rows)
+{
+    const std::int64_t grain = std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, k * elementBytes));
+    at::parallel_for(0, n, grain, rows);
+}
+
 template <int ROWS, int ACC>
 void gemvRows(const c10::BFloat16 *x, const c10::BFloat16 *w, std::int64_t n, std::int64_t k,
               const c10::BFloat16 *bias, c10::BFloat16 *y)
 {
     const auto *x16 = reinterpret_cast<const std::uint16_t *>(x);
     const auto *w16 = reinterpret_cast<const std::uint16_t *>(w);
-    // At least 64 KiB of weights per task: enough to amortise the hand-off to the pool.
-    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, k));
-    at::parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
+    forEachRowChunk(n, k, 2, [&](std::int64_t begin, std::int64_t end) {
         gemvRange<ROWS, ACC>(x16, w16, n, k, bias, y, begin, end);
     });
 }
@@ -132,8 +139,7 @@ template <int ROWS, int ACC>
 void gemvRowsFp32(const float *x, const float *w, std::int64_t n, std::int64_t k, const float *bias,
                   float *y)
 {
-    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, k));
-    at::parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
+    forEachRowChunk(n, k, 4, [&](std::int64_t begin, std::int64_t end) {
         gemvRangeFp32<ROWS, ACC>(x, w, n, k, bias, y, begin, end);
     });
 }
