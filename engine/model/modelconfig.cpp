@@ -264,21 +264,4 @@ bool ModelConfig::usesSlidingWindow(std::int64_t layer) const
         && slidingLayers[std::size_t(layer)];
 }
 
-std::int64_t ModelConfig::blockParameterCount() const
-{
-    const std::int64_t h = hiddenSize;
-    if (architecture == Architecture::Bloom) {
-        // two LayerNorms, fused QKV, dense, and the 4h MLP, all with biases
-        return 4 * h + (3 * h * h + 3 * h) + (h * h + h) + (4 * h * h + 4 * h) + (4 * h * h + h);
-    }
-    const std::int64_t qkvRows = (numHeads + 2 * numKvHeads) * headDim;
-    std::int64_t count = 2 * h;                          // the two RMSNorms
-    count += qkvRows * h + (qkvBias ? qkvRows : 0);      // q, k, v
-    count += h * numHeads * headDim + (outputBias ? h : 0); // o
-    count += 3 * h * intermediateSize;                   // gate, up, down
-    if (mlpBias)
-        count += 2 * intermediateSize + h;
-    return count;
-}
-
 } // namespace corolla

@@ -57,8 +57,6 @@ struct ModelConfig {
     static Result<ModelConfig> load(const std::string &directory);
 
     bool usesSlidingWindow(std::int64_t layer) const;
-    // Elements of the weights of one block (all matrices, norms and biases).
-    std::int64_t blockParameterCount() const;
 };
 
 } // namespace corolla

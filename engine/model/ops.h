@@ -36,7 +36,6 @@ public:
 
     // Fills ctx.rotaryCos / ctx.rotarySin for ctx.positions, in `dtype`.
     void fill(StepContext &ctx, at::ScalarType dtype) const;
-    const at::Tensor &inverseFrequencies() const { return m_invFreq; }
 
 private:
     at::Tensor m_invFreq; // [headDim / 2] fp32
