@@ -46,8 +46,7 @@ void splitByMatches(const std::string &text, const std::vector<std::pair<std::si
 
     std::vector<std::string> pieces;
     bool previousWasMatch = false;
-    bool pendingForNext = false;
-    std::string pending;
+    std::string pending; // matches waiting for the next part (MergedWithNext); never empty matches
     for (const Part &part : parts) {
         const std::string piece = text.substr(part.begin, part.end - part.begin);
         switch (behavior) {
@@ -67,11 +66,9 @@ void splitByMatches(const std::string &text, const std::vector<std::pair<std::si
         case Behavior::MergedWithNext:
             if (part.isMatch) {
                 pending += piece;
-                pendingForNext = true;
             } else {
                 pieces.push_back(pending + piece);
                 pending.clear();
-                pendingForNext = false;
             }
             break;
         case Behavior::Contiguous:
@@ -83,7 +80,7 @@ void splitByMatches(const std::string &text, const std::vector<std::pair<std::si
         }
         previousWasMatch = part.isMatch;
     }
-    if (pendingForNext)
+    if (!pending.empty())
         pieces.push_back(pending);
     for (std::string &piece : pieces) {
         if (!piece.empty())
