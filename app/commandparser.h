@@ -29,6 +29,10 @@ public:
     bool isSet(const QString &name) const { return m_parser.isSet(name); }
     QString value(const QString &name) const { return m_parser.value(name); }
     std::string text(const QString &name) const { return value(name).toStdString(); }
+    // Every value of an option given several times.
+    QStringList values(const QString &name) const { return m_parser.values(name); }
+    // Records an error of the caller's own checks, reported by failed().
+    void error(const QString &message);
 
     // Typed values; on a bad value they record an error that fail() reports.
     std::int64_t integer(const QString &name, std::int64_t minimum, std::int64_t maximum);
@@ -42,8 +46,6 @@ public:
     bool failed() const;
 
 private:
-    void error(const QString &message);
-
     QString m_command;
     QCommandLineParser m_parser;
     QString m_error;

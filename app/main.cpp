@@ -29,6 +29,9 @@ constexpr Command kCommands[] = {
     {"tokenize", corolla::runTokenize, "print the token ids of a text"},
     {"detokenize", corolla::runDetokenize, "print the text of token ids"},
     {"chat-template", corolla::runChatTemplate, "render a conversation with the model's chat template"},
+    {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
+    {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
+    {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
     {"bench", corolla::runBench, "measure speed: bench local, bench tokenizer"},
 };
 

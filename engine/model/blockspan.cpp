@@ -1,5 +1,6 @@
 #include "model/blockspan.h"
 
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
 namespace corolla {
@@ -37,7 +38,8 @@ Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
     span->m_dtype = dtype;
     if (config.architecture == Architecture::Llama)
         span->m_rotary.emplace(config.rope, config.headDim);
-    c10::InferenceMode inference;
+    // Not InferenceMode: weights made there could never take part in a backward pass.
+    at::NoGradGuard noGrad;
     for (std::int64_t index = begin; index < end; ++index) {
         auto block = loadBlock(config, source, index, dtype);
         if (!block)
@@ -57,17 +59,54 @@ std::int64_t BlockSpan::weightBytes() const
 
 KvCache BlockSpan::makeCache(std::int64_t batch, std::int64_t capacity) const
 {
-    return KvCache(m_end - m_begin, batch, m_config.numKvHeads, capacity, m_config.headDim, m_dtype);
+    return makeCache(batch, capacity, m_begin, m_end);
+}
+
+KvCache BlockSpan::makeCache(std::int64_t batch, std::int64_t capacity, std::int64_t from,
+                             std::int64_t to) const
+{
+    return KvCache(to - from, batch, m_config.numKvHeads, capacity, m_config.headDim, m_dtype);
+}
+
+std::int64_t BlockSpan::cacheBytesPerTokenPerBlock() const
+{
+    return 2 * m_config.numKvHeads * m_config.headDim * at::elementSize(m_dtype);
+}
+
+Result<void> BlockSpan::checkRange(std::int64_t from, std::int64_t to) const
+{
+    if (from < m_begin || to > m_end || from >= to)
+        return makeError(ErrorCode::InvalidArgument,
+                         "blocks [" + std::to_string(from) + ", " + std::to_string(to)
+                             + ") are not inside the served span [" + std::to_string(m_begin)
+                             + ", " + std::to_string(m_end) + ")");
+    return {};
+}
+
+Result<void> BlockSpan::checkHidden(const at::Tensor &hidden) const
+{
+    if (hidden.dim() != 3 || hidden.size(2) != m_config.hiddenSize)
+        return makeError(ErrorCode::InvalidArgument,
+                         "hidden states must be [batch, tokens, " + std::to_string(m_config.hiddenSize) + "]");
+    return {};
 }
 
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens) const
 {
-    if (hidden.dim() != 3 || hidden.size(2) != m_config.hiddenSize)
-        return makeError(ErrorCode::InvalidArgument,
-                         "hidden states must be [batch, tokens, " + std::to_string(m_config.hiddenSize) + "]");
-    if (hidden.size(0) != cache.batch())
-        return makeError(ErrorCode::InvalidArgument, "hidden states and cache disagree on the batch size");
+    return step(hidden, cache, newTokens, m_begin, m_end);
+}
+
+Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
+                                   const std::vector<std::int64_t> &newTokens, std::int64_t from,
+                                   std::int64_t to) const
+{
+    if (auto checked = checkRange(from, to); !checked)
+        return checked.error();
+    if (auto checked = checkHidden(hidden); !checked)
+        return checked.error();
+    if (hidden.size(0) != cache.batch() || cache.layers() != to - from)
+        return makeError(ErrorCode::InvalidArgument, "hidden states and cache disagree on the batch or blocks");
     auto context = cache.beginStep(newTokens, hidden.size(1), m_config.slidingWindow);
     if (!context)
         return context.error();
@@ -76,8 +115,8 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (m_rotary)
         m_rotary->fill(ctx, m_dtype);
     at::Tensor x = hidden.to(m_dtype);
-    for (std::size_t i = 0; i < m_blocks.size(); ++i)
-        x = m_blocks[i]->forward(x, cache.layer(std::int64_t(i)), ctx);
+    for (std::int64_t i = from; i < to; ++i)
+        x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
     cache.commitStep(ctx);
     return x;
 }
@@ -85,8 +124,53 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
 Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
                                       const std::vector<std::int64_t> &lengths) const
 {
-    KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)));
-    return step(hidden, cache, lengths);
+    return forward(hidden, lengths, m_begin, m_end);
+}
+
+Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
+                                      const std::vector<std::int64_t> &lengths, std::int64_t from,
+                                      std::int64_t to) const
+{
+    if (auto checked = checkHidden(hidden); !checked)
+        return checked.error();
+    KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
+    return step(hidden, cache, lengths, from, to);
+}
+
+Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
+                                       std::int64_t to) const
+{
+    if (auto checked = checkRange(from, to); !checked)
+        return checked.error();
+    if (auto checked = checkHidden(hidden); !checked)
+        return checked.error();
+    if (!gradOutput.sizes().equals(hidden.sizes()))
+        return makeError(ErrorCode::InvalidArgument, "output gradients must have the shape of the inputs");
+    // The forward pass again, this time recorded: the cache lives only for this call.
+    at::AutoGradMode recording(true);
+    KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
+    auto context = cache.beginStep(lengths, hidden.size(1), m_config.slidingWindow);
+    if (!context)
+        return context.error();
+    StepContext &ctx = *context;
+    if (m_rotary)
+        m_rotary->fill(ctx, m_dtype);
+    const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
+    at::Tensor x = input;
+    for (std::int64_t i = from; i < to; ++i)
+        x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
+    // Padding rows carry no loss: mask them out of the incoming gradient.
+    at::Tensor grad = gradOutput.to(at::kFloat).clone();
+    for (std::int64_t b = 0; b < hidden.size(0); ++b)
+        if (lengths[std::size_t(b)] < hidden.size(1))
+            grad[b].narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)]).zero_();
+    x.to(at::kFloat).backward(grad);
+    at::Tensor gradInput = input.grad().to(at::kFloat);
+    for (std::int64_t b = 0; b < hidden.size(0); ++b)
+        if (lengths[std::size_t(b)] < hidden.size(1))
+            gradInput[b].narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)]).zero_();
+    return gradInput.detach();
 }
 
 } // namespace corolla

@@ -26,19 +26,41 @@ public:
     const ModelConfig &config() const { return m_config; }
     std::int64_t weightBytes() const;
 
-    // An empty cache for `batch` sequences of up to `capacity` tokens each.
+    // An empty cache for `batch` sequences of up to `capacity` tokens each, for the blocks
+    // [from, to) of the span (the whole span by default).
     KvCache makeCache(std::int64_t batch, std::int64_t capacity) const;
+    KvCache makeCache(std::int64_t batch, std::int64_t capacity, std::int64_t from,
+                      std::int64_t to) const;
+    // Bytes of KV cache one token takes in one block.
+    std::int64_t cacheBytesPerTokenPerBlock() const;
 
     // Runs one step: hidden [batch, T, hiddenSize], where sequence b's first newTokens[b]
     // rows are real and the rest padding. Appends to `cache`; returns [batch, T, hiddenSize].
     Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
                             const std::vector<std::int64_t> &newTokens) const;
 
+    // step() through the blocks [from, to) of the span only; `cache` made for that range.
+    Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
+                            const std::vector<std::int64_t> &newTokens, std::int64_t from,
+                            std::int64_t to) const;
+
     // The whole sequences at once, without a lasting cache; `lengths` as in step().
     Result<at::Tensor> forward(const at::Tensor &hidden,
                                const std::vector<std::int64_t> &lengths) const;
+    Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
+                               std::int64_t from, std::int64_t to) const;
+
+    // The gradient of <outputs, gradOutput> with respect to the inputs of blocks [from, to),
+    // recomputing their forward pass; the weights stay untouched. Padding positions (past
+    // lengths[b]) get zero gradient. Returns [batch, T, hiddenSize] in float32.
+    Result<at::Tensor> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                const std::vector<std::int64_t> &lengths, std::int64_t from,
+                                std::int64_t to) const;
 
 private:
+    Result<void> checkRange(std::int64_t from, std::int64_t to) const;
+    Result<void> checkHidden(const at::Tensor &hidden) const;
+
     ModelConfig m_config;
     std::int64_t m_begin = 0, m_end = 0;
     at::ScalarType m_dtype = at::kFloat;

@@ -25,6 +25,7 @@ public:
 
     std::int64_t batch() const { return std::int64_t(m_lengths.size()); }
     std::int64_t capacity() const { return m_capacity; }
+    std::int64_t layers() const { return std::int64_t(m_layers.size()); }
     const std::vector<std::int64_t> &lengths() const { return m_lengths; }
     LayerCache &layer(std::int64_t index) { return m_layers[std::size_t(index)]; }
     std::int64_t bytes() const;

@@ -84,7 +84,7 @@ at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
                      const at::Tensor &mask, double scale, const at::Tensor &bias)
 {
-    if (q.size(2) <= kFusedAttentionMaxSteps)
+    if (q.size(2) <= kFusedAttentionMaxSteps && !q.requires_grad() && !k.requires_grad())
         return decodeAttention(q, k, v, mask, scale, bias);
     const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
     const std::int64_t kvHeads = k.size(1), context = k.size(2);

@@ -1,0 +1,245 @@
+// serve, swarm and bootstrap: the headless swarm modes.
+
+#include <cstdio>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QLockFile>
+#include <QStandardPaths>
+#include <QTimer>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.h"
+#include "app/swarmoptions.h"
+#include "server/memoryplan.h"
+#include "server/servernode.h"
+#include "swarm/dhtregistry.h"
+#include "swarm/serverrecord.h"
+
+namespace corolla {
+
+namespace {
+
+constexpr int kShutdownGraceMs = 500; // lets the OFFLINE announcement leave
+
+QString dataFolder()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+}
+
+// The peer's identity: the key file given, or the one in the data folder. A second server
+// on this machine finds the default key locked and runs with a fresh one of its own.
+Result<PeerIdentity> loadIdentity(const CommandParser &parser, std::unique_ptr<QLockFile> &lock)
+{
+    QString path = parser.value(QStringLiteral("identity"));
+    if (path.isEmpty())
+        path = QDir(dataFolder()).filePath(QStringLiteral("identity.pem"));
+    QDir().mkpath(QFileInfo(path).absolutePath());
+    lock = std::make_unique<QLockFile>(path + QStringLiteral(".lock"));
+    if (!lock->tryLock(0)) {
+        logLine(QStringLiteral("%1 is in use by another Corolla process; using a new identity").arg(path));
+        return PeerIdentity::generate();
+    }
+    return PeerIdentity::loadOrCreate(path.toStdString());
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &text)
+{
+    const QStringList parts = text.split(QLatin1Char(':'));
+    bool okBegin = false, okEnd = false;
+    const qlonglong begin = parts.size() == 2 ? parts[0].toLongLong(&okBegin) : -1;
+    const qlonglong end = parts.size() == 2 ? parts[1].toLongLong(&okEnd) : -1;
+    if (!okBegin || !okEnd || begin < 0 || end <= begin)
+        return makeError(ErrorCode::InvalidArgument,
+                         "--blocks must be 'auto' or START:END with START < END, not '" + text.toStdString() + "'");
+    return std::make_pair(std::int64_t(begin), std::int64_t(end));
+}
+
+int runEventLoopUntilSignal(std::function<void()> beforeQuit)
+{
+    onTerminationSignal([beforeQuit] {
+        logLine(QStringLiteral("stopping"));
+        beforeQuit();
+        QTimer::singleShot(kShutdownGraceMs, QCoreApplication::instance(), &QCoreApplication::quit);
+    });
+    return QCoreApplication::exec();
+}
+
+} // namespace
+
+int runServe(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("serve"),
+                         QStringLiteral("Serves a range of a model's blocks to the swarm until stopped (Ctrl+C)."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("blocks"), QStringLiteral("auto|A:B"),
+                          QStringLiteral("blocks to serve: auto (the swarm's weakest) or [A, B)"),
+                          QStringLiteral("auto"));
+    parser.addValueOption(QStringLiteral("memory-budget"), QStringLiteral("SIZE"),
+                          QStringLiteral("memory for blocks and cache with --blocks auto (default: half the RAM)"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
+                          QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("port"), QStringLiteral("P"), QStringLiteral("TCP port (0: any free port)"),
+                          QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("listen"), QStringLiteral("ADDRESS"), QStringLiteral("address to listen on"),
+                          QStringLiteral("0.0.0.0"));
+    parser.addValueOption(QStringLiteral("announce-address"), QStringLiteral("HOST"),
+                          QStringLiteral("address others reach this server at (repeatable; default: this machine's)"));
+    parser.addValueOption(QStringLiteral("public-name"), QStringLiteral("NAME"),
+                          QStringLiteral("a name shown to the swarm"));
+    parser.addValueOption(QStringLiteral("identity"), QStringLiteral("FILE"),
+                          QStringLiteral("the peer's key file (default: in the app's data folder)"));
+    parser.addValueOption(QStringLiteral("cache-tokens"), QStringLiteral("N"),
+                          QStringLiteral("KV cache budget in tokens"), QStringLiteral("16384"));
+    parser.addValueOption(QStringLiteral("max-sessions"), QStringLiteral("N"),
+                          QStringLiteral("most inference sessions at once"), QStringLiteral("64"));
+    parser.addValueOption(QStringLiteral("session-timeout"), QStringLiteral("SECONDS"),
+                          QStringLiteral("idle sessions expire after this"), QStringLiteral("300"));
+    parser.addValueOption(QStringLiteral("announce-period"), QStringLiteral("SECONDS"),
+                          QStringLiteral("re-announce this often; records expire after two periods"),
+                          QStringLiteral("30"));
+    parser.addValueOption(QStringLiteral("rebalance-period"), QStringLiteral("SECONDS"),
+                          QStringLiteral("with --blocks auto, check this often whether to move"),
+                          QStringLiteral("120"));
+    addRegistryOptions(parser);
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+
+    ServeOptions options;
+    options.modelDir = parser.text(QStringLiteral("model"));
+    options.dtype = parser.text(QStringLiteral("dtype"));
+    options.port = quint16(parser.integer(QStringLiteral("port"), 0, 65535));
+    options.listenAddress = parser.value(QStringLiteral("listen"));
+    for (const QString &address : parser.values(QStringLiteral("announce-address")))
+        options.announceAddresses.push_back(address.toStdString());
+    options.publicName = parser.text(QStringLiteral("public-name"));
+    options.limits.cacheBudgetTokens = parser.integer(QStringLiteral("cache-tokens"), 1, std::int64_t(1) << 30);
+    options.limits.maxSessions = parser.integer(QStringLiteral("max-sessions"), 1, 100000);
+    options.limits.sessionIdleTimeoutMs =
+        int(parser.number(QStringLiteral("session-timeout"), 0.1, 86400.0) * 1000);
+    options.announcePeriodMs = int(parser.number(QStringLiteral("announce-period"), 0.2, 60.0) * 1000);
+    options.rebalancePeriodMs = int(parser.number(QStringLiteral("rebalance-period"), 0.2, 86400.0) * 1000);
+    options.throughputCachePath =
+        QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation))
+            .filePath(QStringLiteral("throughput.json")).toStdString();
+    if (parser.value(QStringLiteral("blocks")) != QLatin1String("auto")) {
+        auto range = parseBlockRange(parser.value(QStringLiteral("blocks")));
+        if (range)
+            options.blocks = *range;
+        else
+            parser.error(QString::fromStdString(range.error().message));
+    }
+    if (parser.isSet(QStringLiteral("memory-budget"))) {
+        auto budget = parseByteSize(parser.text(QStringLiteral("memory-budget")));
+        if (budget)
+            options.memoryBudgetBytes = *budget;
+        else
+            parser.error(QStringLiteral("--memory-budget: ") + QString::fromStdString(budget.error().message));
+    }
+    if (parser.failed())
+        return 2;
+
+    auto model = resolveModel(options.modelDir);
+    if (!model || model->directory.empty())
+        return reportError("serve", model ? options.modelDir + ": not a model folder" : model.error().toString());
+    std::unique_ptr<QLockFile> identityLock;
+    auto identity = loadIdentity(parser, identityLock);
+    if (!identity)
+        return reportError("serve", identity.error().toString());
+    auto watcher = makeSwarmWatcher(parser, model->id);
+    if (!watcher)
+        return reportError("serve", watcher.error().toString());
+    for (const auto &registry : (*watcher)->registries())
+        logLine(QStringLiteral("swarm registry: %1").arg(registry->name()));
+
+    ServerNode node(options, std::move(*identity), std::move(*watcher));
+    QObject::connect(&node, &ServerNode::log, &logLine);
+    QObject::connect(&node, &ServerNode::failed, [](const QString &message) {
+        logLine(QStringLiteral("error: ") + message);
+        QCoreApplication::exit(1);
+    });
+    logLine(QStringLiteral("model %1 (%2 blocks)").arg(QString::fromStdString(model->id)).arg(model->numBlocks));
+    if (auto started = node.start(); !started)
+        return reportError("serve", started.error().toString());
+    return runEventLoopUntilSignal([&node] { node.stop(); });
+}
+
+int runSwarm(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("swarm"), QStringLiteral("Shows the servers of a model in the swarm."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR|ID"), QStringLiteral("model folder or model id"));
+    parser.addFlag(QStringLiteral("json"), QStringLiteral("print one JSON object"));
+    parser.addValueOption(QStringLiteral("wait"), QStringLiteral("SECONDS"),
+                          QStringLiteral("how long to listen to the swarm"), QStringLiteral("2"));
+    addRegistryOptions(parser);
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    parser.require(QStringLiteral("model"));
+    const double waitSeconds = parser.number(QStringLiteral("wait"), 0.0, 3600.0);
+    if (parser.failed())
+        return 2;
+    auto model = resolveModel(parser.text(QStringLiteral("model")));
+    if (!model)
+        return reportError("swarm", model.error().toString());
+    auto watcher = makeSwarmWatcher(parser, model->id);
+    if (!watcher)
+        return reportError("swarm", watcher.error().toString());
+    (*watcher)->start(250); // ask again and again while we listen
+    QTimer::singleShot(int(waitSeconds * 1000), QCoreApplication::instance(), &QCoreApplication::quit);
+    QCoreApplication::exec();
+
+    SwarmState state = (*watcher)->state();
+    state.prune(unixTimeMs());
+    const std::int64_t numBlocks = model->numBlocks > 0 ? model->numBlocks : state.numBlocks(model->id);
+    if (parser.isSet(QStringLiteral("json"))) {
+        std::printf("%s\n", state.toJson(model->id, numBlocks).dump().c_str());
+        return 0;
+    }
+    std::printf("model %s, %lld blocks\n", model->id.c_str(), static_cast<long long>(numBlocks));
+    std::printf("%-12s %-16s %-9s %-8s %12s %10s  %s\n", "peer", "name", "blocks", "state",
+                "throughput", "cache", "addresses");
+    for (const proto::ServerRecord &record : state.records(model->id)) {
+        const std::string blocks = std::to_string(record.start()) + ":" + std::to_string(record.end());
+        std::printf("%-12.12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n", record.peer_id().c_str(),
+                    record.public_name().c_str(), blocks.c_str(), serverStateName(record.state()),
+                    record.throughput(), static_cast<long long>(record.cache_tokens_left()),
+                    record.addresses_size() ? record.addresses(0).c_str() : "");
+    }
+    const std::vector<double> coverage = state.blockThroughput(model->id, numBlocks);
+    std::string missing;
+    for (std::size_t block = 0; block < coverage.size(); ++block)
+        if (coverage[block] <= 0.0)
+            missing += (missing.empty() ? "" : " ") + std::to_string(block);
+    std::printf(missing.empty() ? "every block is served\n" : "blocks without a server: %s\n", missing.c_str());
+    return 0;
+}
+
+int runBootstrap(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("bootstrap"),
+                         QStringLiteral("Runs an OpenDHT node that peers join the swarm through."));
+    parser.addValueOption(QStringLiteral("port"), QStringLiteral("P"), QStringLiteral("UDP port"),
+                          QString::number(4222));
+    parser.addValueOption(QStringLiteral("dht-bootstrap"), QStringLiteral("HOST:PORT"),
+                          QStringLiteral("other bootstrap nodes to link with (repeatable)"));
+    int exitCode = 0;
+    if (!parser.parse(arguments, exitCode))
+        return exitCode;
+    DhtOptions options;
+    options.port = quint16(parser.integer(QStringLiteral("port"), 1, 65535));
+    options.bootstrapMode = true;
+    for (const QString &node : parser.values(QStringLiteral("dht-bootstrap")))
+        options.bootstrap.push_back(node.toStdString());
+    if (parser.failed())
+        return 2;
+    auto registry = DhtRegistry::start(options);
+    if (!registry)
+        return reportError("bootstrap", registry.error().toString());
+    logLine(QStringLiteral("DHT bootstrap node on UDP port %1").arg((*registry)->boundPort()));
+    return runEventLoopUntilSignal([] {});
+}
+
+} // namespace corolla

@@ -1,0 +1,37 @@
+#pragma once
+// The options that say how to find the swarm, shared by serve, swarm, generate --swarm and
+// chat: OpenDHT bootstrap nodes, LAN discovery, a static peers file.
+// Thread: main.
+
+#include <memory>
+#include <string>
+
+#include "app/commandparser.h"
+#include "core/result.h"
+#include "swarm/swarmwatcher.h"
+
+namespace corolla {
+
+void addRegistryOptions(CommandParser &parser);
+
+// A watcher for `modelId` with the registries the options ask for. With none asked for,
+// LAN discovery alone (zero configuration on a home network).
+Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &parser,
+                                                       const std::string &modelId);
+
+// A model folder (with config.json) gives its id and block count; anything else is taken as
+// a model id whose block count the swarm will tell.
+struct ModelReference {
+    std::string id;
+    std::string directory; // empty for a bare id
+    std::int64_t numBlocks = 0;
+};
+Result<ModelReference> resolveModel(const std::string &dirOrId);
+
+// "[HH:MM:SS] message" on stderr: the log of the long-running modes.
+void logLine(const QString &message);
+
+// Calls `handler` once on the main thread when SIGINT or SIGTERM arrives.
+void onTerminationSignal(std::function<void()> handler);
+
+} // namespace corolla

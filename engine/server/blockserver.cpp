@@ -1,0 +1,455 @@
+#include "server/blockserver.h"
+
+#include <deque>
+#include <optional>
+
+#include <QDateTime>
+#include <QPointer>
+
+#include "model/blockspan.h"
+#include "net/listener.h"
+#include "server/requestcheck.h"
+#include "server/wiretensor.h"
+
+namespace corolla {
+
+// An inference session: the KV cache of blocks [from, to) for `batch` sequences of up to
+// maxLength tokens. Steps run one at a time, in the order they arrived.
+struct ServerSession {
+    std::int64_t from = 0, to = 0, batch = 0, maxLength = 0;
+    proto::Codec replyCodec = proto::CODEC_UNSPECIFIED;
+    std::optional<KvCache> cache; // made and used on the compute thread only
+    std::deque<proto::StepRequest> pending;
+    bool busy = false;
+    qint64 lastActiveMs = 0;
+};
+
+namespace {
+
+qint64 nowMs()
+{
+    return QDateTime::currentMSecsSinceEpoch();
+}
+
+// Runs `work` on the compute thread, catching what torch may throw, and hands the response
+// back to the engine thread.
+template <typename Work, typename Done>
+void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObject *receiver,
+                      Work work, Done done)
+{
+    queue.post(priority, [receiver, work = std::move(work), done = std::move(done)]() mutable {
+        Result<proto::Response> response = makeError(ErrorCode::Internal, "no result");
+        try {
+            response = work();
+        } catch (const std::exception &error) {
+            response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
+        }
+        QMetaObject::invokeMethod(
+            receiver, [done = std::move(done), response = std::move(response)]() mutable { done(std::move(response)); },
+            Qt::QueuedConnection);
+    });
+}
+
+// computeThenReply for calls that answer with one tensor: `compute` makes it, `field` says
+// where it goes in the response.
+template <typename Compute, typename Done>
+void computeTensorThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObject *receiver,
+                            proto::Codec codec, Compute compute,
+                            proto::Tensor *(*field)(proto::Response &), Done done)
+{
+    computeThenReply(
+        queue, priority, receiver,
+        [compute = std::move(compute), codec, field]() -> Result<proto::Response> {
+            Result<at::Tensor> output = compute();
+            if (!output)
+                return output.error();
+            auto wire = tensorToWire(*output, codec);
+            if (!wire)
+                return wire.error();
+            proto::Response response;
+            *field(response) = std::move(*wire);
+            return response;
+        },
+        std::move(done));
+}
+
+std::int64_t sum(const std::vector<std::int64_t> &values)
+{
+    std::int64_t total = 0;
+    for (std::int64_t value : values)
+        total += value;
+    return total;
+}
+
+} // namespace
+
+BlockServer::BlockServer(const PeerIdentity &identity, std::string modelId, ServerLimits limits,
+                         QObject *parent)
+    : QObject(parent), m_identity(identity), m_modelId(std::move(modelId)), m_limits(limits),
+      m_compute(std::make_unique<ComputeQueue>())
+{
+    m_listener = new Listener(m_identity.serverConfiguration(), m_limits.maxFrameBytes, this);
+    connect(m_listener, &Listener::accepted, this, &BlockServer::onAccepted);
+    connect(&m_expiryTimer, &QTimer::timeout, this, &BlockServer::expireIdleSessions);
+    m_expiryTimer.start(std::max(100, std::min(1000, m_limits.sessionIdleTimeoutMs / 4)));
+}
+
+BlockServer::~BlockServer()
+{
+    // Finish the running job first: its reply is queued to us and dropped with us.
+    m_compute.reset();
+    for (Connection *connection : m_connections) {
+        connection->disconnect(this);
+        delete connection;
+    }
+}
+
+bool BlockServer::listen(const QString &address, quint16 port)
+{
+    return m_listener->listen(QHostAddress(address), port);
+}
+
+quint16 BlockServer::port() const
+{
+    return m_listener->serverPort();
+}
+
+QString BlockServer::listenError() const
+{
+    return m_listener->errorString();
+}
+
+void BlockServer::setSpan(std::shared_ptr<const BlockSpan> span)
+{
+    m_sessions.clear(); // their caches belong to the old blocks; clients re-plan on NO_SESSION
+    m_reservedTokens = 0;
+    m_span = std::move(span);
+}
+
+std::int64_t BlockServer::cacheTokensLeft() const
+{
+    return std::max<std::int64_t>(0, m_limits.cacheBudgetTokens - m_reservedTokens);
+}
+
+const ServerStats &BlockServer::stats() const
+{
+    m_stats.sessionsOpen = std::int64_t(m_sessions.size());
+    m_stats.connections = std::int64_t(m_connections.size());
+    return m_stats;
+}
+
+void BlockServer::onAccepted(Connection *connection)
+{
+    connection->setParent(this);
+    m_connections.insert(connection);
+    connect(connection, &Connection::envelopeReceived, this,
+            [this, connection](const proto::Envelope &envelope) { onEnvelope(connection, envelope); });
+    connect(connection, &Connection::closed, this, [this, connection] {
+        m_stats.bytesIn += connection->bytesReceived();
+        m_stats.bytesOut += connection->bytesSent();
+        dropSessions(connection);
+        m_connections.erase(connection);
+        connection->deleteLater();
+    });
+}
+
+void BlockServer::reply(Connection *connection, std::uint64_t callId, const proto::Response &response)
+{
+    proto::Envelope envelope;
+    envelope.set_call_id(callId);
+    *envelope.mutable_response() = response;
+    connection->send(envelope);
+    Q_EMIT activity();
+}
+
+void BlockServer::replyError(Connection *connection, std::uint64_t callId, proto::ErrorKind kind,
+                             const std::string &message)
+{
+    ++m_stats.errors;
+    proto::Response response;
+    response.mutable_error()->set_kind(kind);
+    response.mutable_error()->set_message(message);
+    reply(connection, callId, response);
+}
+
+std::function<void(Result<proto::Response>)> BlockServer::replier(Connection *connection,
+                                                                 std::uint64_t callId)
+{
+    return [this, target = QPointer<Connection>(connection), callId](Result<proto::Response> response) {
+        if (!target || target->isClosed())
+            return;
+        if (response)
+            reply(target, callId, *response);
+        else
+            replyError(target, callId, toErrorKind(response.error().code), response.error().message);
+    };
+}
+
+void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &envelope)
+{
+    const std::uint64_t callId = envelope.call_id();
+    if (!envelope.has_request()) {
+        replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "expected a request");
+        return;
+    }
+    ++m_stats.requests;
+    const proto::Request &request = envelope.request();
+    if (!m_span && request.body_case() != proto::Request::kInfo
+        && request.body_case() != proto::Request::kPing) {
+        replyError(connection, callId, proto::ERROR_BUSY, "this server is still loading its blocks");
+        return;
+    }
+    switch (request.body_case()) {
+    case proto::Request::kInfo: handleInfo(connection, callId); break;
+    case proto::Request::kPing: {
+        proto::Response response;
+        response.mutable_ping()->set_client_time_us(request.ping().client_time_us());
+        reply(connection, callId, response);
+        break;
+    }
+    case proto::Request::kForward: handleForward(connection, callId, request.forward()); break;
+    case proto::Request::kBackward: handleBackward(connection, callId, request.backward()); break;
+    case proto::Request::kOpenSession: handleOpen(connection, callId, request.open_session()); break;
+    case proto::Request::kStep: handleStep(connection, callId, request.step()); break;
+    case proto::Request::kCloseSession: handleClose(connection, callId); break;
+    default: replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "unknown request"); break;
+    }
+}
+
+void BlockServer::handleInfo(Connection *connection, std::uint64_t callId)
+{
+    proto::Response response;
+    proto::InfoReply &info = *response.mutable_info();
+    info.set_model_id(m_modelId);
+    if (m_span) {
+        info.set_num_blocks(m_span->config().numLayers);
+        info.set_start(m_span->begin());
+        info.set_end(m_span->end());
+        info.set_dtype(computeDtypeName(m_span->dtype()));
+        info.set_hidden_size(m_span->config().hiddenSize);
+    }
+    info.set_max_batch(m_limits.maxBatch);
+    info.set_max_tokens_per_request(m_limits.maxTokensPerRequest);
+    info.set_max_session_length(m_limits.maxSessionLength);
+    info.set_cache_tokens_left(cacheTokensLeft());
+    info.set_version(COROLLA_VERSION);
+    info.set_signed_record(m_signedRecord.constData(), std::size_t(m_signedRecord.size()));
+    reply(connection, callId, response);
+}
+
+void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
+                                const proto::ForwardRequest &request)
+{
+    auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end());
+    auto hidden = blocks ? checkedHidden(request.hidden(), m_span->config().hiddenSize, m_limits)
+                         : Result<at::Tensor>(blocks.error());
+    auto lengths = hidden ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
+                          : Result<std::vector<std::int64_t>>(hidden.error());
+    if (!lengths) {
+        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+        return;
+    }
+    m_stats.tokensServed += sum(*lengths);
+    const proto::Codec codec = replyCodec(request.reply_codec(), request.hidden().codec());
+    computeTensorThenReply(
+        *m_compute, ComputeQueue::Priority::Forward, this, codec,
+        [span = m_span, x = *hidden, lengths = *lengths, from = request.start(), to = request.end()] {
+            return span->forward(x, lengths, from, to);
+        },
+        [](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); },
+        replier(connection, callId));
+}
+
+void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
+                                 const proto::BackwardRequest &request)
+{
+    const std::int64_t hiddenSize = m_span->config().hiddenSize;
+    auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end());
+    auto hidden = blocks ? checkedHidden(request.hidden(), hiddenSize, m_limits)
+                         : Result<at::Tensor>(blocks.error());
+    auto grad = hidden ? checkedHidden(request.grad_output(), hiddenSize, m_limits)
+                       : Result<at::Tensor>(hidden.error());
+    if (grad && !grad->sizes().equals(hidden->sizes()))
+        grad = makeError(ErrorCode::InvalidArgument, "output gradients and inputs differ in shape");
+    auto lengths = grad ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
+                        : Result<std::vector<std::int64_t>>(grad.error());
+    if (!lengths) {
+        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+        return;
+    }
+    m_stats.tokensServed += sum(*lengths);
+    const proto::Codec codec = replyCodec(request.reply_codec(), request.grad_output().codec());
+    computeTensorThenReply(
+        *m_compute, ComputeQueue::Priority::Backward, this, codec,
+        [span = m_span, x = *hidden, g = *grad, lengths = *lengths, from = request.start(),
+         to = request.end()] { return span->backward(x, g, lengths, from, to); },
+        [](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); },
+        replier(connection, callId));
+}
+
+void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
+                             const proto::OpenSessionRequest &request)
+{
+    const SessionKey key{connection, callId};
+    if (m_sessions.count(key)) {
+        replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "a session is already open on this call");
+        return;
+    }
+    if (auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end()); !blocks) {
+        replyError(connection, callId, toErrorKind(blocks.error().code), blocks.error().message);
+        return;
+    }
+    if (request.batch() < 1 || request.batch() > m_limits.maxBatch || request.max_length() < 1
+        || request.max_length() > m_limits.maxSessionLength) {
+        replyError(connection, callId, proto::ERROR_INVALID_REQUEST,
+                   "a session takes 1 to " + std::to_string(m_limits.maxBatch) + " sequences of 1 to "
+                       + std::to_string(m_limits.maxSessionLength) + " tokens");
+        return;
+    }
+    const std::int64_t tokens = request.batch() * request.max_length();
+    std::int64_t ofConnection = 0;
+    for (const auto &[sessionKey, session] : m_sessions)
+        ofConnection += sessionKey.first == connection ? 1 : 0;
+    if (std::int64_t(m_sessions.size()) >= m_limits.maxSessions
+        || ofConnection >= m_limits.maxSessionsPerConnection) {
+        replyError(connection, callId, proto::ERROR_BUSY, "too many open sessions on this server");
+        return;
+    }
+    if (tokens > cacheTokensLeft()) {
+        replyError(connection, callId, proto::ERROR_BUSY,
+                   "the session needs " + std::to_string(tokens) + " cache tokens; "
+                       + std::to_string(cacheTokensLeft()) + " are left");
+        return;
+    }
+    auto session = std::make_shared<ServerSession>();
+    session->from = request.start();
+    session->to = request.end();
+    session->batch = request.batch();
+    session->maxLength = request.max_length();
+    session->replyCodec = request.reply_codec();
+    session->lastActiveMs = nowMs();
+    m_sessions[key] = session;
+    m_reservedTokens += tokens;
+    ++m_stats.sessionsOpened;
+    proto::Response response;
+    response.mutable_open_session()->set_cache_tokens_left(cacheTokensLeft());
+    reply(connection, callId, response);
+}
+
+void BlockServer::handleStep(Connection *connection, std::uint64_t callId,
+                             const proto::StepRequest &request)
+{
+    auto it = m_sessions.find({connection, callId});
+    if (it == m_sessions.end()) {
+        replyError(connection, callId, proto::ERROR_NO_SESSION,
+                   "no open session on this call (it expired, was closed, or the server moved)");
+        return;
+    }
+    it->second->lastActiveMs = nowMs();
+    it->second->pending.push_back(request);
+    if (!it->second->busy)
+        runNextStep(it->first);
+}
+
+void BlockServer::runNextStep(const SessionKey &key)
+{
+    auto it = m_sessions.find(key);
+    if (it == m_sessions.end() || it->second->busy || it->second->pending.empty())
+        return;
+    const std::shared_ptr<ServerSession> session = it->second;
+    Connection *connection = key.first;
+    const std::uint64_t callId = key.second;
+    const proto::StepRequest request = std::move(session->pending.front());
+    session->pending.pop_front();
+
+    auto hidden = checkedHidden(request.hidden(), m_span->config().hiddenSize, m_limits);
+    if (hidden && hidden->size(0) != session->batch)
+        hidden = makeError(ErrorCode::InvalidArgument, "the step's batch differs from the session's");
+    auto lengths = hidden ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
+                          : Result<std::vector<std::int64_t>>(hidden.error());
+    if (!lengths) {
+        // The session stays usable: a bad step changes nothing in its cache.
+        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+        runNextStep(key);
+        return;
+    }
+    m_stats.tokensServed += sum(*lengths);
+    session->busy = true;
+    const proto::Codec codec = replyCodec(session->replyCodec, request.hidden().codec());
+    QPointer<Connection> target(connection);
+    computeThenReply(
+        *m_compute, ComputeQueue::Priority::Inference, this,
+        [span = m_span, session, x = *hidden, lengths = *lengths, codec,
+         stepId = request.step_id()]() -> Result<proto::Response> {
+            if (!session->cache)
+                session->cache.emplace(span->makeCache(session->batch, session->maxLength,
+                                                       session->from, session->to));
+            auto output = span->step(x, *session->cache, lengths, session->from, session->to);
+            if (!output)
+                return output.error();
+            auto wire = tensorToWire(*output, codec);
+            if (!wire)
+                return wire.error();
+            proto::Response response;
+            proto::StepReply &step = *response.mutable_step();
+            *step.mutable_hidden() = std::move(*wire);
+            step.set_step_id(stepId);
+            const auto &cached = session->cache->lengths();
+            step.set_position(cached.empty() ? 0 : *std::max_element(cached.begin(), cached.end()));
+            return response;
+        },
+        [this, target, key, session, callId](Result<proto::Response> response) {
+            session->busy = false;
+            session->lastActiveMs = nowMs();
+            if (target && !target->isClosed()) {
+                if (response)
+                    reply(target, callId, *response);
+                else
+                    replyError(target, callId, toErrorKind(response.error().code), response.error().message);
+            }
+            runNextStep(key);
+        });
+}
+
+void BlockServer::handleClose(Connection *connection, std::uint64_t callId)
+{
+    auto it = m_sessions.find({connection, callId});
+    if (it == m_sessions.end()) {
+        replyError(connection, callId, proto::ERROR_NO_SESSION, "no open session on this call");
+        return;
+    }
+    m_reservedTokens -= it->second->batch * it->second->maxLength;
+    m_sessions.erase(it); // a running step keeps its own reference until it finishes
+    proto::Response response;
+    response.mutable_close_session();
+    reply(connection, callId, response);
+}
+
+void BlockServer::dropSessions(Connection *connection)
+{
+    for (auto it = m_sessions.begin(); it != m_sessions.end();) {
+        if (it->first.first == connection) {
+            m_reservedTokens -= it->second->batch * it->second->maxLength;
+            it = m_sessions.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void BlockServer::expireIdleSessions()
+{
+    const qint64 now = nowMs();
+    for (auto it = m_sessions.begin(); it != m_sessions.end();) {
+        const ServerSession &session = *it->second;
+        if (!session.busy && session.pending.empty()
+            && now - session.lastActiveMs > m_limits.sessionIdleTimeoutMs) {
+            m_reservedTokens -= session.batch * session.maxLength;
+            it = m_sessions.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+} // namespace corolla

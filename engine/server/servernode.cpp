@@ -1,0 +1,292 @@
+#include "server/servernode.h"
+
+#include <QHostAddress>
+#include <QNetworkInterface>
+#include <QRandomGenerator>
+
+#include <ATen/Parallel.h>
+
+#include "loader/checkpoint.h"
+#include "model/blockspan.h"
+#include "server/blockchoice.h"
+#include "server/memoryplan.h"
+#include "swarm/serverrecord.h"
+
+namespace corolla {
+
+namespace {
+
+constexpr int kActivityLogPeriodMs = 10000;
+
+QString spanText(std::int64_t begin, std::int64_t end)
+{
+    return QStringLiteral("[%1, %2)").arg(begin).arg(end);
+}
+
+} // namespace
+
+ServerNode::ServerNode(ServeOptions options, PeerIdentity identity,
+                       std::unique_ptr<SwarmWatcher> watcher, QObject *parent)
+    : QObject(parent), m_options(std::move(options)), m_identity(std::move(identity)),
+      m_watcher(std::move(watcher))
+{
+    m_watcher->setParent(nullptr);
+    connect(&m_announceTimer, &QTimer::timeout, this, &ServerNode::announce);
+    connect(&m_balanceTimer, &QTimer::timeout, this, &ServerNode::checkBalance);
+    connect(&m_activityTimer, &QTimer::timeout, this, &ServerNode::logActivity);
+    connect(m_watcher.get(), &SwarmWatcher::problem, this, &ServerNode::log);
+}
+
+ServerNode::~ServerNode()
+{
+    // The server's compute queue may still be loading: stop it before what it refers to.
+    m_server.reset();
+}
+
+quint16 ServerNode::port() const
+{
+    return m_server ? m_server->port() : 0;
+}
+
+Result<void> ServerNode::start()
+{
+    auto config = ModelConfig::load(m_options.modelDir);
+    if (!config)
+        return config.error();
+    m_config = *config;
+    auto dtype = parseComputeDtype(m_options.dtype);
+    if (!dtype)
+        return dtype.error();
+    const int bytesPerValue = int(at::elementSize(*dtype));
+
+    if (m_options.blocks) {
+        const auto [begin, end] = *m_options.blocks;
+        if (begin < 0 || end > m_config.numLayers || begin >= end)
+            return makeError(ErrorCode::InvalidArgument,
+                             "--blocks " + std::to_string(begin) + ":" + std::to_string(end)
+                                 + " is not inside the model's " + std::to_string(m_config.numLayers)
+                                 + " blocks");
+        m_spanLength = end - begin;
+    } else {
+        const std::int64_t budget = m_options.memoryBudgetBytes > 0 ? m_options.memoryBudgetBytes
+                                                                    : defaultMemoryBudget();
+        auto blocks = blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens, budget);
+        if (!blocks)
+            return blocks.error();
+        m_spanLength = *blocks;
+        Q_EMIT log(QStringLiteral("memory budget %1 holds %2 of %3 blocks (%4 of weights and %5 of cache each)")
+                       .arg(QString::fromStdString(formatBytes(budget))).arg(m_spanLength)
+                       .arg(m_config.numLayers)
+                       .arg(QString::fromStdString(formatBytes(blockWeightBytes(m_config, bytesPerValue))))
+                       .arg(QString::fromStdString(formatBytes(cacheBytesPerBlock(
+                           m_config, bytesPerValue, m_options.limits.cacheBudgetTokens)))));
+    }
+
+    m_server = std::make_unique<BlockServer>(m_identity, modelId(), m_options.limits);
+    if (!m_server->listen(m_options.listenAddress, m_options.port))
+        return makeError(ErrorCode::Io, "cannot listen on " + m_options.listenAddress.toStdString() + ":"
+                                            + std::to_string(m_options.port) + ": "
+                                            + m_server->listenError().toStdString());
+    Q_EMIT log(QStringLiteral("peer %1 listening on port %2")
+                   .arg(QString::fromStdString(m_identity.peerId())).arg(m_server->port()));
+    m_watcher->start(std::max(200, m_options.announcePeriodMs / 2));
+
+    if (m_options.blocks) {
+        load(m_options.blocks->first, m_options.blocks->second);
+    } else {
+        // Listen to the swarm for a moment before choosing, with some jitter so that servers
+        // started together do not all pick the same blocks.
+        const int wait = std::min(m_options.announcePeriodMs, 3000)
+            + int(QRandomGenerator::global()->bounded(std::max(1, m_options.announcePeriodMs / 2)));
+        QTimer::singleShot(wait, this, &ServerNode::chooseAndLoad);
+    }
+    return {};
+}
+
+void ServerNode::chooseAndLoad()
+{
+    if (m_stopped)
+        return;
+    const std::vector<double> throughput =
+        m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
+    const std::int64_t begin = chooseSpanStart(throughput, m_spanLength);
+    load(begin, begin + m_spanLength);
+}
+
+void ServerNode::load(std::int64_t begin, std::int64_t end)
+{
+    m_loading = true;
+    m_online = false;
+    m_begin = begin;
+    m_end = end;
+    announce(); // JOINING: others see where we are going before the weights are in
+    Q_EMIT log(QStringLiteral("loading blocks %1 in %2").arg(spanText(begin, end),
+                                                            QString::fromStdString(m_options.dtype)));
+    const ThroughputCache cache(m_options.throughputCachePath);
+    const std::string key = ThroughputCache::key(modelId(), m_options.dtype, "cpu", at::get_num_threads());
+    const std::optional<BlockThroughput> cached =
+        m_options.throughputCachePath.empty() ? std::nullopt : cache.find(key);
+    m_server->computeQueue().post(ComputeQueue::Priority::Background, [this, begin, end, cached, cache, key,
+                                                                       config = m_config,
+                                                                       dir = m_options.modelDir,
+                                                                       dtypeName = m_options.dtype] {
+        Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
+        BlockThroughput throughput;
+        try {
+            auto checkpoint = Checkpoint::open(dir);
+            auto dtype = parseComputeDtype(dtypeName);
+            if (!checkpoint)
+                span = checkpoint.error();
+            else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, *dtype); !loaded)
+                span = loaded.error();
+            else
+                span = std::shared_ptr<BlockSpan>(std::move(*loaded));
+            if (span && cached) {
+                throughput = *cached;
+            } else if (span) {
+                auto measured = measureThroughput(**span);
+                if (measured) {
+                    throughput = *measured;
+                    if (!cache.find(key))
+                        cache.store(key, throughput);
+                }
+            }
+        } catch (const std::exception &error) {
+            span = makeError(ErrorCode::Internal, std::string("loading failed: ") + error.what());
+        }
+        QMetaObject::invokeMethod(
+            this, [this, begin, end, span = std::move(span), throughput]() mutable {
+                onLoaded(begin, end, std::move(span), throughput);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
+                          Result<std::shared_ptr<BlockSpan>> span, BlockThroughput throughput)
+{
+    m_loading = false;
+    if (m_stopped)
+        return;
+    if (!span) {
+        Q_EMIT failed(QString::fromStdString(span.error().toString()));
+        return;
+    }
+    m_throughput = throughput;
+    m_server->setSpan(std::move(*span));
+    m_online = true;
+    Q_EMIT log(QStringLiteral("serving blocks %1: %2 inference steps/s and %3 forward tokens/s through them")
+                   .arg(spanText(begin, end))
+                   .arg(throughput.inferenceRps / double(end - begin), 0, 'f', 1)
+                   .arg(throughput.forwardRps / double(end - begin), 0, 'f', 1));
+    announce();
+    m_announceTimer.start(m_options.announcePeriodMs);
+    if (!m_options.blocks)
+        m_balanceTimer.start(m_options.rebalancePeriodMs);
+    m_activityTimer.start(kActivityLogPeriodMs);
+    Q_EMIT online(begin, end);
+}
+
+std::vector<std::string> ServerNode::addresses() const
+{
+    const QString port = QString::number(m_server->port());
+    std::vector<std::string> result;
+    if (!m_options.announceAddresses.empty()) {
+        for (const std::string &host : m_options.announceAddresses)
+            result.push_back(host + ":" + port.toStdString());
+        return result;
+    }
+    const QHostAddress listen(m_options.listenAddress);
+    if (listen != QHostAddress::AnyIPv4 && listen != QHostAddress::Any)
+        return {m_options.listenAddress.toStdString() + ":" + port.toStdString()};
+    // Every address of this machine, the loopback last (for peers on this machine).
+    for (const QHostAddress &address : QNetworkInterface::allAddresses())
+        if (address.protocol() == QAbstractSocket::IPv4Protocol && !address.isLoopback())
+            result.push_back(address.toString().toStdString() + ":" + port.toStdString());
+    result.push_back("127.0.0.1:" + port.toStdString());
+    return result;
+}
+
+proto::ServerRecord ServerNode::makeRecord() const
+{
+    proto::ServerRecord record;
+    record.set_model_id(modelId());
+    record.set_num_blocks(m_config.numLayers);
+    record.set_peer_id(m_identity.peerId());
+    for (const std::string &address : addresses())
+        record.add_addresses(address);
+    record.set_state(m_stopped ? proto::STATE_OFFLINE
+                               : (m_online ? proto::STATE_ONLINE : proto::STATE_JOINING));
+    record.set_start(m_begin);
+    record.set_end(m_end);
+    record.set_inference_rps(m_throughput.inferenceRps);
+    record.set_forward_rps(m_throughput.forwardRps);
+    // Tokens per second through the whole span, what each of its blocks adds to the swarm.
+    // The network rate is not measured yet; until it is, compute alone sets the throughput.
+    record.set_throughput(m_end > m_begin ? m_throughput.inferenceRps / double(m_end - m_begin) : 0.0);
+    record.set_dtype(m_options.dtype);
+    record.set_quantization("none");
+    record.set_cache_tokens_left(m_server->cacheTokensLeft());
+    record.set_version(COROLLA_VERSION);
+    record.set_public_name(m_options.publicName);
+    record.set_hidden_size(m_config.hiddenSize);
+    const std::int64_t now = unixTimeMs();
+    record.set_announced_at_ms(now);
+    record.set_expires_at_ms(now + 2 * std::int64_t(m_options.announcePeriodMs));
+    return record;
+}
+
+void ServerNode::announce()
+{
+    if (m_begin < 0)
+        return;
+    const proto::ServerRecord record = makeRecord();
+    m_watcher->publish(record, m_identity);
+    m_server->setSignedRecord(signRecord(record, m_identity));
+}
+
+void ServerNode::checkBalance()
+{
+    if (m_loading || m_stopped || !m_online)
+        return;
+    std::vector<PlacedServer> servers;
+    for (const proto::ServerRecord &record : m_watcher->state().servers(modelId()))
+        if (record.num_blocks() == m_config.numLayers)
+            servers.push_back({record.peer_id(), record.start(), record.end(), record.throughput()});
+    if (!shouldMove(servers, m_identity.peerId(), m_config.numLayers))
+        return;
+    const std::vector<double> others =
+        m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
+    const std::int64_t begin = chooseSpanStart(others, m_spanLength);
+    Q_EMIT log(QStringLiteral("moving from blocks %1 to %2: it lifts the swarm's weakest block")
+                   .arg(spanText(m_begin, m_end), spanText(begin, begin + m_spanLength)));
+    m_balanceTimer.stop();
+    m_activityTimer.stop();
+    m_announceTimer.stop();
+    load(begin, begin + m_spanLength);
+}
+
+void ServerNode::logActivity()
+{
+    const ServerStats &stats = m_server->stats();
+    if (stats.tokensServed == m_loggedTokens)
+        return;
+    Q_EMIT log(QStringLiteral("served %1 tokens in %2 requests; %3 sessions open, %4 connections, %5 cache tokens left")
+                   .arg(stats.tokensServed).arg(stats.requests).arg(stats.sessionsOpen)
+                   .arg(stats.connections).arg(m_server->cacheTokensLeft()));
+    m_loggedTokens = stats.tokensServed;
+}
+
+void ServerNode::stop()
+{
+    if (m_stopped)
+        return;
+    m_stopped = true;
+    m_announceTimer.stop();
+    m_balanceTimer.stop();
+    m_activityTimer.stop();
+    announce(); // OFFLINE
+    Q_EMIT log(QStringLiteral("stopped serving"));
+}
+
+} // namespace corolla

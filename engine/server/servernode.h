@@ -1,0 +1,96 @@
+#pragma once
+// A whole serving peer, what `corolla serve` and the app's "Donate my GPU" run: the swarm
+// registries, block choice, loading the chosen span, the block server, periodic
+// announcements and re-balancing.
+// Thread: the engine thread; loading and probing run on the server's compute queue.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <QObject>
+#include <QTimer>
+
+#include "core/result.h"
+#include "model/modelconfig.h"
+#include "net/identity.h"
+#include "server/blockserver.h"
+#include "server/throughputprobe.h"
+#include "swarm/swarmwatcher.h"
+
+namespace corolla {
+
+class BlockSpan;
+
+struct ServeOptions {
+    std::string modelDir;
+    std::optional<std::pair<std::int64_t, std::int64_t>> blocks; // nullopt: choose (auto)
+    std::int64_t memoryBudgetBytes = 0;                          // 0: half the RAM
+    std::string dtype = "bf16";
+    QString listenAddress = QStringLiteral("0.0.0.0");
+    quint16 port = 0;
+    std::vector<std::string> announceAddresses; // empty: this machine's addresses
+    std::string publicName;
+    int announcePeriodMs = 30000;
+    int rebalancePeriodMs = 120000;
+    std::string throughputCachePath; // empty: no cache
+    ServerLimits limits;
+};
+
+class ServerNode : public QObject {
+    Q_OBJECT
+public:
+    // `watcher` carries the registries; the node publishes through it.
+    ServerNode(ServeOptions options, PeerIdentity identity, std::unique_ptr<SwarmWatcher> watcher,
+               QObject *parent = nullptr);
+    ~ServerNode() override;
+
+    // Listens and begins joining; errors that stop the node come through failed().
+    Result<void> start();
+    // Announces that this server is leaving.
+    void stop();
+
+    const PeerIdentity &identity() const { return m_identity; }
+    const std::string &modelId() const { return m_watcher->modelId(); }
+    SwarmWatcher &watcher() { return *m_watcher; }
+    BlockServer *server() const { return m_server.get(); }
+    quint16 port() const;
+    // The served span, [-1, -1) before one is loaded.
+    std::pair<std::int64_t, std::int64_t> span() const { return {m_begin, m_end}; }
+    bool isOnline() const { return m_online; }
+
+Q_SIGNALS:
+    void log(const QString &message);
+    void online(qint64 begin, qint64 end);
+    void failed(const QString &message);
+
+private:
+    void chooseAndLoad();
+    void load(std::int64_t begin, std::int64_t end);
+    void onLoaded(std::int64_t begin, std::int64_t end, Result<std::shared_ptr<BlockSpan>> span,
+                  BlockThroughput throughput);
+    void announce();
+    void checkBalance();
+    void logActivity();
+    proto::ServerRecord makeRecord() const;
+    std::vector<std::string> addresses() const;
+
+    ServeOptions m_options;
+    PeerIdentity m_identity;
+    std::unique_ptr<SwarmWatcher> m_watcher;
+    ModelConfig m_config;
+    std::unique_ptr<BlockServer> m_server;
+    std::int64_t m_spanLength = 0;
+    std::int64_t m_begin = -1, m_end = -1;
+    bool m_online = false;
+    bool m_loading = false;
+    bool m_stopped = false;
+    BlockThroughput m_throughput;
+    QTimer m_announceTimer;
+    QTimer m_balanceTimer;
+    QTimer m_activityTimer;
+    std::int64_t m_loggedTokens = 0;
+};
+
+} // namespace corolla
