@@ -45,7 +45,9 @@ Result<at::Tensor> WeightReader::require(const std::string &name,
         return makeError(ErrorCode::Format, "tensor '" + name + "' has shape "
                                                 + shapeText(tensor->sizes()) + ", config.json implies "
                                                 + shapeText(shape));
-    return tensor->to(m_dtype).contiguous();
+    at::Tensor weight = tensor->to(m_dtype).contiguous();
+    // Tensors made under InferenceMode can never join a backward pass; weights must.
+    return weight.is_inference() ? weight.clone() : weight;
 }
 
 Result<at::Tensor> WeightReader::optional(const std::string &name,

@@ -6,6 +6,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/randn.h>
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
@@ -221,7 +222,7 @@ Result<std::string> testModelConfigJson(const TestModelSpec &spec)
 std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std::uint64_t seed,
                                                   at::ScalarType storage)
 {
-    c10::InferenceMode inference;
+    at::NoGradGuard noGrad;
     std::map<std::string, at::Tensor> weights;
     // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2),
     // embeddings ~ N(0, 1): activations stay O(1) through any depth.

@@ -102,15 +102,11 @@ void RpcChannel::onEnvelope(const proto::Envelope &envelope)
     if (it == m_calls.end())
         return; // finished or timed out already
     Handler handler = it->second.handler;
-    const bool error = envelope.response().has_error();
-    if (!it->second.stream || error)
+    if (!it->second.stream)
         m_calls.erase(it);
     else
         it->second.deadlineMs = 0;
-    if (error)
-        handler(toError(envelope.response().error()));
-    else
-        handler(envelope.response());
+    handler(envelope.response());
 }
 
 void RpcChannel::onClosed(const QString &reason)

@@ -1,7 +1,9 @@
 #pragma once
 // The calling side of a connection: numbered calls, each answered by one response (unary
 // calls) or by one response per request sent on it (streams: inference sessions). A lost
-// connection or an expired deadline answers every waiting call with an error, once.
+// connection or an expired deadline answers every waiting call with an error, once. An
+// error reply from the server is a response (with its ErrorKind), not a transport error:
+// streams stay open after one.
 // Thread: the engine thread.
 
 #include <cstdint>
@@ -44,7 +46,7 @@ public:
     // Stops delivering responses of the stream (after sending a last request, if any).
     void finish(std::uint64_t callId);
 
-    // Error replies from the server become errors of this code.
+    // An error reply as an Error (BUSY: ResourceExhausted, NOT_SERVED/NO_SESSION: NotFound).
     static Error toError(const proto::ErrorReply &reply);
 
 Q_SIGNALS:

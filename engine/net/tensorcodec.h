@@ -1,7 +1,7 @@
 #pragma once
 // Tensors on the wire: float32 values in memory, one of four codecs in a message.
 //   fp32        exact
-//   bf16        round to nearest even; |error| <= 2^-9 |x|
+//   bf16        round to nearest even; |error| <= 2^-8 |x|
 //   fp16        round to nearest even; |error| <= 2^-11 |x| for 2^-14 <= |x| <= 65504,
 //               <= 2^-25 below; larger values do not fit and are refused on encode
 //   int8-block  per block of `blockSize` values, q = round(x / s) with s = absmax / 127;

@@ -5,6 +5,7 @@
 
 #include <QDateTime>
 #include <QPointer>
+#include <c10/util/Exception.h>
 
 #include "model/blockspan.h"
 #include "net/listener.h"
@@ -41,6 +42,8 @@ void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObj
         Result<proto::Response> response = makeError(ErrorCode::Internal, "no result");
         try {
             response = work();
+        } catch (const c10::Error &error) {
+            response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what_without_backtrace());
         } catch (const std::exception &error) {
             response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
         }

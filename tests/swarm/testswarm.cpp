@@ -1,0 +1,233 @@
+// Server records (signatures, forgeries, expiry, ranges), the merged swarm state, block
+// choice (Petals' rule and the re-balancing check) and the memory plan.
+
+#include <QtTest>
+#include <nlohmann/json.hpp>
+
+#include "model/testmodel.h"
+#include "net/identity.h"
+#include "server/blockchoice.h"
+#include "server/memoryplan.h"
+#include "swarm/serverrecord.h"
+#include "swarm/swarmstate.h"
+
+using namespace corolla;
+
+namespace {
+
+proto::ServerRecord sampleRecord(const PeerIdentity &identity, std::int64_t now)
+{
+    proto::ServerRecord record;
+    record.set_model_id("tiny@0123456789abcdef");
+    record.set_num_blocks(8);
+    record.set_peer_id(identity.peerId());
+    record.add_addresses("127.0.0.1:4000");
+    record.set_state(proto::STATE_ONLINE);
+    record.set_start(2);
+    record.set_end(6);
+    record.set_throughput(10.0);
+    record.set_inference_rps(40.0);
+    record.set_forward_rps(400.0);
+    record.set_dtype("bf16");
+    record.set_cache_tokens_left(1024);
+    record.set_version("0.1.0");
+    record.set_public_name("alice");
+    record.set_announced_at_ms(now);
+    record.set_expires_at_ms(now + 60000);
+    return record;
+}
+
+// Re-signs the serialized SignedRecord after `edit` changes its body, with `signer`.
+QByteArray signedWith(const proto::ServerRecord &record, const PeerIdentity &signer)
+{
+    return signRecord(record, signer);
+}
+
+PlacedServer placed(const std::string &id, std::int64_t start, std::int64_t end, double throughput = 1.0)
+{
+    return {id, start, end, throughput};
+}
+
+} // namespace
+
+class TestSwarm : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void genuineRecordVerifies()
+    {
+        auto identity = PeerIdentity::generate();
+        const std::int64_t now = unixTimeMs();
+        const proto::ServerRecord record = sampleRecord(*identity, now);
+        auto verified = verifyRecord(signRecord(record, *identity), now);
+        QVERIFY2(verified, verified ? "" : verified.error().message.c_str());
+        QCOMPARE(verified->SerializeAsString(), record.SerializeAsString());
+    }
+
+    void forgedRecordsAreRejected()
+    {
+        auto alice = PeerIdentity::generate();
+        auto mallory = PeerIdentity::generate();
+        const std::int64_t now = unixTimeMs();
+        const QByteArray genuine = signRecord(sampleRecord(*alice, now), *alice);
+
+        // A changed body under the old signature.
+        proto::SignedRecord tampered;
+        QVERIFY(tampered.ParseFromArray(genuine.constData(), int(genuine.size())));
+        proto::ServerRecord body;
+        body.ParseFromString(tampered.record());
+        body.set_start(0);
+        tampered.set_record(body.SerializeAsString());
+        auto result = verifyRecord(QByteArray::fromStdString(tampered.SerializeAsString()), now);
+        QVERIFY(!result);
+        QVERIFY(QString::fromStdString(result.error().message).contains(QLatin1String("signature")));
+
+        // Mallory signs a record that claims to be Alice.
+        result = verifyRecord(signedWith(sampleRecord(*alice, now), *mallory), now);
+        QVERIFY(!result);
+        QVERIFY(QString::fromStdString(result.error().message).contains(QLatin1String("does not belong")));
+
+        // Garbage and truncation.
+        QVERIFY(!verifyRecord(QByteArray("\x0a\xff\xff\xff\x0f garbage"), now));
+        QVERIFY(!verifyRecord(genuine.left(genuine.size() / 2), now));
+        QVERIFY(!verifyRecord(QByteArray(kMaxRecordBytes + 1, 'x'), now));
+    }
+
+    void expiredAndOutOfRangeRecordsAreRejected()
+    {
+        auto identity = PeerIdentity::generate();
+        const std::int64_t now = unixTimeMs();
+        auto check = [&](auto edit, const char *expected) {
+            proto::ServerRecord record = sampleRecord(*identity, now);
+            edit(record);
+            auto result = verifyRecord(signRecord(record, *identity), now);
+            QVERIFY2(!result, expected);
+            QVERIFY2(QString::fromStdString(result.error().message).contains(QLatin1String(expected)),
+                     result.error().message.c_str());
+        };
+        check([&](auto &r) { r.set_expires_at_ms(now - 1); }, "expired");
+        check([&](auto &r) { r.set_expires_at_ms(now + 10 * kMaxRecordLifetimeMs); }, "lifetime");
+        check([&](auto &r) { r.set_announced_at_ms(now + 3600 * 1000); }, "announcement");
+        check([](auto &r) { r.set_end(9); }, "not inside");
+        check([](auto &r) { r.set_start(6); }, "not inside");
+        check([](auto &r) { r.set_throughput(NAN); }, "finite");
+        check([](auto &r) { r.set_inference_rps(-1.0); }, "non-negative");
+        check([](auto &r) { r.set_num_blocks(0); }, "number of blocks");
+        check([](auto &r) { r.set_model_id(""); }, "model id");
+        check([](auto &r) { r.set_public_name(std::string(1000, 'n')); }, "oversized");
+        check([](auto &r) { r.set_state(proto::ServerState(9)); }, "state");
+        check([](auto &r) {
+            for (int i = 0; i < 20; ++i)
+                r.add_addresses("10.0.0.1:1");
+        }, "addresses");
+    }
+
+    void swarmStateKeepsNewestAndDropsExpired()
+    {
+        auto a = PeerIdentity::generate();
+        auto b = PeerIdentity::generate();
+        const std::int64_t now = unixTimeMs();
+        SwarmState state;
+        proto::ServerRecord first = sampleRecord(*a, now - 1000);
+        proto::ServerRecord newer = sampleRecord(*a, now);
+        newer.set_start(0);
+        newer.set_end(4);
+        state.insert(newer);
+        state.insert(first); // arrives late: ignored
+        proto::ServerRecord other = sampleRecord(*b, now);
+        other.set_start(4);
+        other.set_end(8);
+        other.set_throughput(5.0);
+        other.set_expires_at_ms(now + 100);
+        state.insert(other);
+
+        const auto servers = state.servers(first.model_id());
+        QCOMPARE(servers.size(), std::size_t(2));
+        QCOMPARE(servers[0].start(), std::int64_t(0));
+        QCOMPARE(state.blockThroughput(first.model_id(), 8),
+                 (std::vector<double>{10, 10, 10, 10, 5, 5, 5, 5}));
+        QCOMPARE(state.blockThroughput(first.model_id(), 8, a->peerId()),
+                 (std::vector<double>{0, 0, 0, 0, 5, 5, 5, 5}));
+
+        const nlohmann::json json = state.toJson(first.model_id(), 8);
+        QCOMPARE(json["num_blocks"].get<int>(), 8);
+        QCOMPARE(json["servers"].size(), std::size_t(2));
+        for (const char *field : {"peer_id", "public_name", "addresses", "start", "end", "state",
+                                  "throughput", "inference_rps", "forward_rps", "cache_tokens_left", "version"})
+            QVERIFY2(json["servers"][0].contains(field), field);
+
+        state.prune(now + 200);
+        QCOMPARE(state.servers(first.model_id()).size(), std::size_t(1));
+
+        proto::ServerRecord offline = sampleRecord(*a, now + 1);
+        offline.set_state(proto::STATE_OFFLINE);
+        state.insert(offline);
+        QCOMPARE(state.servers(first.model_id()).size(), std::size_t(0));
+        QCOMPARE(state.records(first.model_id()).size(), std::size_t(1));
+    }
+
+    void spanChoiceCoversTheWeakestBlocks()
+    {
+        QCOMPARE(chooseSpanStart({0, 0, 0, 0, 0, 0}, 3), std::int64_t(0));
+        QCOMPARE(chooseSpanStart({5, 5, 5, 0, 0, 0}, 3), std::int64_t(3));
+        QCOMPARE(chooseSpanStart({5, 5, 0, 0, 5, 5}, 2), std::int64_t(2));
+        // Sorted windows compared lexicographically: {0, 1} beats {0, 9}, which beats {1, 1}.
+        QCOMPARE(chooseSpanStart({1, 1, 0, 9}, 2), std::int64_t(1));
+        QCOMPARE(chooseSpanStart({1, 1, 9, 0}, 2), std::int64_t(2));
+        QCOMPARE(chooseSpanStart({3, 1, 2}, 5), std::int64_t(0)); // longer than the model
+    }
+
+    void serversJoiningOneByOneSpread()
+    {
+        std::vector<PlacedServer> servers;
+        for (int i = 0; i < 4; ++i) {
+            const std::int64_t start = chooseSpanStart(blockThroughputOf(servers, 8), 2);
+            servers.push_back(placed("s" + std::to_string(i), start, start + 2));
+        }
+        QCOMPARE(blockThroughputOf(servers, 8), std::vector<double>(8, 1.0));
+    }
+
+    void rebalancingMovesOnlyWhenItHelps()
+    {
+        // Two servers stacked on [0, 4) of 8 blocks leave [4, 8) uncovered: moving fixes it.
+        const std::vector<PlacedServer> stacked{placed("a", 0, 4), placed("b", 0, 4)};
+        QVERIFY(shouldMove(stacked, "b", 8));
+        // Already spread: nobody moves.
+        const std::vector<PlacedServer> spread{placed("a", 0, 4), placed("b", 4, 8)};
+        QVERIFY(!shouldMove(spread, "a", 8));
+        QVERIFY(!shouldMove(spread, "b", 8));
+        // A small gain (min 2 -> 2.2) is below the 1/0.75 threshold.
+        const std::vector<PlacedServer> nearly{placed("a", 0, 4, 2.0), placed("b", 4, 8, 2.0),
+                                               placed("c", 0, 4, 0.2), placed("d", 4, 8, 0.1),
+                                               placed("e", 2, 6, 0.1)};
+        QVERIFY(!shouldMove(nearly, "e", 8));
+        QVERIFY(!shouldMove(stacked, "nobody", 8));
+    }
+
+    void memoryPlanFitsBlocksAndCache()
+    {
+        auto configText = testModelConfigJson({"llama", "tinyllama-1.1b"});
+        auto config = ModelConfig::parse(*configText, "config.json");
+        QVERIFY(config);
+        // TinyLlama: 22 blocks of 44M parameters each.
+        QCOMPARE(blockParameterCount(*config), std::int64_t(2048 * 2048 * 2 + 2 * 2048 * 256 + 3 * 2048 * 5632 + 2 * 2048));
+        const std::int64_t perBlock = blockWeightBytes(*config, 2) + cacheBytesPerBlock(*config, 2, 4096);
+        auto blocks = blocksForBudget(*config, 2, 4096, std::int64_t(1) << 30);
+        QVERIFY(blocks);
+        QCOMPARE(*blocks, ((std::int64_t(1) << 30) - (std::int64_t(1) << 30) / 10) / perBlock);
+        QCOMPARE(*blocksForBudget(*config, 2, 4096, std::int64_t(64) << 30), std::int64_t(22));
+        auto tooSmall = blocksForBudget(*config, 2, 4096, std::int64_t(50) << 20);
+        QVERIFY(!tooSmall);
+        QVERIFY(QString::fromStdString(tooSmall.error().message).contains(QLatin1String("does not hold one block")));
+
+        QCOMPARE(*parseByteSize("8GiB"), std::int64_t(8) << 30);
+        QCOMPARE(*parseByteSize("512MB"), std::int64_t(512000000));
+        QCOMPARE(*parseByteSize("1.5g"), std::int64_t(1500000000));
+        QCOMPARE(*parseByteSize("4096"), std::int64_t(4096));
+        for (const char *bad : {"", "GiB", "-1G", "12 parsecs", "nan", "1e300"})
+            QVERIFY2(!parseByteSize(bad), bad);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSwarm)
+#include "testswarm.moc"
