@@ -101,7 +101,7 @@ BlockServer::~BlockServer()
 {
     // Finish the running job first: its reply is queued to us and dropped with us.
     m_compute.reset();
-    for (Connection *connection : m_connections) {
+    for (auto &[connection, inFlight] : m_connections) {
         connection->disconnect(this);
         delete connection;
     }
@@ -144,7 +144,7 @@ const ServerStats &BlockServer::stats() const
 void BlockServer::onAccepted(Connection *connection)
 {
     connection->setParent(this);
-    m_connections.insert(connection);
+    m_connections[connection] = std::make_shared<int>(0);
     connect(connection, &Connection::envelopeReceived, this,
             [this, connection](const proto::Envelope &envelope) { onEnvelope(connection, envelope); });
     connect(connection, &Connection::closed, this, [this, connection] {
@@ -173,6 +173,23 @@ void BlockServer::replyError(Connection *connection, std::uint64_t callId, proto
     response.mutable_error()->set_kind(kind);
     response.mutable_error()->set_message(message);
     reply(connection, callId, response);
+}
+
+std::function<void(Result<proto::Response>)> BlockServer::admit(Connection *connection,
+                                                                std::uint64_t callId)
+{
+    const std::shared_ptr<int> inFlight = m_connections.at(connection);
+    if (*inFlight >= m_limits.maxInFlightPerConnection) {
+        replyError(connection, callId, proto::ERROR_BUSY,
+                   "more than " + std::to_string(m_limits.maxInFlightPerConnection)
+                       + " calls in flight on this connection");
+        return {};
+    }
+    ++*inFlight;
+    return [inFlight, reply = replier(connection, callId)](Result<proto::Response> response) {
+        --*inFlight;
+        reply(std::move(response));
+    };
 }
 
 std::function<void(Result<proto::Response>)> BlockServer::replier(Connection *connection,
@@ -252,6 +269,9 @@ void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
         replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
         return;
     }
+    auto done = admit(connection, callId);
+    if (!done)
+        return;
     m_stats.tokensServed += sum(*lengths);
     const proto::Codec codec = replyCodec(request.reply_codec(), request.hidden().codec());
     computeTensorThenReply(
@@ -260,7 +280,7 @@ void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
             return span->forward(x, lengths, from, to);
         },
         [](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); },
-        replier(connection, callId));
+        std::move(done));
 }
 
 void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
@@ -280,6 +300,9 @@ void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
         replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
         return;
     }
+    auto done = admit(connection, callId);
+    if (!done)
+        return;
     m_stats.tokensServed += sum(*lengths);
     const proto::Codec codec = replyCodec(request.reply_codec(), request.grad_output().codec());
     computeTensorThenReply(
@@ -287,7 +310,7 @@ void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
         [span = m_span, x = *hidden, g = *grad, lengths = *lengths, from = request.start(),
          to = request.end()] { return span->backward(x, g, lengths, from, to); },
         [](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); },
-        replier(connection, callId));
+        std::move(done));
 }
 
 void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
@@ -346,6 +369,10 @@ void BlockServer::handleStep(Connection *connection, std::uint64_t callId,
     if (it == m_sessions.end()) {
         replyError(connection, callId, proto::ERROR_NO_SESSION,
                    "no open session on this call (it expired, was closed, or the server moved)");
+        return;
+    }
+    if (std::int64_t(it->second->pending.size()) >= m_limits.maxPendingStepsPerSession) {
+        replyError(connection, callId, proto::ERROR_BUSY, "too many steps waiting in this session");
         return;
     }
     it->second->lastActiveMs = nowMs();

@@ -9,7 +9,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 
 #include <QByteArray>
 #include <QObject>
@@ -33,6 +32,8 @@ struct ServerLimits {
     std::int64_t cacheBudgetTokens = 16384;      // sum over sessions of batch x max_length
     std::int64_t maxSessions = 64;
     std::int64_t maxSessionsPerConnection = 16;
+    int maxInFlightPerConnection = 32;            // forward/backward calls being computed
+    int maxPendingStepsPerSession = 32;
     int sessionIdleTimeoutMs = 5 * 60 * 1000;
     std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
 };
@@ -81,6 +82,9 @@ private:
     void reply(Connection *connection, std::uint64_t callId, const proto::Response &response);
     // A completion that replies on the call, unless the connection went away meanwhile.
     std::function<void(Result<proto::Response>)> replier(Connection *connection, std::uint64_t callId);
+    // Counts a forward/backward call against the connection's in-flight limit; false (after
+    // a BUSY reply) when the limit is reached. The returned completion releases it.
+    std::function<void(Result<proto::Response>)> admit(Connection *connection, std::uint64_t callId);
     void replyError(Connection *connection, std::uint64_t callId, proto::ErrorKind kind,
                     const std::string &message);
 
@@ -101,7 +105,7 @@ private:
     QByteArray m_signedRecord;
     Listener *m_listener = nullptr;
     std::unique_ptr<ComputeQueue> m_compute;
-    std::set<Connection *> m_connections;
+    std::map<Connection *, std::shared_ptr<int>> m_connections; // -> calls in flight
     std::map<SessionKey, std::shared_ptr<ServerSession>> m_sessions;
     std::int64_t m_reservedTokens = 0;
     mutable ServerStats m_stats;

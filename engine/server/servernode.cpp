@@ -17,6 +17,8 @@ namespace corolla {
 namespace {
 
 constexpr int kActivityLogPeriodMs = 10000;
+constexpr int kJoinListenMs = 2500;
+constexpr int kJoinJitterMs = 1000;
 
 QString spanText(std::int64_t begin, std::int64_t end)
 {
@@ -96,8 +98,7 @@ Result<void> ServerNode::start()
     } else {
         // Listen to the swarm for a moment before choosing, with some jitter so that servers
         // started together do not all pick the same blocks.
-        const int wait = std::min(m_options.announcePeriodMs, 3000)
-            + int(QRandomGenerator::global()->bounded(std::max(1, m_options.announcePeriodMs / 2)));
+        const int wait = kJoinListenMs + int(QRandomGenerator::global()->bounded(kJoinJitterMs));
         QTimer::singleShot(wait, this, &ServerNode::chooseAndLoad);
     }
     return {};
@@ -110,6 +111,9 @@ void ServerNode::chooseAndLoad()
     const std::vector<double> throughput =
         m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
     const std::int64_t begin = chooseSpanStart(throughput, m_spanLength);
+    const std::size_t others = m_watcher->state().servers(modelId()).size();
+    Q_EMIT log(QStringLiteral("the swarm has %1 other server(s) of this model; blocks %2 are the weakest")
+                   .arg(others).arg(spanText(begin, begin + m_spanLength)));
     load(begin, begin + m_spanLength);
 }
 
@@ -199,7 +203,11 @@ std::vector<std::string> ServerNode::addresses() const
     const QHostAddress listen(m_options.listenAddress);
     if (listen != QHostAddress::AnyIPv4 && listen != QHostAddress::Any)
         return {m_options.listenAddress.toStdString() + ":" + port.toStdString()};
-    // Every address of this machine, the loopback last (for peers on this machine).
+    // The public address the DHT saw (behind NAT, the router's: forward the port there), then
+    // every address of this machine, the loopback last (for peers on this machine).
+    for (const auto &registry : m_watcher->registries())
+        for (const std::string &host : registry->publicHosts())
+            result.push_back(host + ":" + port.toStdString());
     for (const QHostAddress &address : QNetworkInterface::allAddresses())
         if (address.protocol() == QAbstractSocket::IPv4Protocol && !address.isLoopback())
             result.push_back(address.toString().toStdString() + ":" + port.toStdString());

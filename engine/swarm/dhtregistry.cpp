@@ -76,6 +76,15 @@ quint16 DhtRegistry::boundPort() const
     return m_runner->getBoundPort();
 }
 
+std::vector<std::string> DhtRegistry::publicHosts() const
+{
+    std::vector<std::string> hosts;
+    for (const dht::SockAddr &address : m_runner->getPublicAddress(AF_INET))
+        if (!address.isLoopback() && !address.isPrivate())
+            hosts.push_back(address.toString().substr(0, address.toString().rfind(':')));
+    return hosts;
+}
+
 void DhtRegistry::rejoin()
 {
     for (const std::string &node : m_options.bootstrap) {

@@ -34,6 +34,7 @@ public:
     QString name() const override { return QStringLiteral("dht"); }
     void announce(const QByteArray &signedRecord, const proto::ServerRecord &record) override;
     void lookup(const std::string &modelId) override;
+    std::vector<std::string> publicHosts() const override;
 
     quint16 boundPort() const;
     // Bootstraps again from the configured nodes (after a network change, say).

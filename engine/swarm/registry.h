@@ -4,6 +4,7 @@
 // Thread: the engine thread.
 
 #include <string>
+#include <vector>
 
 #include <QByteArray>
 #include <QList>
@@ -23,6 +24,9 @@ public:
     virtual void announce(const QByteArray &signedRecord, const proto::ServerRecord &record) = 0;
     // Looks for the records of a model; results arrive through recordsFound.
     virtual void lookup(const std::string &modelId) = 0;
+    // This machine's public addresses as other peers see them, where the registry learns
+    // them (behind NAT, the router's address).
+    virtual std::vector<std::string> publicHosts() const { return {}; }
 
 Q_SIGNALS:
     void recordsFound(const QList<QByteArray> &signedRecords);

@@ -18,25 +18,13 @@
 #include "net/tensorcodec.h"
 #include "server/blockserver.h"
 #include "server/wiretensor.h"
+#include "tools/peerprocesses.h"
 
 using namespace corolla;
 
 namespace {
 
 constexpr int kCallTimeoutMs = 20000;
-
-Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request)
-{
-    std::optional<Result<proto::Response>> answer;
-    QEventLoop loop;
-    channel.call(request, [&](Result<proto::Response> response) {
-        answer = std::move(response);
-        loop.quit();
-    }, kCallTimeoutMs);
-    if (!answer)
-        loop.exec();
-    return std::move(*answer);
-}
 
 // Sends requests on one stream call and collects one response per request.
 class Stream {
@@ -409,6 +397,26 @@ private Q_SLOTS:
         QTRY_COMPARE(plain.state(), QAbstractSocket::UnconnectedState);
 
         auto response = callAndWait(*m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 9)));
+        QVERIFY(response && response->has_forward());
+    }
+
+    void callsInFlightAreLimitedPerConnection()
+    {
+        ServerLimits limits;
+        limits.maxInFlightPerConnection = 2;
+        startServer(limits);
+        // Twenty calls leave in one burst; the server reads them together and admits two.
+        int answered = 0, busy = 0;
+        for (int i = 0; i < 20; ++i)
+            m_channel->call(forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 11)),
+                            [&](Result<proto::Response> response) {
+                                ++answered;
+                                busy += errorKindOf(response) == proto::ERROR_BUSY ? 1 : 0;
+                            });
+        QTRY_COMPARE(answered, 20);
+        QVERIFY2(busy > 0 && busy <= 18, qPrintable(QString::number(busy)));
+        // Once they are answered, the connection takes calls again.
+        auto response = callAndWait(*m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 12)));
         QVERIFY(response && response->has_forward());
     }
 

@@ -10,6 +10,7 @@
 #include "server/memoryplan.h"
 #include "swarm/serverrecord.h"
 #include "swarm/swarmstate.h"
+#include "swarm/swarmwatcher.h"
 
 using namespace corolla;
 
@@ -47,6 +48,20 @@ PlacedServer placed(const std::string &id, std::int64_t start, std::int64_t end,
 {
     return {id, start, end, throughput};
 }
+
+// A registry that hands over whatever bytes the test gives it.
+class ScriptedRegistry : public Registry {
+public:
+    QString name() const override { return QStringLiteral("scripted"); }
+    void announce(const QByteArray &signedRecord, const proto::ServerRecord &) override
+    {
+        announced.append(signedRecord);
+    }
+    void lookup(const std::string &) override { Q_EMIT recordsFound(found); }
+
+    QList<QByteArray> found;
+    QList<QByteArray> announced;
+};
 
 } // namespace
 
@@ -164,6 +179,41 @@ private Q_SLOTS:
         state.insert(offline);
         QCOMPARE(state.servers(first.model_id()).size(), std::size_t(0));
         QCOMPARE(state.records(first.model_id()).size(), std::size_t(1));
+    }
+
+    void watcherIgnoresForgedAndExpiredRecords()
+    {
+        auto alice = PeerIdentity::generate();
+        auto bob = PeerIdentity::generate();
+        auto mallory = PeerIdentity::generate();
+        const std::int64_t now = unixTimeMs();
+        const proto::ServerRecord aliceRecord = sampleRecord(*alice, now);
+        proto::ServerRecord stale = sampleRecord(*bob, now - 120000);
+        stale.set_expires_at_ms(now - 1000);
+        proto::ServerRecord otherModel = sampleRecord(*bob, now);
+        otherModel.set_model_id("another@model");
+
+        auto registry = std::make_unique<ScriptedRegistry>();
+        ScriptedRegistry *scripted = registry.get();
+        scripted->found = {signRecord(aliceRecord, *alice),
+                           signRecord(sampleRecord(*bob, now), *mallory), // forged
+                           signRecord(stale, *bob),                       // expired
+                           QByteArray("garbage"),
+                           signRecord(otherModel, *bob)};                 // not this model
+        SwarmWatcher watcher(aliceRecord.model_id());
+        watcher.addRegistry(std::move(registry));
+        watcher.refresh();
+        const auto servers = watcher.state().servers(aliceRecord.model_id());
+        QCOMPARE(servers.size(), std::size_t(1));
+        QCOMPARE(servers[0].peer_id(), alice->peerId());
+        QCOMPARE(watcher.rejectedRecords(), 3);
+
+        // Publishing signs with the peer's key and goes through every registry.
+        proto::ServerRecord own = sampleRecord(*bob, now);
+        watcher.publish(own, *bob);
+        QCOMPARE(scripted->announced.size(), 1);
+        QVERIFY(verifyRecord(scripted->announced.front(), now));
+        QCOMPARE(watcher.state().servers(own.model_id()).size(), std::size_t(2));
     }
 
     void spanChoiceCoversTheWeakestBlocks()

@@ -1,0 +1,120 @@
+#include "peerprocesses.h"
+
+#include <csignal>
+#include <optional>
+
+#include <sys/prctl.h>
+
+#include <QEventLoop>
+#include <QUdpSocket>
+
+#include "net/rpcchannel.h"
+
+namespace corolla {
+
+PeerProcesses::PeerProcesses(QString binary) : m_binary(std::move(binary)) {}
+
+PeerProcesses::~PeerProcesses()
+{
+    for (auto &process : m_processes)
+        kill(process.get());
+}
+
+QProcessEnvironment PeerProcesses::environment() const
+{
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("XDG_DATA_HOME"), m_folder.filePath(QStringLiteral("data")));
+    environment.insert(QStringLiteral("XDG_CACHE_HOME"), m_folder.filePath(QStringLiteral("cache")));
+    environment.insert(QStringLiteral("XDG_CONFIG_HOME"), m_folder.filePath(QStringLiteral("config")));
+    // Several peers share two cores: one compute thread each keeps them from starving.
+    environment.insert(QStringLiteral("COROLLA_NUM_THREADS"), QStringLiteral("1"));
+    return environment;
+}
+
+QProcess *PeerProcesses::start(const QStringList &arguments)
+{
+    auto process = std::make_unique<QProcess>();
+    process->setProcessEnvironment(environment());
+    process->setProgram(m_binary);
+    process->setArguments(arguments);
+    process->setReadChannel(QProcess::StandardError);
+    // If this test process dies without cleaning up, the kernel stops the peer too.
+    process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+    process->start();
+    process->waitForStarted();
+    m_processes.push_back(std::move(process));
+    return m_processes.back().get();
+}
+
+std::pair<int, QByteArray> PeerProcesses::run(const QStringList &arguments, int timeoutMs) const
+{
+    QProcess process;
+    process.setProcessEnvironment(environment());
+    process.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+    process.start(m_binary, arguments);
+    if (!process.waitForFinished(timeoutMs)) {
+        process.kill();
+        process.waitForFinished();
+        return {-1, {}};
+    }
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            process.readAllStandardOutput()};
+}
+
+void PeerProcesses::kill(QProcess *process)
+{
+    if (process->state() == QProcess::NotRunning)
+        return;
+    process->kill();
+    process->waitForFinished(10000);
+}
+
+int PeerProcesses::terminate(QProcess *process, int timeoutMs)
+{
+    if (process->state() == QProcess::NotRunning)
+        return process->exitCode();
+    process->terminate();
+    if (!process->waitForFinished(timeoutMs)) {
+        kill(process);
+        return -1;
+    }
+    return process->exitStatus() == QProcess::NormalExit ? process->exitCode() : -1;
+}
+
+QString PeerProcesses::log(QProcess *process) const
+{
+    // Everything read so far is kept, so each call sees the whole log.
+    QByteArray &text = m_logs[process];
+    text += process->readAllStandardError();
+    return QString::fromUtf8(text);
+}
+
+QString PeerProcesses::logs() const
+{
+    QString text;
+    for (const auto &process : m_processes)
+        text += process->arguments().join(QLatin1Char(' ')) + QLatin1Char('\n') + log(process.get());
+    return text;
+}
+
+quint16 freeUdpPort()
+{
+    QUdpSocket socket;
+    socket.bind(QHostAddress::LocalHost, 0);
+    return socket.localPort();
+}
+
+Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request, int timeoutMs)
+{
+    std::optional<Result<proto::Response>> answer;
+    QEventLoop loop;
+    channel.call(request, [&](Result<proto::Response> response) {
+        answer = std::move(response);
+        loop.quit();
+    }, timeoutMs);
+    if (!answer)
+        loop.exec();
+    return std::move(*answer);
+}
+
+} // namespace corolla

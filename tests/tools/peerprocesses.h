@@ -1,0 +1,57 @@
+#pragma once
+// Helpers for tests that run real peers: `corolla` processes that are always stopped (killed
+// when the group goes, and by the kernel if the test process itself dies), free ports, and
+// a blocking call over an RpcChannel that keeps this thread's event loop running.
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <QByteArray>
+#include <QProcess>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include "core/result.h"
+#include "net/corolla.pb.h"
+
+namespace corolla {
+
+class RpcChannel;
+
+class PeerProcesses {
+public:
+    explicit PeerProcesses(QString binary);
+    ~PeerProcesses(); // SIGKILLs and reaps every process still running
+
+    // Starts `corolla <arguments>` with private data and cache folders and one compute thread.
+    QProcess *start(const QStringList &arguments);
+    // Runs `corolla <arguments>` to the end; its exit code and stdout.
+    std::pair<int, QByteArray> run(const QStringList &arguments, int timeoutMs = 60000) const;
+
+    void kill(QProcess *process);
+    // SIGTERM, then waits for the exit; the exit code (-1 if it had to be killed).
+    int terminate(QProcess *process, int timeoutMs = 10000);
+    // What the process wrote to stderr so far.
+    QString log(QProcess *process) const;
+    // Every process's log, for failure messages.
+    QString logs() const;
+
+    QString folder() const { return m_folder.path(); }
+
+private:
+    QProcessEnvironment environment() const;
+
+    QString m_binary;
+    QTemporaryDir m_folder;
+    std::vector<std::unique_ptr<QProcess>> m_processes;
+    mutable std::map<QProcess *, QByteArray> m_logs;
+};
+
+quint16 freeUdpPort();
+
+// Calls and spins the event loop until the answer (or the deadline) arrives.
+Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request,
+                                    int timeoutMs = 30000);
+
+} // namespace corolla
