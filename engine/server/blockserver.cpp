@@ -260,24 +260,21 @@ void BlockServer::handleInfo(Connection *connection, std::uint64_t callId)
 void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
                                 const proto::ForwardRequest &request)
 {
-    auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end());
-    auto hidden = blocks ? checkedHidden(request.hidden(), m_span->config().hiddenSize, m_limits)
-                         : Result<at::Tensor>(blocks.error());
-    auto lengths = hidden ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
-                          : Result<std::vector<std::int64_t>>(hidden.error());
-    if (!lengths) {
-        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+    auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
+                                  m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
+    if (!input) {
+        replyError(connection, callId, toErrorKind(input.error().code), input.error().message);
         return;
     }
     auto done = admit(connection, callId);
     if (!done)
         return;
-    m_stats.tokensServed += sum(*lengths);
-    const proto::Codec codec = replyCodec(request.reply_codec(), request.hidden().codec());
+    m_stats.tokensServed += sum(input->lengths);
     computeTensorThenReply(
-        *m_compute, ComputeQueue::Priority::Forward, this, codec,
-        [span = m_span, x = *hidden, lengths = *lengths, from = request.start(), to = request.end()] {
-            return span->forward(x, lengths, from, to);
+        *m_compute, ComputeQueue::Priority::Forward, this,
+        replyCodec(request.reply_codec(), request.hidden().codec()),
+        [span = m_span, input = std::move(*input)] {
+            return span->forward(input.hidden, input.lengths, input.start, input.end);
         },
         [](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); },
         std::move(done));
@@ -287,28 +284,26 @@ void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
                                  const proto::BackwardRequest &request)
 {
     const std::int64_t hiddenSize = m_span->config().hiddenSize;
-    auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end());
-    auto hidden = blocks ? checkedHidden(request.hidden(), hiddenSize, m_limits)
-                         : Result<at::Tensor>(blocks.error());
-    auto grad = hidden ? checkedHidden(request.grad_output(), hiddenSize, m_limits)
-                       : Result<at::Tensor>(hidden.error());
-    if (grad && !grad->sizes().equals(hidden->sizes()))
+    auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
+                                  m_span->begin(), m_span->end(), hiddenSize, m_limits);
+    auto grad = input ? checkedHidden(request.grad_output(), hiddenSize, m_limits)
+                      : Result<at::Tensor>(input.error());
+    if (grad && !grad->sizes().equals(input->hidden.sizes()))
         grad = makeError(ErrorCode::InvalidArgument, "output gradients and inputs differ in shape");
-    auto lengths = grad ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
-                        : Result<std::vector<std::int64_t>>(grad.error());
-    if (!lengths) {
-        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+    if (!grad) {
+        replyError(connection, callId, toErrorKind(grad.error().code), grad.error().message);
         return;
     }
     auto done = admit(connection, callId);
     if (!done)
         return;
-    m_stats.tokensServed += sum(*lengths);
-    const proto::Codec codec = replyCodec(request.reply_codec(), request.grad_output().codec());
+    m_stats.tokensServed += sum(input->lengths);
     computeTensorThenReply(
-        *m_compute, ComputeQueue::Priority::Backward, this, codec,
-        [span = m_span, x = *hidden, g = *grad, lengths = *lengths, from = request.start(),
-         to = request.end()] { return span->backward(x, g, lengths, from, to); },
+        *m_compute, ComputeQueue::Priority::Backward, this,
+        replyCodec(request.reply_codec(), request.grad_output().codec()),
+        [span = m_span, input = std::move(*input), g = std::move(*grad)] {
+            return span->backward(input.hidden, g, input.lengths, input.start, input.end);
+        },
         [](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); },
         std::move(done));
 }

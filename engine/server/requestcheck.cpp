@@ -71,6 +71,22 @@ Result<std::vector<std::int64_t>> checkedLengths(const google::protobuf::Repeate
     return result;
 }
 
+Result<SpanInput> checkedSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
+                                   const google::protobuf::RepeatedField<std::int64_t> &lengths,
+                                   std::int64_t servedBegin, std::int64_t servedEnd,
+                                   std::int64_t hiddenSize, const ServerLimits &limits)
+{
+    if (auto blocks = checkBlocks(start, end, servedBegin, servedEnd); !blocks)
+        return blocks.error();
+    auto x = checkedHidden(hidden, hiddenSize, limits);
+    if (!x)
+        return x.error();
+    auto checkedLengthsOf = checkedLengths(lengths, x->size(0), x->size(1));
+    if (!checkedLengthsOf)
+        return checkedLengthsOf.error();
+    return SpanInput{start, end, std::move(*x), std::move(*checkedLengthsOf)};
+}
+
 proto::Codec replyCodec(proto::Codec requested, proto::Codec sent)
 {
     return requested == proto::CODEC_UNSPECIFIED ? sent : requested;

@@ -29,6 +29,18 @@ Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenS
 Result<std::vector<std::int64_t>> checkedLengths(const google::protobuf::RepeatedField<std::int64_t> &lengths,
                                                  std::int64_t batch, std::int64_t positions);
 
+// What Forward and Backward both take: blocks [start, end) of the served span, hidden states
+// and their lengths, all checked.
+struct SpanInput {
+    std::int64_t start = 0, end = 0;
+    at::Tensor hidden;
+    std::vector<std::int64_t> lengths;
+};
+Result<SpanInput> checkedSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
+                                   const google::protobuf::RepeatedField<std::int64_t> &lengths,
+                                   std::int64_t servedBegin, std::int64_t servedEnd,
+                                   std::int64_t hiddenSize, const ServerLimits &limits);
+
 // The codec of replies: what the client asked for, else the codec it sent.
 proto::Codec replyCodec(proto::Codec requested, proto::Codec sent);
 
