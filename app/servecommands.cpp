@@ -83,7 +83,7 @@ int runServe(const QStringList &arguments)
                           QStringLiteral("0"));
     parser.addValueOption(QStringLiteral("listen"), QStringLiteral("ADDRESS"), QStringLiteral("address to listen on"),
                           QStringLiteral("0.0.0.0"));
-    parser.addValueOption(QStringLiteral("announce-address"), QStringLiteral("HOST"),
+    parser.addValueOption(QStringLiteral("announce-address"), QStringLiteral("HOST[:PORT]"),
                           QStringLiteral("address others reach this server at (repeatable; default: this machine's)"));
     parser.addValueOption(QStringLiteral("public-name"), QStringLiteral("NAME"),
                           QStringLiteral("a name shown to the swarm"));

@@ -16,18 +16,27 @@ double secondsSince(std::chrono::steady_clock::time_point start)
 
 } // namespace
 
-Result<GenerationStats> generate(const LocalModel &model, const std::vector<std::int64_t> &prompt,
-                                 const GenerationOptions &options,
-                                 const std::function<void(std::int64_t)> &onToken)
+LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity)
+    : m_blocks(blocks), m_cache(blocks.makeCache(1, capacity))
+{
+}
+
+Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden)
+{
+    return m_blocks.step(hidden, m_cache, {hidden.size(1)});
+}
+
+Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,
+                                 const std::vector<std::int64_t> &prompt,
+                                 const GenerationOptions &options, const TokenSink &onToken)
 {
     if (prompt.empty())
         return makeError(ErrorCode::InvalidArgument, "the prompt has no tokens");
     if (options.maxNewTokens < 0)
         return makeError(ErrorCode::InvalidArgument, "max_new_tokens must not be negative");
-    const std::int64_t capacity = std::int64_t(prompt.size()) + options.maxNewTokens;
-    KvCache cache = model.blocks().makeCache(1, capacity);
     Sampler sampler(options.sampling);
-    std::vector<std::int64_t> context = prompt;
+    std::vector<std::int64_t> context = options.history;
+    context.insert(context.end(), prompt.begin(), prompt.end());
     GenerationStats stats;
     stats.promptTokens = std::int64_t(prompt.size());
 
@@ -36,13 +45,13 @@ Result<GenerationStats> generate(const LocalModel &model, const std::vector<std:
     while (stats.generatedTokens < options.maxNewTokens) {
         if (options.cancel && options.cancel->load())
             break;
-        auto hidden = model.head().embed(input);
+        auto hidden = head.embed(input);
         if (!hidden)
             return hidden.error();
-        auto output = model.blocks().step(*hidden, cache, {input.size(1)});
+        auto output = blocks.step(*hidden);
         if (!output)
             return output.error();
-        const at::Tensor logits = model.head().logits(output->select(1, input.size(1) - 1))[0];
+        const at::Tensor logits = head.logits(output->select(1, input.size(1) - 1))[0];
         const std::int64_t token = sampler.next(logits, context);
         if (stats.generatedTokens == 0) {
             stats.prefillSeconds = secondsSince(start);
@@ -50,7 +59,10 @@ Result<GenerationStats> generate(const LocalModel &model, const std::vector<std:
         }
         ++stats.generatedTokens;
         context.push_back(token);
-        onToken(token);
+        if (!onToken(token)) {
+            stats.stopped = true;
+            break;
+        }
         if (std::find(options.stopTokenIds.begin(), options.stopTokenIds.end(), token)
             != options.stopTokenIds.end())
             break;
@@ -59,6 +71,13 @@ Result<GenerationStats> generate(const LocalModel &model, const std::vector<std:
     if (stats.generatedTokens > 1)
         stats.decodeSeconds = secondsSince(start);
     return stats;
+}
+
+Result<GenerationStats> generate(const LocalModel &model, const std::vector<std::int64_t> &prompt,
+                                 const GenerationOptions &options, const TokenSink &onToken)
+{
+    LocalBlockRunner blocks(model.blocks(), std::int64_t(prompt.size()) + options.maxNewTokens);
+    return generate(model.head(), blocks, prompt, options, onToken);
 }
 
 } // namespace corolla

@@ -1,6 +1,7 @@
 #pragma once
-// Autoregressive generation on a LocalModel: prefill the prompt into a KV cache, then one
-// decode step per token, sampling each from the last position's logits.
+// Autoregressive generation: prefill the prompt through the blocks (on this machine or on a
+// swarm, behind BlockRunner), then one decode step per token, sampling each from the last
+// position's logits computed by the client head.
 // Thread: the calling thread; onToken is called on it.
 
 #include <atomic>
@@ -14,11 +15,35 @@
 
 namespace corolla {
 
+// The blocks of a whole model with the state of one sequence: each step appends positions.
+class BlockRunner {
+public:
+    virtual ~BlockRunner() = default;
+    // hidden [1, T, hiddenSize] for the next T positions -> the last block's output.
+    virtual Result<at::Tensor> step(const at::Tensor &hidden) = 0;
+    // Positions held so far.
+    virtual std::int64_t position() const = 0;
+};
+
+// A model's blocks on this machine, with a KV cache of `capacity` positions.
+class LocalBlockRunner : public BlockRunner {
+public:
+    LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity);
+    Result<at::Tensor> step(const at::Tensor &hidden) override;
+    std::int64_t position() const override { return m_cache.lengths().front(); }
+
+private:
+    const BlockSpan &m_blocks;
+    KvCache m_cache;
+};
+
 struct GenerationOptions {
     std::int64_t maxNewTokens = 32;
     SamplingOptions sampling;
     std::vector<std::int64_t> stopTokenIds; // generation ends after emitting one of these
     const std::atomic<bool> *cancel = nullptr; // checked before every step
+    // Tokens the runner already holds from earlier turns: context for the repetition penalty.
+    std::vector<std::int64_t> history;
 };
 
 struct GenerationStats {
@@ -26,11 +51,19 @@ struct GenerationStats {
     std::int64_t generatedTokens = 0;
     double prefillSeconds = 0;  // prompt through the model up to the first token's logits
     double decodeSeconds = 0;   // every later step
+    bool stopped = false;       // onToken asked to stop (a stop sequence, say)
 };
 
-// Generates after `prompt`; onToken receives each token as soon as it is chosen.
+// Receives each token as soon as it is chosen; returns false to end the generation there.
+using TokenSink = std::function<bool(std::int64_t)>;
+
+// Generates after `prompt`, whose tokens go through `blocks` after what they already hold.
+Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,
+                                 const std::vector<std::int64_t> &prompt,
+                                 const GenerationOptions &options, const TokenSink &onToken);
+
+// The same on a LocalModel, with a fresh cache.
 Result<GenerationStats> generate(const LocalModel &model, const std::vector<std::int64_t> &prompt,
-                                 const GenerationOptions &options,
-                                 const std::function<void(std::int64_t)> &onToken);
+                                 const GenerationOptions &options, const TokenSink &onToken);
 
 } // namespace corolla

@@ -33,7 +33,7 @@ struct ServerLimits {
     std::int64_t maxSessions = 64;
     std::int64_t maxSessionsPerConnection = 16;
     int maxInFlightPerConnection = 32;            // forward/backward calls being computed
-    int maxPendingStepsPerSession = 32;
+    int maxPendingStepsPerSession = 256;          // a client catching up sends many at once
     int sessionIdleTimeoutMs = 5 * 60 * 1000;
     std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
 };

@@ -10,6 +10,7 @@
 #include "model/blockspan.h"
 #include "server/blockchoice.h"
 #include "server/memoryplan.h"
+#include "swarm/dhtregistry.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {
@@ -196,8 +197,9 @@ std::vector<std::string> ServerNode::addresses() const
     const QString port = QString::number(m_server->port());
     std::vector<std::string> result;
     if (!m_options.announceAddresses.empty()) {
-        for (const std::string &host : m_options.announceAddresses)
-            result.push_back(host + ":" + port.toStdString());
+        // HOST, or HOST:PORT for a server reached through a forwarded port or a relay.
+        for (const std::string &address : m_options.announceAddresses)
+            result.push_back(parseHostPort(address) ? address : address + ":" + port.toStdString());
         return result;
     }
     const QHostAddress listen(m_options.listenAddress);

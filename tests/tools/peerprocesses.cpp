@@ -31,11 +31,11 @@ QProcessEnvironment PeerProcesses::environment() const
     return environment;
 }
 
-QProcess *PeerProcesses::start(const QStringList &arguments)
+QProcess *PeerProcesses::start(const QStringList &arguments, const QString &program)
 {
     auto process = std::make_unique<QProcess>();
     process->setProcessEnvironment(environment());
-    process->setProgram(m_binary);
+    process->setProgram(program.isEmpty() ? m_binary : program);
     process->setArguments(arguments);
     process->setReadChannel(QProcess::StandardError);
     // If this test process dies without cleaning up, the kernel stops the peer too.

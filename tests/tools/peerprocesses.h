@@ -24,8 +24,9 @@ public:
     explicit PeerProcesses(QString binary);
     ~PeerProcesses(); // SIGKILLs and reaps every process still running
 
-    // Starts `corolla <arguments>` with private data and cache folders and one compute thread.
-    QProcess *start(const QStringList &arguments);
+    // Starts `corolla <arguments>` (or another program) with private data and cache folders
+    // and one compute thread.
+    QProcess *start(const QStringList &arguments, const QString &program = {});
     // Runs `corolla <arguments>` to the end; its exit code and stdout.
     std::pair<int, QByteArray> run(const QStringList &arguments, int timeoutMs = 60000) const;
 

@@ -1,0 +1,119 @@
+#include "app/clientoptions.h"
+
+#include "app/swarmoptions.h"
+#include "loader/checkpoint.h"
+#include "net/tensorcodec.h"
+
+namespace corolla {
+
+void addSamplingOptions(CommandParser &parser, const QString &defaultMaxNewTokens)
+{
+    parser.addValueOption(QStringLiteral("max-new-tokens"), QStringLiteral("N"),
+                          QStringLiteral("tokens to generate at most"), defaultMaxNewTokens);
+    parser.addValueOption(QStringLiteral("temperature"), QStringLiteral("T"),
+                          QStringLiteral("0 for greedy decoding"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("top-p"), QStringLiteral("P"), QStringLiteral("nucleus size"),
+                          QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("top-k"), QStringLiteral("K"),
+                          QStringLiteral("keep the K likeliest tokens (0: all)"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("repetition-penalty"), QStringLiteral("R"),
+                          QStringLiteral("penalty for repeated tokens (1: none)"), QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("sampling seed"),
+                          QStringLiteral("0"));
+}
+
+GenerationOptions generationOptions(CommandParser &parser)
+{
+    GenerationOptions options;
+    options.maxNewTokens = parser.integer(QStringLiteral("max-new-tokens"), 0, 1 << 20);
+    options.sampling.temperature = parser.number(QStringLiteral("temperature"), 0.0, 100.0);
+    options.sampling.topP = parser.number(QStringLiteral("top-p"), 0.0, 1.0);
+    options.sampling.topK = parser.integer(QStringLiteral("top-k"), 0, INT32_MAX);
+    options.sampling.repetitionPenalty = parser.number(QStringLiteral("repetition-penalty"), 1e-3, 100.0);
+    options.sampling.seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
+    return options;
+}
+
+void addSwarmClientOptions(CommandParser &parser)
+{
+    parser.addFlag(QStringLiteral("swarm"), QStringLiteral("run the blocks on the swarm, not on this machine"));
+    addRegistryOptions(parser);
+    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("fp32|bf16|fp16|int8"),
+                          QStringLiteral("hidden states on the wire"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("step-timeout"), QStringLiteral("SECONDS"),
+                          QStringLiteral("a server silent this long counts as failed"), QStringLiteral("30"));
+    parser.addValueOption(QStringLiteral("route-timeout"), QStringLiteral("SECONDS"),
+                          QStringLiteral("how long to wait for servers of missing blocks"), QStringLiteral("15"));
+}
+
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser)
+{
+    RemoteSessionOptions options;
+    auto codec = parseCodec(parser.text(QStringLiteral("wire-dtype")));
+    if (!codec)
+        return codec.error();
+    options.codec = *codec;
+    options.stepTimeoutMs = int(parser.number(QStringLiteral("step-timeout"), 0.1, 3600.0) * 1000);
+    options.routeTimeoutMs = int(parser.number(QStringLiteral("route-timeout"), 0.0, 3600.0) * 1000);
+    return options;
+}
+
+Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
+{
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (!dtype)
+        return dtype.error();
+    const std::string directory = parser.text(QStringLiteral("model"));
+    auto backend = std::make_unique<ModelBackend>();
+    if (!parser.isSet(QStringLiteral("swarm"))) {
+        auto local = LocalModel::open(directory, *dtype);
+        if (!local)
+            return local.error();
+        backend->m_local = std::move(*local);
+        backend->m_config = backend->m_local->config();
+        return backend;
+    }
+
+    auto sessionOptions = remoteSessionOptions(parser);
+    if (!sessionOptions)
+        return sessionOptions.error();
+    backend->m_sessionOptions = *sessionOptions;
+    auto model = resolveModel(directory);
+    if (!model)
+        return model.error();
+    if (model->directory.empty())
+        return makeError(ErrorCode::NotFound, directory + ": the client part of the model (config, tokenizer, "
+                                                          "embeddings, LM head) must be a local folder");
+    auto config = ModelConfig::load(directory);
+    if (!config)
+        return config.error();
+    backend->m_config = *config;
+    // Only the embeddings, final norm and LM head are read; the blocks stay on disk.
+    auto checkpoint = Checkpoint::open(directory);
+    if (!checkpoint)
+        return checkpoint.error();
+    auto head = ClientHead::load(*config, **checkpoint, *dtype);
+    if (!head)
+        return head.error();
+    backend->m_head = std::move(*head);
+    const std::string modelId = model->id;
+    auto swarm = SwarmClient::start([&parser, modelId] { return makeSwarmWatcher(parser, modelId); }, 1000);
+    if (!swarm)
+        return swarm.error();
+    backend->m_swarm = std::move(*swarm);
+    return backend;
+}
+
+Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength)
+{
+    if (m_local)
+        return std::unique_ptr<BlockRunner>(new LocalBlockRunner(m_local->blocks(), maxLength));
+    RemoteSessionOptions options = m_sessionOptions;
+    options.maxLength = maxLength;
+    auto session = RemoteSession::open(*m_swarm, m_config.numLayers, options);
+    if (!session)
+        return session.error();
+    return std::unique_ptr<BlockRunner>(std::move(*session));
+}
+
+} // namespace corolla

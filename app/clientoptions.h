@@ -1,0 +1,49 @@
+#pragma once
+// What generate, chat and bench swarm share: sampling options, and the blocks of a model
+// either on this machine or on a swarm behind one BlockRunner interface.
+// Thread: main.
+
+#include <memory>
+#include <string>
+
+#include "app/commandparser.h"
+#include "client/remotesession.h"
+#include "client/swarmclient.h"
+#include "model/clienthead.h"
+#include "model/generation.h"
+#include "model/localmodel.h"
+
+namespace corolla {
+
+// --max-new-tokens, --temperature, --top-p, --top-k, --repetition-penalty, --seed.
+void addSamplingOptions(CommandParser &parser, const QString &defaultMaxNewTokens);
+GenerationOptions generationOptions(CommandParser &parser);
+
+// --swarm and how to reach it (registries, --wire-dtype, timeouts).
+void addSwarmClientOptions(CommandParser &parser);
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser);
+
+// A model to generate with: the client head and the blocks, local or on a swarm.
+class ModelBackend {
+public:
+    // Local with everything in DIR, or (with --swarm) the client part from DIR and the
+    // blocks from the swarm the options describe.
+    static Result<std::unique_ptr<ModelBackend>> open(CommandParser &parser);
+
+    const ModelConfig &config() const { return m_config; }
+    const ClientHead &head() const { return m_local ? m_local->head() : *m_head; }
+    bool isSwarm() const { return m_swarm != nullptr; }
+    SwarmClient *swarm() const { return m_swarm.get(); }
+
+    // Fresh blocks state for a sequence of up to maxLength positions.
+    Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength);
+
+private:
+    ModelConfig m_config;
+    std::unique_ptr<LocalModel> m_local;
+    std::unique_ptr<ClientHead> m_head;
+    std::unique_ptr<SwarmClient> m_swarm;
+    RemoteSessionOptions m_sessionOptions;
+};
+
+} // namespace corolla

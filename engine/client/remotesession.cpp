@@ -1,0 +1,275 @@
+#include "client/remotesession.h"
+
+#include <chrono>
+
+#include "net/rpcchannel.h"
+#include "server/wiretensor.h"
+
+namespace corolla {
+
+namespace {
+
+constexpr int kPingTimeoutMs = 2000;
+constexpr std::size_t kReplayWindow = 128; // steps in flight while a new server catches up
+constexpr int kMissingBlocksPollMs = 500;
+
+using Clock = std::chrono::steady_clock;
+
+proto::Request openRequest(const RouteHop &hop, std::int64_t maxLength, proto::Codec codec)
+{
+    proto::Request request;
+    proto::OpenSessionRequest &open = *request.mutable_open_session();
+    open.set_start(hop.start);
+    open.set_end(hop.end);
+    open.set_batch(1);
+    open.set_max_length(maxLength);
+    open.set_reply_codec(codec);
+    return request;
+}
+
+Result<proto::Request> stepRequest(const at::Tensor &hidden, proto::Codec codec)
+{
+    auto wire = tensorToWire(hidden, codec);
+    if (!wire)
+        return wire.error();
+    proto::Request request;
+    *request.mutable_step()->mutable_hidden() = std::move(*wire);
+    return request;
+}
+
+// The hidden states of a step reply, which must have the shape that was sent.
+Result<at::Tensor> stepOutput(const Result<proto::Response> &response, const at::Tensor &input)
+{
+    if (!response)
+        return response.error();
+    if (response->has_error())
+        return RpcChannel::toError(response->error());
+    if (!response->has_step())
+        return makeError(ErrorCode::Format, "the server answered a step with something else");
+    auto output = tensorFromWire(response->step().hidden(), input.numel());
+    if (!output)
+        return output.error();
+    if (!output->sizes().equals(input.sizes()))
+        return makeError(ErrorCode::Format, "the server's output has another shape than its input");
+    return output;
+}
+
+std::string shortName(const proto::ServerRecord &server)
+{
+    return server.public_name().empty() ? server.peer_id().substr(0, 8) : server.public_name();
+}
+
+} // namespace
+
+RemoteSession::RemoteSession(SwarmClient &client, std::int64_t numBlocks, RemoteSessionOptions options)
+    : m_client(client), m_numBlocks(numBlocks), m_options(options)
+{
+}
+
+Result<std::unique_ptr<RemoteSession>> RemoteSession::open(SwarmClient &client, std::int64_t numBlocks,
+                                                           RemoteSessionOptions options)
+{
+    auto session = std::unique_ptr<RemoteSession>(new RemoteSession(client, numBlocks, options));
+    auto hops = session->connect(0, numBlocks, {});
+    if (!hops)
+        return hops.error();
+    session->m_hops = std::move(*hops);
+    return session;
+}
+
+RemoteSession::~RemoteSession()
+{
+    closeAll();
+}
+
+void RemoteSession::closeAll()
+{
+    proto::Request close;
+    close.mutable_close_session();
+    for (Hop &hop : m_hops)
+        hop.stream->send(close); // no need to wait: the server frees the cache on receipt
+    m_hops.clear();
+}
+
+std::string RemoteSession::routeText() const
+{
+    std::string text;
+    for (const Hop &hop : m_hops) {
+        text += text.empty() ? "" : ", ";
+        text += "blocks " + std::to_string(hop.span.start) + "-" + std::to_string(hop.span.end - 1)
+            + " on " + shortName(hop.server) + " (" + hop.server.peer_id().substr(0, 8) + ")";
+    }
+    return text;
+}
+
+std::vector<ServerCandidate> RemoteSession::candidates() const
+{
+    std::vector<ServerCandidate> result;
+    for (const proto::ServerRecord &server : m_client.servers()) {
+        if (server.state() != proto::STATE_ONLINE || server.num_blocks() != m_numBlocks
+            || m_client.isBanned(server.peer_id()))
+            continue;
+        result.push_back({server.peer_id(), server.start(), server.end(), server.inference_rps(),
+                          server.forward_rps(), m_client.rttMs(server.peer_id()),
+                          server.cache_tokens_left(), m_client.recentFailures(server.peer_id())});
+    }
+    return result;
+}
+
+Result<at::Tensor> RemoteSession::runStep(ClientStream &stream, const at::Tensor &input,
+                                          const std::string &peerId)
+{
+    auto request = stepRequest(input, m_options.codec);
+    if (!request)
+        return request.error();
+    stream.send(*request);
+    auto output = stepOutput(stream.receive(m_options.stepTimeoutMs), input);
+    if (!output)
+        return makeError(output.error().code, "peer " + peerId.substr(0, 8) + ": " + output.error().message);
+    return output;
+}
+
+Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vector<RouteHop> &route,
+                                                                const std::vector<at::Tensor> &history,
+                                                                std::string &failedPeer)
+{
+    const std::vector<proto::ServerRecord> servers = m_client.servers();
+    std::vector<Hop> hops;
+    // Sessions already opened on this route are closed again if a later hop fails.
+    struct CloseOnFailure {
+        std::vector<Hop> &hops;
+        std::unique_ptr<ClientStream> *current = nullptr;
+        bool armed = true;
+        ~CloseOnFailure()
+        {
+            if (!armed)
+                return;
+            proto::Request close;
+            close.mutable_close_session();
+            for (Hop &hop : hops)
+                hop.stream->send(close);
+            if (current && *current)
+                (*current)->send(close);
+        }
+    } closer{hops};
+    std::vector<at::Tensor> inputs = history;
+    for (const RouteHop &span : route) {
+        failedPeer = span.peerId;
+        auto server = std::find_if(servers.begin(), servers.end(),
+                                   [&](const auto &record) { return record.peer_id() == span.peerId; });
+        if (server == servers.end())
+            return makeError(ErrorCode::NotFound, "peer " + span.peerId + " left the swarm");
+        Hop hop{span, *server, m_client.openStream(*server), {}};
+        closer.current = &hop.stream;
+        hop.stream->send(openRequest(span, m_options.maxLength, m_options.codec));
+        auto opened = hop.stream->receive(m_options.stepTimeoutMs);
+        if (!opened)
+            return opened.error();
+        if (opened->has_error())
+            return RpcChannel::toError(opened->error());
+
+        // Catch up: the same steps, in the same order, with a window of them in flight.
+        std::vector<at::Tensor> outputs;
+        std::size_t sent = 0;
+        while (outputs.size() < inputs.size()) {
+            for (; sent < inputs.size() && sent - outputs.size() < kReplayWindow; ++sent) {
+                auto request = stepRequest(inputs[sent], m_options.codec);
+                if (!request)
+                    return request.error();
+                hop.stream->send(*request);
+            }
+            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs), inputs[outputs.size()]);
+            if (!output)
+                return output.error();
+            outputs.push_back(std::move(*output));
+        }
+        hop.inputs = std::move(inputs);
+        inputs = std::move(outputs);
+        closer.current = nullptr;
+        hops.push_back(std::move(hop));
+    }
+    failedPeer.clear();
+    closer.armed = false;
+    return hops;
+}
+
+Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from, std::int64_t to,
+                                                               const std::vector<at::Tensor> &history)
+{
+    const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
+    std::string lastFailure;
+    for (;;) {
+        std::vector<proto::ServerRecord> unmeasured;
+        for (const proto::ServerRecord &server : m_client.servers())
+            if (m_client.rttMs(server.peer_id()) < 0 && !m_client.isBanned(server.peer_id())
+                && server.end() > from && server.start() < to)
+                unmeasured.push_back(server);
+        if (!unmeasured.empty())
+            m_client.measureRtts(unmeasured, kPingTimeoutMs);
+
+        auto route = planRoute(candidates(), from, to, RouteKind::Inference, m_options.maxLength);
+        if (route) {
+            std::string failedPeer;
+            auto hops = tryRoute(*route, history, failedPeer);
+            if (hops)
+                return hops;
+            lastFailure = hops.error().message;
+            m_client.reportFailure(failedPeer);
+            if (++m_failovers > m_options.maxFailovers)
+                return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)
+                                                    + " failed servers; the last: " + lastFailure);
+            continue;
+        }
+        if (Clock::now() >= deadline) {
+            const auto missing = uncoveredBlocks(candidates(), from, to);
+            return makeError(ErrorCode::NotFound,
+                             "no server holds block" + std::string(missing.size() > 1 ? "s " : " ")
+                                 + blockListText(missing) + " of model " + m_client.modelId() + " (waited "
+                                 + std::to_string(m_options.routeTimeoutMs / 1000.0).substr(0, 4) + " s; "
+                                 + std::to_string(m_client.servers().size()) + " server(s) seen"
+                                 + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
+                                 + "). Start a server for them with `corolla serve --blocks auto`.");
+        }
+        m_client.refreshNow();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        m_client.waitForServers([&](const auto &) { return false; },
+                                int(std::clamp<std::int64_t>(left, 0, kMissingBlocksPollMs)));
+    }
+}
+
+Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
+{
+    if (hidden.dim() != 3 || hidden.size(0) != 1)
+        return makeError(ErrorCode::InvalidArgument, "a remote session takes hidden states [1, T, hidden]");
+    if (m_position + hidden.size(1) > m_options.maxLength)
+        return makeError(ErrorCode::ResourceExhausted,
+                         "the session holds " + std::to_string(m_options.maxLength) + " positions; "
+                             + std::to_string(m_position + hidden.size(1)) + " were asked for");
+    at::Tensor x = hidden.to(at::kFloat).contiguous();
+    for (std::size_t i = 0; i < m_hops.size();) {
+        Hop &hop = m_hops[i];
+        auto output = runStep(*hop.stream, x, hop.server.peer_id());
+        if (output) {
+            hop.inputs.push_back(x);
+            x = std::move(*output);
+            ++i;
+            continue;
+        }
+        if (output.error().code == ErrorCode::InvalidArgument)
+            return output.error(); // the request itself is wrong; another server would say so too
+        m_client.reportFailure(hop.server.peer_id());
+        if (++m_failovers > m_options.maxFailovers)
+            return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)
+                                                + " failed servers; the last: " + output.error().message);
+        auto replacement = connect(hop.span.start, hop.span.end, hop.inputs);
+        if (!replacement)
+            return replacement.error();
+        m_hops.erase(m_hops.begin() + std::ptrdiff_t(i));
+        m_hops.insert(m_hops.begin() + std::ptrdiff_t(i), std::make_move_iterator(replacement->begin()),
+                      std::make_move_iterator(replacement->end()));
+    }
+    m_position += hidden.size(1);
+    return x;
+}
+
+} // namespace corolla

@@ -1,0 +1,280 @@
+#include "client/swarmclient.h"
+
+#include <future>
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QPointer>
+
+#include "net/rpcchannel.h"
+#include "swarm/dhtregistry.h"
+#include "swarm/serverrecord.h"
+
+namespace corolla {
+
+namespace {
+
+constexpr std::int64_t kFirstBanMs = 2000;
+constexpr std::int64_t kLongestBanMs = 5 * 60 * 1000;
+constexpr double kRttSmoothing = 0.3; // weight of a new sample
+// The network side answers late calls by itself; the caller's own wait is what counts.
+constexpr int kChannelSlackMs = 1000;
+
+std::int64_t nowMs()
+{
+    return QDateTime::currentMSecsSinceEpoch();
+}
+
+} // namespace
+
+// The objects of the network thread: the watcher and one channel per server.
+class ClientNetwork : public QObject {
+public:
+    std::unique_ptr<SwarmWatcher> watcher;
+    std::map<std::string, RpcChannel *> channels;
+    std::map<std::string, int> nextAddress; // which address to try, per peer
+
+    // The channel to `server`; a closed one is replaced, trying its next address.
+    RpcChannel *channel(const proto::ServerRecord &server)
+    {
+        auto it = channels.find(server.peer_id());
+        if (it != channels.end() && !it->second->isClosed())
+            return it->second;
+        if (it != channels.end()) {
+            it->second->deleteLater();
+            channels.erase(it);
+        }
+        if (server.addresses_size() == 0)
+            return nullptr;
+        const int index = nextAddress[server.peer_id()]++ % server.addresses_size();
+        auto address = parseHostPort(server.addresses(index));
+        if (!address)
+            return nullptr;
+        auto *channel = new RpcChannel(QString::fromStdString(address->first), address->second,
+                                       server.peer_id(), this);
+        channels[server.peer_id()] = channel;
+        return channel;
+    }
+};
+
+// ---- ClientStream ---------------------------------------------------------------------
+
+ClientStream::ClientStream(ClientNetwork *network, proto::ServerRecord server)
+    : m_network(network), m_server(std::move(server))
+{
+}
+
+ClientStream::~ClientStream()
+{
+    QMetaObject::invokeMethod(m_network, [network = m_network, peerId = m_server.peer_id(), call = m_call] {
+        auto it = network->channels.find(peerId);
+        if (call->id != 0 && it != network->channels.end())
+            it->second->finish(call->id);
+    }, Qt::QueuedConnection);
+}
+
+void ClientStream::send(const proto::Request &request)
+{
+    QMetaObject::invokeMethod(m_network, [network = m_network, server = m_server, request,
+                                          inbox = m_inbox, call = m_call] {
+        auto deliver = [inbox](Result<proto::Response> response) {
+            {
+                std::lock_guard lock(inbox->mutex);
+                inbox->responses.push_back(std::move(response));
+            }
+            inbox->arrived.notify_all();
+        };
+        if (call->failed)
+            return; // the error is in the inbox already
+        RpcChannel *channel = network->channel(server);
+        if (!channel) {
+            call->failed = true;
+            deliver(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
+            return;
+        }
+        // Deadlines are the caller's business (receive's timeout); the channel only notices
+        // a connection that goes away.
+        constexpr int kNoDeadlineMs = 24 * 3600 * 1000;
+        if (call->id == 0) {
+            call->id = channel->openStream(request, [call, deliver](Result<proto::Response> response) {
+                if (!response)
+                    call->failed = true;
+                deliver(std::move(response));
+            }, kNoDeadlineMs);
+        } else {
+            channel->sendOnStream(call->id, request, kNoDeadlineMs);
+        }
+    }, Qt::QueuedConnection);
+}
+
+Result<proto::Response> ClientStream::receive(int timeoutMs)
+{
+    std::unique_lock lock(m_inbox->mutex);
+    if (!m_inbox->arrived.wait_for(lock, std::chrono::milliseconds(timeoutMs),
+                                   [this] { return !m_inbox->responses.empty(); }))
+        return makeError(ErrorCode::Io, "no answer from peer " + m_server.peer_id() + " in "
+                                            + std::to_string(timeoutMs) + " ms");
+    Result<proto::Response> response = std::move(m_inbox->responses.front());
+    m_inbox->responses.pop_front();
+    return response;
+}
+
+// ---- SwarmClient ----------------------------------------------------------------------
+
+Result<std::unique_ptr<SwarmClient>> SwarmClient::start(WatcherFactory factory, int refreshMs)
+{
+    auto client = std::unique_ptr<SwarmClient>(new SwarmClient);
+    client->m_thread.setObjectName(QStringLiteral("swarm client"));
+    client->m_thread.start();
+    client->m_network = new ClientNetwork;
+    client->m_network->moveToThread(&client->m_thread);
+
+    std::promise<Result<void>> started;
+    SwarmClient *self = client.get();
+    QMetaObject::invokeMethod(client->m_network, [self, factory, refreshMs, &started] {
+        auto watcher = factory();
+        if (!watcher) {
+            started.set_value(watcher.error());
+            return;
+        }
+        ClientNetwork *network = self->m_network;
+        network->watcher = std::move(*watcher);
+        self->m_modelId = network->watcher->modelId();
+        QObject::connect(network->watcher.get(), &SwarmWatcher::changed, network, [self, network] {
+            self->onSwarmChanged(network->watcher->state().servers(network->watcher->modelId()));
+        });
+        network->watcher->start(refreshMs);
+        started.set_value(Result<void>());
+    }, Qt::QueuedConnection);
+    if (auto result = started.get_future().get(); !result)
+        return result.error();
+    return client;
+}
+
+SwarmClient::~SwarmClient()
+{
+    // The network objects go on their own thread, then the thread stops.
+    QMetaObject::invokeMethod(m_network, [network = m_network] { delete network; },
+                              Qt::BlockingQueuedConnection);
+    m_thread.quit();
+    m_thread.wait();
+}
+
+void SwarmClient::onSwarmChanged(std::vector<proto::ServerRecord> servers)
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_servers = std::move(servers);
+    }
+    m_changed.notify_all();
+}
+
+std::vector<proto::ServerRecord> SwarmClient::servers() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_servers;
+}
+
+bool SwarmClient::waitForServers(const std::function<bool(const std::vector<proto::ServerRecord> &)> &ready,
+                                 int timeoutMs)
+{
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] { return ready(m_servers); });
+}
+
+void SwarmClient::refreshNow()
+{
+    QMetaObject::invokeMethod(m_network, [network = m_network] { network->watcher->refresh(); },
+                              Qt::QueuedConnection);
+}
+
+Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
+                                          const proto::Request &request, int timeoutMs)
+{
+    auto answer = std::make_shared<std::promise<Result<proto::Response>>>();
+    auto future = answer->get_future();
+    QMetaObject::invokeMethod(m_network, [network = m_network, server, request, answer, timeoutMs] {
+        RpcChannel *channel = network->channel(server);
+        if (!channel) {
+            answer->set_value(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
+            return;
+        }
+        channel->call(request, [answer](Result<proto::Response> response) {
+            answer->set_value(std::move(response));
+        }, timeoutMs + kChannelSlackMs);
+    }, Qt::QueuedConnection);
+    if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
+        return makeError(ErrorCode::Io, "no answer from peer " + server.peer_id() + " in "
+                                            + std::to_string(timeoutMs) + " ms");
+    return future.get();
+}
+
+std::unique_ptr<ClientStream> SwarmClient::openStream(const proto::ServerRecord &server)
+{
+    return std::unique_ptr<ClientStream>(new ClientStream(m_network, server));
+}
+
+void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs)
+{
+    std::vector<std::future<void>> pings;
+    for (const proto::ServerRecord &server : servers) {
+        auto done = std::make_shared<std::promise<void>>();
+        pings.push_back(done->get_future());
+        QMetaObject::invokeMethod(m_network, [this, network = m_network, server, done, timeoutMs] {
+            RpcChannel *channel = network->channel(server);
+            if (!channel) {
+                done->set_value();
+                return;
+            }
+            proto::Request ping;
+            ping.mutable_ping()->set_client_time_us(std::uint64_t(nowMs()) * 1000);
+            auto timer = std::make_shared<QElapsedTimer>();
+            timer->start();
+            channel->call(ping, [this, peerId = server.peer_id(), done, timer](Result<proto::Response> response) {
+                if (response && response->has_ping()) {
+                    const double sample = double(timer->nsecsElapsed()) / 1e6;
+                    std::lock_guard lock(m_mutex);
+                    auto it = m_rttMs.find(peerId);
+                    m_rttMs[peerId] = it == m_rttMs.end() ? sample
+                                                          : (1 - kRttSmoothing) * it->second + kRttSmoothing * sample;
+                }
+                done->set_value();
+            }, timeoutMs);
+        }, Qt::QueuedConnection);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
+    for (auto &ping : pings)
+        ping.wait_until(deadline);
+}
+
+double SwarmClient::rttMs(const std::string &peerId) const
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_rttMs.find(peerId);
+    return it == m_rttMs.end() ? -1.0 : it->second;
+}
+
+void SwarmClient::reportFailure(const std::string &peerId)
+{
+    std::lock_guard lock(m_mutex);
+    Failures &failures = m_failures[peerId];
+    ++failures.count;
+    const std::int64_t ban = std::min(kLongestBanMs, kFirstBanMs << std::min(failures.count - 1, 20));
+    failures.bannedUntilMs = nowMs() + ban;
+}
+
+bool SwarmClient::isBanned(const std::string &peerId) const
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_failures.find(peerId);
+    return it != m_failures.end() && it->second.bannedUntilMs > nowMs();
+}
+
+int SwarmClient::recentFailures(const std::string &peerId) const
+{
+    std::lock_guard lock(m_mutex);
+    auto it = m_failures.find(peerId);
+    return it == m_failures.end() ? 0 : it->second.count;
+}
+
+} // namespace corolla

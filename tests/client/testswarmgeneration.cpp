@@ -1,0 +1,220 @@
+// Generation through real server processes on 127.0.0.1: equal to local generation token
+// for token, the same after a server is killed mid-answer (a spare takes over), a clear
+// error when no server holds some blocks, and routes that take the nearer of two servers.
+
+#include <QElapsedTimer>
+#include <QTcpServer>
+#include <QtTest>
+
+#include "model/testmodel.h"
+#include "tools/peerprocesses.h"
+
+using namespace corolla;
+
+namespace {
+
+struct StartedServer {
+    QProcess *process = nullptr;
+    QString peerId;
+    quint16 port = 0;        // where clients connect: the relay's port when there is one
+};
+
+quint16 freeTcpPort()
+{
+    QTcpServer server;
+    server.listen(QHostAddress::LocalHost, 0);
+    return server.serverPort();
+}
+
+} // namespace
+
+class TestSwarmGeneration : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_folder;
+
+    QString modelFor(const QString &family)
+    {
+        const QString path = m_folder.filePath(family);
+        if (!QFileInfo::exists(path)) {
+            auto written = writeTestModel(path.toStdString(), {family.toStdString(), "tiny", at::kFloat, 9}, 1);
+            if (!written)
+                qFatal("%s", written.error().message.c_str());
+        }
+        return path;
+    }
+
+    // A server of `blocks` ("A:B"); with delayMs >= 0 it is reached through a delaying relay.
+    StartedServer startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
+                              const QString &name, int delayMs = -1)
+    {
+        StartedServer server;
+        const quint16 relayPort = delayMs >= 0 ? freeTcpPort() : 0;
+        const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
+        QFile(noPeers).open(QIODevice::WriteOnly);
+        QStringList arguments{QStringLiteral("serve"), QStringLiteral("--model"), model,
+                              QStringLiteral("--blocks"), blocks, QStringLiteral("--dtype"), QStringLiteral("fp32"),
+                              QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
+                              QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
+                              QStringLiteral("--identity"), m_folder.filePath(name + QStringLiteral(".pem"))};
+        if (relayPort)
+            arguments << QStringLiteral("--announce-address") << QStringLiteral("127.0.0.1:%1").arg(relayPort);
+        server.process = peers.start(arguments);
+        QElapsedTimer timer;
+        timer.start();
+        while (!peers.log(server.process).contains(QLatin1String("serving blocks")) && timer.elapsed() < 60000
+               && server.process->state() == QProcess::Running)
+            QTest::qWait(20);
+        const QString log = peers.log(server.process);
+        const QRegularExpressionMatch match =
+            QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(log);
+        if (!match.hasMatch() || !log.contains(QLatin1String("serving blocks")))
+            qFatal("server %s did not start:\n%s", qPrintable(name), qPrintable(log));
+        server.peerId = match.captured(1);
+        server.port = quint16(match.captured(2).toUInt());
+        if (relayPort) {
+            QProcess *relay = peers.start({QStringLiteral("--listen"), QString::number(relayPort),
+                                           QStringLiteral("--to"), QStringLiteral("127.0.0.1:%1").arg(server.port),
+                                           QStringLiteral("--delay-ms"), QString::number(delayMs)},
+                                          QStringLiteral(COROLLA_RELAY_BINARY));
+            while (!peers.log(relay).contains(QLatin1String("relaying")) && relay->state() == QProcess::Running)
+                QTest::qWait(10);
+            server.port = relayPort;
+        }
+        return server;
+    }
+
+    QString peersFile(const std::vector<StartedServer> &servers)
+    {
+        static int count = 0;
+        const QString path = m_folder.filePath(QStringLiteral("peers%1.txt").arg(++count));
+        QFile file(path);
+        file.open(QIODevice::WriteOnly);
+        for (const StartedServer &server : servers)
+            file.write(QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
+        return path;
+    }
+
+    static QStringList generateArguments(const QString &model, int tokens)
+    {
+        return {QStringLiteral("generate"), QStringLiteral("--model"), model, QStringLiteral("--ids"),
+                QStringLiteral("1,5,9,13"), QStringLiteral("--max-new-tokens"), QString::number(tokens)};
+    }
+
+    static QStringList swarmArguments(const QString &peersFile)
+    {
+        return {QStringLiteral("--swarm"), QStringLiteral("--static-peers"), peersFile,
+                QStringLiteral("--wire-dtype"), QStringLiteral("fp32"), QStringLiteral("--route-timeout"),
+                QStringLiteral("10"), QStringLiteral("--step-timeout"), QStringLiteral("10")};
+    }
+
+private Q_SLOTS:
+    void swarmGenerationEqualsLocal_data()
+    {
+        QTest::addColumn<QString>("family");
+        QTest::newRow("llama") << QStringLiteral("llama");
+        QTest::newRow("bloom") << QStringLiteral("bloom");
+    }
+
+    void swarmGenerationEqualsLocal()
+    {
+        QFETCH(QString, family);
+        const QString model = modelFor(family);
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("a")),
+                                                 startServer(peers, model, QStringLiteral("2:3"), QStringLiteral("b")),
+                                                 startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("c"))};
+        const auto [localCode, local] = peers.run(generateArguments(model, 24));
+        QCOMPARE(localCode, 0);
+        const auto [swarmCode, swarm] = peers.run(generateArguments(model, 24) + swarmArguments(peersFile(servers)));
+        QVERIFY2(swarmCode == 0, qPrintable(peers.logs()));
+        QCOMPARE(swarm, local);
+        QCOMPARE(local.trimmed().split(' ').size(), 24);
+    }
+
+    void killedServerChangesNothing_data()
+    {
+        QTest::addColumn<int>("killAfterTokens");
+        QTest::newRow("during the first step") << 0;
+        QTest::newRow("after 3 tokens") << 3;
+        QTest::newRow("after 17 tokens") << 17;
+    }
+
+    void killedServerChangesNothing()
+    {
+        QFETCH(int, killAfterTokens);
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        // The second half of the model twice: the route takes one, the other is the spare.
+        // Relays slow each step down enough to kill a server in the middle of an answer.
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), 2),
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("tail1"), 2),
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("tail2"), 2)};
+        const auto [localCode, local] = peers.run(generateArguments(model, 30));
+        QCOMPARE(localCode, 0);
+
+        QProcess *client = peers.start(generateArguments(model, 30) + swarmArguments(peersFile(servers)));
+        client->setReadChannel(QProcess::StandardOutput);
+        QByteArray output;
+        QString route;
+        QTRY_VERIFY_WITH_TIMEOUT((route = peers.log(client)).contains(QLatin1String("route:")), 30000);
+        if (killAfterTokens > 0)
+            QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(),
+                                      output.split(' ').size() > killAfterTokens),
+                                     30000);
+        const bool firstTail = route.contains(QLatin1String("on tail1"));
+        QVERIFY2(firstTail || route.contains(QLatin1String("on tail2")), qPrintable(route));
+        peers.kill(servers[firstTail ? 1 : 2].process);
+        QVERIFY(client->waitForFinished(60000));
+        output += client->readAllStandardOutput();
+        const QString log = peers.log(client);
+        QVERIFY2(client->exitCode() == 0, qPrintable(log));
+        QCOMPARE(output, local);
+        QVERIFY2(log.contains(QLatin1String("recovered from 1 failed server")), qPrintable(log));
+        QVERIFY2(log.contains(firstTail ? QLatin1String("on tail2") : QLatin1String("on tail1")), qPrintable(log));
+    }
+
+    void missingBlocksAreNamedWithinTheTimeout()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("only"))};
+        QStringList arguments = generateArguments(model, 8) + swarmArguments(peersFile(servers));
+        arguments[arguments.indexOf(QStringLiteral("--route-timeout")) + 1] = QStringLiteral("2");
+        QProcess *client = peers.start(arguments);
+        QVERIFY(client->waitForFinished(60000)); // it ends by itself: no hang
+        const QString log = peers.log(client);
+        QCOMPARE(client->exitCode(), 1);
+        QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3")), qPrintable(log));
+    }
+
+    void routeTakesTheNearerServerThenTheOther()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head")),
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("near"), 1),
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("far"), 40)};
+        const auto [localCode, local] = peers.run(generateArguments(model, 20));
+        QCOMPARE(localCode, 0);
+        QProcess *client = peers.start(generateArguments(model, 20) + swarmArguments(peersFile(servers)));
+        QString log;
+        QTRY_VERIFY_WITH_TIMEOUT((log = peers.log(client)).contains(QLatin1String("route:")), 30000);
+        QVERIFY2(log.contains(QLatin1String("on near")), qPrintable(log));
+        QByteArray output;
+        QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
+        peers.kill(servers[1].process);
+        QVERIFY(client->waitForFinished(60000));
+        output += client->readAllStandardOutput();
+        log = peers.log(client);
+        QCOMPARE(client->exitCode(), 0);
+        QCOMPARE(output, local);
+        QVERIFY2(log.contains(QLatin1String("route now: blocks 0-1 on head")) && log.contains(QLatin1String("on far")),
+                 qPrintable(log));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSwarmGeneration)
+#include "testswarmgeneration.moc"
