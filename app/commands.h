@@ -15,6 +15,8 @@ int runTokenize(const QStringList &arguments);
 int runDetokenize(const QStringList &arguments);
 int runChatTemplate(const QStringList &arguments);
 int runTokenizerBench(const QStringList &arguments);
+int runSwarmBench(const QStringList &arguments);
+int runChat(const QStringList &arguments);
 int runServe(const QStringList &arguments);
 int runSwarm(const QStringList &arguments);
 int runBootstrap(const QStringList &arguments);

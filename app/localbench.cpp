@@ -170,11 +170,7 @@ static int runLocalBench(const QStringList &arguments)
         TestModelSpec spec;
         spec.shape = parser.isSet(QStringLiteral("shape")) ? parser.text(QStringLiteral("shape"))
                                                            : "tinyllama-1.1b";
-        spec.family = spec.shape == "bloom-560m" ? "bloom"
-            : spec.shape == "qwen2-0.5b"         ? "qwen2"
-            : spec.shape == "tinyllama-1.1b" || spec.shape == "llama-3.2-1b"
-                ? "llama"
-                : parser.text(QStringLiteral("family"));
+        spec.family = familyOfShape(spec.shape, parser.text(QStringLiteral("family")));
         spec.storage = *dtype;
         modelName = spec.shape;
         auto configText = testModelConfigJson(spec);
@@ -250,7 +246,9 @@ int runBench(const QStringList &arguments)
         return runLocalBench(arguments);
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("tokenizer"))
         return runTokenizerBench(arguments);
-    return reportError("bench", "choose a benchmark: 'corolla bench local [options]' or 'corolla bench tokenizer [options]'");
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("swarm"))
+        return runSwarmBench(arguments);
+    return reportError("bench", "choose a benchmark: 'corolla bench local|swarm|tokenizer [options]'");
 }
 
 } // namespace corolla

@@ -6,6 +6,10 @@
 #include <exception>
 #include <thread>
 
+#ifdef __linux__
+#include <unistd.h>
+#endif
+
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
@@ -22,7 +26,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"generate", corolla::runGenerate, "generate tokens with a model on this machine"},
+    {"generate", corolla::runGenerate, "generate tokens, on this machine or on a swarm"},
+    {"chat", corolla::runChat, "chat with a model in the terminal, on this machine or on a swarm"},
     {"logits", corolla::runLogits, "write the logits of every position as a .npy file"},
     {"make-test-model", corolla::runMakeTestModel,
      "write a checkpoint with deterministic random weights"},
@@ -32,7 +37,7 @@ constexpr Command kCommands[] = {
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
-    {"bench", corolla::runBench, "measure speed: bench local, bench tokenizer"},
+    {"bench", corolla::runBench, "measure speed: bench local, bench swarm, bench tokenizer"},
 };
 
 void printUsage(FILE *stream)
@@ -43,10 +48,35 @@ void printUsage(FILE *stream)
     std::fprintf(stream, "\nRun 'corolla <command> --help' for a command's options.\n");
 }
 
+// libgomp spins for a long while after each parallel region before its threads sleep. A
+// server idles between steps, and the peers of a swarm on one machine (a client and its
+// servers, the desktop app and a `corolla serve`) take turns on the same cores: long spins
+// steal the CPU from whoever computes next, and burn it for nothing on a volunteer's machine.
+// libgomp reads GOMP_SPINCOUNT once, when it loads, so a short spin needs a fresh start.
+void preferShortOpenMpSpins(int argc, char **argv)
+{
+#ifdef __linux__
+    if (argc < 2 || std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY"))
+        return;
+    const char *command = argv[1];
+    for (const char *longRunning : {"serve", "bench", "chat", "generate"}) {
+        if (std::strcmp(command, longRunning) == 0) {
+            ::setenv("GOMP_SPINCOUNT", "10000", 1);
+            ::execv("/proc/self/exe", argv); // returns only on failure: then run as we are
+            return;
+        }
+    }
+#else
+    (void)argc;
+    (void)argv;
+#endif
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    preferShortOpenMpSpins(argc, argv);
     QCoreApplication application(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("Corolla"));
     QCoreApplication::setOrganizationName(QStringLiteral("Corolla"));

@@ -188,6 +188,17 @@ std::vector<std::string> testModelShapes()
     return names;
 }
 
+std::string familyOfShape(const std::string &shape, const std::string &fallback)
+{
+    if (shape == "bloom-560m")
+        return "bloom";
+    if (shape == "qwen2-0.5b")
+        return "qwen2";
+    if (shape == "tinyllama-1.1b" || shape == "llama-3.2-1b")
+        return "llama";
+    return fallback;
+}
+
 Result<std::string> testModelConfigJson(const TestModelSpec &spec)
 {
     if (spec.family != "llama" && spec.family != "mistral" && spec.family != "qwen2"

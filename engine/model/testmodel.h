@@ -25,6 +25,10 @@ struct TestModelSpec {
 // Names of the shapes, each with the families it fits: "tiny (all)", "tinyllama-1.1b (llama)"...
 std::vector<std::string> testModelShapes();
 
+// The family a named shape belongs to ("tinyllama-1.1b" -> "llama"); `fallback` for the
+// generic shapes (tiny, demo) that fit every family.
+std::string familyOfShape(const std::string &shape, const std::string &fallback);
+
 // The config.json text of a test model.
 Result<std::string> testModelConfigJson(const TestModelSpec &spec);
 

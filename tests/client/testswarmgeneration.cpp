@@ -175,6 +175,38 @@ private Q_SLOTS:
         QVERIFY2(log.contains(firstTail ? QLatin1String("on tail2") : QLatin1String("on tail1")), qPrintable(log));
     }
 
+    void chatOverTheSwarmKeepsItsSessionAcrossTurns()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:3"), QStringLiteral("a")),
+                                                 startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("b"))};
+        const QStringList chat{QStringLiteral("chat"), QStringLiteral("--model"), model, QStringLiteral("--dtype"),
+                               QStringLiteral("fp32"), QStringLiteral("--max-new-tokens"), QStringLiteral("8"),
+                               QStringLiteral("--system"), QStringLiteral("Be brief.")};
+        auto converse = [&](const QStringList &arguments) {
+            QProcess *process = peers.start(arguments);
+            process->write("Hello there\nAnd a second question\n");
+            process->closeWriteChannel();
+            process->waitForFinished(60000);
+            return std::make_pair(process->readAllStandardOutput(), peers.log(process));
+        };
+        const auto [localOut, localLog] = converse(chat);
+        const auto [swarmOut, swarmLog] = converse(chat + swarmArguments(peersFile(servers)));
+        QCOMPARE(swarmOut, localOut);
+        QCOMPARE(localOut.count("> "), 3); // two answers, then the prompt that met the end of input
+        // The second turn feeds only its new tokens: the first turn stays in the servers' caches.
+        const QRegularExpression reused(QStringLiteral("(\\d+) reused"));
+        auto matches = reused.globalMatch(swarmLog);
+        QList<int> counts;
+        while (matches.hasNext())
+            counts << matches.next().captured(1).toInt();
+        QCOMPARE(counts.size(), 2);
+        QCOMPARE(counts[0], 0);
+        QVERIFY2(counts[1] > 0, qPrintable(swarmLog));
+        QVERIFY2(swarmLog.contains(QLatin1String("route: blocks 0-2 on a")), qPrintable(swarmLog));
+    }
+
     void missingBlocksAreNamedWithinTheTimeout()
     {
         const QString model = modelFor(QStringLiteral("llama"));

@@ -1,0 +1,41 @@
+#pragma once
+// `corolla serve` processes on 127.0.0.1 that this process starts and always stops again
+// (also if it dies: the kernel kills them), optionally each behind a delaying TCP relay.
+// Used by `corolla bench swarm`.
+// Thread: main.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include "core/result.h"
+
+namespace corolla {
+
+struct LocalServer {
+    std::string peerId;
+    quint16 port = 0; // where clients connect (the relay's port when there is one)
+};
+
+class ServerProcesses {
+public:
+    ServerProcesses();
+    ~ServerProcesses(); // kills what is still running
+
+    // Starts a server of blocks [begin, end) of `model`; with delayMs > 0 behind a relay
+    // (`relayProgram`) that delays each direction by delayMs. Waits until it serves.
+    Result<LocalServer> start(const std::string &model, std::int64_t begin, std::int64_t end,
+                              const std::string &dtype, int delayMs, const QString &relayProgram);
+
+private:
+    QProcess *launch(const QString &program, const QStringList &arguments);
+    Result<QString> waitForLog(QProcess *process, const QString &marker);
+
+    QTemporaryDir m_folder;
+    std::vector<std::unique_ptr<QProcess>> m_processes;
+};
+
+} // namespace corolla

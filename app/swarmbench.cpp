@@ -1,0 +1,228 @@
+// bench swarm: decode and prefill through N server processes on this machine, against the
+// same model run locally in the same run; optionally with a delay on every hop.
+
+#include <chrono>
+#include <cstdio>
+
+#include <ATen/ATen.h>
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <nlohmann/json.hpp>
+
+#include "app/clientoptions.h"
+#include "app/commands.h"
+#include "app/serverprocesses.h"
+#include "loader/checkpoint.h"
+#include "model/testmodel.h"
+#include "net/tensorcodec.h"
+#include "swarm/serverrecord.h"
+#include "swarm/staticregistry.h"
+
+namespace corolla {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Timing {
+    double prefillSeconds = 0.0; // the prompt through every block and the LM head
+    double decodeSeconds = 0.0;  // decodeTokens single-token steps
+};
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The same work for local and swarm runs: prefill, then greedy single-token steps.
+Result<Timing> timeRun(const ClientHead &head, BlockRunner &blocks, const at::Tensor &prompt,
+                       std::int64_t decodeTokens)
+{
+    Timing timing;
+    auto start = Clock::now();
+    auto hidden = head.embed(prompt);
+    if (!hidden)
+        return hidden.error();
+    auto output = blocks.step(*hidden);
+    if (!output)
+        return output.error();
+    std::int64_t token = head.logits(output->select(1, prompt.size(1) - 1)).argmax(-1).item<std::int64_t>();
+    timing.prefillSeconds = secondsSince(start);
+    start = Clock::now();
+    for (std::int64_t i = 0; i < decodeTokens; ++i) {
+        hidden = head.embed(at::full({1, 1}, token, at::kLong));
+        if (!hidden)
+            return hidden.error();
+        output = blocks.step(*hidden);
+        if (!output)
+            return output.error();
+        token = head.logits(output->select(1, 0)).argmax(-1).item<std::int64_t>();
+    }
+    timing.decodeSeconds = secondsSince(start);
+    return timing;
+}
+
+QString defaultRelayProgram()
+{
+    // Built with the tests, next to the app in a build folder.
+    return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../tests/corolla-delay-relay"));
+}
+
+} // namespace
+
+int runSwarmBench(const QStringList &arguments)
+{
+    CommandParser parser(QStringLiteral("bench swarm"),
+                         QStringLiteral("Starts N servers on 127.0.0.1 with equal shares of the blocks and "
+                                        "measures decode and prefill through them against the same model "
+                                        "run locally in the same run; prints one JSON object."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
+                          QStringLiteral("random weights of a named shape (see make-test-model)"));
+    parser.addValueOption(QStringLiteral("family"), QStringLiteral("NAME"),
+                          QStringLiteral("family for generic shapes such as tiny"), QStringLiteral("llama"));
+    parser.addValueOption(QStringLiteral("servers"), QStringLiteral("N"), QStringLiteral("server processes"),
+                          QStringLiteral("3"));
+    parser.addValueOption(QStringLiteral("delay-ms"), QStringLiteral("D"),
+                          QStringLiteral("added one way on every connection to a server"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
+                          QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("fp32|bf16|fp16|int8"),
+                          QStringLiteral("hidden states on the wire"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"), QStringLiteral("prefill length"),
+                          QStringLiteral("128"));
+    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"), QStringLiteral("decode steps"),
+                          QStringLiteral("32"));
+    parser.addValueOption(QStringLiteral("rounds"), QStringLiteral("N"),
+                          QStringLiteral("local and swarm runs, alternating; the best of each counts"),
+                          QStringLiteral("3"));
+    parser.addValueOption(QStringLiteral("relay"), QStringLiteral("PATH"),
+                          QStringLiteral("the delaying relay program (built with the tests)"));
+    int exitCode = 0;
+    if (!parser.parse(arguments.mid(1), exitCode))
+        return exitCode;
+    const std::int64_t serverCount = parser.integer(QStringLiteral("servers"), 1, 64);
+    const int delayMs = int(parser.integer(QStringLiteral("delay-ms"), 0, 10000));
+    const std::int64_t promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
+    const std::int64_t decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
+    const int rounds = int(parser.integer(QStringLiteral("rounds"), 1, 100));
+    auto wire = parseCodec(parser.text(QStringLiteral("wire-dtype")));
+    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
+    if (parser.failed())
+        return 2;
+    if (!wire || !dtype)
+        return reportError("bench swarm", (!wire ? wire.error() : dtype.error()).message);
+    const QString relay = parser.isSet(QStringLiteral("relay")) ? parser.value(QStringLiteral("relay"))
+                                                                : defaultRelayProgram();
+    if (delayMs > 0 && !QFileInfo(relay).isExecutable())
+        return reportError("bench swarm", "--delay-ms needs the relay program; build the tests or pass --relay PATH ("
+                                              + relay.toStdString() + " is missing)");
+
+    // The servers read a checkpoint folder: a named shape is written to a temporary one.
+    QTemporaryDir scratch;
+    std::string modelDir = parser.text(QStringLiteral("model"));
+    std::string modelName = modelDir;
+    if (modelDir.empty()) {
+        TestModelSpec spec;
+        spec.shape = parser.isSet(QStringLiteral("shape")) ? parser.text(QStringLiteral("shape")) : "tinyllama-1.1b";
+        spec.family = familyOfShape(spec.shape, parser.text(QStringLiteral("family")));
+        spec.storage = *dtype;
+        modelName = spec.shape;
+        modelDir = scratch.filePath(QStringLiteral("model")).toStdString();
+        std::fprintf(stderr, "writing random %s weights...\n", spec.shape.c_str());
+        if (auto written = writeTestModel(modelDir, spec, 1); !written)
+            return reportError("bench swarm", written.error().toString());
+    }
+    auto local = LocalModel::open(modelDir, *dtype);
+    if (!local)
+        return reportError("bench swarm", local.error().toString());
+    const ModelConfig &config = (*local)->config();
+    if (serverCount > config.numLayers)
+        return reportError("bench swarm", "more servers than blocks");
+
+    std::fprintf(stderr, "starting %lld servers...\n", static_cast<long long>(serverCount));
+    ServerProcesses processes;
+    std::vector<StaticPeer> peers;
+    for (std::int64_t i = 0; i < serverCount; ++i) {
+        const std::int64_t begin = config.numLayers * i / serverCount;
+        const std::int64_t end = config.numLayers * (i + 1) / serverCount;
+        auto server = processes.start(modelDir, begin, end, computeDtypeName(*dtype), delayMs, relay);
+        if (!server)
+            return reportError("bench swarm", server.error().toString());
+        peers.push_back({"127.0.0.1", server->port, server->peerId});
+    }
+    auto modelId = modelIdForDirectory(modelDir);
+    if (!modelId)
+        return reportError("bench swarm", modelId.error().toString());
+    auto swarm = SwarmClient::start([peers, id = *modelId]() -> Result<std::unique_ptr<SwarmWatcher>> {
+        auto watcher = std::make_unique<SwarmWatcher>(id);
+        watcher->addRegistry(std::make_unique<StaticRegistry>(peers));
+        return watcher;
+    }, 1000);
+    if (!swarm)
+        return reportError("bench swarm", swarm.error().toString());
+    (*swarm)->waitForServers([&](const auto &servers) { return std::int64_t(servers.size()) == serverCount; }, 30000);
+
+    const at::Tensor prompt = at::randint(3, config.vocabSize, {1, promptTokens}, at::kLong);
+    const std::int64_t capacity = promptTokens + decodeTokens + 1;
+    Timing bestLocal{1e30, 1e30}, bestSwarm{1e30, 1e30};
+    std::string route;
+    for (int round = 0; round < rounds; ++round) {
+        std::fprintf(stderr, "round %d of %d...\n", round + 1, rounds);
+        LocalBlockRunner localBlocks((*local)->blocks(), capacity);
+        auto localTiming = timeRun((*local)->head(), localBlocks, prompt, decodeTokens);
+        if (!localTiming)
+            return reportError("bench swarm", localTiming.error().toString());
+        RemoteSessionOptions options;
+        options.maxLength = capacity;
+        options.codec = *wire;
+        auto session = RemoteSession::open(**swarm, config.numLayers, options);
+        if (!session)
+            return reportError("bench swarm", session.error().toString());
+        route = (*session)->routeText();
+        auto swarmTiming = timeRun((*local)->head(), **session, prompt, decodeTokens);
+        if (!swarmTiming)
+            return reportError("bench swarm", swarmTiming.error().toString());
+        bestLocal = {std::min(bestLocal.prefillSeconds, localTiming->prefillSeconds),
+                     std::min(bestLocal.decodeSeconds, localTiming->decodeSeconds)};
+        bestSwarm = {std::min(bestSwarm.prefillSeconds, swarmTiming->prefillSeconds),
+                     std::min(bestSwarm.decodeSeconds, swarmTiming->decodeSeconds)};
+    }
+
+    const double localDecode = double(decodeTokens) / bestLocal.decodeSeconds;
+    const double swarmDecode = double(decodeTokens) / bestSwarm.decodeSeconds;
+    const double localPrefill = double(promptTokens) / bestLocal.prefillSeconds;
+    const double swarmPrefill = double(promptTokens) / bestSwarm.prefillSeconds;
+    nlohmann::json report = {
+        {"benchmark", "swarm"},
+        {"model", modelName},
+        {"dtype", computeDtypeName(*dtype)},
+        {"wire_dtype", codecName(*wire)},
+        {"servers", serverCount},
+        {"route", route},
+        {"prompt_tokens", promptTokens},
+        {"decode_tokens", decodeTokens},
+        {"rounds", rounds},
+        {"local_decode_tokens_per_s", localDecode},
+        {"swarm_decode_tokens_per_s", swarmDecode},
+        {"decode_ratio", swarmDecode / localDecode},
+        {"local_prefill_tokens_per_s", localPrefill},
+        {"swarm_prefill_tokens_per_s", swarmPrefill},
+        {"prefill_ratio", swarmPrefill / localPrefill},
+    };
+    if (delayMs > 0) {
+        // Each hop is a round trip from the client: 2 x delay per server per token.
+        const double stepMs = 1000.0 / swarmDecode;
+        const double floorMs = 1000.0 / localDecode + double(serverCount) * 2.0 * delayMs;
+        report["delay_ms"] = delayMs;
+        report["step_ms"] = stepMs;
+        report["floor_ms"] = floorMs;
+        report["step_over_floor"] = stepMs / floorMs;
+    }
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+}
+
+} // namespace corolla
