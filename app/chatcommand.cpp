@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "tokenizer/chattemplate.h"
 #include "tokenizer/incrementaldecoder.h"
+#include "tokenizer/stopsequences.h"
 #include "tokenizer/tokenizer.h"
 
 namespace corolla {
@@ -46,6 +47,8 @@ int runChat(const QStringList &arguments)
     parser.addValueOption(QStringLiteral("system"), QStringLiteral("TEXT"), QStringLiteral("a system prompt"));
     parser.addValueOption(QStringLiteral("max-length"), QStringLiteral("N"),
                           QStringLiteral("tokens a conversation may hold"), QStringLiteral("2048"));
+    parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
+                          QStringLiteral("end an answer before this text (repeatable)"));
     addSamplingOptions(parser, QStringLiteral("512"));
     addSwarmClientOptions(parser);
     int exitCode = 0;
@@ -127,6 +130,10 @@ int runChat(const QStringList &arguments)
         options.history = held;
 
         IncrementalDecoder text(**tokenizer, /*skipSpecialTokens=*/true);
+        std::vector<std::string> stopTexts;
+        for (const QString &stop : parser.values(QStringLiteral("stop")))
+            stopTexts.push_back(stop.toStdString());
+        StopSequences stops(stopTexts);
         std::string answer, decodeError;
         std::vector<std::int64_t> generated;
         auto stats = generate((*model)->head(), *session, fresh, options, [&](std::int64_t token) {
@@ -136,14 +143,18 @@ int runChat(const QStringList &arguments)
                 decodeError = piece.error().toString();
                 return false;
             }
-            answer += *piece;
-            std::fputs(piece->c_str(), stdout);
+            const std::string shown = stops.push(*piece);
+            answer += shown;
+            std::fputs(shown.c_str(), stdout);
             std::fflush(stdout);
-            return true;
+            return !stops.stopped();
         });
-        if (auto rest = text.finish(); rest) {
-            answer += *rest;
-            std::fputs(rest->c_str(), stdout);
+        if (!stops.stopped()) {
+            auto rest = text.finish();
+            std::string tail = rest ? stops.push(*rest) : std::string();
+            tail += stops.finish();
+            answer += tail;
+            std::fputs(tail.c_str(), stdout);
         }
         std::printf("\n");
         if (!stats)

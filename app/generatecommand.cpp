@@ -7,6 +7,7 @@
 #include "app/clientoptions.h"
 #include "app/commands.h"
 #include "tokenizer/incrementaldecoder.h"
+#include "tokenizer/stopsequences.h"
 #include "tokenizer/tokenizer.h"
 
 namespace corolla {
@@ -22,6 +23,8 @@ int runGenerate(const QStringList &arguments)
                           QStringLiteral("compute dtype on this machine"), QStringLiteral("fp32"));
     parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("prompt token ids"));
     parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("prompt text"));
+    parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
+                          QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
     addSamplingOptions(parser, QStringLiteral("32"));
     addSwarmClientOptions(parser);
     int exitCode = 0;
@@ -33,6 +36,11 @@ int runGenerate(const QStringList &arguments)
     std::vector<std::int64_t> prompt;
     if (parser.isSet(QStringLiteral("ids")))
         prompt = parser.idList(QStringLiteral("ids"));
+    std::vector<std::string> stopTexts;
+    for (const QString &stop : parser.values(QStringLiteral("stop")))
+        stopTexts.push_back(stop.toStdString());
+    if (!stopTexts.empty() && !parser.isSet(QStringLiteral("prompt")))
+        parser.error(QStringLiteral("--stop applies to text: use it with --prompt"));
     if (parser.failed())
         return 2;
     // A text prompt is encoded with the model's tokenizer (special tokens such as BOS added)
@@ -68,12 +76,13 @@ int runGenerate(const QStringList &arguments)
     std::optional<IncrementalDecoder> text;
     if (tokenizer)
         text.emplace(*tokenizer, /*skipSpecialTokens=*/true);
+    StopSequences stops(stopTexts);
     std::string decodeError;
     auto stats = generate((*model)->head(), **session, prompt, options, [&](std::int64_t token) {
         if (text) {
             auto piece = text->push(token);
             if (piece)
-                std::fputs(piece->c_str(), stdout);
+                std::fputs(stops.push(*piece).c_str(), stdout);
             else if (decodeError.empty())
                 decodeError = piece.error().toString();
         } else {
@@ -81,11 +90,12 @@ int runGenerate(const QStringList &arguments)
         }
         std::fflush(stdout);
         first = false;
-        return true;
+        return !stops.stopped();
     });
-    if (text) {
+    if (text && !stops.stopped()) {
         if (auto rest = text->finish(); rest)
-            std::fputs(rest->c_str(), stdout);
+            std::fputs(stops.push(*rest).c_str(), stdout);
+        std::fputs(stops.finish().c_str(), stdout);
     }
     std::printf("\n");
     std::fflush(stdout);

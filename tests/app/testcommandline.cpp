@@ -183,6 +183,29 @@ private Q_SLOTS:
         QCOMPARE(fromText.out, decoded.out);
     }
 
+    void stopSequenceEndsTheAnswerBeforeIt()
+    {
+        const QString model = path("llama");
+        QProcess full;
+        full.start(QStringLiteral(COROLLA_BINARY), {"generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "64"});
+        QVERIFY(full.waitForFinished(-1));
+        const QByteArray answer = full.readAllStandardOutput();
+        // A printable character a few bytes in (the test model's answers are random bytes).
+        int at = 3;
+        while (at < answer.size() && !(answer[at] > ' ' && answer[at] < 0x7f))
+            ++at;
+        QVERIFY(at < answer.size() - 1);
+        const QByteArray stop = answer.mid(at, 1);
+        QProcess stopped;
+        stopped.start(QStringLiteral(COROLLA_BINARY), {"generate", "--model", model, "--prompt", "Hello",
+                                                       "--max-new-tokens", "64", "--stop", QString::fromLatin1(stop)});
+        QVERIFY(stopped.waitForFinished(-1));
+        QCOMPARE(stopped.readAllStandardOutput(), answer.left(answer.indexOf(stop)) + "\n");
+        const Run withIds = runCorolla({"generate", "--model", model, "--ids", "1,2", "--stop", "x"});
+        QCOMPARE(withIds.exitCode, 2);
+        QVERIFY(withIds.err.contains(QLatin1String("--stop applies to text")));
+    }
+
     void outOfVocabularyIdsAndBrokenConfigs()
     {
         const Run outside = runCorolla({"logits", "--model", path("llama"), "--ids", "1,512", "--out", path("o.npy")});
