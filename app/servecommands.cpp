@@ -11,6 +11,7 @@
 
 #include "app/commands.h"
 #include "app/swarmoptions.h"
+#include "client/routeplanner.h"
 #include "server/memoryplan.h"
 #include "server/servernode.h"
 #include "swarm/dhtregistry.h"
@@ -209,11 +210,17 @@ int runSwarm(const QStringList &arguments)
                     record.addresses_size() ? record.addresses(0).c_str() : "");
     }
     const std::vector<double> coverage = state.blockThroughput(model->id, numBlocks);
-    std::string missing;
+    std::vector<std::int64_t> uncovered;
     for (std::size_t block = 0; block < coverage.size(); ++block)
         if (coverage[block] <= 0.0)
-            missing += (missing.empty() ? "" : " ") + std::to_string(block);
-    std::printf(missing.empty() ? "every block is served\n" : "blocks without a server: %s\n", missing.c_str());
+            uncovered.push_back(std::int64_t(block));
+    const std::string missing = blockListText(uncovered);
+    if (numBlocks == 0)
+        std::printf("no server of this model was found\n");
+    else if (missing.empty())
+        std::printf("every block is served\n");
+    else
+        std::printf("blocks without a server: %s\n", missing.c_str());
     return 0;
 }
 
