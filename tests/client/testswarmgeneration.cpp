@@ -6,7 +6,14 @@
 #include <QTcpServer>
 #include <QtTest>
 
+#include <ATen/ATen.h>
+
+#include "client/remoteforward.h"
+#include "loader/checkpoint.h"
+#include "model/blockspan.h"
 #include "model/testmodel.h"
+#include "swarm/serverrecord.h"
+#include "swarm/staticregistry.h"
 #include "tools/peerprocesses.h"
 
 using namespace corolla;
@@ -205,6 +212,63 @@ private Q_SLOTS:
         QCOMPARE(counts[0], 0);
         QVERIFY2(counts[1] > 0, qPrintable(swarmLog));
         QVERIFY2(swarmLog.contains(QLatin1String("route: blocks 0-2 on a")), qPrintable(swarmLog));
+    }
+
+    void forwardAndBackwardThroughTheSwarm()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("front")),
+                                                 startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("back")),
+                                                 startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("whole"))};
+        std::vector<StaticPeer> staticPeers;
+        for (const StartedServer &server : servers)
+            staticPeers.push_back({"127.0.0.1", server.port, server.peerId.toStdString()});
+        const std::string modelId = *modelIdForDirectory(model.toStdString());
+        auto client = SwarmClient::start([&]() -> Result<std::unique_ptr<SwarmWatcher>> {
+            auto watcher = std::make_unique<SwarmWatcher>(modelId);
+            watcher->addRegistry(std::make_unique<StaticRegistry>(staticPeers));
+            return watcher;
+        }, 500);
+        QVERIFY(client);
+        QVERIFY((*client)->waitForServers([](const auto &found) { return found.size() == 3; }, 30000));
+
+        const ModelConfig config = *ModelConfig::load(model.toStdString());
+        auto checkpoint = Checkpoint::open(model.toStdString());
+        auto local = BlockSpan::load(config, **checkpoint, 0, config.numLayers, at::kFloat);
+        QVERIFY(local);
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(23);
+        const at::Tensor x = at::randn({2, 6, config.hiddenSize}, generator);
+        const at::Tensor g = at::randn({2, 6, config.hiddenSize}, generator);
+        const std::vector<std::int64_t> lengths{6, 4};
+
+        RemoteForwardOptions options;
+        options.codec = proto::CODEC_FP32;
+        RemoteForward remote(**client, config.numLayers, options);
+        auto output = remote.forward(x, lengths);
+        QVERIFY2(output, output ? "" : output.error().message.c_str());
+        const at::Tensor expected = *(*local)->forward(x, lengths);
+        // Padding positions (past each length) carry whatever the blocks make of them; only
+        // the real ones are compared.
+        QVERIFY((*output - expected).narrow(1, 0, 4).abs().max().item<double>() < 1e-5);
+        auto grad = remote.backward(x, g, lengths);
+        QVERIFY2(grad, grad ? "" : grad.error().message.c_str());
+        const at::Tensor expectedGrad = *(*local)->backward(x, g, lengths, 0, config.numLayers);
+        QVERIFY((*grad - expectedGrad).abs().max().item<double>()
+                <= 1e-4 * expectedGrad.abs().max().item<double>());
+
+        // One hop beats two of the same speed: the route takes "whole". Without it, the
+        // other two answer.
+        QCOMPARE(remote.failovers(), 0);
+        peers.kill(servers[2].process);
+        auto again = remote.forward(x, lengths);
+        QVERIFY2(again, again ? "" : again.error().message.c_str());
+        QVERIFY((*again - expected).narrow(1, 0, 4).abs().max().item<double>() < 1e-5);
+        QCOMPARE(remote.failovers(), 1);
+        auto gradAgain = remote.backward(x, g, lengths);
+        QVERIFY(gradAgain);
+        QVERIFY((*gradAgain - expectedGrad).abs().max().item<double>()
+                <= 1e-4 * expectedGrad.abs().max().item<double>());
     }
 
     void missingBlocksAreNamedWithinTheTimeout()

@@ -1,0 +1,54 @@
+#pragma once
+// Forward and backward passes over the swarm, for training and batch work: whole sequences
+// through every block, on the highest-throughput cover of the model (RouteKind::Forward).
+// No state is kept on servers between calls, so a failed server costs only a retry of the
+// span it held (banned, re-planned, recomputed); backward recomputes each hop's forward.
+// Thread: the thread that calls it (not the SwarmClient's network thread).
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "client/routeplanner.h"
+#include "client/swarmclient.h"
+
+namespace corolla {
+
+struct RemoteForwardOptions {
+    proto::Codec codec = proto::CODEC_BF16;
+    int callTimeoutMs = 60000;
+    int routeTimeoutMs = 15000;
+    int maxFailovers = 16;
+};
+
+class RemoteForward {
+public:
+    RemoteForward(SwarmClient &client, std::int64_t numBlocks, RemoteForwardOptions options = {});
+
+    // hidden [batch, T, hidden] through blocks [0, numBlocks); lengths as in BlockSpan.
+    Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths);
+    // d<outputs, gradOutput>/d hidden through every block.
+    Result<at::Tensor> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                const std::vector<std::int64_t> &lengths);
+
+    int failovers() const { return m_failovers; }
+
+private:
+    struct Hop {
+        RouteHop span;
+        proto::ServerRecord server;
+    };
+    Result<std::vector<Hop>> plan(std::int64_t from, std::int64_t to);
+    Result<at::Tensor> callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
+                               const std::vector<std::int64_t> &lengths);
+    // Counts a failure of `peerId`; an error once there were too many.
+    Result<void> failed(const std::string &peerId, const Error &error);
+
+    SwarmClient &m_client;
+    std::int64_t m_numBlocks;
+    RemoteForwardOptions m_options;
+    int m_failovers = 0;
+};
+
+} // namespace corolla
