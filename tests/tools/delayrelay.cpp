@@ -92,7 +92,9 @@ int main(int argc, char **argv)
         while (QTcpSocket *client = server.nextPendingConnection()) {
             auto *upstream = new QTcpSocket(client);
             client->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-            upstream->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+            // Socket options apply to a connected socket: no Nagle on the way to the server.
+            QObject::connect(upstream, &QTcpSocket::connected, upstream,
+                             [upstream] { upstream->setSocketOption(QAbstractSocket::LowDelayOption, 1); });
             new DelayedPipe(client, upstream, delayMs, client);
             new DelayedPipe(upstream, client, delayMs, client);
             // Either side closing closes the other, after what is in flight has been written.
