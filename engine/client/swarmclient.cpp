@@ -153,7 +153,8 @@ Result<std::unique_ptr<SwarmClient>> SwarmClient::start(WatcherFactory factory, 
 
 SwarmClient::~SwarmClient()
 {
-    // The network objects go on their own thread, then the thread stops.
+    // The network objects go on their own thread, then the thread stops. Blocking is safe
+    // here: the network thread never waits for this one.
     QMetaObject::invokeMethod(m_network, [network = m_network] { delete network; },
                               Qt::BlockingQueuedConnection);
     m_thread.quit();

@@ -26,7 +26,7 @@ namespace corolla {
 class ClientNetwork;
 
 // One stream call (an inference session) on a server. send() does not wait; receive()
-// returns the responses in order.
+// returns the responses in order. A stream must not outlive the SwarmClient that made it.
 class ClientStream {
 public:
     ~ClientStream(); // stops listening to the call
