@@ -210,9 +210,25 @@ std::vector<std::string> ServerNode::addresses() const
     for (const auto &registry : m_watcher->registries())
         for (const std::string &host : registry->publicHosts())
             result.push_back(host + ":" + port.toStdString());
-    for (const QHostAddress &address : QNetworkInterface::allAddresses())
-        if (address.protocol() == QAbstractSocket::IPv4Protocol && !address.isLoopback())
-            result.push_back(address.toString().toStdString() + ":" + port.toStdString());
+    // Container and VM bridges come after the machine's own network: a peer elsewhere
+    // cannot reach them, and one on this machine also has the loopback.
+    std::vector<std::string> bridged;
+    for (const QNetworkInterface &interface : QNetworkInterface::allInterfaces()) {
+        if (!interface.flags().testFlag(QNetworkInterface::IsUp)
+            || interface.flags().testFlag(QNetworkInterface::IsLoopBack))
+            continue;
+        const QString name = interface.name();
+        const bool bridge = name.startsWith(QLatin1String("docker")) || name.startsWith(QLatin1String("br-"))
+            || name.startsWith(QLatin1String("veth")) || name.startsWith(QLatin1String("virbr"))
+            || name.startsWith(QLatin1String("vboxnet")) || name.startsWith(QLatin1String("lxc"));
+        for (const QNetworkAddressEntry &entry : interface.addressEntries())
+            if (entry.ip().protocol() == QAbstractSocket::IPv4Protocol)
+                (bridge ? bridged : result).push_back(entry.ip().toString().toStdString() + ":" + port.toStdString());
+    }
+    result.insert(result.end(), bridged.begin(), bridged.end());
+    // Records carry a bounded list (kMaxRecordAddresses); the loopback always fits.
+    if (result.size() >= std::size_t(kMaxRecordAddresses))
+        result.resize(std::size_t(kMaxRecordAddresses) - 1);
     result.push_back("127.0.0.1:" + port.toStdString());
     return result;
 }

@@ -13,7 +13,6 @@ namespace corolla {
 
 namespace {
 
-constexpr int kMaxAddresses = 16;
 constexpr std::size_t kMaxTextBytes = 256;
 constexpr std::int64_t kMaxBlocks = 1 << 16;
 // Allowed difference between a peer's clock and ours when it says when it announced.
@@ -38,14 +37,14 @@ Result<void> checkFields(const proto::ServerRecord &record, std::int64_t nowMs)
     if (record.start() < 0 || record.start() >= record.end() || record.end() > record.num_blocks())
         return invalid("span [" + std::to_string(record.start()) + ", "
                        + std::to_string(record.end()) + ") is not inside the model");
-    if (record.addresses_size() > kMaxAddresses)
+    if (record.addresses_size() > kMaxRecordAddresses)
         return invalid("too many addresses");
     for (const std::string &address : record.addresses())
         if (address.empty() || address.size() > kMaxTextBytes)
             return invalid("bad address");
     if (record.public_name().size() > kMaxTextBytes || record.version().size() > kMaxTextBytes
         || record.dtype().size() > kMaxTextBytes || record.quantization().size() > kMaxTextBytes
-        || record.adapters_size() > kMaxAddresses)
+        || record.adapters_size() > kMaxRecordAddresses)
         return invalid("oversized text field");
     if (!finiteNonNegative(record.throughput()) || !finiteNonNegative(record.inference_rps())
         || !finiteNonNegative(record.forward_rps()) || !finiteNonNegative(record.network_rps()))

@@ -18,6 +18,7 @@ namespace corolla {
 class PeerIdentity;
 
 constexpr std::int64_t kMaxRecordBytes = 8192;
+constexpr int kMaxRecordAddresses = 16;
 // A record may not claim to live longer than this past its announcement.
 constexpr std::int64_t kMaxRecordLifetimeMs = 150 * 1000; // two periods of at most 60 s, and slack
 
