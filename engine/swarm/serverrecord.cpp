@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <nlohmann/json.hpp>
 
 #include "net/identity.h"
 
@@ -112,13 +113,17 @@ const char *serverStateName(proto::ServerState state)
 
 Result<std::string> modelIdForDirectory(const std::string &directory)
 {
-    const QString folder = QString::fromStdString(directory);
-    QFile config(QDir(folder).filePath(QStringLiteral("config.json")));
+    QFile config(QDir(QString::fromStdString(directory)).filePath(QStringLiteral("config.json")));
     if (!config.open(QIODevice::ReadOnly))
         return makeError(ErrorCode::NotFound, directory + "/config.json: cannot read it");
-    const QByteArray digest = sha256(config.readAll());
-    const QString name = QFileInfo(QDir(folder).absolutePath()).fileName();
-    return (name + QLatin1Char('@') + QString::fromLatin1(digest.toHex().left(16))).toStdString();
+    const QByteArray text = config.readAll();
+    // The folder's name is the user's choice and differs between machines; the config is
+    // what the checkpoint is. Its model_type only makes the id readable.
+    const nlohmann::json json = nlohmann::json::parse(text.toStdString(), nullptr, false);
+    std::string family = json.is_object() ? json.value("model_type", std::string("model")) : "model";
+    if (family.empty() || family.size() > 32)
+        family = "model";
+    return family + "@" + sha256(text).toHex().left(16).toStdString();
 }
 
 } // namespace corolla

@@ -1,6 +1,7 @@
 // Server records (signatures, forgeries, expiry, ranges), the merged swarm state, block
 // choice (Petals' rule and the re-balancing check) and the memory plan.
 
+#include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
@@ -214,6 +215,31 @@ private Q_SLOTS:
         QCOMPARE(scripted->announced.size(), 1);
         QVERIFY(verifyRecord(scripted->announced.front(), now));
         QCOMPARE(watcher.state().servers(own.model_id()).size(), std::size_t(2));
+    }
+
+    void modelIdsFollowTheConfigNotTheFolder()
+    {
+        QTemporaryDir dir;
+        auto write = [&](const QString &folder, const QByteArray &config) {
+            QDir().mkpath(dir.filePath(folder));
+            QFile file(dir.filePath(folder + QStringLiteral("/config.json")));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(config);
+        };
+        write(QStringLiteral("TinyLlama"), R"({"model_type": "llama", "hidden_size": 2048})");
+        write(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6"),
+              R"({"model_type": "llama", "hidden_size": 2048})");
+        write(QStringLiteral("other"), R"({"model_type": "llama", "hidden_size": 4096})");
+        const auto a = modelIdForDirectory(dir.filePath(QStringLiteral("TinyLlama")).toStdString());
+        const auto b = modelIdForDirectory(
+            dir.filePath(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6")).toStdString());
+        const auto c = modelIdForDirectory(dir.filePath(QStringLiteral("other")).toStdString());
+        QVERIFY(a && b && c);
+        QCOMPARE(*a, *b);
+        QVERIFY(*a != *c);
+        QVERIFY(QString::fromStdString(*a).startsWith(QLatin1String("llama@")));
+        QCOMPARE(a->size(), std::size_t(6 + 16));
+        QVERIFY(!modelIdForDirectory(dir.filePath(QStringLiteral("missing")).toStdString()));
     }
 
     void spanChoiceCoversTheWeakestBlocks()
