@@ -55,6 +55,30 @@ public:
         channels[server.peer_id()] = channel;
         return channel;
     }
+
+    // Starts a call (`start` issues it on a channel) to `server`. When the channel's connection
+    // fails before it was ever ready — refused, another peer at that address, a handshake that
+    // timed out — the call starts again on the server's next address, once per address.
+    using Starter = std::function<std::uint64_t(RpcChannel *, RpcChannel::Handler)>;
+    void startWithFallback(const proto::ServerRecord &server, Starter start, RpcChannel::Handler handler,
+                           std::function<void(std::uint64_t)> onStarted, int attemptsLeft)
+    {
+        RpcChannel *target = channel(server);
+        if (!target) {
+            handler(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
+            return;
+        }
+        const std::uint64_t callId = start(
+            target, [this, server, start, handler, onStarted, attemptsLeft,
+                     guard = QPointer<RpcChannel>(target)](Result<proto::Response> response) {
+                if (!response && guard && !guard->connection()->wasEverReady() && attemptsLeft > 1) {
+                    startWithFallback(server, start, handler, onStarted, attemptsLeft - 1);
+                    return;
+                }
+                handler(std::move(response));
+            });
+        onStarted(callId);
+    }
 };
 
 // ---- ClientStream ---------------------------------------------------------------------
@@ -86,24 +110,30 @@ void ClientStream::send(const proto::Request &request)
         };
         if (call->failed)
             return; // the error is in the inbox already
+        // Deadlines are the caller's business (receive's timeout); the channel only notices
+        // a connection that goes away.
+        constexpr int kNoDeadlineMs = 24 * 3600 * 1000;
+        if (call->id == 0) {
+            network->startWithFallback(
+                server,
+                [request](RpcChannel *channel, RpcChannel::Handler handler) {
+                    return channel->openStream(request, std::move(handler), kNoDeadlineMs);
+                },
+                [call, deliver](Result<proto::Response> response) {
+                    if (!response)
+                        call->failed = true;
+                    deliver(std::move(response));
+                },
+                [call](std::uint64_t id) { call->id = id; }, server.addresses_size());
+            return;
+        }
         RpcChannel *channel = network->channel(server);
         if (!channel) {
             call->failed = true;
             deliver(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
             return;
         }
-        // Deadlines are the caller's business (receive's timeout); the channel only notices
-        // a connection that goes away.
-        constexpr int kNoDeadlineMs = 24 * 3600 * 1000;
-        if (call->id == 0) {
-            call->id = channel->openStream(request, [call, deliver](Result<proto::Response> response) {
-                if (!response)
-                    call->failed = true;
-                deliver(std::move(response));
-            }, kNoDeadlineMs);
-        } else {
-            channel->sendOnStream(call->id, request, kNoDeadlineMs);
-        }
+        channel->sendOnStream(call->id, request, kNoDeadlineMs);
     }, Qt::QueuedConnection);
 }
 
@@ -195,14 +225,13 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
     auto answer = std::make_shared<std::promise<Result<proto::Response>>>();
     auto future = answer->get_future();
     QMetaObject::invokeMethod(m_network, [network = m_network, server, request, answer, timeoutMs] {
-        RpcChannel *channel = network->channel(server);
-        if (!channel) {
-            answer->set_value(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
-            return;
-        }
-        channel->call(request, [answer](Result<proto::Response> response) {
-            answer->set_value(std::move(response));
-        }, timeoutMs + kChannelSlackMs);
+        network->startWithFallback(
+            server,
+            [request, timeoutMs](RpcChannel *channel, RpcChannel::Handler handler) {
+                return channel->call(request, std::move(handler), timeoutMs + kChannelSlackMs);
+            },
+            [answer](Result<proto::Response> response) { answer->set_value(std::move(response)); },
+            [](std::uint64_t) {}, server.addresses_size());
     }, Qt::QueuedConnection);
     if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
         return makeError(ErrorCode::Io, "no answer from peer " + server.peer_id() + " in "

@@ -86,6 +86,7 @@ void Connection::onEncrypted()
         }
     }
     m_ready = true;
+    m_everReady = true;
     for (const QByteArray &payload : std::as_const(m_pending))
         writeFrame(payload);
     m_pending.clear();

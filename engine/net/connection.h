@@ -38,6 +38,9 @@ public:
     ~Connection() override;
 
     bool isReady() const { return m_ready; }
+    // Whether the handshake and the peer check ever succeeded (a refused connection, another
+    // peer at that address or a handshake that timed out never were).
+    bool wasEverReady() const { return m_everReady; }
     bool isClosed() const { return m_closed; }
     // The peer's Ed25519 key and PeerId (outgoing connections; empty before ready()).
     const QByteArray &peerPublicKey() const { return m_peerPublicKey; }
@@ -73,6 +76,7 @@ private:
     std::string m_peerId;
     QString m_description;
     bool m_ready = false;
+    bool m_everReady = false;
     bool m_closed = false;
     std::int64_t m_bytesReceived = 0;
     std::int64_t m_bytesSent = 0;

@@ -53,7 +53,7 @@ class TestSwarmGeneration : public QObject {
 
     // A server of `blocks` ("A:B"); with delayMs >= 0 it is reached through a delaying relay.
     StartedServer startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
-                              const QString &name, int delayMs = -1)
+                              const QString &name, int delayMs = -1, const QStringList &extra = {})
     {
         StartedServer server;
         const quint16 relayPort = delayMs >= 0 ? freeTcpPort() : 0;
@@ -66,7 +66,7 @@ class TestSwarmGeneration : public QObject {
                               QStringLiteral("--identity"), m_folder.filePath(name + QStringLiteral(".pem"))};
         if (relayPort)
             arguments << QStringLiteral("--announce-address") << QStringLiteral("127.0.0.1:%1").arg(relayPort);
-        server.process = peers.start(arguments);
+        server.process = peers.start(arguments + extra);
         QElapsedTimer timer;
         timer.start();
         while (!peers.log(server.process).contains(QLatin1String("serving blocks")) && timer.elapsed() < 60000
@@ -269,6 +269,24 @@ private Q_SLOTS:
         QVERIFY(gradAgain);
         QVERIFY((*gradAgain - expectedGrad).abs().max().item<double>()
                 <= 1e-4 * expectedGrad.abs().max().item<double>());
+    }
+
+    void anUnreachableAddressIsSkipped()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        // The record's first address refuses connections; the second is the server.
+        const std::vector<StartedServer> servers{startServer(
+            peers, model, QStringLiteral("0:4"), QStringLiteral("multihomed"), -1,
+            {QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1:1"),
+             QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1")})};
+        const auto [localCode, local] = peers.run(generateArguments(model, 8));
+        QProcess *client = peers.start(generateArguments(model, 8) + swarmArguments(peersFile(servers)));
+        QVERIFY(client->waitForFinished(60000));
+        const QString log = peers.log(client);
+        QVERIFY2(client->exitCode() == 0, qPrintable(log));
+        QCOMPARE(client->readAllStandardOutput(), local);
+        QVERIFY2(!log.contains(QLatin1String("recovered")), qPrintable(log));
     }
 
     void missingBlocksAreNamedWithinTheTimeout()
