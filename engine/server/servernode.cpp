@@ -266,9 +266,7 @@ void ServerNode::announce()
 {
     if (m_begin < 0)
         return;
-    const proto::ServerRecord record = makeRecord();
-    m_watcher->publish(record, m_identity);
-    m_server->setSignedRecord(signRecord(record, m_identity));
+    m_server->setSignedRecord(m_watcher->publish(makeRecord(), m_identity));
 }
 
 void ServerNode::checkBalance()

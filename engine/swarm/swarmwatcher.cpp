@@ -33,13 +33,14 @@ void SwarmWatcher::refresh()
     Q_EMIT changed();
 }
 
-void SwarmWatcher::publish(const proto::ServerRecord &record, const PeerIdentity &identity)
+QByteArray SwarmWatcher::publish(const proto::ServerRecord &record, const PeerIdentity &identity)
 {
     const QByteArray signedRecord = signRecord(record, identity);
     for (const auto &registry : m_registries)
         registry->announce(signedRecord, record);
     m_state.insert(record);
     Q_EMIT changed();
+    return signedRecord;
 }
 
 void SwarmWatcher::onRecordsFound(const QList<QByteArray> &signedRecords)

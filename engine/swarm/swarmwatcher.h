@@ -33,8 +33,9 @@ public:
     void start(int intervalMs);
     void refresh();
 
-    // Signs `record`, publishes it everywhere and takes it into our own state.
-    void publish(const proto::ServerRecord &record, const PeerIdentity &identity);
+    // Signs `record`, publishes it everywhere and takes it into our own state; returns the
+    // signed bytes.
+    QByteArray publish(const proto::ServerRecord &record, const PeerIdentity &identity);
 
     // Counts of records accepted and rejected so far (forged, expired, malformed).
     int acceptedRecords() const { return m_accepted; }
