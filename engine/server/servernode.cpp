@@ -35,6 +35,7 @@ ServerNode::ServerNode(ServeOptions options, PeerIdentity identity,
 {
     m_watcher->setParent(nullptr);
     connect(&m_announceTimer, &QTimer::timeout, this, &ServerNode::announce);
+    m_balanceTimer.setSingleShot(true);
     connect(&m_balanceTimer, &QTimer::timeout, this, &ServerNode::checkBalance);
     connect(&m_activityTimer, &QTimer::timeout, this, &ServerNode::logActivity);
     connect(m_watcher.get(), &SwarmWatcher::problem, this, &ServerNode::log);
@@ -187,7 +188,7 @@ void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
     announce();
     m_announceTimer.start(m_options.announcePeriodMs);
     if (!m_options.blocks)
-        m_balanceTimer.start(m_options.rebalancePeriodMs);
+        scheduleBalanceCheck();
     m_activityTimer.start(kActivityLogPeriodMs);
     Q_EMIT online(begin, end);
 }
@@ -269,6 +270,14 @@ void ServerNode::announce()
     m_server->setSignedRecord(m_watcher->publish(makeRecord(), m_identity));
 }
 
+void ServerNode::scheduleBalanceCheck()
+{
+    // Servers started together would otherwise check, and move, in lockstep: each seeing the
+    // same gap, all of them would jump into it and leave the old place empty.
+    const double spread = 0.5 + QRandomGenerator::global()->generateDouble();
+    m_balanceTimer.start(int(m_options.rebalancePeriodMs * spread));
+}
+
 void ServerNode::checkBalance()
 {
     if (m_loading || m_stopped || !m_online)
@@ -277,8 +286,10 @@ void ServerNode::checkBalance()
     for (const proto::ServerRecord &record : m_watcher->state().servers(modelId()))
         if (record.num_blocks() == m_config.numLayers)
             servers.push_back({record.peer_id(), record.start(), record.end(), record.throughput()});
-    if (!shouldMove(servers, m_identity.peerId(), m_config.numLayers))
+    if (!shouldMove(servers, m_identity.peerId(), m_config.numLayers)) {
+        scheduleBalanceCheck();
         return;
+    }
     const std::vector<double> others =
         m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
     const std::int64_t begin = chooseSpanStart(others, m_spanLength);

@@ -71,6 +71,7 @@ private:
     void onLoaded(std::int64_t begin, std::int64_t end, Result<std::shared_ptr<BlockSpan>> span,
                   BlockThroughput throughput);
     void announce();
+    void scheduleBalanceCheck();
     void checkBalance();
     void logActivity();
     proto::ServerRecord makeRecord() const;
