@@ -25,21 +25,16 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
     const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
     for (;;) {
         const std::vector<proto::ServerRecord> servers = m_client.servers();
-        std::vector<ServerCandidate> candidates;
-        for (const proto::ServerRecord &server : servers)
-            if (server.state() == proto::STATE_ONLINE && server.num_blocks() == m_numBlocks
-                && !m_client.isBanned(server.peer_id()))
-                candidates.push_back({server.peer_id(), server.start(), server.end(), server.inference_rps(),
-                                      server.forward_rps(), m_client.rttMs(server.peer_id()),
-                                      server.cache_tokens_left(), m_client.recentFailures(server.peer_id())});
-        auto route = planRoute(candidates, from, to, RouteKind::Forward, 0);
+        auto route = planRoute(m_client.candidates(m_numBlocks), from, to, RouteKind::Forward, 0);
         if (route) {
             std::vector<Hop> hops;
             for (const RouteHop &span : *route)
                 for (const proto::ServerRecord &server : servers)
                     if (server.peer_id() == span.peerId)
                         hops.push_back({span, server});
-            return hops;
+            if (hops.size() == route->size())
+                return hops;
+            continue; // the swarm changed between the two looks: plan again
         }
         if (Clock::now() >= deadline)
             return makeError(ErrorCode::NotFound, route.error().message + " of model " + m_client.modelId());

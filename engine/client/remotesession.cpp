@@ -102,20 +102,6 @@ std::string RemoteSession::routeText() const
     return text;
 }
 
-std::vector<ServerCandidate> RemoteSession::candidates() const
-{
-    std::vector<ServerCandidate> result;
-    for (const proto::ServerRecord &server : m_client.servers()) {
-        if (server.state() != proto::STATE_ONLINE || server.num_blocks() != m_numBlocks
-            || m_client.isBanned(server.peer_id()))
-            continue;
-        result.push_back({server.peer_id(), server.start(), server.end(), server.inference_rps(),
-                          server.forward_rps(), m_client.rttMs(server.peer_id()),
-                          server.cache_tokens_left(), m_client.recentFailures(server.peer_id())});
-    }
-    return result;
-}
-
 Result<at::Tensor> RemoteSession::runStep(ClientStream &stream, const at::Tensor &input,
                                           const std::string &peerId)
 {
@@ -207,7 +193,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
         if (!unmeasured.empty())
             m_client.measureRtts(unmeasured, kPingTimeoutMs);
 
-        auto route = planRoute(candidates(), from, to, RouteKind::Inference, m_options.maxLength);
+        auto route = planRoute(m_client.candidates(m_numBlocks), from, to, RouteKind::Inference, m_options.maxLength);
         if (route) {
             std::string failedPeer;
             auto hops = tryRoute(*route, history, failedPeer);
@@ -221,7 +207,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
             continue;
         }
         if (Clock::now() >= deadline) {
-            const auto missing = uncoveredBlocks(candidates(), from, to);
+            const auto missing = uncoveredBlocks(m_client.candidates(m_numBlocks), from, to);
             return makeError(ErrorCode::NotFound,
                              "no server holds block" + std::string(missing.size() > 1 ? "s " : " ")
                                  + blockListText(missing) + " of model " + m_client.modelId() + " (waited "

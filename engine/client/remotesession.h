@@ -56,7 +56,6 @@ private:
                                      const std::vector<at::Tensor> &history);
     Result<std::vector<Hop>> tryRoute(const std::vector<RouteHop> &route,
                                       const std::vector<at::Tensor> &history, std::string &failedPeer);
-    std::vector<ServerCandidate> candidates() const;
     Result<at::Tensor> runStep(ClientStream &stream, const at::Tensor &input, const std::string &peerId);
     void closeAll();
 

@@ -17,6 +17,7 @@
 
 #include <QThread>
 
+#include "client/routeplanner.h"
 #include "core/result.h"
 #include "net/corolla.pb.h"
 #include "swarm/swarmwatcher.h"
@@ -85,6 +86,10 @@ public:
     void reportFailure(const std::string &peerId);
     bool isBanned(const std::string &peerId) const;
     int recentFailures(const std::string &peerId) const;
+
+    // The online, unbanned servers of a model of `numBlocks` blocks, as route planning sees
+    // them (announced rates and cache, measured RTT, recent failures).
+    std::vector<ServerCandidate> candidates(std::int64_t numBlocks) const;
 
 private:
     SwarmClient() = default;
