@@ -11,29 +11,10 @@
 
 #include "app/clientoptions.h"
 #include "app/commands.h"
-#include "tokenizer/chattemplate.h"
-#include "tokenizer/incrementaldecoder.h"
-#include "tokenizer/stopsequences.h"
+#include "client/conversation.h"
 #include "tokenizer/tokenizer.h"
 
 namespace corolla {
-
-namespace {
-
-std::string tokenText(const Tokenizer &tokenizer, std::optional<std::int64_t> id)
-{
-    if (!id)
-        return "";
-    auto text = tokenizer.decode({*id}, false);
-    return text ? *text : "";
-}
-
-bool startsWith(const std::string &text, const std::string &prefix)
-{
-    return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-} // namespace
 
 int runChat(const QStringList &arguments)
 {
@@ -62,31 +43,22 @@ int runChat(const QStringList &arguments)
     auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("chat", tokenizer.error().toString());
-    auto chatTemplate = ChatTemplate::parse((*tokenizer)->chatTemplate());
-    if (!chatTemplate)
-        return reportError("chat", chatTemplate.error().toString());
     auto model = ModelBackend::open(parser);
     if (!model)
         return reportError("chat", model.error().toString());
-    options.stopTokenIds = (*model)->config().eosTokenIds;
-    if ((*tokenizer)->eosTokenId())
-        options.stopTokenIds.push_back(*(*tokenizer)->eosTokenId());
-    nlohmann::ordered_json variables = nlohmann::ordered_json::object();
-    variables["bos_token"] = tokenText(**tokenizer, (*tokenizer)->bosTokenId());
-    variables["eos_token"] = tokenText(**tokenizer, (*tokenizer)->eosTokenId());
+    auto conversation = Conversation::create(
+        **tokenizer, (*model)->head(), (*model)->config().eosTokenIds,
+        [&model](std::int64_t length) { return (*model)->newSession(length); }, maxLength);
+    if (!conversation)
+        return reportError("chat", conversation.error().toString());
+    std::vector<std::string> stopTexts;
+    for (const QString &stop : parser.values(QStringLiteral("stop")))
+        stopTexts.push_back(stop.toStdString());
 
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     if (parser.isSet(QStringLiteral("system")))
         messages.push_back({{"role", "system"}, {"content", parser.text(QStringLiteral("system"))}});
     const nlohmann::ordered_json initialMessages = messages;
-    // The session's caches hold `held`: the conversation rendered up to the end of the last
-    // answer (`heldText`), except the answer's last token (`pending`) when it was no stop
-    // token. A new turn feeds only what the template adds after that text; answers are never
-    // re-tokenized, so the caches stay exactly what the model produced.
-    std::unique_ptr<BlockRunner> session;
-    std::vector<std::int64_t> held;
-    std::string heldText;
-    std::optional<std::int64_t> pending;
 
     std::fprintf(stderr, "Chatting with %s%s. /reset starts over, /exit quits.\n",
                  parser.text(QStringLiteral("model")).c_str(), (*model)->isSwarm() ? " on the swarm" : "");
@@ -98,88 +70,30 @@ int runChat(const QStringList &arguments)
             break;
         if (line == "/reset") {
             messages = initialMessages;
-            session.reset();
-            held.clear();
-            heldText.clear();
-            pending.reset();
+            (*conversation)->reset();
             continue;
         }
         if (line.empty())
             continue;
         messages.push_back({{"role", "user"}, {"content", line}});
-        auto rendered = chatTemplate->render(messages, true, variables);
-        if (!rendered)
-            return reportError("chat", rendered.error().toString());
-        const bool reuse = session && startsWith(*rendered, heldText);
-        auto encoded = (*tokenizer)->encode(reuse ? rendered->substr(heldText.size()) : *rendered, false);
-        if (!encoded)
-            return reportError("chat", encoded.error().toString());
-        std::vector<std::int64_t> fresh;
-        if (reuse && pending)
-            fresh.push_back(*pending);
-        fresh.insert(fresh.end(), encoded->begin(), encoded->end());
-        if (!reuse) {
-            held.clear();
-            auto opened = (*model)->newSession(maxLength);
-            if (!opened)
-                return reportError("chat", opened.error().toString());
-            session = std::move(*opened);
-        }
-        if (std::int64_t(held.size() + fresh.size()) + options.maxNewTokens > maxLength)
-            return reportError("chat", "the conversation outgrew --max-length; /reset or raise it");
-        options.history = held;
-
-        IncrementalDecoder text(**tokenizer, /*skipSpecialTokens=*/true);
-        std::vector<std::string> stopTexts;
-        for (const QString &stop : parser.values(QStringLiteral("stop")))
-            stopTexts.push_back(stop.toStdString());
-        StopSequences stops(stopTexts);
-        std::string answer, decodeError;
-        std::vector<std::int64_t> generated;
-        auto stats = generate((*model)->head(), *session, fresh, options, [&](std::int64_t token) {
-            generated.push_back(token);
-            auto piece = text.push(token);
-            if (!piece) {
-                decodeError = piece.error().toString();
-                return false;
-            }
-            const std::string shown = stops.push(*piece);
-            answer += shown;
-            std::fputs(shown.c_str(), stdout);
+        auto turn = (*conversation)->answer(messages, options, stopTexts, [](const std::string &piece) {
+            std::fputs(piece.c_str(), stdout);
             std::fflush(stdout);
-            return !stops.stopped();
+            return true;
         });
-        if (!stops.stopped()) {
-            auto rest = text.finish();
-            std::string tail = rest ? stops.push(*rest) : std::string();
-            tail += stops.finish();
-            answer += tail;
-            std::fputs(tail.c_str(), stdout);
-        }
         std::printf("\n");
-        if (!stats)
-            return reportError("chat", stats.error().toString());
-        if (!decodeError.empty())
-            return reportError("chat", decodeError);
-        // The session now holds the new tokens and every answer token but the last.
-        held.insert(held.end(), fresh.begin(), fresh.end());
-        held.insert(held.end(), generated.begin(), generated.end() - (generated.empty() ? 0 : 1));
-        heldText = *rendered + answer;
-        pending.reset();
-        if (!generated.empty()
-            && std::find(options.stopTokenIds.begin(), options.stopTokenIds.end(), generated.back())
-                == options.stopTokenIds.end())
-            pending = generated.back();
-        messages.push_back({{"role", "assistant"}, {"content", answer}});
+        if (!turn)
+            return reportError("chat", turn.error().toString());
+        messages.push_back({{"role", "assistant"}, {"content", turn->answer}});
 
-        const double rate = stats->generatedTokens > 1 && stats->decodeSeconds > 0
-            ? double(stats->generatedTokens - 1) / stats->decodeSeconds
+        const GenerationStats &stats = turn->stats;
+        const double rate = stats.generatedTokens > 1 && stats.decodeSeconds > 0
+            ? double(stats.generatedTokens - 1) / stats.decodeSeconds
             : 0.0;
         std::fprintf(stderr, "[%lld new prompt tokens, %lld reused; %lld answer tokens, first after %.0f ms, %.1f tokens/s",
-                     static_cast<long long>(fresh.size()),
-                     static_cast<long long>(options.history.size()),
-                     static_cast<long long>(stats->generatedTokens), stats->prefillSeconds * 1000.0, rate);
-        if (auto *remote = dynamic_cast<RemoteSession *>(session.get()))
+                     static_cast<long long>(turn->newPromptTokens), static_cast<long long>(turn->reusedTokens),
+                     static_cast<long long>(stats.generatedTokens), stats.prefillSeconds * 1000.0, rate);
+        if (auto *remote = dynamic_cast<RemoteSession *>((*conversation)->runner()))
             std::fprintf(stderr, "; route: %s", remote->routeText().c_str());
         std::fprintf(stderr, "]\n");
     }

@@ -11,10 +11,7 @@
 #include <QTime>
 
 #include "model/modelconfig.h"
-#include "swarm/dhtregistry.h"
-#include "swarm/lanregistry.h"
 #include "swarm/serverrecord.h"
-#include "swarm/staticregistry.h"
 
 namespace corolla {
 
@@ -26,7 +23,7 @@ void addRegistryOptions(CommandParser &parser)
                           QStringLiteral("UDP port of this peer's DHT node (default: any free port)"));
     parser.addFlag(QStringLiteral("lan"), QStringLiteral("find peers on the local network by multicast"));
     parser.addValueOption(QStringLiteral("lan-port"), QStringLiteral("PORT"),
-                          QStringLiteral("UDP port of LAN discovery"), QString::number(LanOptions().port));
+                          QStringLiteral("UDP port of LAN discovery"), QString::number(SwarmConnection().lanPort));
     parser.addValueOption(QStringLiteral("static-peers"), QStringLiteral("FILE"),
                           QStringLiteral("a file of servers, one 'HOST:PORT [PEER_ID]' per line"));
 }
@@ -34,46 +31,42 @@ void addRegistryOptions(CommandParser &parser)
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &parser,
                                                        const std::string &modelId)
 {
-    auto watcher = std::make_unique<SwarmWatcher>(modelId);
-    const QStringList bootstrap = parser.values(QStringLiteral("dht-bootstrap"));
-    const bool useDht = !bootstrap.isEmpty() || parser.isSet(QStringLiteral("dht-port"));
-    const bool useStatic = parser.isSet(QStringLiteral("static-peers"));
-    const bool useLan = parser.isSet(QStringLiteral("lan")) || (!useDht && !useStatic);
-    if (useDht) {
-        DhtOptions options;
-        for (const QString &node : bootstrap)
-            options.bootstrap.push_back(node.toStdString());
-        if (parser.isSet(QStringLiteral("dht-port"))) {
-            bool ok = false;
-            const uint port = parser.value(QStringLiteral("dht-port")).toUInt(&ok);
-            if (!ok || port > 65535)
-                return makeError(ErrorCode::InvalidArgument, "--dht-port must be a port number");
-            options.port = quint16(port);
-        }
-        auto registry = DhtRegistry::start(options);
-        if (!registry)
-            return registry.error();
-        watcher->addRegistry(std::move(*registry));
-    }
-    if (useLan) {
-        LanOptions options;
+    auto connection = swarmConnection(parser);
+    if (!connection)
+        return connection.error();
+    return makeSwarmWatcher(*connection, modelId);
+}
+
+Result<SwarmConnection> swarmConnection(const CommandParser &parser)
+{
+    SwarmConnection connection;
+    for (const QString &node : parser.values(QStringLiteral("dht-bootstrap")))
+        connection.dhtBootstrap.push_back(node.toStdString());
+    auto port = [&parser](const char *name, uint minimum) -> Result<quint16> {
         bool ok = false;
-        const uint port = parser.value(QStringLiteral("lan-port")).toUInt(&ok);
-        if (!ok || port == 0 || port > 65535)
-            return makeError(ErrorCode::InvalidArgument, "--lan-port must be a port number");
-        options.port = quint16(port);
-        auto registry = LanRegistry::start(options);
-        if (!registry)
-            return registry.error();
-        watcher->addRegistry(std::move(*registry));
+        const uint value = parser.value(QLatin1String(name)).toUInt(&ok);
+        if (!ok || value < minimum || value > 65535)
+            return makeError(ErrorCode::InvalidArgument, std::string("--") + name + " must be a port number");
+        return quint16(value);
+    };
+    if (parser.isSet(QStringLiteral("dht-port"))) {
+        auto dhtPort = port("dht-port", 0);
+        if (!dhtPort)
+            return dhtPort.error();
+        connection.dhtPort = *dhtPort;
     }
-    if (useStatic) {
+    connection.lan = parser.isSet(QStringLiteral("lan"));
+    auto lanPort = port("lan-port", 1);
+    if (!lanPort)
+        return lanPort.error();
+    connection.lanPort = *lanPort;
+    if (parser.isSet(QStringLiteral("static-peers"))) {
         auto peers = readStaticPeers(parser.text(QStringLiteral("static-peers")));
         if (!peers)
             return peers.error();
-        watcher->addRegistry(std::make_unique<StaticRegistry>(std::move(*peers)));
+        connection.staticPeers = std::move(*peers);
     }
-    return watcher;
+    return connection;
 }
 
 Result<ModelReference> resolveModel(const std::string &dirOrId)

@@ -8,7 +8,7 @@
 
 #include "app/commandparser.h"
 #include "core/result.h"
-#include "swarm/swarmwatcher.h"
+#include "swarm/swarmconnection.h"
 
 namespace corolla {
 
@@ -18,6 +18,8 @@ void addRegistryOptions(CommandParser &parser);
 // LAN discovery alone (zero configuration on a home network).
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &parser,
                                                        const std::string &modelId);
+// The registries the options ask for.
+Result<SwarmConnection> swarmConnection(const CommandParser &parser);
 
 // A model folder (with config.json) gives its id and block count; anything else is taken as
 // a model id whose block count the swarm will tell.

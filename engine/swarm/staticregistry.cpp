@@ -13,28 +13,33 @@ constexpr int kInfoTimeoutMs = 5000;
 
 } // namespace
 
-Result<std::vector<StaticPeer>> readStaticPeers(const std::string &path)
+Result<std::vector<StaticPeer>> parseStaticPeers(const std::string &text, const std::string &source)
 {
-    QFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
-        return makeError(ErrorCode::NotFound, path + ": cannot read the static peers file");
     std::vector<StaticPeer> peers;
     int lineNumber = 0;
-    while (!file.atEnd()) {
+    for (const QString &rawLine : QString::fromStdString(text).split(QLatin1Char('\n'))) {
         ++lineNumber;
-        const QString line = QString::fromUtf8(file.readLine()).trimmed();
+        const QString line = rawLine.trimmed();
         if (line.isEmpty() || line.startsWith(QLatin1Char('#')))
             continue;
         const QStringList fields = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
         auto address = parseHostPort(fields.front().toStdString());
         if (!address || fields.size() > 2)
             return makeError(ErrorCode::Format,
-                             path + ":" + std::to_string(lineNumber) + ": expected 'HOST:PORT [PEER_ID]'"
+                             source + ":" + std::to_string(lineNumber) + ": expected 'HOST:PORT [PEER_ID]'"
                                  + (address ? "" : ": " + address.error().message));
         peers.push_back({address->first, address->second,
                          fields.size() == 2 ? fields[1].toStdString() : std::string()});
     }
     return peers;
+}
+
+Result<std::vector<StaticPeer>> readStaticPeers(const std::string &path)
+{
+    QFile file(QString::fromStdString(path));
+    if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
+        return makeError(ErrorCode::NotFound, path + ": cannot read the static peers file");
+    return parseStaticPeers(file.readAll().toStdString(), path);
 }
 
 StaticRegistry::StaticRegistry(std::vector<StaticPeer> peers, QObject *parent)
