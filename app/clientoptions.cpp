@@ -1,7 +1,6 @@
 #include "app/clientoptions.h"
 
 #include "app/swarmoptions.h"
-#include "loader/checkpoint.h"
 #include "net/tensorcodec.h"
 
 namespace corolla {
@@ -88,11 +87,7 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
     if (!config)
         return config.error();
     backend->m_config = *config;
-    // Only the embeddings, final norm and LM head are read; the blocks stay on disk.
-    auto checkpoint = Checkpoint::open(directory);
-    if (!checkpoint)
-        return checkpoint.error();
-    auto head = ClientHead::load(*config, **checkpoint, *dtype);
+    auto head = ClientHead::open(directory, *config, *dtype);
     if (!head)
         return head.error();
     backend->m_head = std::move(*head);

@@ -16,6 +16,9 @@
 #include <QCoreApplication>
 
 #include "app/commands.h"
+#ifdef COROLLA_GUI
+#include "app/guicommands.h"
+#endif
 
 namespace {
 
@@ -42,7 +45,9 @@ constexpr Command kCommands[] = {
 
 void printUsage(FILE *stream)
 {
-    std::fprintf(stream, "Usage: corolla <command> [options]\n\nCommands:\n");
+    std::fprintf(stream, "Usage: corolla [--minimized]       open the desktop app (minimized: to the tray)\n"
+                         "       corolla screenshots [options] render the app's screens to PNG files\n"
+                         "       corolla <command> [options]   run a headless mode\n\nCommands:\n");
     for (const Command &command : kCommands)
         std::fprintf(stream, "  %-16s %s\n", command.name, command.summary);
     std::fprintf(stream, "\nRun 'corolla <command> --help' for a command's options.\n");
@@ -56,10 +61,11 @@ void printUsage(FILE *stream)
 void preferShortOpenMpSpins(int argc, char **argv)
 {
 #ifdef __linux__
-    if (argc < 2 || std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY"))
+    if (std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY"))
         return;
-    const char *command = argv[1];
-    for (const char *longRunning : {"serve", "bench", "chat", "generate"}) {
+    // The desktop app serves and chats too.
+    const char *command = argc < 2 ? "serve" : argv[1];
+    for (const char *longRunning : {"serve", "bench", "chat", "generate", "screenshots", "--minimized"}) {
         if (std::strcmp(command, longRunning) == 0) {
             ::setenv("GOMP_SPINCOUNT", "10000", 1);
             ::execv("/proc/self/exe", argv); // returns only on failure: then run as we are
@@ -72,21 +78,29 @@ void preferShortOpenMpSpins(int argc, char **argv)
 #endif
 }
 
+// libtorch starts with one thread on some builds; use every core unless told otherwise.
+void useEveryCore()
+{
+    int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (const char *requested = std::getenv("COROLLA_NUM_THREADS"); requested && std::atoi(requested) > 0)
+        threads = std::atoi(requested);
+    at::set_num_threads(threads);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     preferShortOpenMpSpins(argc, argv);
+    useEveryCore();
+#ifdef COROLLA_GUI
+    if (corolla::isDesktopInvocation(argc, argv))
+        return corolla::runDesktop(argc, argv);
+#endif
     QCoreApplication application(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("Corolla"));
     QCoreApplication::setOrganizationName(QStringLiteral("Corolla"));
     QCoreApplication::setApplicationVersion(QStringLiteral(COROLLA_VERSION));
-
-    // libtorch starts with one thread on some builds; use every core unless told otherwise.
-    int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    if (const char *requested = std::getenv("COROLLA_NUM_THREADS"); requested && std::atoi(requested) > 0)
-        threads = std::atoi(requested);
-    at::set_num_threads(threads);
 
     const QStringList arguments = QCoreApplication::arguments().mid(1);
     if (arguments.isEmpty() || arguments.front() == QLatin1String("--help")

@@ -35,13 +35,11 @@ Result<PeerIdentity> loadIdentity(const CommandParser &parser, std::unique_ptr<Q
     QString path = parser.value(QStringLiteral("identity"));
     if (path.isEmpty())
         path = QDir(dataFolder()).filePath(QStringLiteral("identity.pem"));
-    QDir().mkpath(QFileInfo(path).absolutePath());
-    lock = std::make_unique<QLockFile>(path + QStringLiteral(".lock"));
-    if (!lock->tryLock(0)) {
+    bool shared = false;
+    auto identity = loadOrCreateLocked(path, lock, &shared);
+    if (shared)
         logLine(QStringLiteral("%1 is in use by another Corolla process; using a new identity").arg(path));
-        return PeerIdentity::generate();
-    }
-    return PeerIdentity::loadOrCreate(path.toStdString());
+    return identity;
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &text)

@@ -9,6 +9,7 @@ packages=(
     libtorch-dev libopenblas0-openmp
     libprotobuf-dev protobuf-compiler libssl-dev libopendht-dev dhtnode libpcre2-dev
     nlohmann-json3-dev clang libclang-rt-14-dev
+    fonts-wqy-microhei
 )
 
 run() {

@@ -4,11 +4,21 @@
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/layer_norm.h>
 
+#include "loader/checkpoint.h"
 #include "model/block.h"
 #include "model/ops.h"
 #include "model/weightmemory.h"
 
 namespace corolla {
+
+Result<std::unique_ptr<ClientHead>> ClientHead::open(const std::string &directory,
+                                                     const ModelConfig &config, at::ScalarType dtype)
+{
+    auto checkpoint = Checkpoint::open(directory);
+    if (!checkpoint)
+        return checkpoint.error();
+    return load(config, **checkpoint, dtype);
+}
 
 Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
                                                      const TensorSource &source,

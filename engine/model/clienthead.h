@@ -18,6 +18,9 @@ public:
     static Result<std::unique_ptr<ClientHead>> load(const ModelConfig &config,
                                                     const TensorSource &source,
                                                     at::ScalarType dtype);
+    // The same from a checkpoint folder; only these tensors are read, the blocks stay on disk.
+    static Result<std::unique_ptr<ClientHead>> open(const std::string &directory,
+                                                    const ModelConfig &config, at::ScalarType dtype);
 
     // ids [batch, T] int64 -> hidden states [batch, T, hiddenSize] in the compute dtype.
     // Ids outside [0, vocabSize) are an error, not an out-of-bounds read.

@@ -232,4 +232,14 @@ QSslConfiguration clientTlsConfiguration()
     return configuration;
 }
 
+Result<PeerIdentity> loadOrCreateLocked(const QString &path, std::unique_ptr<QLockFile> &lock, bool *shared)
+{
+    QDir().mkpath(QFileInfo(path).absolutePath());
+    lock = std::make_unique<QLockFile>(path + QStringLiteral(".lock"));
+    *shared = !lock->tryLock(0);
+    if (*shared)
+        return PeerIdentity::generate();
+    return PeerIdentity::loadOrCreate(path.toStdString());
+}
+
 } // namespace corolla

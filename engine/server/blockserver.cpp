@@ -138,6 +138,13 @@ const ServerStats &BlockServer::stats() const
 {
     m_stats.sessionsOpen = std::int64_t(m_sessions.size());
     m_stats.connections = std::int64_t(m_connections.size());
+    // Closed connections' bytes, and what the open ones moved so far.
+    m_stats.bytesIn = m_closedBytesIn;
+    m_stats.bytesOut = m_closedBytesOut;
+    for (const auto &[connection, inFlight] : m_connections) {
+        m_stats.bytesIn += connection->bytesReceived();
+        m_stats.bytesOut += connection->bytesSent();
+    }
     return m_stats;
 }
 
@@ -148,8 +155,8 @@ void BlockServer::onAccepted(Connection *connection)
     connect(connection, &Connection::envelopeReceived, this,
             [this, connection](const proto::Envelope &envelope) { onEnvelope(connection, envelope); });
     connect(connection, &Connection::closed, this, [this, connection] {
-        m_stats.bytesIn += connection->bytesReceived();
-        m_stats.bytesOut += connection->bytesSent();
+        m_closedBytesIn += connection->bytesReceived();
+        m_closedBytesOut += connection->bytesSent();
         dropSessions(connection);
         m_connections.erase(connection);
         connection->deleteLater();

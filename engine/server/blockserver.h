@@ -109,6 +109,8 @@ private:
     std::map<SessionKey, std::shared_ptr<ServerSession>> m_sessions;
     std::int64_t m_reservedTokens = 0;
     mutable ServerStats m_stats;
+    std::int64_t m_closedBytesIn = 0;
+    std::int64_t m_closedBytesOut = 0;
     QTimer m_expiryTimer;
 };
 

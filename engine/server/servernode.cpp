@@ -78,6 +78,8 @@ Result<void> ServerNode::start()
         if (!blocks)
             return blocks.error();
         m_spanLength = *blocks;
+        if (m_options.blockCount > 0)
+            m_spanLength = std::min({m_spanLength, m_options.blockCount, m_config.numLayers});
         Q_EMIT log(QStringLiteral("memory budget %1 holds %2 of %3 blocks (%4 of weights and %5 of cache each)")
                        .arg(QString::fromStdString(formatBytes(budget))).arg(m_spanLength)
                        .arg(m_config.numLayers)

@@ -27,6 +27,7 @@ struct ServeOptions {
     std::string modelDir;
     std::optional<std::pair<std::int64_t, std::int64_t>> blocks; // nullopt: choose (auto)
     std::int64_t memoryBudgetBytes = 0;                          // 0: half the RAM
+    std::int64_t blockCount = 0; // with automatic placement, at most this many (0: what fits)
     std::string dtype = "bf16";
     QString listenAddress = QStringLiteral("0.0.0.0");
     quint16 port = 0;

@@ -1,0 +1,227 @@
+#include "facade/chatworker.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include <QFileInfo>
+
+#include "client/conversation.h"
+#include "client/remotesession.h"
+#include "client/swarmclient.h"
+#include "model/blockspan.h"
+#include "model/clienthead.h"
+#include "swarm/serverrecord.h"
+#include "tokenizer/tokenizer.h"
+
+namespace corolla {
+
+namespace {
+
+constexpr int kPingPeriodMs = 5000;
+constexpr int kPingTimeoutMs = 1500;
+constexpr int kCoverageWaitMs = 3000;   // for servers of a swarm joined a moment ago
+constexpr std::int64_t kMaxConversationTokens = 2048;
+
+QString fromStd(const std::string &text)
+{
+    return QString::fromStdString(text);
+}
+
+GenerationOptions generationOptions(const SamplingSettings &sampling)
+{
+    GenerationOptions options;
+    options.maxNewTokens = std::max(1, sampling.maxTokens);
+    options.sampling.temperature = std::max(0.0, sampling.temperature);
+    options.sampling.topP = std::clamp(sampling.topP, 0.0, 1.0);
+    options.sampling.topK = std::max(0, sampling.topK);
+    options.sampling.seed = std::uint64_t(std::max<qint64>(0, sampling.seed));
+    return options;
+}
+
+nlohmann::ordered_json messagesJson(const QList<ChatMessage> &messages)
+{
+    nlohmann::ordered_json json = nlohmann::ordered_json::array();
+    for (const ChatMessage &message : messages)
+        json.push_back({{"role", message.role.toStdString()}, {"content", message.content.toStdString()}});
+    return json;
+}
+
+// Blocks that no online server holds.
+std::vector<std::int64_t> missingBlocks(const std::vector<proto::ServerRecord> &servers, std::int64_t numBlocks)
+{
+    std::vector<ServerCandidate> online;
+    for (const proto::ServerRecord &server : servers) {
+        if (server.state() == proto::STATE_ONLINE)
+            online.push_back({server.peer_id(), server.start(), server.end()});
+    }
+    return uncoveredBlocks(online, 0, numBlocks);
+}
+
+QList<RouteHopInfo> routeOf(const BlockRunner *runner)
+{
+    QList<RouteHopInfo> route;
+    if (const auto *session = dynamic_cast<const RemoteSession *>(runner)) {
+        for (const RemoteSession::Hop &hop : session->route())
+            route.push_back({hop.span.start, hop.span.end, fromStd(hop.server.peer_id()),
+                             fromStd(hop.server.public_name())});
+    }
+    return route;
+}
+
+} // namespace
+
+ChatWorker::ChatWorker(std::shared_ptr<const std::atomic<quint64>> cancelledUpTo, QObject *parent)
+    : QObject(parent), m_cancelledUpTo(std::move(cancelledUpTo)), m_pingTimer(this)
+{
+    m_pingTimer.setInterval(kPingPeriodMs);
+    connect(&m_pingTimer, &QTimer::timeout, this, &ChatWorker::measurePings);
+}
+
+ChatWorker::~ChatWorker()
+{
+    unload();
+}
+
+void ChatWorker::unload()
+{
+    m_pingTimer.stop();
+    m_conversation.reset();
+    m_client.reset();
+    m_head.reset();
+    m_tokenizer.reset();
+    m_conversationId.clear();
+}
+
+void ChatWorker::configure(const QString &modelDir, const SwarmConnection &connection)
+{
+    unload();
+    if (modelDir.isEmpty()) {
+        Q_EMIT configured(false, {});
+        return;
+    }
+    const std::string directory = modelDir.toStdString();
+    auto fail = [this](const Error &error) { Q_EMIT configured(false, fromStd(error.toString())); };
+    auto config = ModelConfig::load(directory);
+    if (!config)
+        return fail(config.error());
+    auto modelId = modelIdForDirectory(directory);
+    if (!modelId)
+        return fail(modelId.error());
+    auto tokenizer = Tokenizer::load(directory);
+    if (!tokenizer)
+        return fail(tokenizer.error());
+    auto dtype = parseComputeDtype("bf16");
+    auto head = ClientHead::open(directory, *config, *dtype);
+    if (!head)
+        return fail(head.error());
+    auto client = SwarmClient::start([connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
+    if (!client)
+        return fail(client.error());
+    m_config = *config;
+    m_tokenizer = std::move(*tokenizer);
+    m_head = std::move(*head);
+    m_client = std::move(*client);
+    m_pingTimer.start();
+    Q_EMIT configured(true, {});
+}
+
+void ChatWorker::measurePings()
+{
+    if (!m_client)
+        return;
+    const std::vector<proto::ServerRecord> servers = m_client->servers();
+    m_client->measureRtts(servers, kPingTimeoutMs);
+    QHash<QString, double> pings;
+    for (const proto::ServerRecord &server : servers) {
+        const double rtt = m_client->rttMs(server.peer_id());
+        if (rtt >= 0)
+            pings.insert(fromStd(server.peer_id()), rtt);
+    }
+    Q_EMIT pingsMeasured(pings);
+}
+
+void ChatWorker::answer(const ChatRequest &request)
+{
+    ChatResult result;
+    result.id = request.id;
+    auto finish = [&](ChatError error, const QString &message) {
+        result.error = error;
+        result.message = message;
+        Q_EMIT finished(result);
+    };
+    if (isCancelled(request.id)) {
+        result.stoppedByUser = true;
+        return finish(ChatError::None, {});
+    }
+    if (!m_client)
+        return finish(ChatError::NoModel, {});
+
+    const std::int64_t numBlocks = m_config.numLayers;
+    // The predicate runs under the client's lock: it looks at the records it is given only.
+    auto covered = [numBlocks](const std::vector<proto::ServerRecord> &servers) {
+        return missingBlocks(servers, numBlocks).empty();
+    };
+    if (!m_client->waitForServers(covered, kCoverageWaitMs)) {
+        result.missingBlocks = fromStd(blockListText(missingBlocks(m_client->servers(), numBlocks)));
+        return finish(ChatError::MissingBlocks, {});
+    }
+
+    if (!m_conversation || request.conversationId != m_conversationId) {
+        RemoteSessionOptions sessionOptions;
+        sessionOptions.routeTimeoutMs = 5000;
+        auto conversation = Conversation::create(
+            *m_tokenizer, *m_head, m_config.eosTokenIds,
+            [this, numBlocks, sessionOptions](std::int64_t maxLength) -> Result<std::unique_ptr<BlockRunner>> {
+                RemoteSessionOptions options = sessionOptions;
+                options.maxLength = maxLength;
+                auto session = RemoteSession::open(*m_client, numBlocks, options);
+                if (!session)
+                    return session.error();
+                return std::unique_ptr<BlockRunner>(std::move(*session));
+            },
+            kMaxConversationTokens);
+        if (!conversation)
+            return finish(ChatError::Failed, fromStd(conversation.error().toString()));
+        m_conversation = std::move(*conversation);
+        m_conversationId = request.conversationId;
+    }
+
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point started = Clock::now();
+    Clock::time_point firstToken;
+    bool sawToken = false;
+    auto turn = m_conversation->answer(messagesJson(request.messages), generationOptions(request.sampling), {},
+                                       [&](const std::string &piece) {
+                                           if (!sawToken) {
+                                               sawToken = true;
+                                               firstToken = Clock::now();
+                                               result.route = routeOf(m_conversation->runner());
+                                           }
+                                           if (!piece.empty())
+                                               Q_EMIT chunk({request.id, fromStd(piece)});
+                                           if (isCancelled(request.id)) {
+                                               result.stoppedByUser = true;
+                                               return false;
+                                           }
+                                           return true;
+                                       });
+    if (!turn)
+        return finish(ChatError::Failed, fromStd(turn.error().toString()));
+
+    const Clock::time_point ended = Clock::now();
+    result.answer = fromStd(turn->answer);
+    result.promptTokens = turn->newPromptTokens + turn->reusedTokens;
+    result.generatedTokens = turn->stats.generatedTokens;
+    if (sawToken) {
+        result.timeToFirstTokenSeconds = std::chrono::duration<double>(firstToken - started).count();
+        const double decodeSeconds = std::chrono::duration<double>(ended - firstToken).count();
+        if (result.generatedTokens > 1 && decodeSeconds > 0)
+            result.tokensPerSecond = double(result.generatedTokens - 1) / decodeSeconds;
+    }
+    if (m_conversation->runner()) // still the same sequence: the route after any failover
+        result.route = routeOf(m_conversation->runner());
+    finish(ChatError::None, {});
+}
+
+} // namespace corolla

@@ -1,0 +1,107 @@
+#include "facade/engine.h"
+
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include "facade/chatworker.h"
+#include "facade/enginehost.h"
+
+namespace corolla {
+
+namespace {
+
+// Runs `work` on `object`'s thread, after what was asked of it before; never waits.
+template <typename Object, typename Work>
+void post(Object *object, Work &&work)
+{
+    QMetaObject::invokeMethod(object, std::forward<Work>(work), Qt::QueuedConnection);
+}
+
+// Deletes `object` on its own thread, then ends that thread's loop, and waits for it.
+template <typename Object, typename BeforeDelete>
+void retire(QThread &thread, Object *object, BeforeDelete beforeDelete)
+{
+    post(object, [object, beforeDelete] {
+        beforeDelete(object);
+        delete object;
+        QThread::currentThread()->quit();
+    });
+    thread.wait();
+}
+
+} // namespace
+
+Engine::Engine(const QString &dataFolder, QObject *parent) : QObject(parent)
+{
+    registerEngineTypes();
+    qRegisterMetaType<SwarmConnection>();
+    m_engineThread.setObjectName(QStringLiteral("engine"));
+    m_chatThread.setObjectName(QStringLiteral("chat"));
+
+    m_host = new EngineHost(dataFolder);
+    m_host->moveToThread(&m_engineThread);
+    m_chat = new ChatWorker(m_cancelledUpTo);
+    m_chat->moveToThread(&m_chatThread);
+
+    connect(m_host, &EngineHost::statusChanged, this, [this](const EngineStatus &status) {
+        m_status = status;
+        Q_EMIT statusChanged(m_status);
+    });
+    connect(m_host, &EngineHost::log, this, &Engine::log);
+    connect(m_host, &EngineHost::chatModelChanged, m_chat, &ChatWorker::configure);
+    connect(m_chat, &ChatWorker::configured, m_host, &EngineHost::setChatState);
+    connect(m_chat, &ChatWorker::pingsMeasured, m_host, &EngineHost::setPings);
+    connect(m_chat, &ChatWorker::chunk, this, &Engine::chatChunk);
+    connect(m_chat, &ChatWorker::finished, this, &Engine::chatFinished);
+
+    m_engineThread.start();
+    m_chatThread.start();
+}
+
+Engine::~Engine()
+{
+    stopChat();
+    retire(m_engineThread, m_host, [](EngineHost *host) { host->shutDown(); });
+    retire(m_chatThread, m_chat, [](ChatWorker *) {});
+}
+
+void Engine::applySettings(const SwarmSettings &settings)
+{
+    post(m_host, [host = m_host, settings] { host->applySettings(settings); });
+}
+
+void Engine::startDemoSwarm(int servers, const SwarmSettings &settings)
+{
+    post(m_host, [host = m_host, servers, settings] { host->startDemo(servers, settings); });
+}
+
+void Engine::setDonating(bool donate, const DonateSettings &settings)
+{
+    m_donating = donate;
+    post(m_host, [host = m_host, donate, settings] { host->setDonating(donate, settings); });
+}
+
+quint64 Engine::chat(ChatRequest request)
+{
+    request.id = m_nextChatId++;
+    post(m_chat, [chat = m_chat, request] { chat->answer(request); });
+    return request.id;
+}
+
+void Engine::stopChat()
+{
+    m_cancelledUpTo->store(m_nextChatId - 1);
+}
+
+QStringList Engine::computeDevices()
+{
+    QStringList devices{QStringLiteral("cpu")};
+    if (at::hasCUDA()) {
+        const int gpus = at::detail::getCUDAHooks().getNumGPUs();
+        for (int gpu = 0; gpu < gpus; ++gpu)
+            devices.push_back(QStringLiteral("cuda:%1").arg(gpu));
+    }
+    return devices;
+}
+
+} // namespace corolla

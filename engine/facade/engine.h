@@ -1,0 +1,66 @@
+#pragma once
+// The one object the user interface talks to. It runs the engine (servers, swarm view,
+// demo swarm) on an engine thread and chat generation on a chat thread; requests go in as
+// queued calls, snapshots and chat pieces come out as queued signals carrying values, and
+// nothing here ever waits for the engine.
+// Thread: the GUI thread (the thread that creates it).
+
+#include <atomic>
+#include <memory>
+
+#include <QObject>
+#include <QThread>
+
+#include "facade/enginetypes.h"
+
+namespace corolla {
+
+class ChatWorker;
+class EngineHost;
+
+class Engine : public QObject {
+    Q_OBJECT
+public:
+    // `dataFolder` holds the peer identity, the demo model and cached measurements.
+    explicit Engine(const QString &dataFolder, QObject *parent = nullptr);
+    // Stops serving (announcing it), cancels any answer, and joins both threads.
+    ~Engine() override;
+
+    // Joins the swarm the settings describe, leaving the demo swarm if it ran.
+    void applySettings(const SwarmSettings &settings);
+    // Starts the local demo swarm (in-process servers of the bundled demo model) and joins it;
+    // of the settings, only this peer's public name is used.
+    void startDemoSwarm(int servers, const SwarmSettings &settings = {});
+    // Starts or stops serving on the swarm joined.
+    void setDonating(bool donate, const DonateSettings &settings);
+    bool isDonating() const { return m_donating; }
+
+    // Starts answering; returns the request's id, which its chunks and result carry.
+    quint64 chat(ChatRequest request);
+    // Stops every answer asked for so far at its next token.
+    void stopChat();
+
+    // The last snapshot received (empty until the first, about half a second after start).
+    const EngineStatus &status() const { return m_status; }
+
+    // "cpu", then "cuda:N" for each GPU a CUDA build of libtorch sees.
+    static QStringList computeDevices();
+
+Q_SIGNALS:
+    void statusChanged(const corolla::EngineStatus &status);
+    void chatChunk(const corolla::ChatChunk &chunk);
+    void chatFinished(const corolla::ChatResult &result);
+    void log(const QString &message);
+
+private:
+    QThread m_engineThread;
+    QThread m_chatThread;
+    EngineHost *m_host = nullptr;   // lives on m_engineThread
+    ChatWorker *m_chat = nullptr;   // lives on m_chatThread
+    std::shared_ptr<std::atomic<quint64>> m_cancelledUpTo = std::make_shared<std::atomic<quint64>>(0);
+    quint64 m_nextChatId = 1;
+    bool m_donating = false;
+    EngineStatus m_status;
+};
+
+} // namespace corolla

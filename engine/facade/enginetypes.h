@@ -1,0 +1,142 @@
+#pragma once
+// The values that cross between the user interface and the engine: settings going in,
+// snapshots and chat pieces coming out. Plain copyable types, never engine pointers.
+// Thread: any (copied across threads by queued signals).
+
+#include <QList>
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+
+namespace corolla {
+
+// Where the swarm is found and who this peer is in it.
+struct SwarmSettings {
+    QString modelDir;               // checkpoint folder: the client part and blocks to serve
+    QStringList dhtBootstrap;       // "host:port" of OpenDHT nodes
+    bool lan = true;                // multicast discovery on the local network
+    QString staticPeers;            // "host:port [peer-id]" lines
+    quint16 port = 0;               // the block server's TCP port (0: any free one)
+    QString publicName;
+    QString identityPath;           // empty: the data folder's identity.pem
+};
+
+// What "Donate my GPU" serves with.
+struct DonateSettings {
+    QString device = QStringLiteral("cpu");
+    qint64 memoryBudgetBytes = 0;   // 0: half the RAM
+    int blockCount = 0;             // 0: as many as the budget holds, placed automatically
+    QString dtype = QStringLiteral("bf16");
+};
+
+enum class ServingState { Off, Starting, Online, Failed };
+
+struct PeerInfo {
+    QString peerId;
+    QString publicName;
+    QString version;
+    QString state;                  // "joining", "online" or "offline"
+    qint64 start = 0;
+    qint64 end = 0;
+    double throughput = 0;          // announced tokens/s
+    qint64 cacheTokensLeft = 0;
+    double pingMs = -1;             // negative until measured
+    bool isThisMachine = false;
+};
+
+struct BlockInfo {
+    int servers = 0;
+    double throughput = 0;          // summed over the servers of the block, tokens/s
+    bool servedHere = false;
+};
+
+struct ContributionStatus {
+    ServingState state = ServingState::Off;
+    QString message;                // what went wrong, when Failed
+    qint64 start = -1;
+    qint64 end = -1;
+    qint64 tokensServed = 0;
+    qint64 requests = 0;
+    qint64 sessionsOpen = 0;
+    qint64 bytesIn = 0;
+    qint64 bytesOut = 0;
+    qint64 uptimeSeconds = 0;
+    double tokensPerSecond = 0;     // served over the last status period
+    double load = 0;                // compute jobs waiting, per status period
+    quint16 port = 0;
+};
+
+struct EngineStatus {
+    QString modelId;
+    QString modelName;              // the model folder's name
+    qint64 numBlocks = 0;
+    bool demoSwarm = false;
+    QString swarmProblem;           // the last registry or configuration problem
+    QList<PeerInfo> peers;          // ordered by span start
+    QList<BlockInfo> blocks;        // one per block of the model
+    QList<qint64> missingBlocks;    // blocks no online server holds
+    double swarmThroughput = 0;     // tokens/s of the slowest block: what the swarm can serve
+    bool chatReady = false;         // the client part is loaded
+    QString chatProblem;            // why it is not
+    ContributionStatus contribution;
+};
+
+struct ChatMessage {
+    QString role;                   // "system", "user" or "assistant"
+    QString content;
+};
+
+struct SamplingSettings {
+    double temperature = 0.7;
+    double topP = 0.9;
+    int topK = 40;
+    int maxTokens = 256;
+    qint64 seed = 0;
+};
+
+struct ChatRequest {
+    quint64 id = 0;
+    QString conversationId;         // answers of one conversation reuse its caches
+    QList<ChatMessage> messages;    // system prompt first if any, the user's message last
+    SamplingSettings sampling;
+};
+
+struct ChatChunk {
+    quint64 id = 0;
+    QString text;
+};
+
+struct RouteHopInfo {
+    qint64 start = 0;
+    qint64 end = 0;
+    QString peerId;
+    QString publicName;
+};
+
+enum class ChatError { None, NoModel, MissingBlocks, Failed };
+
+struct ChatResult {
+    quint64 id = 0;
+    ChatError error = ChatError::None;
+    QString message;                // the error, or empty
+    QString missingBlocks;          // "3-5, 9" when the swarm lacks blocks
+    bool stoppedByUser = false;
+    QString answer;
+    qint64 promptTokens = 0;
+    qint64 generatedTokens = 0;
+    double timeToFirstTokenSeconds = 0;
+    double tokensPerSecond = 0;
+    QList<RouteHopInfo> route;
+};
+
+// Registers the types above for queued connections; call once before connecting.
+void registerEngineTypes();
+
+} // namespace corolla
+
+Q_DECLARE_METATYPE(corolla::EngineStatus)
+Q_DECLARE_METATYPE(corolla::ChatRequest)
+Q_DECLARE_METATYPE(corolla::ChatChunk)
+Q_DECLARE_METATYPE(corolla::ChatResult)
+Q_DECLARE_METATYPE(corolla::SwarmSettings)
+Q_DECLARE_METATYPE(corolla::DonateSettings)

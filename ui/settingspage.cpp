@@ -1,0 +1,196 @@
+#include "ui/settingspage.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include "ui/autostart.h"
+#include "ui/settings.h"
+
+namespace corolla {
+
+namespace {
+
+QStringList splitList(const QString &text)
+{
+    return text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts);
+}
+
+bool isHostPort(const QString &text)
+{
+    static const QRegularExpression pattern(QStringLiteral("^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$"));
+    const QRegularExpressionMatch match = pattern.match(text);
+    return match.hasMatch() && match.captured(2).toUInt() > 0 && match.captured(2).toUInt() <= 65535;
+}
+
+} // namespace
+
+QStringList SettingsPage::languages()
+{
+    return {QString(), QStringLiteral("en"), QStringLiteral("zh_CN")};
+}
+
+SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent), m_settings(settings)
+{
+    m_modelDir = new QLineEdit;
+    m_modelDir->setPlaceholderText(tr("A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf"));
+    auto *browse = new QPushButton(tr("Browse…"));
+    auto *demo = new QPushButton(tr("Use the local demo swarm"));
+    auto *modelRow = new QHBoxLayout;
+    modelRow->addWidget(m_modelDir, 1);
+    modelRow->addWidget(browse);
+    modelRow->addWidget(demo);
+
+    m_dhtBootstrap = new QLineEdit;
+    m_dhtBootstrap->setPlaceholderText(tr("host:port of DHT nodes, separated by commas"));
+    m_lan = new QCheckBox(tr("Find peers on the local network"));
+    m_staticPeers = new QPlainTextEdit;
+    m_staticPeers->setPlaceholderText(tr("One server per line: host:port [peer ID]"));
+    m_staticPeers->setMaximumHeight(80);
+    m_port = new QSpinBox;
+    m_port->setRange(0, 65535);
+    m_port->setSpecialValueText(tr("any free port"));
+    m_publicName = new QLineEdit;
+    m_publicName->setPlaceholderText(tr("Shown to other peers, e.g. your nickname"));
+
+    m_onlyOnMains = new QCheckBox(tr("Serve only on mains power"));
+    m_onlyWhenIdle = new QCheckBox(tr("Serve only when the computer is idle"));
+    m_startAtLogin = new QCheckBox(tr("Start Corolla when I log in"));
+    m_startMinimized = new QCheckBox(tr("Start minimized to the tray"));
+    m_closeToTray = new QCheckBox(tr("Closing the window keeps Corolla running in the tray"));
+    m_language = new QComboBox;
+    m_language->addItem(tr("System language"), QString());
+    m_language->addItem(QStringLiteral("English"), QStringLiteral("en"));
+    m_language->addItem(QStringLiteral("简体中文"), QStringLiteral("zh_CN"));
+
+    auto *swarmBox = new QGroupBox(tr("Swarm"));
+    auto *swarmForm = new QFormLayout(swarmBox);
+    swarmForm->addRow(tr("Model"), modelRow);
+    swarmForm->addRow(tr("DHT bootstrap nodes"), m_dhtBootstrap);
+    swarmForm->addRow(QString(), m_lan);
+    swarmForm->addRow(tr("Static peers"), m_staticPeers);
+    swarmForm->addRow(tr("Server port"), m_port);
+    swarmForm->addRow(tr("Public name"), m_publicName);
+
+    auto *appBox = new QGroupBox(tr("Application"));
+    auto *appForm = new QFormLayout(appBox);
+    appForm->addRow(m_onlyOnMains);
+    appForm->addRow(m_onlyWhenIdle);
+    appForm->addRow(m_startAtLogin);
+    appForm->addRow(m_startMinimized);
+    appForm->addRow(m_closeToTray);
+    appForm->addRow(tr("Language"), m_language);
+
+    m_message = new QLabel;
+    m_message->setWordWrap(true);
+    auto *applyButton = new QPushButton(tr("Apply"));
+    applyButton->setObjectName(QStringLiteral("applySettings"));
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_message, 1);
+    buttons->addWidget(applyButton);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(swarmBox);
+    layout->addWidget(appBox);
+    layout->addStretch();
+    layout->addLayout(buttons);
+
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Choose a model folder"), m_modelDir->text());
+        if (!folder.isEmpty())
+            m_modelDir->setText(folder);
+    });
+    connect(demo, &QPushButton::clicked, this, &SettingsPage::demoSwarmRequested);
+    connect(applyButton, &QPushButton::clicked, this, &SettingsPage::apply);
+    reload();
+}
+
+void SettingsPage::reload()
+{
+    m_modelDir->setText(m_settings.modelDir);
+    m_dhtBootstrap->setText(m_settings.dhtBootstrap.get().join(QStringLiteral(", ")));
+    m_lan->setChecked(m_settings.lanDiscovery);
+    m_staticPeers->setPlainText(m_settings.staticPeers);
+    m_port->setValue(m_settings.port);
+    m_publicName->setText(m_settings.publicName);
+    m_onlyOnMains->setChecked(m_settings.onlyOnMainsPower);
+    m_onlyWhenIdle->setChecked(m_settings.onlyWhenIdle);
+    m_startAtLogin->setChecked(m_settings.startAtLogin);
+    m_startMinimized->setChecked(m_settings.startMinimized);
+    m_closeToTray->setChecked(m_settings.closeToTray);
+    m_language->setCurrentIndex(std::max(0, m_language->findData(m_settings.language.get())));
+}
+
+QString SettingsPage::validate() const
+{
+    const QString model = m_modelDir->text().trimmed();
+    if (!model.isEmpty() && !QFileInfo::exists(QDir(QDir::fromNativeSeparators(model)).filePath(QStringLiteral("config.json"))))
+        return tr("%1 is not a model folder: it has no config.json.").arg(model);
+    for (const QString &node : splitList(m_dhtBootstrap->text())) {
+        if (!isHostPort(node))
+            return tr("\"%1\" is not a DHT node address; write host:port.").arg(node);
+    }
+    int lineNumber = 0;
+    for (const QString &line : m_staticPeers->toPlainText().split(QLatin1Char('\n'))) {
+        ++lineNumber;
+        const QStringList fields = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (fields.isEmpty() || fields.front().startsWith(QLatin1Char('#')))
+            continue;
+        if (fields.size() > 2 || !isHostPort(fields.front()))
+            return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.").arg(lineNumber);
+    }
+    return {};
+}
+
+bool SettingsPage::apply()
+{
+    const QString problem = validate();
+    m_message->setText(problem);
+    m_message->setStyleSheet(problem.isEmpty() ? QString() : QStringLiteral("color: #b3261e;"));
+    if (!problem.isEmpty())
+        return false;
+    const QString language = m_language->currentData().toString();
+    const bool languageChanged = language != m_settings.language.get();
+    m_settings.modelDir = QDir::fromNativeSeparators(m_modelDir->text().trimmed());
+    m_settings.dhtBootstrap = splitList(m_dhtBootstrap->text());
+    m_settings.lanDiscovery = m_lan->isChecked();
+    m_settings.staticPeers = m_staticPeers->toPlainText();
+    m_settings.port = m_port->value();
+    m_settings.publicName = m_publicName->text().trimmed();
+    m_settings.onlyOnMainsPower = m_onlyOnMains->isChecked();
+    m_settings.onlyWhenIdle = m_onlyWhenIdle->isChecked();
+    m_settings.startMinimized = m_startMinimized->isChecked();
+    m_settings.closeToTray = m_closeToTray->isChecked();
+    m_settings.language = language;
+    if (m_startAtLogin->isChecked() != m_settings.startAtLogin.get()) {
+        QString error;
+        if (!setStartAtLogin(m_startAtLogin->isChecked(), QCoreApplication::applicationFilePath(), &error)) {
+            m_message->setText(tr("Could not change starting at login: %1").arg(error));
+            m_startAtLogin->setChecked(m_settings.startAtLogin);
+        } else {
+            m_settings.startAtLogin = m_startAtLogin->isChecked();
+        }
+    }
+    m_settings.useDemoSwarm = false;
+    m_settings.sync();
+    if (m_message->text().isEmpty())
+        m_message->setText(languageChanged ? tr("Saved. The new language is used from the next start.")
+                                           : tr("Saved."));
+    Q_EMIT applied(languageChanged);
+    return true;
+}
+
+} // namespace corolla
