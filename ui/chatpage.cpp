@@ -79,6 +79,7 @@ void ChatPage::buildLayout()
     m_notice->setVisible(false);
     m_notice->setStyleSheet(QStringLiteral("QLabel { background: #fff4d6; padding: 6px; border-radius: 4px; }"));
     m_input = new QPlainTextEdit;
+    m_input->setObjectName(QStringLiteral("messageInput"));
     m_input->setPlaceholderText(tr("Type a message"));
     m_input->setMaximumHeight(90);
     m_sendButton = new QPushButton(tr("Send"));
@@ -109,9 +110,11 @@ void ChatPage::buildLayout()
     m_topK->setSpecialValueText(tr("off"));
     m_topK->setValue(saved.topK);
     m_maxTokens = new QSpinBox;
+    m_maxTokens->setObjectName(QStringLiteral("maxTokens"));
     m_maxTokens->setRange(1, 4096);
     m_maxTokens->setValue(saved.maxTokens);
     m_seed = new QSpinBox;
+    m_seed->setObjectName(QStringLiteral("seed"));
     m_seed->setRange(0, INT32_MAX);
     m_seed->setValue(int(saved.seed));
     auto addField = [samplingLayout](const QString &label, QWidget *field) {
@@ -370,7 +373,7 @@ void ChatPage::showNotice(const QString &text)
 
 QString ChatPage::notice() const
 {
-    return m_notice->isVisible() ? m_notice->text() : QString();
+    return m_notice->isHidden() ? QString() : m_notice->text();
 }
 
 } // namespace corolla

@@ -46,6 +46,7 @@ QStringList SettingsPage::languages()
 SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent), m_settings(settings)
 {
     m_modelDir = new QLineEdit;
+    m_modelDir->setObjectName(QStringLiteral("modelDir"));
     m_modelDir->setPlaceholderText(tr("A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf"));
     auto *browse = new QPushButton(tr("Browse…"));
     auto *demo = new QPushButton(tr("Use the local demo swarm"));
@@ -55,9 +56,11 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent
     modelRow->addWidget(demo);
 
     m_dhtBootstrap = new QLineEdit;
+    m_dhtBootstrap->setObjectName(QStringLiteral("dhtBootstrap"));
     m_dhtBootstrap->setPlaceholderText(tr("host:port of DHT nodes, separated by commas"));
     m_lan = new QCheckBox(tr("Find peers on the local network"));
     m_staticPeers = new QPlainTextEdit;
+    m_staticPeers->setObjectName(QStringLiteral("staticPeers"));
     m_staticPeers->setPlaceholderText(tr("One server per line: host:port [peer ID]"));
     m_staticPeers->setMaximumHeight(80);
     m_port = new QSpinBox;
