@@ -19,6 +19,7 @@ DonationController::DonationController(Engine &engine, Settings &settings,
     m_timer.setInterval(kCheckPeriodMs);
     connect(&m_timer, &QTimer::timeout, this, &DonationController::reevaluate);
     m_timer.start();
+    reevaluate(); // the switch is remembered: serve from the start if it was on
 }
 
 DonationController::~DonationController() = default;

@@ -104,7 +104,6 @@ void MainWindow::connectToSwarm()
         m_engine.startDemoSwarm(kDemoServers, m_settings.swarmSettings());
     else
         m_engine.applySettings(m_settings.swarmSettings());
-    m_donation->reevaluate();
 }
 
 void MainWindow::startDemoSwarm()

@@ -169,6 +169,8 @@ void EngineHost::joinSwarm(const QString &modelDir, const SwarmConnection &conne
 
 void EngineHost::setDonating(bool donate, const DonateSettings &settings)
 {
+    if (donate && m_server && settings == m_donate)
+        return; // serving already, as asked
     m_donating = donate;
     m_donate = settings;
     stopOwnServer();

@@ -27,6 +27,8 @@ struct DonateSettings {
     qint64 memoryBudgetBytes = 0;   // 0: half the RAM
     int blockCount = 0;             // 0: as many as the budget holds, placed automatically
     QString dtype = QStringLiteral("bf16");
+
+    bool operator==(const DonateSettings &) const = default;
 };
 
 enum class ServingState { Off, Starting, Online, Failed };
