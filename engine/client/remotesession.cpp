@@ -109,7 +109,9 @@ Result<at::Tensor> RemoteSession::runStep(ClientStream &stream, const at::Tensor
     if (!request)
         return request.error();
     stream.send(*request);
-    auto output = stepOutput(stream.receive(m_options.stepTimeoutMs), input);
+    auto output = stepOutput(stream.receive(m_options.stepTimeoutMs, m_options.cancelled), input);
+    if (!output && output.error().code == ErrorCode::Cancelled)
+        return output;
     if (!output)
         return makeError(output.error().code, "peer " + peerId.substr(0, 8) + ": " + output.error().message);
     return output;
@@ -241,8 +243,8 @@ Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
             ++i;
             continue;
         }
-        if (output.error().code == ErrorCode::InvalidArgument)
-            return output.error(); // the request itself is wrong; another server would say so too
+        if (output.error().code == ErrorCode::InvalidArgument || output.error().code == ErrorCode::Cancelled)
+            return output.error(); // the request itself is wrong (another server would say so too), or the caller stops
         m_client.reportFailure(hop.server.peer_id());
         if (++m_failovers > m_options.maxFailovers)
             return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)

@@ -8,6 +8,7 @@
 // Thread: the thread that calls it (not the SwarmClient's network thread).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct RemoteSessionOptions {
     int stepTimeoutMs = 30000;              // a server silent this long has failed
     int routeTimeoutMs = 15000;             // how long to wait for missing blocks to appear
     int maxFailovers = 16;
+    std::function<bool()> cancelled; // when it says so, a step waiting for a server stops
 };
 
 class RemoteSession : public BlockRunner {

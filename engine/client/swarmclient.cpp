@@ -137,13 +137,21 @@ void ClientStream::send(const proto::Request &request)
     }, Qt::QueuedConnection);
 }
 
-Result<proto::Response> ClientStream::receive(int timeoutMs)
+Result<proto::Response> ClientStream::receive(int timeoutMs, const std::function<bool()> &cancelled)
 {
+    constexpr auto kCancelCheck = std::chrono::milliseconds(50);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     std::unique_lock lock(m_inbox->mutex);
-    if (!m_inbox->arrived.wait_for(lock, std::chrono::milliseconds(timeoutMs),
-                                   [this] { return !m_inbox->responses.empty(); }))
-        return makeError(ErrorCode::Io, "no answer from peer " + m_server.peer_id() + " in "
-                                            + std::to_string(timeoutMs) + " ms");
+    auto arrived = [this] { return !m_inbox->responses.empty(); };
+    while (!arrived()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline)
+            return makeError(ErrorCode::Io, "no answer from peer " + m_server.peer_id() + " in "
+                                                + std::to_string(timeoutMs) + " ms");
+        if (cancelled && cancelled())
+            return makeError(ErrorCode::Cancelled, "stopped while waiting for peer " + m_server.peer_id());
+        m_inbox->arrived.wait_until(lock, cancelled ? std::min(deadline, now + kCancelCheck) : deadline, arrived);
+    }
     Result<proto::Response> response = std::move(m_inbox->responses.front());
     m_inbox->responses.pop_front();
     return response;

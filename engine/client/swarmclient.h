@@ -33,8 +33,9 @@ public:
     ~ClientStream(); // stops listening to the call
 
     void send(const proto::Request &request);
-    // The next response, or an error when the connection failed or none came in timeoutMs.
-    Result<proto::Response> receive(int timeoutMs);
+    // The next response, or an error when the connection failed or none came in timeoutMs;
+    // a Cancelled error as soon as `cancelled` (checked every 50 ms, if given) says so.
+    Result<proto::Response> receive(int timeoutMs, const std::function<bool()> &cancelled = {});
 
 private:
     friend class SwarmClient;

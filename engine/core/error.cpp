@@ -12,6 +12,7 @@ std::string_view errorCodeName(ErrorCode code)
     case ErrorCode::Unsupported: return "unsupported";
     case ErrorCode::ResourceExhausted: return "resource exhausted";
     case ErrorCode::Internal: return "internal error";
+    case ErrorCode::Cancelled: return "cancelled";
     }
     return "error";
 }

@@ -15,6 +15,7 @@ enum class ErrorCode {
     Unsupported,     // well-formed, but a feature we do not implement
     ResourceExhausted,
     Internal,        // a bug or a failure inside a library we call
+    Cancelled,       // the caller asked to stop
 };
 
 // The stable English name of a code, for logs and the command line.

@@ -150,6 +150,7 @@ void ChatWorker::answer(const ChatRequest &request)
         result.message = message;
         Q_EMIT finished(result);
     };
+    m_currentRequest = request.id;
     if (isCancelled(request.id)) {
         result.stoppedByUser = true;
         return finish(ChatError::None, {});
@@ -170,6 +171,8 @@ void ChatWorker::answer(const ChatRequest &request)
     if (!m_conversation || request.conversationId != m_conversationId) {
         RemoteSessionOptions sessionOptions;
         sessionOptions.routeTimeoutMs = 5000;
+        // Stop works while a step waits for a silent server, not only between tokens.
+        sessionOptions.cancelled = [this] { return isCancelled(m_currentRequest); };
         auto conversation = Conversation::create(
             *m_tokenizer, *m_head, m_config.eosTokenIds,
             [this, numBlocks, sessionOptions](std::int64_t maxLength) -> Result<std::unique_ptr<BlockRunner>> {
@@ -191,6 +194,8 @@ void ChatWorker::answer(const ChatRequest &request)
     const Clock::time_point started = Clock::now();
     Clock::time_point firstToken;
     bool sawToken = false;
+    std::string shown;
+    std::int64_t tokens = 0;
     auto turn = m_conversation->answer(messagesJson(request.messages), generationOptions(request.sampling), {},
                                        [&](const std::string &piece) {
                                            if (!sawToken) {
@@ -198,6 +203,8 @@ void ChatWorker::answer(const ChatRequest &request)
                                                firstToken = Clock::now();
                                                result.route = routeOf(m_conversation->runner());
                                            }
+                                           shown += piece;
+                                           ++tokens;
                                            if (!piece.empty())
                                                Q_EMIT chunk({request.id, fromStd(piece)});
                                            if (isCancelled(request.id)) {
@@ -206,6 +213,12 @@ void ChatWorker::answer(const ChatRequest &request)
                                            }
                                            return true;
                                        });
+    if (!turn && turn.error().code == ErrorCode::Cancelled) {
+        result.stoppedByUser = true;
+        result.answer = fromStd(shown);
+        result.generatedTokens = tokens;
+        return finish(ChatError::None, {});
+    }
     if (!turn)
         return finish(ChatError::Failed, fromStd(turn.error().toString()));
 

@@ -55,6 +55,7 @@ private:
     std::unique_ptr<SwarmClient> m_client;
     std::unique_ptr<Conversation> m_conversation;
     QString m_conversationId;
+    quint64 m_currentRequest = 0;
     QTimer m_pingTimer;
 };
 

@@ -1,10 +1,14 @@
 // The desktop app against separate `corolla serve` processes on 127.0.0.1: the swarm page
-// lists them, the chat answers through them, and when one of them is gone the chat says
+// lists them, the chat answers through them, Stop works while a frozen server keeps an answer
+// waiting (and the window stays live meanwhile), and when a server is gone the chat says
 // which blocks are missing and what to do.
+
+#include <csignal>
 
 #include <QDeadlineTimer>
 #include <QFile>
 #include <QRegularExpression>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -105,6 +109,29 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     QCOMPARE(result.route.size(), 2);
     QCOMPARE(result.route[0].publicName, QStringLiteral("alpha"));
     QCOMPARE(result.route[1].publicName, QStringLiteral("beta"));
+
+    // beta stops answering mid-answer: the window and the engine go on (status snapshots keep
+    // coming), and Stop ends the answer while it waits, long before the step would time out.
+    QSignalSpy statuses(&engine, &Engine::statusChanged);
+    QMetaObject::Connection freeze;
+    freeze = connect(&engine, &Engine::chatChunk, this, [&] {
+        if (::kill(pid_t(beta.process->processId()), SIGSTOP) == 0)
+            disconnect(freeze);
+    });
+    chat.newConversation();
+    window.findChild<QSpinBox *>(QStringLiteral("maxTokens"))->setValue(400);
+    chat.send(QStringLiteral("Keep talking."));
+    QTRY_VERIFY_WITH_TIMEOUT(statuses.count() >= 4 && chat.isAnswering() && !chat.streamingText().isEmpty(), kTimeoutMs);
+    const int statusesBeforeStop = int(statuses.count());
+    QTRY_VERIFY_WITH_TIMEOUT(statuses.count() >= statusesBeforeStop + 4, kTimeoutMs);
+    QVERIFY(chat.isAnswering()); // still waiting on the frozen server
+    chat.stop();
+    QVERIFY(finished.wait(kTimeoutMs));
+    result = finished.takeFirst().at(0).value<ChatResult>();
+    QVERIFY2(result.error == ChatError::None, qPrintable(result.message));
+    QVERIFY(result.stoppedByUser);
+    QVERIFY(result.generatedTokens > 0 && result.generatedTokens < 400);
+    ::kill(pid_t(beta.process->processId()), SIGCONT);
 
     // beta goes away; once its record expires, the chat says what is missing.
     peers.kill(beta.process);
