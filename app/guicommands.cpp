@@ -15,6 +15,7 @@
 #include <QTranslator>
 
 #include "app/commandparser.h"
+#include "app/swarmoptions.h"
 #include "facade/engine.h"
 #include "ui/chatpage.h"
 #include "ui/donationcontroller.h"
@@ -155,6 +156,8 @@ int runDesktop(int argc, char **argv)
     Engine engine(dataFolder());
     MainWindow window(engine, settings, dataFolder(), std::make_unique<SystemConditions>());
     window.connectToSwarm();
+    // A logout or `kill` ends the app as Quit does: servers announce that they leave.
+    onTerminationSignal([] { QApplication::quit(); });
     const bool minimized = argc >= 2 && std::strcmp(argv[1], "--minimized") == 0 && settings.startMinimized;
     if (!minimized || !window.tray()->show())
         window.show();

@@ -57,103 +57,103 @@
         <translation>系统提示（可选）：助手应如何表现</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="82" />
+        <location filename="../ui/chatpage.cpp" line="83" />
         <source>Type a message</source>
         <translation>输入消息</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="84" />
+        <location filename="../ui/chatpage.cpp" line="85" />
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="86" />
+        <location filename="../ui/chatpage.cpp" line="87" />
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="87" />
+        <location filename="../ui/chatpage.cpp" line="88" />
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="88" />
+        <location filename="../ui/chatpage.cpp" line="89" />
         <source>Edit last message</source>
         <translation>编辑上一条消息</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="96" />
+        <location filename="../ui/chatpage.cpp" line="97" />
         <source>Sampling</source>
         <translation>采样</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="109" />
+        <location filename="../ui/chatpage.cpp" line="110" />
         <source>off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="121" />
+        <location filename="../ui/chatpage.cpp" line="124" />
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="122" />
+        <location filename="../ui/chatpage.cpp" line="125" />
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="123" />
+        <location filename="../ui/chatpage.cpp" line="126" />
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="124" />
+        <location filename="../ui/chatpage.cpp" line="127" />
         <source>Max tokens</source>
         <translation>最大词元数</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="125" />
+        <location filename="../ui/chatpage.cpp" line="128" />
         <source>Seed</source>
         <translation>随机种子</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="282" />
+        <location filename="../ui/chatpage.cpp" line="285" />
         <source>No model is ready for chatting. Choose a model in Settings, or start the local demo swarm.</source>
         <translation>没有可用于聊天的模型。请在“设置”中选择模型，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="284" />
+        <location filename="../ui/chatpage.cpp" line="287" />
         <source>The swarm has no server for blocks %1 of this model, so it cannot answer yet. Turn on "Donate my GPU" to serve them yourself, wait for servers to join, or start the local demo swarm.</source>
         <translation>集群中没有服务器提供此模型的第 %1 块，因此暂时无法回答。请打开“捐献我的 GPU”亲自提供这些块，等待其他服务器加入，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="289" />
+        <location filename="../ui/chatpage.cpp" line="292" />
         <source>The answer failed: %1</source>
         <translation>回答失败：%1</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="334" />
+        <location filename="../ui/chatpage.cpp" line="337" />
         <source>You</source>
         <translation>你</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/chatpage.cpp" line="337" />
+        <location filename="../ui/chatpage.cpp" line="340" />
         <source>%n token(s), first after %1 s, %2 tokens/s</source>
         <translation><numerusform>%n 个词元，首个词元用时 %1 秒，%2 词元/秒</numerusform></translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="341" />
+        <location filename="../ui/chatpage.cpp" line="344" />
         <source>; route: %1</source>
         <translation>；路由：%1</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="343" />
+        <location filename="../ui/chatpage.cpp" line="346" />
         <source> (stopped)</source>
         <translation>（已停止）</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="344" />
-        <location filename="../ui/chatpage.cpp" line="348" />
+        <location filename="../ui/chatpage.cpp" line="347" />
+        <location filename="../ui/chatpage.cpp" line="351" />
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
@@ -364,7 +364,7 @@
     <name>corolla::MainWindow</name>
     <message>
         <location filename="../ui/mainwindow.cpp" line="40" />
-        <location filename="../ui/mainwindow.cpp" line="140" />
+        <location filename="../ui/mainwindow.cpp" line="139" />
         <source>Corolla</source>
         <translation>Corolla</translation>
     </message>
@@ -399,27 +399,27 @@
         <translation>启动本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="116" />
+        <location filename="../ui/mainwindow.cpp" line="115" />
         <source>Starting the local demo swarm…</source>
         <translation>正在启动本地演示集群…</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="139" />
+        <location filename="../ui/mainwindow.cpp" line="138" />
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="140" />
+        <location filename="../ui/mainwindow.cpp" line="139" />
         <source>Corolla — %1</source>
         <translation>Corolla — %1</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="154" />
+        <location filename="../ui/mainwindow.cpp" line="153" />
         <source>Corolla is still running</source>
         <translation>Corolla 仍在运行</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="155" />
+        <location filename="../ui/mainwindow.cpp" line="154" />
         <source>Corolla keeps serving from the tray. Right-click the tray icon to pause or quit.</source>
         <translation>Corolla 会在系统托盘中继续提供服务。右键单击托盘图标可暂停或退出。</translation>
     </message>
@@ -525,152 +525,152 @@
         <translation>注册表拒绝了此更改</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="49" />
+        <location filename="../ui/settingspage.cpp" line="50" />
         <source>A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf</source>
         <translation>包含 config.json 的模型文件夹，例如 ~/models/Llama-2-70b-chat-hf</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="50" />
+        <location filename="../ui/settingspage.cpp" line="51" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="51" />
+        <location filename="../ui/settingspage.cpp" line="52" />
         <source>Use the local demo swarm</source>
         <translation>使用本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="58" />
+        <location filename="../ui/settingspage.cpp" line="60" />
         <source>host:port of DHT nodes, separated by commas</source>
         <translation>DHT 节点的 host:port，用逗号分隔</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="59" />
+        <location filename="../ui/settingspage.cpp" line="61" />
         <source>Find peers on the local network</source>
         <translation>在局域网中查找节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="61" />
+        <location filename="../ui/settingspage.cpp" line="64" />
         <source>One server per line: host:port [peer ID]</source>
         <translation>每行一台服务器：host:port [节点 ID]</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="65" />
+        <location filename="../ui/settingspage.cpp" line="68" />
         <source>any free port</source>
         <translation>任意空闲端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="67" />
+        <location filename="../ui/settingspage.cpp" line="70" />
         <source>Shown to other peers, e.g. your nickname</source>
         <translation>向其他节点显示，例如你的昵称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="69" />
+        <location filename="../ui/settingspage.cpp" line="72" />
         <source>Serve only on mains power</source>
         <translation>仅在接通电源时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="70" />
+        <location filename="../ui/settingspage.cpp" line="73" />
         <source>Serve only when the computer is idle</source>
         <translation>仅在电脑空闲时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="71" />
+        <location filename="../ui/settingspage.cpp" line="74" />
         <source>Start Corolla when I log in</source>
         <translation>登录时启动 Corolla</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="72" />
+        <location filename="../ui/settingspage.cpp" line="76" />
         <source>Start minimized to the tray</source>
         <translation>启动时最小化到托盘</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="73" />
+        <location filename="../ui/settingspage.cpp" line="77" />
         <source>Closing the window keeps Corolla running in the tray</source>
         <translation>关闭窗口后 Corolla 继续在托盘中运行</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="75" />
+        <location filename="../ui/settingspage.cpp" line="79" />
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="79" />
+        <location filename="../ui/settingspage.cpp" line="83" />
         <source>Swarm</source>
         <translation>集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="81" />
+        <location filename="../ui/settingspage.cpp" line="85" />
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="82" />
+        <location filename="../ui/settingspage.cpp" line="86" />
         <source>DHT bootstrap nodes</source>
         <translation>DHT 引导节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="84" />
+        <location filename="../ui/settingspage.cpp" line="88" />
         <source>Static peers</source>
         <translation>静态节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="85" />
+        <location filename="../ui/settingspage.cpp" line="89" />
         <source>Server port</source>
         <translation>服务器端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="86" />
+        <location filename="../ui/settingspage.cpp" line="90" />
         <source>Public name</source>
         <translation>公开名称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="88" />
+        <location filename="../ui/settingspage.cpp" line="92" />
         <source>Application</source>
         <translation>应用程序</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="95" />
+        <location filename="../ui/settingspage.cpp" line="99" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="99" />
+        <location filename="../ui/settingspage.cpp" line="103" />
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="112" />
+        <location filename="../ui/settingspage.cpp" line="116" />
         <source>Choose a model folder</source>
         <translation>选择模型文件夹</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="141" />
+        <location filename="../ui/settingspage.cpp" line="146" />
         <source>%1 is not a model folder: it has no config.json.</source>
         <translation>%1 不是模型文件夹：其中没有 config.json。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="144" />
+        <location filename="../ui/settingspage.cpp" line="149" />
         <source>"%1" is not a DHT node address; write host:port.</source>
         <translation>“%1”不是 DHT 节点地址；请写成 host:port。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="153" />
+        <location filename="../ui/settingspage.cpp" line="158" />
         <source>Static peers, line %1: write host:port, optionally followed by the peer ID.</source>
         <translation>静态节点第 %1 行：请写成 host:port，后面可加节点 ID。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="181" />
+        <location filename="../ui/settingspage.cpp" line="186" />
         <source>Could not change starting at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="190" />
+        <location filename="../ui/settingspage.cpp" line="195" />
         <source>Saved. The new language is used from the next start.</source>
         <translation>已保存。新语言将在下次启动时生效。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="191" />
+        <location filename="../ui/settingspage.cpp" line="196" />
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>

@@ -72,6 +72,7 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent
     m_onlyOnMains = new QCheckBox(tr("Serve only on mains power"));
     m_onlyWhenIdle = new QCheckBox(tr("Serve only when the computer is idle"));
     m_startAtLogin = new QCheckBox(tr("Start Corolla when I log in"));
+    m_startAtLogin->setObjectName(QStringLiteral("startAtLogin"));
     m_startMinimized = new QCheckBox(tr("Start minimized to the tray"));
     m_closeToTray = new QCheckBox(tr("Closing the window keeps Corolla running in the tray"));
     m_language = new QComboBox;
@@ -131,7 +132,8 @@ void SettingsPage::reload()
     m_publicName->setText(m_settings.publicName);
     m_onlyOnMains->setChecked(m_settings.onlyOnMainsPower);
     m_onlyWhenIdle->setChecked(m_settings.onlyWhenIdle);
-    m_startAtLogin->setChecked(m_settings.startAtLogin);
+    // What the system will do, which the user may have changed outside Corolla.
+    m_startAtLogin->setChecked(isStartAtLoginEnabled());
     m_startMinimized->setChecked(m_settings.startMinimized);
     m_closeToTray->setChecked(m_settings.closeToTray);
     m_language->setCurrentIndex(std::max(0, m_language->findData(m_settings.language.get())));
@@ -178,11 +180,11 @@ bool SettingsPage::apply()
     m_settings.startMinimized = m_startMinimized->isChecked();
     m_settings.closeToTray = m_closeToTray->isChecked();
     m_settings.language = language;
-    if (m_startAtLogin->isChecked() != m_settings.startAtLogin.get()) {
+    if (m_startAtLogin->isChecked() != isStartAtLoginEnabled()) {
         QString error;
         if (!setStartAtLogin(m_startAtLogin->isChecked(), QCoreApplication::applicationFilePath(), &error)) {
             m_message->setText(tr("Could not change starting at login: %1").arg(error));
-            m_startAtLogin->setChecked(m_settings.startAtLogin);
+            m_startAtLogin->setChecked(isStartAtLoginEnabled());
         } else {
             m_settings.startAtLogin = m_startAtLogin->isChecked();
         }

@@ -2,6 +2,7 @@
 // QAbstractItemModelTester, and the typed settings across restarts.
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QFile>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -58,6 +59,7 @@ private Q_SLOTS:
     void unreadableConversationsAreSetAside();
     void settingsPersistAcrossRestarts();
     void settingsPageRefusesBadAddresses();
+    void startAtLoginWritesAnAutostartEntry();
 };
 
 void TestUiModels::peersModelKeepsRowsOfPeersThatStay()
@@ -253,6 +255,31 @@ void TestUiModels::settingsPageRefusesBadAddresses()
     // A folder without config.json is not a model.
     page.findChild<QLineEdit *>(QStringLiteral("modelDir"))->setText(folder.path());
     QVERIFY(!page.apply());
+}
+
+void TestUiModels::startAtLoginWritesAnAutostartEntry()
+{
+    QTemporaryDir folder;
+    qputenv("XDG_CONFIG_HOME", folder.filePath(QStringLiteral("config")).toUtf8());
+    Settings settings(iniSettings(folder));
+    SettingsPage page(settings);
+    auto *startAtLogin = page.findChild<QCheckBox *>(QStringLiteral("startAtLogin"));
+    QVERIFY(startAtLogin);
+    QVERIFY(!startAtLogin->isChecked());
+    startAtLogin->setChecked(true);
+    QVERIFY(page.apply());
+    QFile entry(folder.filePath(QStringLiteral("config/autostart/corolla.desktop")));
+    QVERIFY(entry.open(QIODevice::ReadOnly));
+    const QString text = QString::fromUtf8(entry.readAll());
+    QVERIFY2(text.contains(QStringLiteral("Exec=\"") + QCoreApplication::applicationFilePath() + QStringLiteral("\" --minimized")),
+             qPrintable(text));
+    QVERIFY(settings.startAtLogin.get());
+    SettingsPage reopened(settings); // reads what the system will do
+    QVERIFY(reopened.findChild<QCheckBox *>(QStringLiteral("startAtLogin"))->isChecked());
+    startAtLogin->setChecked(false);
+    QVERIFY(page.apply());
+    QVERIFY(!QFile::exists(entry.fileName()));
+    qunsetenv("XDG_CONFIG_HOME");
 }
 
 QTEST_MAIN(TestUiModels)
