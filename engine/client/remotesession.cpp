@@ -150,7 +150,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
         Hop hop{span, *server, m_client.openStream(*server), {}};
         closer.current = &hop.stream;
         hop.stream->send(openRequest(span, m_options.maxLength, m_options.codec));
-        auto opened = hop.stream->receive(m_options.stepTimeoutMs);
+        auto opened = hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled);
         if (!opened)
             return opened.error();
         if (opened->has_error())
@@ -166,7 +166,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
                     return request.error();
                 hop.stream->send(*request);
             }
-            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs), inputs[outputs.size()]);
+            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled), inputs[outputs.size()]);
             if (!output)
                 return output.error();
             outputs.push_back(std::move(*output));
@@ -199,7 +199,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
         if (route) {
             std::string failedPeer;
             auto hops = tryRoute(*route, history, failedPeer);
-            if (hops)
+            if (hops || hops.error().code == ErrorCode::Cancelled)
                 return hops;
             lastFailure = hops.error().message;
             m_client.reportFailure(failedPeer);
@@ -218,6 +218,8 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
                                  + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
                                  + "). Start a server for them with `corolla serve --blocks auto`.");
         }
+        if (m_options.cancelled && m_options.cancelled())
+            return makeError(ErrorCode::Cancelled, "stopped while waiting for servers of the missing blocks");
         m_client.refreshNow();
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         m_client.waitForServers([&](const auto &) { return false; },
