@@ -9,6 +9,7 @@
 #include <QListView>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QKeyEvent>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTextBrowser>
@@ -151,6 +152,8 @@ void ChatPage::buildLayout()
         selectRow(m_conversations.rowCount() > 0 ? 0 : -1);
     });
     connect(m_sendButton, &QPushButton::clicked, this, [this] { send(m_input->toPlainText()); });
+    m_sendButton->setToolTip(tr("Send (Ctrl+Enter)"));
+    m_input->installEventFilter(this);
     connect(m_stopButton, &QPushButton::clicked, this, &ChatPage::stop);
     connect(m_regenerateButton, &QPushButton::clicked, this, &ChatPage::regenerate);
     connect(m_editButton, &QPushButton::clicked, this, &ChatPage::editLastMessage);
@@ -162,6 +165,20 @@ void ChatPage::buildLayout()
         m_conversations.update(m_row, conversation);
     });
     updateButtons();
+}
+
+bool ChatPage::eventFilter(QObject *watched, QEvent *event)
+{
+    // Ctrl+Enter in the message box sends; Enter alone starts a new line.
+    if (watched == m_input && event->type() == QEvent::KeyPress) {
+        const auto *key = static_cast<QKeyEvent *>(event);
+        if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter)
+            && key->modifiers().testFlag(Qt::ControlModifier)) {
+            m_sendButton->click();
+            return true;
+        }
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 void ChatPage::newConversation()

@@ -44,6 +44,9 @@ public:
 Q_SIGNALS:
     void answerFinished(const corolla::ChatResult &result);
 
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
 private:
     void buildLayout();
     void selectRow(int row);

@@ -39,7 +39,8 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
 {
     setWindowTitle(tr("Corolla"));
     setWindowIcon(QIcon(QStringLiteral(":/icons/corolla.svg")));
-    resize(1000, 720);
+    if (!restoreGeometry(settings.windowGeometry))
+        resize(1000, 720);
 
     m_conversations = new ConversationsModel(QDir(dataFolder).filePath(QStringLiteral("conversations.json")), this);
     QString loadError;
@@ -141,6 +142,7 @@ void MainWindow::onStatus(const EngineStatus &status)
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    m_settings.windowGeometry = saveGeometry();
     if (m_quitting || !m_settings.closeToTray || !m_tray->show()) {
         event->accept();
         QApplication::quit();

@@ -77,6 +77,7 @@ public:
     SettingValue<bool> closeToTray{*m_storage, QStringLiteral("app/closeToTray"), true};
     SettingValue<bool> closeNoticeShown{*m_storage, QStringLiteral("app/closeNoticeShown"), false};
     SettingValue<QString> language{*m_storage, QStringLiteral("app/language"), QString()}; // empty: the system's
+    SettingValue<QByteArray> windowGeometry{*m_storage, QStringLiteral("app/windowGeometry"), QByteArray()};
 
     SwarmSettings swarmSettings() const;
     DonateSettings donateSettings() const;
