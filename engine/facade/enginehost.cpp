@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <QDir>
+#include <QEventLoop>
 #include <QFileInfo>
 
 #include "facade/demomodel.h"
@@ -19,6 +20,7 @@ namespace {
 constexpr int kStatusPeriodMs = 500;
 constexpr int kViewRefreshMs = 1000;
 constexpr int kDemoAnnouncePeriodMs = 5000;
+constexpr int kShutdownGraceMs = 300; // lets OFFLINE announcements leave before the sockets close
 
 QString fromStd(const std::string &text)
 {
@@ -55,8 +57,14 @@ EngineHost::~EngineHost()
 
 void EngineHost::shutDown()
 {
+    const bool serving = m_server || !m_demoServers.empty();
     stopOwnServer();
     stopDemoServers();
+    if (serving) {
+        QEventLoop grace;
+        QTimer::singleShot(kShutdownGraceMs, &grace, &QEventLoop::quit);
+        grace.exec();
+    }
 }
 
 void EngineHost::applySettings(const SwarmSettings &settings)

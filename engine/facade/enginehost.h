@@ -40,7 +40,8 @@ public:
     void setDonating(bool donate, const DonateSettings &settings);
     void setPings(const QHash<QString, double> &pingMs);
     void setChatState(bool ready, const QString &problem);
-    // Stops every server, announcing that they leave.
+    // Stops every server, announcing that they leave, and gives the announcements a moment to
+    // go out (the app is quitting: nothing else waits for this thread).
     void shutDown();
 
 Q_SIGNALS:
