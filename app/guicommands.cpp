@@ -10,7 +10,6 @@
 #include <QApplication>
 #include <QDeadlineTimer>
 #include <QDir>
-#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTranslator>
 
@@ -37,11 +36,6 @@ bool hasDisplay()
 #else
     return true;
 #endif
-}
-
-QString dataFolder()
-{
-    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
 }
 
 // Runs the event loop until `done` holds or timeoutMs passes; whether it holds.

@@ -23,11 +23,6 @@ namespace {
 
 constexpr int kShutdownGraceMs = 500; // lets the OFFLINE announcement leave
 
-QString dataFolder()
-{
-    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-}
-
 // The peer's identity: the key file given, or the one in the data folder. A second server
 // on this machine finds the default key locked and runs with a fresh one of its own.
 Result<PeerIdentity> loadIdentity(const CommandParser &parser, std::unique_ptr<QLockFile> &lock)

@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QSocketNotifier>
+#include <QStandardPaths>
 #include <QTime>
 
 #include "model/modelconfig.h"
@@ -88,6 +89,11 @@ Result<ModelReference> resolveModel(const std::string &dirOrId)
         return makeError(ErrorCode::NotFound, dirOrId + ": not a model folder (no config.json)");
     reference.id = dirOrId;
     return reference;
+}
+
+QString dataFolder()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
 }
 
 void logLine(const QString &message)

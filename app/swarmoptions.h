@@ -30,6 +30,10 @@ struct ModelReference {
 };
 Result<ModelReference> resolveModel(const std::string &dirOrId);
 
+// Where this peer keeps its identity, measurements and (in the app) the demo model and
+// conversations: ~/.local/share/Corolla/Corolla on Linux.
+QString dataFolder();
+
 // "[HH:MM:SS] message" on stderr: the log of the long-running modes.
 void logLine(const QString &message);
 

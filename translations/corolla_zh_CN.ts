@@ -124,45 +124,45 @@
         <translation>发送（Ctrl+Enter）</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="302"/>
+        <location filename="../ui/chatpage.cpp" line="307"/>
         <source>No model is ready for chatting. Choose a model in Settings, or start the local demo swarm.</source>
         <translation>没有可用于聊天的模型。请在“设置”中选择模型，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="304"/>
+        <location filename="../ui/chatpage.cpp" line="309"/>
         <source>The swarm has no server for blocks %1 of this model, so it cannot answer yet. Turn on &quot;Donate my GPU&quot; to serve them yourself, wait for servers to join, or start the local demo swarm.</source>
         <translation>集群中没有服务器提供此模型的第 %1 块，因此暂时无法回答。请打开“捐献我的 GPU”亲自提供这些块，等待其他服务器加入，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="309"/>
+        <location filename="../ui/chatpage.cpp" line="314"/>
         <source>The answer failed: %1</source>
         <translation>回答失败：%1</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="354"/>
+        <location filename="../ui/chatpage.cpp" line="359"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/chatpage.cpp" line="357"/>
+        <location filename="../ui/chatpage.cpp" line="362"/>
         <source>%n token(s), first after %1 s, %2 tokens/s</source>
         <translation>
             <numerusform>%n 个词元，首个词元用时 %1 秒，%2 词元/秒</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="361"/>
+        <location filename="../ui/chatpage.cpp" line="366"/>
         <source>; route: %1</source>
         <translation>；路由：%1</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="363"/>
+        <location filename="../ui/chatpage.cpp" line="368"/>
         <source> (stopped)</source>
         <translation>（已停止）</translation>
     </message>
     <message>
-        <location filename="../ui/chatpage.cpp" line="364"/>
-        <location filename="../ui/chatpage.cpp" line="368"/>
+        <location filename="../ui/chatpage.cpp" line="369"/>
+        <location filename="../ui/chatpage.cpp" line="373"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
@@ -533,157 +533,157 @@
 <context>
     <name>corolla::SettingsPage</name>
     <message>
-        <location filename="../ui/autostart.cpp" line="37"/>
+        <location filename="../ui/autostart.cpp" line="38"/>
         <source>the registry refused the change</source>
         <translation>注册表拒绝了此更改</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="50"/>
+        <location filename="../ui/settingspage.cpp" line="44"/>
         <source>A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf</source>
         <translation>包含 config.json 的模型文件夹，例如 ~/models/Llama-2-70b-chat-hf</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="51"/>
+        <location filename="../ui/settingspage.cpp" line="45"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="52"/>
+        <location filename="../ui/settingspage.cpp" line="46"/>
         <source>Use the local demo swarm</source>
         <translation>使用本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="60"/>
+        <location filename="../ui/settingspage.cpp" line="54"/>
         <source>host:port of DHT nodes, separated by commas</source>
         <translation>DHT 节点的 host:port，用逗号分隔</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="61"/>
+        <location filename="../ui/settingspage.cpp" line="55"/>
         <source>Find peers on the local network</source>
         <translation>在局域网中查找节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="64"/>
+        <location filename="../ui/settingspage.cpp" line="58"/>
         <source>One server per line: host:port [peer ID]</source>
         <translation>每行一台服务器：host:port [节点 ID]</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="68"/>
+        <location filename="../ui/settingspage.cpp" line="62"/>
         <source>any free port</source>
         <translation>任意空闲端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="70"/>
+        <location filename="../ui/settingspage.cpp" line="64"/>
         <source>Shown to other peers, e.g. your nickname</source>
         <translation>向其他节点显示，例如你的昵称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="72"/>
+        <location filename="../ui/settingspage.cpp" line="66"/>
         <source>Serve only on mains power</source>
         <translation>仅在接通电源时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="73"/>
+        <location filename="../ui/settingspage.cpp" line="67"/>
         <source>Serve only when the computer is idle</source>
         <translation>仅在电脑空闲时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="74"/>
+        <location filename="../ui/settingspage.cpp" line="68"/>
         <source>Start Corolla when I log in</source>
         <translation>登录时启动 Corolla</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="76"/>
+        <location filename="../ui/settingspage.cpp" line="70"/>
         <source>Start minimized to the tray</source>
         <translation>启动时最小化到托盘</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="77"/>
+        <location filename="../ui/settingspage.cpp" line="71"/>
         <source>Closing the window keeps Corolla running in the tray</source>
         <translation>关闭窗口后 Corolla 继续在托盘中运行</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="79"/>
+        <location filename="../ui/settingspage.cpp" line="73"/>
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="83"/>
+        <location filename="../ui/settingspage.cpp" line="77"/>
         <source>Swarm</source>
         <translation>集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="85"/>
+        <location filename="../ui/settingspage.cpp" line="79"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="86"/>
+        <location filename="../ui/settingspage.cpp" line="80"/>
         <source>DHT bootstrap nodes</source>
         <translation>DHT 引导节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="88"/>
+        <location filename="../ui/settingspage.cpp" line="82"/>
         <source>Static peers</source>
         <translation>静态节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="89"/>
+        <location filename="../ui/settingspage.cpp" line="83"/>
         <source>Server port</source>
         <translation>服务器端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="90"/>
+        <location filename="../ui/settingspage.cpp" line="84"/>
         <source>Public name</source>
         <translation>公开名称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="92"/>
+        <location filename="../ui/settingspage.cpp" line="86"/>
         <source>Application</source>
         <translation>应用程序</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="99"/>
+        <location filename="../ui/settingspage.cpp" line="93"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="103"/>
+        <location filename="../ui/settingspage.cpp" line="97"/>
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="116"/>
+        <location filename="../ui/settingspage.cpp" line="110"/>
         <source>Choose a model folder</source>
         <translation>选择模型文件夹</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="146"/>
+        <location filename="../ui/settingspage.cpp" line="140"/>
         <source>%1 is not a model folder: it has no config.json.</source>
         <translation>%1 不是模型文件夹：其中没有 config.json。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="149"/>
+        <location filename="../ui/settingspage.cpp" line="143"/>
         <source>&quot;%1&quot; is not a DHT node address; write host:port.</source>
         <translation>“%1”不是 DHT 节点地址；请写成 host:port。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="158"/>
+        <location filename="../ui/settingspage.cpp" line="146"/>
         <source>Static peers, line %1: write host:port, optionally followed by the peer ID.</source>
         <translation>静态节点第 %1 行：请写成 host:port，后面可加节点 ID。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="186"/>
+        <location filename="../ui/settingspage.cpp" line="173"/>
         <source>Could not change starting at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="195"/>
+        <location filename="../ui/settingspage.cpp" line="182"/>
         <source>Saved. The new language is used from the next start.</source>
         <translation>已保存。新语言将在下次启动时生效。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="196"/>
+        <location filename="../ui/settingspage.cpp" line="183"/>
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>

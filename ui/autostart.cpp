@@ -12,7 +12,9 @@ namespace corolla {
 
 namespace {
 
-#ifndef Q_OS_WIN
+#ifdef Q_OS_WIN
+const QString kRunKey = QStringLiteral("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run");
+#else
 QString desktopEntryPath()
 {
     return QDir(QStandardPaths::writableLocation(QStandardPaths::GenericConfigLocation))
@@ -25,8 +27,7 @@ QString desktopEntryPath()
 bool setStartAtLogin(bool enabled, const QString &executable, QString *error)
 {
 #ifdef Q_OS_WIN
-    QSettings key(QStringLiteral("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"),
-                  QSettings::NativeFormat);
+    QSettings key(kRunKey, QSettings::NativeFormat);
     if (enabled)
         key.setValue(QStringLiteral("Corolla"),
                      QStringLiteral("\"%1\" --minimized").arg(QDir::toNativeSeparators(executable)));
@@ -60,9 +61,7 @@ bool setStartAtLogin(bool enabled, const QString &executable, QString *error)
 bool isStartAtLoginEnabled()
 {
 #ifdef Q_OS_WIN
-    return QSettings(QStringLiteral("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"),
-                     QSettings::NativeFormat)
-        .contains(QStringLiteral("Corolla"));
+    return QSettings(kRunKey, QSettings::NativeFormat).contains(QStringLiteral("Corolla"));
 #else
     return QFile::exists(desktopEntryPath());
 #endif

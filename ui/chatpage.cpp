@@ -292,7 +292,12 @@ void ChatPage::onChunk(const ChatChunk &chunk)
     if (chunk.id != m_pendingId)
         return;
     m_streaming += chunk.text;
-    render();
+    // Only the new piece goes in, at the end of the answer being written: the transcript is
+    // not rebuilt for every token.
+    QTextCursor end(m_transcript->document());
+    end.movePosition(QTextCursor::End);
+    end.insertText(chunk.text);
+    m_transcript->moveCursor(QTextCursor::End);
 }
 
 QString ChatPage::errorText(const ChatResult &result) const
@@ -365,7 +370,7 @@ void ChatPage::render()
         }
     }
     if (isAnswering())
-        bubble(tr("Assistant"), QStringLiteral("#f6f6f6"), paragraphs(m_streaming) + QStringLiteral(" ▍"), {});
+        bubble(tr("Assistant"), QStringLiteral("#f6f6f6"), paragraphs(m_streaming), {});
     m_transcript->setHtml(html);
     m_transcript->moveCursor(QTextCursor::End);
 }

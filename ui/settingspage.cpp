@@ -17,6 +17,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "facade/engine.h"
 #include "ui/autostart.h"
 #include "ui/settings.h"
 
@@ -27,13 +28,6 @@ namespace {
 QStringList splitList(const QString &text)
 {
     return text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts);
-}
-
-bool isHostPort(const QString &text)
-{
-    static const QRegularExpression pattern(QStringLiteral("^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):(\\d{1,5})$"));
-    const QRegularExpressionMatch match = pattern.match(text);
-    return match.hasMatch() && match.captured(2).toUInt() > 0 && match.captured(2).toUInt() <= 65535;
 }
 
 } // namespace
@@ -145,18 +139,11 @@ QString SettingsPage::validate() const
     if (!model.isEmpty() && !QFileInfo::exists(QDir(QDir::fromNativeSeparators(model)).filePath(QStringLiteral("config.json"))))
         return tr("%1 is not a model folder: it has no config.json.").arg(model);
     for (const QString &node : splitList(m_dhtBootstrap->text())) {
-        if (!isHostPort(node))
+        if (!Engine::isHostPort(node))
             return tr("\"%1\" is not a DHT node address; write host:port.").arg(node);
     }
-    int lineNumber = 0;
-    for (const QString &line : m_staticPeers->toPlainText().split(QLatin1Char('\n'))) {
-        ++lineNumber;
-        const QStringList fields = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
-        if (fields.isEmpty() || fields.front().startsWith(QLatin1Char('#')))
-            continue;
-        if (fields.size() > 2 || !isHostPort(fields.front()))
-            return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.").arg(lineNumber);
-    }
+    if (const int line = Engine::invalidStaticPeerLine(m_staticPeers->toPlainText()))
+        return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.").arg(line);
     return {};
 }
 

@@ -5,6 +5,8 @@
 
 #include "facade/chatworker.h"
 #include "facade/enginehost.h"
+#include "swarm/dhtregistry.h"
+#include "swarm/staticregistry.h"
 
 namespace corolla {
 
@@ -18,11 +20,10 @@ void post(Object *object, Work &&work)
 }
 
 // Deletes `object` on its own thread, then ends that thread's loop, and waits for it.
-template <typename Object, typename BeforeDelete>
-void retire(QThread &thread, Object *object, BeforeDelete beforeDelete)
+template <typename Object>
+void retire(QThread &thread, Object *object)
 {
-    post(object, [object, beforeDelete] {
-        beforeDelete(object);
+    post(object, [object] {
         delete object;
         QThread::currentThread()->quit();
     });
@@ -61,8 +62,8 @@ Engine::Engine(const QString &dataFolder, QObject *parent) : QObject(parent)
 Engine::~Engine()
 {
     stopChat();
-    retire(m_engineThread, m_host, [](EngineHost *host) { host->shutDown(); });
-    retire(m_chatThread, m_chat, [](ChatWorker *) {});
+    retire(m_engineThread, m_host); // its destructor stops the servers
+    retire(m_chatThread, m_chat);
 }
 
 void Engine::applySettings(const SwarmSettings &settings)
@@ -102,6 +103,21 @@ QStringList Engine::computeDevices()
             devices.push_back(QStringLiteral("cuda:%1").arg(gpu));
     }
     return devices;
+}
+
+bool Engine::isHostPort(const QString &text)
+{
+    return bool(parseHostPort(text.toStdString()));
+}
+
+int Engine::invalidStaticPeerLine(const QString &text)
+{
+    const QStringList lines = text.split(QLatin1Char('\n'));
+    for (int i = 0; i < lines.size(); ++i) {
+        if (!parseStaticPeers(lines[i].toStdString(), "static peers"))
+            return i + 1;
+    }
+    return 0;
 }
 
 } // namespace corolla

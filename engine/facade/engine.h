@@ -45,6 +45,11 @@ public:
 
     // "cpu", then "cuda:N" for each GPU a CUDA build of libtorch sees.
     static QStringList computeDevices();
+    // The swarm settings' addresses, checked by the parsers the engine uses on them:
+    // "host:port" (a DHT node), and the first line of a static peers list that is not
+    // "host:port [peer-id]" (0 when every line is).
+    static bool isHostPort(const QString &text);
+    static int invalidStaticPeerLine(const QString &text);
 
 Q_SIGNALS:
     void statusChanged(const corolla::EngineStatus &status);

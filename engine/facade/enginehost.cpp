@@ -101,6 +101,11 @@ void EngineHost::startDemo(int servers, const SwarmSettings &settings)
         m_problem = fromStd(config.error().toString());
         return;
     }
+    auto modelId = modelIdForDirectory(folder->toStdString());
+    if (!modelId) {
+        m_problem = fromStd(modelId.error().toString());
+        return;
+    }
     const std::int64_t numBlocks = config->numLayers;
     servers = int(std::clamp<std::int64_t>(servers, 1, numBlocks));
     m_demoShare = (numBlocks + servers - 1) / servers;
@@ -114,9 +119,7 @@ void EngineHost::startDemo(int servers, const SwarmSettings &settings)
         options.announcePeriodMs = kDemoAnnouncePeriodMs;
         options.throughputCachePath = QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
         auto identity = PeerIdentity::generate();
-        auto modelId = modelIdForDirectory(options.modelDir);
-        auto watcher = modelId ? makeSwarmWatcher(connection, *modelId)
-                               : Result<std::unique_ptr<SwarmWatcher>>(modelId.error());
+        auto watcher = makeSwarmWatcher(connection, *modelId);
         if (!identity || !watcher) {
             m_problem = fromStd(identity ? watcher.error().toString() : identity.error().toString());
             return;

@@ -28,6 +28,7 @@ class EngineHost : public QObject {
 public:
     // `dataFolder` holds the identity, the demo model and the throughput cache.
     explicit EngineHost(QString dataFolder, QObject *parent = nullptr);
+    // Stops every server, announcing that they leave (see shutDown).
     ~EngineHost() override;
 
     // Joins the swarm the settings describe (leaving the demo swarm).
@@ -40,9 +41,6 @@ public:
     void setDonating(bool donate, const DonateSettings &settings);
     void setPings(const QHash<QString, double> &pingMs);
     void setChatState(bool ready, const QString &problem);
-    // Stops every server, announcing that they leave, and gives the announcements a moment to
-    // go out (the app is quitting: nothing else waits for this thread).
-    void shutDown();
 
 Q_SIGNALS:
     void statusChanged(const corolla::EngineStatus &status);
@@ -51,6 +49,9 @@ Q_SIGNALS:
     void log(const QString &message);
 
 private:
+    // Stops every server, announcing that they leave, and gives the announcements a moment to
+    // go out (the app is quitting: nothing else waits for this thread).
+    void shutDown();
     void joinSwarm(const QString &modelDir, const SwarmConnection &connection);
     void startOwnServer();
     void stopOwnServer();
