@@ -3,12 +3,15 @@
 //   corolla-delay-relay --listen PORT --to HOST:PORT --delay-ms D
 // Prints "relaying PORT -> HOST:PORT (+D ms each way)" on stderr once it listens.
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <thread>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QElapsedTimer>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -17,12 +20,15 @@
 namespace {
 
 // Bytes from one socket, written to the other once they are `delay` old, in order.
+// Qt's timers have millisecond steps and fire late by up to one: the timer wakes the pipe
+// shortly before a chunk is due and the last stretch is slept precisely, so the added delay
+// is D to within the system's wake-up latency (a request and its reply never overlap on one
+// connection, so the short blocking sleep holds nothing else up).
 class DelayedPipe : public QObject {
 public:
     DelayedPipe(QTcpSocket *from, QTcpSocket *to, int delayMs, QObject *parent)
-        : QObject(parent), m_from(from), m_to(to), m_delayMs(delayMs)
+        : QObject(parent), m_from(from), m_to(to), m_delay(std::chrono::milliseconds(delayMs))
     {
-        m_clock.start();
         m_timer.setSingleShot(true);
         m_timer.setTimerType(Qt::PreciseTimer);
         connect(&m_timer, &QTimer::timeout, this, &DelayedPipe::release);
@@ -34,30 +40,40 @@ public:
         const QByteArray bytes = m_from->readAll();
         if (bytes.isEmpty())
             return;
-        m_queue.push_back({m_clock.elapsed() + m_delayMs, bytes});
+        m_queue.push_back({Clock::now() + m_delay, bytes});
         if (!m_timer.isActive())
-            m_timer.start(int(std::max<qint64>(0, m_queue.front().due - m_clock.elapsed())));
+            schedule();
     }
 
     void release()
     {
-        while (!m_queue.empty() && m_queue.front().due <= m_clock.elapsed()) {
+        while (!m_queue.empty() && m_queue.front().due - Clock::now() < kSleepWindow) {
+            std::this_thread::sleep_until(m_queue.front().due);
             if (m_to)
                 m_to->write(m_queue.front().bytes);
             m_queue.pop_front();
         }
         if (!m_queue.empty())
-            m_timer.start(int(std::max<qint64>(0, m_queue.front().due - m_clock.elapsed())));
+            schedule();
     }
 
 private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr auto kSleepWindow = std::chrono::milliseconds(2);
+
+    void schedule()
+    {
+        const auto early = m_queue.front().due - Clock::now() - kSleepWindow;
+        m_timer.start(int(std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(early).count())));
+    }
+
     struct Chunk {
-        qint64 due;
+        Clock::time_point due;
         QByteArray bytes;
     };
     QPointer<QTcpSocket> m_from, m_to;
-    int m_delayMs;
-    QElapsedTimer m_clock;
+    Clock::duration m_delay;
     QTimer m_timer;
     std::deque<Chunk> m_queue;
 };
