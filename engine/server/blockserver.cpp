@@ -8,6 +8,7 @@
 #include <c10/util/Exception.h>
 
 #include "model/blockspan.h"
+#include "model/weightmemory.h"
 #include "net/listener.h"
 #include "server/requestcheck.h"
 #include "server/wiretensor.h"
@@ -89,7 +90,7 @@ std::int64_t sum(const std::vector<std::int64_t> &values)
 BlockServer::BlockServer(const PeerIdentity &identity, std::string modelId, ServerLimits limits,
                          QObject *parent)
     : QObject(parent), m_identity(identity), m_modelId(std::move(modelId)), m_limits(limits),
-      m_compute(std::make_unique<ComputeQueue>())
+      m_compute(std::make_unique<ComputeQueue>()), m_warmer(std::make_unique<WeightWarmer>())
 {
     m_listener = new Listener(m_identity.serverConfiguration(), m_limits.maxFrameBytes, this);
     connect(m_listener, &Listener::accepted, this, &BlockServer::onAccepted);
@@ -357,6 +358,7 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
     session->replyCodec = request.reply_codec();
     session->lastActiveMs = nowMs();
     m_sessions[key] = session;
+    m_warmer->setActive(true);
     m_reservedTokens += tokens;
     ++m_stats.sessionsOpened;
     proto::Response response;
@@ -450,8 +452,7 @@ void BlockServer::handleClose(Connection *connection, std::uint64_t callId)
         replyError(connection, callId, proto::ERROR_NO_SESSION, "no open session on this call");
         return;
     }
-    m_reservedTokens -= it->second->batch * it->second->maxLength;
-    m_sessions.erase(it); // a running step keeps its own reference until it finishes
+    eraseSession(it); // a running step keeps its own reference until it finishes
     proto::Response response;
     response.mutable_close_session();
     reply(connection, callId, response);
@@ -460,13 +461,19 @@ void BlockServer::handleClose(Connection *connection, std::uint64_t callId)
 void BlockServer::dropSessions(Connection *connection)
 {
     for (auto it = m_sessions.begin(); it != m_sessions.end();) {
-        if (it->first.first == connection) {
-            m_reservedTokens -= it->second->batch * it->second->maxLength;
-            it = m_sessions.erase(it);
-        } else {
+        if (it->first.first == connection)
+            it = eraseSession(it);
+        else
             ++it;
-        }
     }
+}
+
+BlockServer::SessionMap::iterator BlockServer::eraseSession(SessionMap::iterator session)
+{
+    m_reservedTokens -= session->second->batch * session->second->maxLength;
+    auto next = m_sessions.erase(session);
+    m_warmer->setActive(!m_sessions.empty());
+    return next;
 }
 
 void BlockServer::expireIdleSessions()
@@ -475,12 +482,10 @@ void BlockServer::expireIdleSessions()
     for (auto it = m_sessions.begin(); it != m_sessions.end();) {
         const ServerSession &session = *it->second;
         if (!session.busy && session.pending.empty()
-            && now - session.lastActiveMs > m_limits.sessionIdleTimeoutMs) {
-            m_reservedTokens -= session.batch * session.maxLength;
-            it = m_sessions.erase(it);
-        } else {
+            && now - session.lastActiveMs > m_limits.sessionIdleTimeoutMs)
+            it = eraseSession(it);
+        else
             ++it;
-        }
     }
 }
 

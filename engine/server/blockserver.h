@@ -22,6 +22,7 @@
 namespace corolla {
 
 class BlockSpan;
+class WeightWarmer;
 class Listener;
 struct ServerSession;
 
@@ -76,6 +77,7 @@ Q_SIGNALS:
 
 private:
     using SessionKey = std::pair<Connection *, std::uint64_t>;
+    using SessionMap = std::map<SessionKey, std::shared_ptr<ServerSession>>;
 
     void onAccepted(Connection *connection);
     void onEnvelope(Connection *connection, const proto::Envelope &envelope);
@@ -96,6 +98,8 @@ private:
     void handleClose(Connection *connection, std::uint64_t callId);
     void runNextStep(const SessionKey &key);
     void dropSessions(Connection *connection);
+    // Frees a session's reservation and removes it; returns the next session.
+    SessionMap::iterator eraseSession(SessionMap::iterator session);
     void expireIdleSessions();
 
     const PeerIdentity &m_identity;
@@ -106,7 +110,9 @@ private:
     Listener *m_listener = nullptr;
     std::unique_ptr<ComputeQueue> m_compute;
     std::map<Connection *, std::shared_ptr<int>> m_connections; // -> calls in flight
-    std::map<SessionKey, std::shared_ptr<ServerSession>> m_sessions;
+    SessionMap m_sessions;
+    // Keeps the weights' mappings warm while sessions are open (see weightmemory.h).
+    std::unique_ptr<WeightWarmer> m_warmer;
     std::int64_t m_reservedTokens = 0;
     mutable ServerStats m_stats;
     std::int64_t m_closedBytesIn = 0;
