@@ -1,7 +1,12 @@
 #include "model/blockspan.h"
 
+#include <optional>
+
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
+
+#include "model/kernelthreads.h"
+#include "model/ops.h"
 
 namespace corolla {
 
@@ -111,6 +116,11 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (!context)
         return context.error();
     c10::InferenceMode inference;
+    // Decode steps run their products on the kernel pool: keep its threads spinning between
+    // them (see kernelpool.h). Longer steps go to libtorch, whose threads would compete.
+    std::optional<KernelPool::Burst> burst;
+    if (hidden.size(0) * hidden.size(1) <= ops::kGemvMaxRows)
+        burst.emplace(kernelPool());
     StepContext &ctx = *context;
     if (m_rotary)
         m_rotary->fill(ctx, m_dtype);

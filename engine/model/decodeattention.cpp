@@ -6,8 +6,9 @@
 #include <vector>
 
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
+
+#include "model/kernelthreads.h"
 
 namespace corolla::ops {
 
@@ -102,7 +103,7 @@ at::Tensor decodeAttention(const at::Tensor &qIn, const at::Tensor &k, const at:
     const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
     at::Tensor out = at::empty({batch, steps, heads * dim}, q.options());
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, q.scalar_type(), "decodeAttention", [&] {
-        at::parallel_for(0, batch * heads, 1, [&](std::int64_t begin, std::int64_t end) {
+        parallelKernel(batch * heads, 1, [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t pair = begin; pair < end; ++pair)
                 attendHead<scalar_t>(q, k, v, mask, bias, float(scale), out, pair / heads,
                                      pair % heads);

@@ -21,8 +21,6 @@ namespace corolla::ops {
 
 namespace {
 
-// Products with at most this many rows are weight-bandwidth-bound: our kernel's territory.
-constexpr std::int64_t kGemvMaxRows = 4;
 // Steps of at most this many tokens take the fused attention loop.
 constexpr std::int64_t kFusedAttentionMaxSteps = 8;
 

@@ -10,6 +10,9 @@
 
 namespace corolla::ops {
 
+// Products with at most this many rows are weight-bandwidth-bound: our kernel's territory.
+inline constexpr std::int64_t kGemvMaxRows = 4;
+
 // y = x W^T + b. Products of one to four rows (decoding) use our AVX-512 kernels for bf16
 // and fp32 when the processor has them: they are memory-bound, and libtorch's small-batch
 // paths are not. Everything else goes to at::linear.
