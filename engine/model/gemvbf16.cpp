@@ -81,8 +81,9 @@ template <typename RowRange>
 void forEachRowChunk(std::int64_t n, std::int64_t k, std::int64_t elementBytes, RowRange &&rows)
 {
     const std::int64_t grain = std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, k * elementBytes));
-    const std::int64_t chunks = std::int64_t(kernelThreadLimit()) * kChunksPerThread;
-    parallelKernel(n, std::max(grain, (n + chunks - 1) / chunks), rows);
+    const int threads = kernelThreadLimit();
+    const std::int64_t chunks = std::int64_t(threads) * kChunksPerThread;
+    kernelPool().parallelFor(n, std::max(grain, (n + chunks - 1) / chunks), threads, rows);
 }
 
 template <int ROWS, int ACC>
