@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <ATen/ops/from_blob.h>
 
@@ -107,44 +110,58 @@ at::Tensor copyToWeightMemory(const at::Tensor &tensor)
 #endif
 }
 
-WeightWarmer::WeightWarmer() : m_thread([this] { loop(); })
-{
-}
+namespace {
 
-WeightWarmer::~WeightWarmer()
-{
+// The thread behind KeepWeightsWarm: touches pages while any KeepWeightsWarm lives, sleeps
+// otherwise. Never destroyed, so the process's exit need not join it.
+class WeightWarmer {
+public:
+    static WeightWarmer &shared()
     {
-        std::lock_guard lock(m_mutex);
-        m_stopping = true;
+        static WeightWarmer *warmer = new WeightWarmer;
+        return *warmer;
     }
-    m_wake.notify_all();
-    m_thread.join();
-}
 
-void WeightWarmer::setActive(bool active)
-{
+    void adjustKeepers(int delta)
     {
-        std::lock_guard lock(m_mutex);
-        if (m_active == active)
-            return;
-        m_active = active;
+        {
+            std::lock_guard lock(m_mutex);
+            m_keepers += delta;
+        }
+        m_wake.notify_all();
     }
-    m_wake.notify_all();
+
+private:
+    WeightWarmer() { std::thread([this] { loop(); }).detach(); }
+
+    void loop()
+    {
+        const std::uint8_t *cursor = nullptr;
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] { return m_keepers > 0; });
+            lock.unlock();
+            cursor = touchPages(cursor, kWarmPagesPerRound);
+            lock.lock();
+            m_wake.wait_for(lock, kWarmPeriod, [this] { return m_keepers == 0; });
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    int m_keepers = 0;
+};
+
+} // namespace
+
+KeepWeightsWarm::KeepWeightsWarm()
+{
+    WeightWarmer::shared().adjustKeepers(+1);
 }
 
-void WeightWarmer::loop()
+KeepWeightsWarm::~KeepWeightsWarm()
 {
-    const std::uint8_t *cursor = nullptr;
-    std::unique_lock lock(m_mutex);
-    for (;;) {
-        m_wake.wait(lock, [this] { return m_stopping || m_active; });
-        if (m_stopping)
-            return;
-        lock.unlock();
-        cursor = touchPages(cursor, kWarmPagesPerRound);
-        lock.lock();
-        m_wake.wait_for(lock, kWarmPeriod, [this] { return m_stopping; });
-    }
+    WeightWarmer::shared().adjustKeepers(-1);
 }
 
 } // namespace corolla

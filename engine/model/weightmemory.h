@@ -5,10 +5,6 @@
 // faster matrix-vector products here.
 // Thread: any.
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include <ATen/core/Tensor.h>
 
 namespace corolla {
@@ -17,7 +13,7 @@ namespace corolla {
 // benefit (>= 1 MiB); smaller tensors come back as tensor.contiguous().
 at::Tensor copyToWeightMemory(const at::Tensor &tensor);
 
-// Keeps the page mappings of all weight memory of this process warm while active, by reading
+// While one lives, the page mappings of all weight memory of this process are kept warm, by reading
 // one byte of every 2 MiB page every 10 ms (at most 1024 pages a round, the next ones in the
 // next round).
 //
@@ -25,25 +21,17 @@ at::Tensor copyToWeightMemory(const at::Tensor &tensor);
 // rest of the swarm. On virtual machines whose hypervisor ages the mappings of guest memory
 // left untouched, the first pass over the weights after such a gap ran 20-40% slower (700 MB
 // read back to back in 20.7 ms, after a 150 ms pause in 24.0 ms median; with the touches
-// 20.6 ms). A round costs well under 1% of a core. Servers turn it on while they hold open
+// 20.6 ms). A round costs well under 1% of a core. Servers keep one while they hold open
 // inference sessions only.
-class WeightWarmer {
+//
+// One warmer thread serves the whole process (the weights of every server in it); it runs
+// while at least one KeepWeightsWarm lives.
+class KeepWeightsWarm {
 public:
-    WeightWarmer();
-    ~WeightWarmer();
-    WeightWarmer(const WeightWarmer &) = delete;
-    WeightWarmer &operator=(const WeightWarmer &) = delete;
-
-    void setActive(bool active);
-
-private:
-    void loop();
-
-    std::mutex m_mutex;
-    std::condition_variable m_wake;
-    bool m_active = false;
-    bool m_stopping = false;
-    std::thread m_thread;
+    KeepWeightsWarm();
+    ~KeepWeightsWarm();
+    KeepWeightsWarm(const KeepWeightsWarm &) = delete;
+    KeepWeightsWarm &operator=(const KeepWeightsWarm &) = delete;
 };
 
 } // namespace corolla

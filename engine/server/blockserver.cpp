@@ -90,7 +90,7 @@ std::int64_t sum(const std::vector<std::int64_t> &values)
 BlockServer::BlockServer(const PeerIdentity &identity, std::string modelId, ServerLimits limits,
                          QObject *parent)
     : QObject(parent), m_identity(identity), m_modelId(std::move(modelId)), m_limits(limits),
-      m_compute(std::make_unique<ComputeQueue>()), m_warmer(std::make_unique<WeightWarmer>())
+      m_compute(std::make_unique<ComputeQueue>())
 {
     m_listener = new Listener(m_identity.serverConfiguration(), m_limits.maxFrameBytes, this);
     connect(m_listener, &Listener::accepted, this, &BlockServer::onAccepted);
@@ -358,7 +358,8 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
     session->replyCodec = request.reply_codec();
     session->lastActiveMs = nowMs();
     m_sessions[key] = session;
-    m_warmer->setActive(true);
+    if (!m_warmScope)
+        m_warmScope = std::make_unique<KeepWeightsWarm>();
     m_reservedTokens += tokens;
     ++m_stats.sessionsOpened;
     proto::Response response;
@@ -472,7 +473,8 @@ BlockServer::SessionMap::iterator BlockServer::eraseSession(SessionMap::iterator
 {
     m_reservedTokens -= session->second->batch * session->second->maxLength;
     auto next = m_sessions.erase(session);
-    m_warmer->setActive(!m_sessions.empty());
+    if (m_sessions.empty())
+        m_warmScope.reset();
     return next;
 }
 

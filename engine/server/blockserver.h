@@ -22,7 +22,7 @@
 namespace corolla {
 
 class BlockSpan;
-class WeightWarmer;
+class KeepWeightsWarm;
 class Listener;
 struct ServerSession;
 
@@ -112,7 +112,7 @@ private:
     std::map<Connection *, std::shared_ptr<int>> m_connections; // -> calls in flight
     SessionMap m_sessions;
     // Keeps the weights' mappings warm while sessions are open (see weightmemory.h).
-    std::unique_ptr<WeightWarmer> m_warmer;
+    std::unique_ptr<KeepWeightsWarm> m_warmScope;
     std::int64_t m_reservedTokens = 0;
     mutable ServerStats m_stats;
     std::int64_t m_closedBytesIn = 0;

@@ -222,8 +222,8 @@ private Q_SLOTS:
     {
         // Weights come and go while the warmer reads them: it must never touch freed memory
         // (under a sanitizer or when unmapped pages fault, this crashes if it does).
-        WeightWarmer warmer;
-        warmer.setActive(true);
+        std::optional<KeepWeightsWarm> warming;
+        warming.emplace();
         for (int round = 0; round < 200; ++round) {
             std::vector<at::Tensor> weights;
             for (int i = 0; i < 3; ++i)
@@ -231,9 +231,9 @@ private Q_SLOTS:
             if (round % 20 == 0)
                 std::this_thread::sleep_for(std::chrono::milliseconds(12)); // a warming round
             if (round == 100)
-                warmer.setActive(false);
+                warming.reset();
             if (round == 150)
-                warmer.setActive(true);
+                warming.emplace();
         }
     }
 };
