@@ -37,18 +37,32 @@ void addSwarmClientOptions(CommandParser &parser)
 {
     parser.addFlag(QStringLiteral("swarm"), QStringLiteral("run the blocks on the swarm, not on this machine"));
     addRegistryOptions(parser);
-    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("fp32|bf16|fp16|int8"),
-                          QStringLiteral("hidden states on the wire"), QStringLiteral("bf16"));
+    addWireDtypeOption(parser);
     parser.addValueOption(QStringLiteral("step-timeout"), QStringLiteral("SECONDS"),
                           QStringLiteral("a server silent this long counts as failed"), QStringLiteral("30"));
     parser.addValueOption(QStringLiteral("route-timeout"), QStringLiteral("SECONDS"),
                           QStringLiteral("how long to wait for servers of missing blocks"), QStringLiteral("15"));
 }
 
-Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser)
+void addWireDtypeOption(CommandParser &parser)
+{
+    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("auto|fp32|bf16|fp16|int8"),
+                          QStringLiteral("hidden states on the wire; auto: the compute dtype, lossless"),
+                          QStringLiteral("auto"));
+}
+
+Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtype)
+{
+    const std::string name = parser.text(QStringLiteral("wire-dtype"));
+    if (name == "auto")
+        return losslessCodec(computeDtype);
+    return parseCodec(name);
+}
+
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser, at::ScalarType computeDtype)
 {
     RemoteSessionOptions options;
-    auto codec = parseCodec(parser.text(QStringLiteral("wire-dtype")));
+    auto codec = wireCodec(parser, computeDtype);
     if (!codec)
         return codec.error();
     options.codec = *codec;
@@ -73,7 +87,7 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
         return backend;
     }
 
-    auto sessionOptions = remoteSessionOptions(parser);
+    auto sessionOptions = remoteSessionOptions(parser, *dtype);
     if (!sessionOptions)
         return sessionOptions.error();
     backend->m_sessionOptions = *sessionOptions;

@@ -21,7 +21,11 @@ GenerationOptions generationOptions(CommandParser &parser);
 
 // --swarm and how to reach it (registries, --wire-dtype, timeouts).
 void addSwarmClientOptions(CommandParser &parser);
-Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser);
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser, at::ScalarType computeDtype);
+
+// --wire-dtype: `auto` (the default) is the lossless codec of the compute dtype.
+void addWireDtypeOption(CommandParser &parser);
+Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtype);
 
 // A model to generate with: the client head and the blocks, local or on a swarm.
 class ModelBackend {

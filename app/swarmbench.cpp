@@ -18,6 +18,7 @@
 #include "loader/checkpoint.h"
 #include "model/testmodel.h"
 #include "net/tensorcodec.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 
@@ -97,8 +98,7 @@ int runSwarmBench(const QStringList &arguments)
                           QStringLiteral("added one way on every connection to a server"), QStringLiteral("0"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
                           QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("fp32|bf16|fp16|int8"),
-                          QStringLiteral("hidden states on the wire"), QStringLiteral("bf16"));
+    addWireDtypeOption(parser);
     parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"), QStringLiteral("prefill length"),
                           QStringLiteral("128"));
     parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"), QStringLiteral("decode steps"),
@@ -116,12 +116,14 @@ int runSwarmBench(const QStringList &arguments)
     const std::int64_t promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
     const std::int64_t decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
     const int rounds = int(parser.integer(QStringLiteral("rounds"), 1, 100));
-    auto wire = parseCodec(parser.text(QStringLiteral("wire-dtype")));
     auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
     if (parser.failed())
         return 2;
-    if (!wire || !dtype)
-        return reportError("bench swarm", (!wire ? wire.error() : dtype.error()).message);
+    if (!dtype)
+        return reportError("bench swarm", dtype.error().message);
+    auto wire = wireCodec(parser, *dtype);
+    if (!wire)
+        return reportError("bench swarm", wire.error().message);
     const QString relay = parser.isSet(QStringLiteral("relay")) ? parser.value(QStringLiteral("relay"))
                                                                 : defaultRelayProgram();
     if (delayMs > 0 && !QFileInfo(relay).isExecutable())

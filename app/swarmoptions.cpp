@@ -12,6 +12,7 @@
 #include <QTime>
 
 #include "model/modelconfig.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {

@@ -16,7 +16,7 @@
 namespace corolla {
 
 struct RemoteForwardOptions {
-    proto::Codec codec = proto::CODEC_BF16;
+    proto::Codec codec = proto::CODEC_FP32; // lossless; losslessCodec(dtype) is the smallest that is
     int callTimeoutMs = 60000;
     int routeTimeoutMs = 15000;
     int maxFailovers = 16;

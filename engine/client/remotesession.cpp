@@ -61,6 +61,15 @@ std::string shortName(const proto::ServerRecord &server)
 
 } // namespace
 
+proto::Codec losslessCodec(at::ScalarType computeDtype)
+{
+    switch (computeDtype) {
+    case at::kBFloat16: return proto::CODEC_BF16;
+    case at::kHalf: return proto::CODEC_FP16;
+    default: return proto::CODEC_FP32;
+    }
+}
+
 RemoteSession::RemoteSession(SwarmClient &client, std::int64_t numBlocks, RemoteSessionOptions options)
     : m_client(client), m_numBlocks(numBlocks), m_options(options)
 {
@@ -79,16 +88,16 @@ Result<std::unique_ptr<RemoteSession>> RemoteSession::open(SwarmClient &client, 
 
 RemoteSession::~RemoteSession()
 {
-    closeAll();
+    closeHops(m_hops);
 }
 
-void RemoteSession::closeAll()
+void RemoteSession::closeHops(std::vector<Hop> &hops)
 {
     proto::Request close;
     close.mutable_close_session();
-    for (Hop &hop : m_hops)
+    for (Hop &hop : hops)
         hop.stream->send(close); // no need to wait: the server frees the cache on receipt
-    m_hops.clear();
+    hops.clear();
 }
 
 std::string RemoteSession::routeText() const
@@ -122,22 +131,17 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
                                                                 std::string &failedPeer)
 {
     const std::vector<proto::ServerRecord> servers = m_client.servers();
+    // Every hop lives in `hops` from before its session is opened, so that when a later hop
+    // fails, the sessions opened so far (and the one being opened) are all closed again.
     std::vector<Hop> hops;
-    // Sessions already opened on this route are closed again if a later hop fails.
+    hops.reserve(route.size());
     struct CloseOnFailure {
         std::vector<Hop> &hops;
-        std::unique_ptr<ClientStream> *current = nullptr;
         bool armed = true;
         ~CloseOnFailure()
         {
-            if (!armed)
-                return;
-            proto::Request close;
-            close.mutable_close_session();
-            for (Hop &hop : hops)
-                hop.stream->send(close);
-            if (current && *current)
-                (*current)->send(close);
+            if (armed)
+                closeHops(hops);
         }
     } closer{hops};
     std::vector<at::Tensor> inputs = history;
@@ -147,8 +151,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
                                    [&](const auto &record) { return record.peer_id() == span.peerId; });
         if (server == servers.end())
             return makeError(ErrorCode::NotFound, "peer " + span.peerId + " left the swarm");
-        Hop hop{span, *server, m_client.openStream(*server), {}};
-        closer.current = &hop.stream;
+        Hop &hop = hops.emplace_back(Hop{span, *server, m_client.openStream(*server), {}});
         hop.stream->send(openRequest(span, m_options.maxLength, m_options.codec));
         auto opened = hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled);
         if (!opened)
@@ -166,15 +169,14 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
                     return request.error();
                 hop.stream->send(*request);
             }
-            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled), inputs[outputs.size()]);
+            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled),
+                                     inputs[outputs.size()]);
             if (!output)
                 return output.error();
             outputs.push_back(std::move(*output));
         }
         hop.inputs = std::move(inputs);
         inputs = std::move(outputs);
-        closer.current = nullptr;
-        hops.push_back(std::move(hop));
     }
     failedPeer.clear();
     closer.armed = false;
@@ -209,10 +211,9 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
             continue;
         }
         if (Clock::now() >= deadline) {
-            const auto missing = uncoveredBlocks(m_client.candidates(m_numBlocks), from, to);
+            // The planner's error names the blocks that no live, unbanned server holds.
             return makeError(ErrorCode::NotFound,
-                             "no server holds block" + std::string(missing.size() > 1 ? "s " : " ")
-                                 + blockListText(missing) + " of model " + m_client.modelId() + " (waited "
+                             route.error().message + " of model " + m_client.modelId() + " (waited "
                                  + std::to_string(m_options.routeTimeoutMs / 1000.0).substr(0, 4) + " s; "
                                  + std::to_string(m_client.servers().size()) + " server(s) seen"
                                  + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
@@ -254,6 +255,9 @@ Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
         auto replacement = connect(hop.span.start, hop.span.end, hop.inputs);
         if (!replacement)
             return replacement.error();
+        std::vector<Hop> failed;
+        failed.push_back(std::move(m_hops[i]));
+        closeHops(failed); // a server that was only slow frees its cache now, not at its timeout
         m_hops.erase(m_hops.begin() + std::ptrdiff_t(i));
         m_hops.insert(m_hops.begin() + std::ptrdiff_t(i), std::make_move_iterator(replacement->begin()),
                       std::make_move_iterator(replacement->end()));

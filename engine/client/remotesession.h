@@ -19,9 +19,13 @@
 
 namespace corolla {
 
+// The codec that carries hidden states computed in `computeDtype` without loss: the wire
+// never rounds what the blocks computed unless a smaller codec is asked for.
+proto::Codec losslessCodec(at::ScalarType computeDtype);
+
 struct RemoteSessionOptions {
     std::int64_t maxLength = 2048;         // positions the session may hold
-    proto::Codec codec = proto::CODEC_BF16; // hidden states on the wire
+    proto::Codec codec = proto::CODEC_FP32; // hidden states on the wire (lossless for any dtype)
     int stepTimeoutMs = 30000;              // a server silent this long has failed
     int routeTimeoutMs = 15000;             // how long to wait for missing blocks to appear
     int maxFailovers = 16;
@@ -59,7 +63,8 @@ private:
     Result<std::vector<Hop>> tryRoute(const std::vector<RouteHop> &route,
                                       const std::vector<at::Tensor> &history, std::string &failedPeer);
     Result<at::Tensor> runStep(ClientStream &stream, const at::Tensor &input, const std::string &peerId);
-    void closeAll();
+    // Closes the servers' sessions of `hops` (without waiting) and forgets the hops.
+    static void closeHops(std::vector<Hop> &hops);
 
     SwarmClient &m_client;
     std::int64_t m_numBlocks;

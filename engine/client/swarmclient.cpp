@@ -244,7 +244,11 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
     if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
         return makeError(ErrorCode::Io, "no answer from peer " + server.peer_id() + " in "
                                             + std::to_string(timeoutMs) + " ms");
-    return future.get();
+    try {
+        return future.get();
+    } catch (const std::future_error &) {
+        return makeError(ErrorCode::Io, "the connection to peer " + server.peer_id() + " went away");
+    }
 }
 
 std::unique_ptr<ClientStream> SwarmClient::openStream(const proto::ServerRecord &server)
@@ -254,14 +258,18 @@ std::unique_ptr<ClientStream> SwarmClient::openStream(const proto::ServerRecord 
 
 void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs)
 {
-    std::vector<std::future<void>> pings;
+    struct Ping {
+        std::string peerId;
+        std::future<bool> answered;
+    };
+    std::vector<Ping> pings;
     for (const proto::ServerRecord &server : servers) {
-        auto done = std::make_shared<std::promise<void>>();
-        pings.push_back(done->get_future());
+        auto done = std::make_shared<std::promise<bool>>();
+        pings.push_back({server.peer_id(), done->get_future()});
         QMetaObject::invokeMethod(m_network, [this, network = m_network, server, done, timeoutMs] {
             RpcChannel *channel = network->channel(server);
             if (!channel) {
-                done->set_value();
+                done->set_value(false);
                 return;
             }
             proto::Request ping;
@@ -269,20 +277,31 @@ void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, i
             auto timer = std::make_shared<QElapsedTimer>();
             timer->start();
             channel->call(ping, [this, peerId = server.peer_id(), done, timer](Result<proto::Response> response) {
-                if (response && response->has_ping()) {
+                const bool answered = response && response->has_ping();
+                if (answered) {
                     const double sample = double(timer->nsecsElapsed()) / 1e6;
                     std::lock_guard lock(m_mutex);
                     auto it = m_rttMs.find(peerId);
                     m_rttMs[peerId] = it == m_rttMs.end() ? sample
                                                           : (1 - kRttSmoothing) * it->second + kRttSmoothing * sample;
                 }
-                done->set_value();
+                done->set_value(answered);
             }, timeoutMs);
         }, Qt::QueuedConnection);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
-    for (auto &ping : pings)
-        ping.wait_until(deadline);
+    for (Ping &ping : pings) {
+        // A refused or silent address is a failed server: banned, so that routes and the
+        // next rounds of pings leave it alone for a while.
+        bool answered = false;
+        try {
+            answered = ping.answered.wait_until(deadline) == std::future_status::ready && ping.answered.get();
+        } catch (const std::future_error &) {
+            // the channel went away with the call unanswered
+        }
+        if (!answered)
+            reportFailure(ping.peerId);
+    }
 }
 
 double SwarmClient::rttMs(const std::string &peerId) const

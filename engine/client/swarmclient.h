@@ -3,7 +3,9 @@
 // registries (a SwarmWatcher) and one connection per server, and a blocking API for the
 // thread that drives generation. Sessions and generation stay plain sequential code; the
 // sockets never wait for them.
-// Thread: construct and call from one thread that is not the network thread.
+// Thread: construct on any thread but the network thread; the methods may be called from
+// several such threads at once (every shared member is behind m_mutex or posted to the
+// network thread). A ClientStream belongs to the one thread that uses it.
 
 #include <condition_variable>
 #include <cstdint>
@@ -79,7 +81,8 @@ public:
                                  int timeoutMs);
     std::unique_ptr<ClientStream> openStream(const proto::ServerRecord &server);
 
-    // Pings the servers (in parallel, waiting at most timeoutMs) and keeps smoothed RTTs.
+    // Pings the servers (in parallel, waiting at most timeoutMs) and keeps smoothed RTTs;
+    // a server that does not answer counts as failed (reportFailure).
     void measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs);
     double rttMs(const std::string &peerId) const; // negative when unknown
 

@@ -11,6 +11,7 @@
 #include "client/swarmclient.h"
 #include "model/blockspan.h"
 #include "model/clienthead.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "tokenizer/tokenizer.h"
 
@@ -170,6 +171,7 @@ void ChatWorker::answer(const ChatRequest &request)
 
     if (!m_conversation || request.conversationId != m_conversationId) {
         RemoteSessionOptions sessionOptions;
+        sessionOptions.codec = losslessCodec(m_head->dtype());
         sessionOptions.routeTimeoutMs = 5000;
         // Stop works while a step waits for a silent server, not only between tokens.
         sessionOptions.cancelled = [this] { return isCancelled(m_currentRequest); };

@@ -29,6 +29,7 @@ public:
     at::Tensor logits(const at::Tensor &hidden) const;
 
     std::int64_t lmHeadBytes() const { return std::int64_t(m_lmHead.nbytes()); }
+    at::ScalarType dtype() const { return m_embeddings.scalar_type(); } // the compute dtype
 
 private:
     ModelConfig m_config;

@@ -3,10 +3,6 @@
 #include <cmath>
 
 #include <QDateTime>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
-#include <nlohmann/json.hpp>
 
 #include "net/identity.h"
 
@@ -109,21 +105,6 @@ const char *serverStateName(proto::ServerState state)
     case proto::STATE_OFFLINE: return "offline";
     default: return "unknown";
     }
-}
-
-Result<std::string> modelIdForDirectory(const std::string &directory)
-{
-    QFile config(QDir(QString::fromStdString(directory)).filePath(QStringLiteral("config.json")));
-    if (!config.open(QIODevice::ReadOnly))
-        return makeError(ErrorCode::NotFound, directory + "/config.json: cannot read it");
-    const QByteArray text = config.readAll();
-    // The folder's name is the user's choice and differs between machines; the config is
-    // what the checkpoint is. Its model_type only makes the id readable.
-    const nlohmann::json json = nlohmann::json::parse(text.toStdString(), nullptr, false);
-    std::string family = json.is_object() ? json.value("model_type", std::string("model")) : "model";
-    if (family.empty() || family.size() > 32)
-        family = "model";
-    return family + "@" + sha256(text).toHex().left(16).toStdString();
 }
 
 } // namespace corolla

@@ -30,11 +30,6 @@ Result<proto::ServerRecord> verifyRecord(const QByteArray &signedRecord, std::in
 
 const char *serverStateName(proto::ServerState state);
 
-// The swarm identity of a local checkpoint folder: its model_type and the first 16 hex
-// digits of SHA-256(config.json), e.g. "llama@3f2a9c0e5b7d1a42", the same wherever the
-// folder lies and whatever it is called. Blocks of different ids never mix.
-Result<std::string> modelIdForDirectory(const std::string &directory);
-
 std::int64_t unixTimeMs();
 
 } // namespace corolla

@@ -12,6 +12,7 @@
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
 #include "model/testmodel.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 #include "tools/peerprocesses.h"
@@ -108,11 +109,36 @@ class TestSwarmGeneration : public QObject {
                 QStringLiteral("1,5,9,13"), QStringLiteral("--max-new-tokens"), QString::number(tokens)};
     }
 
+    // The wire dtype is left at its default, which must be lossless.
     static QStringList swarmArguments(const QString &peersFile)
     {
         return {QStringLiteral("--swarm"), QStringLiteral("--static-peers"), peersFile,
-                QStringLiteral("--wire-dtype"), QStringLiteral("fp32"), QStringLiteral("--route-timeout"),
-                QStringLiteral("10"), QStringLiteral("--step-timeout"), QStringLiteral("10")};
+                QStringLiteral("--route-timeout"), QStringLiteral("10"), QStringLiteral("--step-timeout"),
+                QStringLiteral("10")};
+    }
+
+    // A `corolla bootstrap` DHT node; its UDP port.
+    static quint16 startBootstrap(PeerProcesses &peers)
+    {
+        const quint16 port = freeUdpPort();
+        QProcess *node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+        QElapsedTimer timer;
+        timer.start();
+        while (!peers.log(node).contains(QLatin1String("DHT bootstrap node")) && timer.elapsed() < 30000)
+            QTest::qWait(20);
+        return port;
+    }
+
+    static QStringList dhtArguments(quint16 bootstrapPort)
+    {
+        return {QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(bootstrapPort)};
+    }
+
+    static QStringList dhtClientArguments(quint16 bootstrapPort, int routeTimeoutS)
+    {
+        return QStringList{QStringLiteral("--swarm"), QStringLiteral("--route-timeout"), QString::number(routeTimeoutS),
+                           QStringLiteral("--step-timeout"), QStringLiteral("5")}
+            + dhtArguments(bootstrapPort);
     }
 
 private Q_SLOTS:
@@ -301,6 +327,114 @@ private Q_SLOTS:
         const QString log = peers.log(client);
         QCOMPARE(client->exitCode(), 1);
         QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3")), qPrintable(log));
+    }
+
+    // A killed server's signed record stays in the DHT for two announce periods. A client
+    // that needs its blocks must say which blocks nobody holds, not crash on the stale record;
+    // the same when the only holder is alive but refuses the session (its cache is full).
+    void aDeadSoleHolderIsACleanError_data()
+    {
+        QTest::addColumn<bool>("killed");
+        QTest::newRow("killed, its record stale") << true;
+        QTest::newRow("alive, refusing sessions") << false;
+    }
+
+    void aDeadSoleHolderIsACleanError()
+    {
+        QFETCH(bool, killed);
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const quint16 bootstrap = startBootstrap(peers);
+        startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), -1, dhtArguments(bootstrap));
+        const StartedServer tail = startServer(
+            peers, model, QStringLiteral("2:4"), QStringLiteral("tail"), -1,
+            dhtArguments(bootstrap) + (killed ? QStringList{} : QStringList{QStringLiteral("--cache-tokens"), QStringLiteral("1")}));
+        if (killed)
+            peers.kill(tail.process);
+
+        QProcess *client = peers.start(generateArguments(model, 8) + dhtClientArguments(bootstrap, 3));
+        QVERIFY(client->waitForFinished(60000));
+        const QString log = peers.log(client);
+        QVERIFY2(client->exitStatus() == QProcess::NormalExit && client->exitCode() == 1, qPrintable(log));
+        QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")), qPrintable(log));
+        QVERIFY2(log.contains(QLatin1String("2 server(s) seen")), qPrintable(log)); // the stale record too
+        if (!killed)
+            QVERIFY2(log.contains(QLatin1String("last failure")), qPrintable(log)); // it did try to open a session
+    }
+
+    // The only holder of a span dies mid-answer: the client waits for a replacement, then
+    // names the blocks; a server that appears within the wait is used, with the same output.
+    void theSoleHolderDiesMidAnswer_data()
+    {
+        QTest::addColumn<bool>("replacementAppears");
+        QTest::newRow("no replacement") << false;
+        QTest::newRow("a replacement appears") << true;
+    }
+
+    void theSoleHolderDiesMidAnswer()
+    {
+        QFETCH(bool, replacementAppears);
+        const QString model = modelFor(QStringLiteral("llama"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const quint16 bootstrap = startBootstrap(peers);
+        const QStringList dht = dhtArguments(bootstrap);
+        startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), 2, dht);
+        const StartedServer tail = startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("tail"), 2, dht);
+        const auto [localCode, local] = peers.run(generateArguments(model, 30));
+        QCOMPARE(localCode, 0);
+
+        QProcess *client = peers.start(generateArguments(model, 30)
+                                       + dhtClientArguments(bootstrap, replacementAppears ? 60 : 3));
+        client->setReadChannel(QProcess::StandardOutput);
+        QByteArray output;
+        QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
+        peers.kill(tail.process);
+        if (replacementAppears)
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("newtail"), -1, dht);
+        QVERIFY(client->waitForFinished(90000));
+        output += client->readAllStandardOutput();
+        const QString log = peers.log(client);
+        QVERIFY2(client->exitStatus() == QProcess::NormalExit, qPrintable(log));
+        if (replacementAppears) {
+            QVERIFY2(client->exitCode() == 0, qPrintable(log));
+            QCOMPARE(output, local);
+            QVERIFY2(log.contains(QLatin1String("on newtail")), qPrintable(log));
+        } else {
+            QVERIFY2(client->exitCode() == 1, qPrintable(log));
+            QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")), qPrintable(log));
+            QVERIFY2(local.startsWith(output.trimmed()), (output + " / " + local).constData()); // what was printed before the error was right
+        }
+    }
+
+    // A base model and its fine-tune share config.json; they must not share a swarm.
+    void sameConfigOtherWeightsAreAnotherSwarm()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        const QString twin = m_folder.filePath(QStringLiteral("llama-twin"));
+        QVERIFY(writeTestModel(twin.toStdString(), {"llama", "tiny", at::kFloat, 10}, 1));
+        QFile a(model + QStringLiteral("/config.json")), b(twin + QStringLiteral("/config.json"));
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        QCOMPARE(a.readAll(), b.readAll());
+        const auto modelId = modelIdForDirectory(model.toStdString());
+        const auto twinId = modelIdForDirectory(twin.toStdString());
+        QVERIFY(modelId && twinId && *modelId != *twinId);
+
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        const quint16 bootstrap = startBootstrap(peers);
+        startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("original"), -1, dhtArguments(bootstrap));
+        // The twin's client finds no server of its weights...
+        QProcess *twinClient = peers.start(generateArguments(twin, 4) + dhtClientArguments(bootstrap, 3));
+        QVERIFY(twinClient->waitForFinished(60000));
+        QString log = peers.log(twinClient);
+        QCOMPARE(twinClient->exitCode(), 1);
+        QVERIFY2(log.contains(QLatin1String("no server holds blocks 0-3 of model ")
+                              + QString::fromStdString(*twinId)), qPrintable(log));
+        // ...while the original's client uses the server.
+        QProcess *client = peers.start(generateArguments(model, 4) + dhtClientArguments(bootstrap, 30));
+        QVERIFY(client->waitForFinished(60000));
+        log = peers.log(client);
+        QVERIFY2(client->exitCode() == 0, qPrintable(log));
+        QVERIFY2(log.contains(QLatin1String("on original")), qPrintable(log));
     }
 
     void routeTakesTheNearerServerThenTheOther()
