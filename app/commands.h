@@ -16,6 +16,7 @@ int runDetokenize(const QStringList &arguments);
 int runChatTemplate(const QStringList &arguments);
 int runTokenizerBench(const QStringList &arguments);
 int runSwarmBench(const QStringList &arguments);
+int runSoakBench(const QStringList &arguments);
 int runChat(const QStringList &arguments);
 int runServe(const QStringList &arguments);
 int runSwarm(const QStringList &arguments);

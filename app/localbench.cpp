@@ -248,7 +248,9 @@ int runBench(const QStringList &arguments)
         return runTokenizerBench(arguments);
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("swarm"))
         return runSwarmBench(arguments);
-    return reportError("bench", "choose a benchmark: 'corolla bench local|swarm|tokenizer [options]'");
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("soak"))
+        return runSoakBench(arguments);
+    return reportError("bench", "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer [options]'");
 }
 
 } // namespace corolla

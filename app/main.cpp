@@ -40,7 +40,7 @@ constexpr Command kCommands[] = {
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
-    {"bench", corolla::runBench, "measure speed: bench local, bench swarm, bench tokenizer"},
+    {"bench", corolla::runBench, "measure: bench local, bench swarm, bench soak, bench tokenizer"},
 };
 
 void printUsage(FILE *stream)

@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QUdpSocket>
 
 namespace corolla {
 
@@ -62,20 +63,37 @@ Result<QString> ServerProcesses::waitForLog(QProcess *process, const QString &ma
     return QString::fromUtf8(log);
 }
 
+Result<quint16> ServerProcesses::startBootstrap()
+{
+    QUdpSocket probe;
+    probe.bind(QHostAddress::LocalHost, 0);
+    const quint16 port = probe.localPort();
+    probe.close();
+    QProcess *node = launch(QCoreApplication::applicationFilePath(),
+                            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+    if (auto log = waitForLog(node, QStringLiteral("DHT bootstrap node")); !log)
+        return log.error();
+    return port;
+}
+
 Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_t begin, std::int64_t end,
-                                           const std::string &dtype, int delayMs, const QString &relayProgram)
+                                           const std::string &dtype, int delayMs, const QString &relayProgram,
+                                           const QStringList &extraArguments)
 {
     const QString index = QString::number(m_processes.size());
-    const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
-    QFile(noPeers).open(QIODevice::WriteOnly);
     const quint16 relayPort = delayMs > 0 ? freeTcpPort() : 0;
     QStringList arguments{QStringLiteral("serve"), QStringLiteral("--model"), QString::fromStdString(model),
                           QStringLiteral("--blocks"), QStringLiteral("%1:%2").arg(begin).arg(end),
                           QStringLiteral("--dtype"), QString::fromStdString(dtype),
                           QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-                          QStringLiteral("--static-peers"), noPeers,
                           QStringLiteral("--public-name"), QStringLiteral("bench") + index,
                           QStringLiteral("--identity"), m_folder.filePath(QStringLiteral("peer%1.pem").arg(index))};
+    if (extraArguments.isEmpty()) {
+        const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
+        QFile(noPeers).open(QIODevice::WriteOnly);
+        arguments << QStringLiteral("--static-peers") << noPeers;
+    }
+    arguments += extraArguments;
     if (relayPort)
         arguments << QStringLiteral("--announce-address") << QStringLiteral("127.0.0.1:%1").arg(relayPort);
     QProcess *server = launch(QCoreApplication::applicationFilePath(), arguments);
@@ -86,7 +104,7 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
         QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(*log);
     if (!match.hasMatch())
         return makeError(ErrorCode::Internal, "the server did not say where it listens:\n" + log->toStdString());
-    LocalServer result{match.captured(1).toStdString(), quint16(match.captured(2).toUInt())};
+    LocalServer result{match.captured(1).toStdString(), quint16(match.captured(2).toUInt()), server};
     if (relayPort) {
         QProcess *relay = launch(relayProgram, {QStringLiteral("--listen"), QString::number(relayPort),
                                                 QStringLiteral("--to"), QStringLiteral("127.0.0.1:%1").arg(result.port),

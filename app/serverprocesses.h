@@ -1,7 +1,7 @@
 #pragma once
 // `corolla serve` processes on 127.0.0.1 that this process starts and always stops again
-// (also if it dies: the kernel kills them), optionally each behind a delaying TCP relay.
-// Used by `corolla bench swarm`.
+// (also if it dies: the kernel kills them), optionally each behind a delaying TCP relay,
+// and a DHT bootstrap node for them. Used by `corolla bench swarm` and `bench soak`.
 // Thread: main.
 
 #include <memory>
@@ -18,6 +18,7 @@ namespace corolla {
 struct LocalServer {
     std::string peerId;
     quint16 port = 0; // where clients connect (the relay's port when there is one)
+    QProcess *process = nullptr; // owned by the ServerProcesses that started it
 };
 
 class ServerProcesses {
@@ -26,9 +27,14 @@ public:
     ~ServerProcesses(); // kills what is still running
 
     // Starts a server of blocks [begin, end) of `model`; with delayMs > 0 behind a relay
-    // (`relayProgram`) that delays each direction by delayMs. Waits until it serves.
+    // (`relayProgram`) that delays each direction by delayMs. Without `extraArguments` it
+    // finds no peers (clients are told where it is); with them, say --dht-bootstrap, it
+    // joins that swarm. Waits until it serves.
     Result<LocalServer> start(const std::string &model, std::int64_t begin, std::int64_t end,
-                              const std::string &dtype, int delayMs, const QString &relayProgram);
+                              const std::string &dtype, int delayMs, const QString &relayProgram,
+                              const QStringList &extraArguments = {});
+    // Starts `corolla bootstrap` on a free UDP port of 127.0.0.1; that port.
+    Result<quint16> startBootstrap();
 
 private:
     QProcess *launch(const QString &program, const QStringList &arguments);

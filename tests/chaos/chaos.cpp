@@ -1,0 +1,372 @@
+// corolla-chaos: seeded, reproducible failure campaigns against a real swarm on 127.0.0.1.
+// A DHT bootstrap node and a pool of `corolla serve` processes (two holders for every block,
+// in different spans) serve a test model; each run brings a random set of them up (the rest
+// are SIGKILLed, leaving stale records in the DHT), starts `corolla generate --swarm`, and
+// SIGKILLs or SIGSTOPs one or two random servers at a random moment: before the session
+// opens, when it opens (prefill), mid-decode, or during the failover from a first victim.
+// Every run must end with the output of local generation, or — when some block has no live
+// holder any more — a clean error naming exactly such blocks within the timeouts.
+// Prints one summary line; exits 0 only when no run was wrong, crashed or hung.
+// Usage: corolla-chaos --runs N --seed S [--corolla PATH] [--tokens N] [--verbose]
+
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QRegularExpression>
+#include <QThread>
+
+#include "model/testmodel.h"
+#include "tools/peerprocesses.h"
+
+using namespace corolla;
+
+namespace {
+
+constexpr int kNumBlocks = 8;
+constexpr int kStartTimeoutMs = 60000;
+constexpr int kRouteTimeoutS = 3;
+constexpr int kStepTimeoutS = 2;
+// Longer than any legitimate run: a few step and route timeouts, several failovers.
+constexpr int kHangLimitMs = 90000;
+
+struct ServerSlot {
+    QString name;
+    int start = 0, end = 0;
+    QProcess *process = nullptr;
+    bool stopped = false; // SIGSTOPped in this run
+};
+
+enum class Moment { BeforeOpen, AtOpen, MidDecode, DuringFailover };
+
+const char *momentName(Moment moment)
+{
+    switch (moment) {
+    case Moment::BeforeOpen: return "before-open";
+    case Moment::AtOpen: return "at-open";
+    case Moment::MidDecode: return "mid-decode";
+    case Moment::DuringFailover: return "during-failover";
+    }
+    return "?";
+}
+
+enum class Outcome { Identical, CleanError, Wrong, UnexpectedError, Crash, Hang };
+
+struct Summary {
+    int runs = 0;
+    std::map<Outcome, int> counts;
+    int serverCrashes = 0;
+};
+
+class Campaign {
+public:
+    Campaign(const QString &corolla, int tokens, bool verbose)
+        : m_peers(corolla), m_tokens(tokens), m_verbose(verbose)
+    {
+    }
+
+    bool setUp()
+    {
+        m_model = m_peers.folder() + QStringLiteral("/model");
+        TestModelSpec spec{"llama", "demo", at::kFloat, 5};
+        if (auto written = writeTestModel(m_model.toStdString(), spec, 2); !written) {
+            std::fprintf(stderr, "chaos: %s\n", written.error().message.c_str());
+            return false;
+        }
+        m_bootstrapPort = freeUdpPort();
+        m_bootstrap = m_peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
+                                     QString::number(m_bootstrapPort)});
+        if (!waitForLog(m_bootstrap, QStringLiteral("DHT bootstrap node")))
+            return false;
+        // Every block has two holders, in spans that do not line up.
+        m_slots = {{QStringLiteral("a"), 0, 4}, {QStringLiteral("b"), 0, 3}, {QStringLiteral("c"), 3, 4},
+                   {QStringLiteral("d"), 4, 8}, {QStringLiteral("e"), 4, 6}, {QStringLiteral("f"), 6, 8}};
+        auto [code, output] = m_peers.run(generateArguments(), kStartTimeoutMs);
+        if (code != 0 || output.isEmpty()) {
+            std::fprintf(stderr, "chaos: local generation failed (exit %d)\n", code);
+            return false;
+        }
+        m_expected = output;
+        return true;
+    }
+
+    Outcome run(std::mt19937_64 &random, int index)
+    {
+        // Alive at the start: one or both holders of each block, so every block is held.
+        std::set<int> alive;
+        do {
+            alive.clear();
+            for (int i = 0; i < int(m_slots.size()); ++i)
+                if (std::bernoulli_distribution(0.7)(random))
+                    alive.insert(i);
+        } while (!covered(alive));
+        for (int i = 0; i < int(m_slots.size()); ++i) {
+            if (alive.count(i) && !isRunning(i))
+                startServer(i);
+            else if (!alive.count(i) && isRunning(i))
+                m_peers.kill(m_slots[std::size_t(i)].process); // its record stays in the DHT
+        }
+        for (int i : alive)
+            if (!isRunning(i))
+                return Outcome::UnexpectedError; // reported by startServer
+
+        // The victims, how, and when.
+        std::vector<int> candidates(alive.begin(), alive.end());
+        std::shuffle(candidates.begin(), candidates.end(), random);
+        const int victims = std::min<int>(int(candidates.size()), std::bernoulli_distribution(0.4)(random) ? 2 : 1);
+        candidates.resize(std::size_t(victims));
+        const bool stop = std::bernoulli_distribution(0.35)(random);
+        Moment moment = std::array{Moment::BeforeOpen, Moment::AtOpen, Moment::MidDecode, Moment::MidDecode,
+                                   Moment::DuringFailover}[std::uniform_int_distribution<int>(0, 4)(random)];
+        if (moment == Moment::DuringFailover && victims < 2)
+            moment = Moment::MidDecode;
+        const int killAfterTokens = std::uniform_int_distribution<int>(1, std::max(1, m_tokens - 2))(random);
+        const int secondDelayMs = std::uniform_int_distribution<int>(0, 40)(random);
+
+        auto strike = [&](int slot) {
+            ServerSlot &server = m_slots[std::size_t(slot)];
+            if (stop) {
+                ::kill(pid_t(server.process->processId()), SIGSTOP);
+                server.stopped = true;
+            } else {
+                m_peers.kill(server.process);
+            }
+        };
+        auto strikeAll = [&] {
+            strike(candidates[0]);
+            if (victims > 1) {
+                if (moment == Moment::DuringFailover)
+                    QThread::msleep(ulong(secondDelayMs));
+                strike(candidates[1]);
+            }
+        };
+
+        if (moment == Moment::BeforeOpen)
+            strikeAll();
+        QProcess *client = m_peers.start(generateArguments() + swarmArguments());
+        QByteArray output;
+        bool struck = moment == Moment::BeforeOpen;
+        QElapsedTimer timer;
+        timer.start();
+        while (client->state() != QProcess::NotRunning && timer.elapsed() < kHangLimitMs) {
+            client->waitForReadyRead(5);
+            output += client->readAllStandardOutput();
+            if (struck)
+                continue;
+            const bool opened = m_peers.log(client).contains(QLatin1String("route:"));
+            const bool decoded = output.count(' ') >= killAfterTokens;
+            if ((moment == Moment::AtOpen && opened) || (moment != Moment::AtOpen && decoded)) {
+                strikeAll();
+                struck = true;
+            }
+        }
+        const bool hung = client->state() != QProcess::NotRunning;
+        if (hung)
+            m_peers.kill(client);
+        output += client->readAllStandardOutput();
+        const QString log = m_peers.log(client);
+
+        // Blocks that no live server holds now.
+        std::set<int> live;
+        for (int i = 0; i < int(m_slots.size()); ++i)
+            if (isRunning(i) && !m_slots[std::size_t(i)].stopped)
+                live.insert(i);
+        const std::set<int> missing = uncovered(live);
+
+        Outcome outcome;
+        if (hung)
+            outcome = Outcome::Hang;
+        else if (client->exitStatus() != QProcess::NormalExit || (client->exitCode() != 0 && client->exitCode() != 1)
+                 || log.contains(QLatin1String("Sanitizer")) || log.contains(QLatin1String("runtime error")))
+            outcome = Outcome::Crash;
+        else if (client->exitCode() == 0)
+            outcome = output == m_expected ? Outcome::Identical : Outcome::Wrong;
+        else
+            outcome = isCleanError(log, missing) ? Outcome::CleanError : Outcome::UnexpectedError;
+
+        // Servers that died on their own are crashes too.
+        for (int i = 0; i < int(m_slots.size()); ++i) {
+            ServerSlot &server = m_slots[std::size_t(i)];
+            const bool victim = std::find(candidates.begin(), candidates.end(), i) != candidates.end();
+            if (server.process && alive.count(i) && !victim && !isRunning(i)) {
+                ++m_serverCrashes;
+                std::fprintf(stderr, "chaos: run %d: server %s died:\n%s\n", index, qPrintable(server.name),
+                             qPrintable(m_peers.log(server.process).right(4000)));
+            }
+            if (server.stopped) {
+                ::kill(pid_t(server.process->processId()), SIGCONT);
+                server.stopped = false;
+            }
+        }
+
+        QString victimNames;
+        for (int slot : candidates)
+            victimNames += m_slots[std::size_t(slot)].name;
+        if (m_verbose || (outcome != Outcome::Identical && outcome != Outcome::CleanError)) {
+            std::fprintf(stderr, "chaos: run %d: %s %s %s after %d tokens (%lld ms): %s\n", index,
+                         stop ? "SIGSTOP" : "SIGKILL", qPrintable(victimNames), momentName(moment),
+                         killAfterTokens, qint64(timer.elapsed()), outcomeName(outcome));
+            if (outcome != Outcome::Identical && outcome != Outcome::CleanError)
+                std::fprintf(stderr, "%s\n", qPrintable(log.right(6000)));
+        }
+        return outcome;
+    }
+
+    int serverCrashes() const { return m_serverCrashes; }
+
+    static const char *outcomeName(Outcome outcome)
+    {
+        switch (outcome) {
+        case Outcome::Identical: return "identical";
+        case Outcome::CleanError: return "clean error";
+        case Outcome::Wrong: return "WRONG OUTPUT";
+        case Outcome::UnexpectedError: return "UNEXPECTED ERROR";
+        case Outcome::Crash: return "CRASH";
+        case Outcome::Hang: return "HANG";
+        }
+        return "?";
+    }
+
+private:
+    QStringList generateArguments() const
+    {
+        return {QStringLiteral("generate"), QStringLiteral("--model"), m_model, QStringLiteral("--dtype"),
+                QStringLiteral("fp32"), QStringLiteral("--ids"), QStringLiteral("1,7,42,99,3,18"),
+                QStringLiteral("--max-new-tokens"), QString::number(m_tokens)};
+    }
+
+    QStringList swarmArguments() const
+    {
+        return {QStringLiteral("--swarm"), QStringLiteral("--dht-bootstrap"),
+                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort), QStringLiteral("--route-timeout"),
+                QString::number(kRouteTimeoutS), QStringLiteral("--step-timeout"), QString::number(kStepTimeoutS)};
+    }
+
+    bool isRunning(int slot) const
+    {
+        const QProcess *process = m_slots[std::size_t(slot)].process;
+        return process && process->state() != QProcess::NotRunning;
+    }
+
+    std::set<int> uncovered(const std::set<int> &servers) const
+    {
+        std::set<int> missing;
+        for (int block = 0; block < kNumBlocks; ++block)
+            if (std::none_of(servers.begin(), servers.end(), [&](int i) {
+                    return m_slots[std::size_t(i)].start <= block && block < m_slots[std::size_t(i)].end;
+                }))
+                missing.insert(block);
+        return missing;
+    }
+
+    bool covered(const std::set<int> &servers) const { return uncovered(servers).empty(); }
+
+    // "no server holds blocks 4-5, 7 of model ...": every named block must be one with no live
+    // holder, and the error must name at least one.
+    static bool isCleanError(const QString &log, const std::set<int> &missing)
+    {
+        const QRegularExpressionMatch match =
+            QRegularExpression(QStringLiteral("no server holds blocks? ([0-9, -]+) of model")).match(log);
+        if (!match.hasMatch() || missing.empty())
+            return false;
+        for (const QString &part : match.captured(1).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            const QStringList bounds = part.trimmed().split(QLatin1Char('-'));
+            const int first = bounds.front().toInt(), last = bounds.back().toInt();
+            for (int block = first; block <= last; ++block)
+                if (!missing.count(block))
+                    return false;
+        }
+        return true;
+    }
+
+    bool waitForLog(QProcess *process, const QString &marker)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        while (!m_peers.log(process).contains(marker)) {
+            if (process->state() == QProcess::NotRunning || timer.elapsed() > kStartTimeoutMs) {
+                std::fprintf(stderr, "chaos: %s did not start:\n%s\n",
+                             qPrintable(process->arguments().join(QLatin1Char(' '))),
+                             qPrintable(m_peers.log(process)));
+                return false;
+            }
+            process->waitForReadyRead(20);
+        }
+        return true;
+    }
+
+    void startServer(int slot)
+    {
+        ServerSlot &server = m_slots[std::size_t(slot)];
+        server.process = m_peers.start(
+            {QStringLiteral("serve"), QStringLiteral("--model"), m_model, QStringLiteral("--blocks"),
+             QStringLiteral("%1:%2").arg(server.start).arg(server.end), QStringLiteral("--dtype"),
+             QStringLiteral("fp32"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
+             QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
+             QStringLiteral("--announce-period"), QStringLiteral("10"), QStringLiteral("--public-name"),
+             server.name, QStringLiteral("--identity"),
+             m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name)});
+        if (!waitForLog(server.process, QStringLiteral("serving blocks")))
+            m_peers.kill(server.process);
+    }
+
+    PeerProcesses m_peers;
+    int m_tokens;
+    bool m_verbose;
+    QString m_model;
+    quint16 m_bootstrapPort = 0;
+    QProcess *m_bootstrap = nullptr;
+    std::vector<ServerSlot> m_slots;
+    QByteArray m_expected;
+    int m_serverCrashes = 0;
+};
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Seeded failure campaigns against a local swarm."));
+    parser.addHelpOption();
+    parser.addOption({QStringLiteral("runs"), QStringLiteral("number of runs"), QStringLiteral("N"), QStringLiteral("30")});
+    parser.addOption({QStringLiteral("seed"), QStringLiteral("random seed"), QStringLiteral("S"), QStringLiteral("1")});
+    parser.addOption({QStringLiteral("tokens"), QStringLiteral("tokens per run"), QStringLiteral("N"), QStringLiteral("48")});
+    parser.addOption({QStringLiteral("corolla"), QStringLiteral("the corolla program"), QStringLiteral("PATH"),
+                      QStringLiteral(COROLLA_BINARY)});
+    parser.addOption({QStringLiteral("verbose"), QStringLiteral("one line per run")});
+    parser.process(app);
+    bool runsOk = false, seedOk = false, tokensOk = false;
+    const int runs = parser.value(QStringLiteral("runs")).toInt(&runsOk);
+    const qulonglong seed = parser.value(QStringLiteral("seed")).toULongLong(&seedOk);
+    const int tokens = parser.value(QStringLiteral("tokens")).toInt(&tokensOk);
+    if (!runsOk || !seedOk || !tokensOk || runs < 1 || tokens < 4 || tokens > 1000) {
+        std::fprintf(stderr, "chaos: --runs must be at least 1, --seed a whole number, --tokens 4-1000\n");
+        return 2;
+    }
+
+    Campaign campaign(parser.value(QStringLiteral("corolla")), tokens, parser.isSet(QStringLiteral("verbose")));
+    if (!campaign.setUp())
+        return 1;
+    std::mt19937_64 random(seed);
+    Summary summary;
+    for (int i = 0; i < runs; ++i) {
+        ++summary.counts[campaign.run(random, i)];
+        ++summary.runs;
+    }
+    const int crashes = summary.counts[Outcome::Crash] + campaign.serverCrashes();
+    std::printf("chaos: seed %llu, %d runs, %d identical, %d clean errors, %d wrong outputs, %d unexpected errors, "
+                "%d crashes, %d hangs\n",
+                seed, summary.runs, summary.counts[Outcome::Identical], summary.counts[Outcome::CleanError],
+                summary.counts[Outcome::Wrong], summary.counts[Outcome::UnexpectedError], crashes,
+                summary.counts[Outcome::Hang]);
+    const bool failed = summary.counts[Outcome::Wrong] + summary.counts[Outcome::UnexpectedError] + crashes
+            + summary.counts[Outcome::Hang]
+        > 0;
+    return failed ? 1 : 0;
+}
