@@ -175,7 +175,7 @@ int runSoakBench(const QStringList &arguments)
 {
     CommandParser parser(QStringLiteral("bench soak"),
                          QStringLiteral("Runs N concurrent chats through a swarm of server processes on "
-                                        "127.0.0.1 (every block held twice, and one server of all blocks) "
+                                        "127.0.0.1 (two servers for each half of the blocks) "
                                         "while killing and restarting random servers; compares every answer "
                                         "token with the same steps run locally; prints one JSON object."));
     parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
@@ -239,7 +239,7 @@ int runSoakBench(const QStringList &arguments)
     const QStringList dht{QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(*bootstrap),
                           QStringLiteral("--announce-period"), QStringLiteral("10")};
     const std::int64_t half = numBlocks / 2;
-    std::vector<SoakServer> servers{{0, half}, {0, half}, {half, numBlocks}, {half, numBlocks}, {0, numBlocks}};
+    std::vector<SoakServer> servers{{0, half}, {0, half}, {half, numBlocks}, {half, numBlocks}};
     auto startServer = [&](SoakServer &server) -> Result<void> {
         auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(*dtype), 0, {}, dht);
         if (!started)

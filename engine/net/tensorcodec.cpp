@@ -130,8 +130,15 @@ Result<proto::Tensor> encodeTensor(std::span<const float> values,
             storeLittleEndian(out + 4 * i, values[i]);
         break;
     case proto::CODEC_BF16:
-        for (std::size_t i = 0; i < n; ++i)
-            storeLittleEndian(out + 2 * i, floatToBf16(values[i]));
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint16_t bits = floatToBf16(values[i]);
+            // Within 2^-8 of FLT_MAX a value rounds to infinity, which no receiver accepts.
+            if ((bits & 0x7f80u) == 0x7f80u)
+                return makeError(ErrorCode::InvalidArgument,
+                                 "tensor element " + std::to_string(i) + " (" + std::to_string(values[i])
+                                     + ") is outside the bf16 range");
+            storeLittleEndian(out + 2 * i, bits);
+        }
         break;
     case proto::CODEC_FP16:
         for (std::size_t i = 0; i < n; ++i) {

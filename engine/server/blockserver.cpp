@@ -269,7 +269,7 @@ void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
                                 const proto::ForwardRequest &request)
 {
     auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
-                                  m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
+                                  request.reply_codec(), m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
     if (!input) {
         replyError(connection, callId, toErrorKind(input.error().code), input.error().message);
         return;
@@ -293,7 +293,7 @@ void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
 {
     const std::int64_t hiddenSize = m_span->config().hiddenSize;
     auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
-                                  m_span->begin(), m_span->end(), hiddenSize, m_limits);
+                                  request.reply_codec(), m_span->begin(), m_span->end(), hiddenSize, m_limits);
     auto grad = input ? checkedHidden(request.grad_output(), hiddenSize, m_limits)
                       : Result<at::Tensor>(input.error());
     if (grad && !grad->sizes().equals(input->hidden.sizes()))
@@ -324,15 +324,8 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
         replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "a session is already open on this call");
         return;
     }
-    if (auto blocks = checkBlocks(request.start(), request.end(), m_span->begin(), m_span->end()); !blocks) {
-        replyError(connection, callId, toErrorKind(blocks.error().code), blocks.error().message);
-        return;
-    }
-    if (request.batch() < 1 || request.batch() > m_limits.maxBatch || request.max_length() < 1
-        || request.max_length() > m_limits.maxSessionLength) {
-        replyError(connection, callId, proto::ERROR_INVALID_REQUEST,
-                   "a session takes 1 to " + std::to_string(m_limits.maxBatch) + " sequences of 1 to "
-                       + std::to_string(m_limits.maxSessionLength) + " tokens");
+    if (auto checked = checkOpenSession(request, m_span->begin(), m_span->end(), m_limits); !checked) {
+        replyError(connection, callId, toErrorKind(checked.error().code), checked.error().message);
         return;
     }
     const std::int64_t tokens = request.batch() * request.max_length();

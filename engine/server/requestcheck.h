@@ -1,7 +1,6 @@
 #pragma once
-// Checks of everything a client sends, before any work is done for it. Errors use
-// InvalidArgument for malformed requests, NotFound for blocks this server does not hold
-// and ResourceExhausted for limits of the moment; toErrorKind() maps them to the wire.
+// Hidden states and span inputs of a client's request, decoded and checked before any work
+// is done for them (the checks without tensors are in requestlimits.h).
 // Thread: any.
 
 #include <cstdint>
@@ -9,28 +8,17 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "core/result.h"
-#include "net/corolla.pb.h"
-#include "server/blockserver.h"
+#include "server/requestlimits.h"
 
 namespace corolla {
 
-proto::ErrorKind toErrorKind(ErrorCode code);
-
-// [start, end) inside [servedBegin, servedEnd).
-Result<void> checkBlocks(std::int64_t start, std::int64_t end, std::int64_t servedBegin,
-                         std::int64_t servedEnd);
-
-// Decodes hidden states and checks them: [batch, T, hiddenSize] within the limits.
+// Decodes hidden states and checks them: [batch, T, hiddenSize] within the limits. The shape
+// is checked before anything is allocated.
 Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenSize,
                                  const ServerLimits &limits);
 
-// Per-sequence lengths: empty means every sequence uses all T positions.
-Result<std::vector<std::int64_t>> checkedLengths(const google::protobuf::RepeatedField<std::int64_t> &lengths,
-                                                 std::int64_t batch, std::int64_t positions);
-
 // What Forward and Backward both take: blocks [start, end) of the served span, hidden states
-// and their lengths, all checked.
+// and their lengths, and a known reply codec, all checked.
 struct SpanInput {
     std::int64_t start = 0, end = 0;
     at::Tensor hidden;
@@ -38,10 +26,7 @@ struct SpanInput {
 };
 Result<SpanInput> checkedSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
                                    const google::protobuf::RepeatedField<std::int64_t> &lengths,
-                                   std::int64_t servedBegin, std::int64_t servedEnd,
+                                   proto::Codec replyCodec, std::int64_t servedBegin, std::int64_t servedEnd,
                                    std::int64_t hiddenSize, const ServerLimits &limits);
-
-// The codec of replies: what the client asked for, else the codec it sent.
-proto::Codec replyCodec(proto::Codec requested, proto::Codec sent);
 
 } // namespace corolla

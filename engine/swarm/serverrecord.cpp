@@ -52,7 +52,8 @@ Result<void> checkFields(const proto::ServerRecord &record, std::int64_t nowMs)
         return invalid("unknown state");
     if (record.expires_at_ms() <= nowMs)
         return invalid("expired");
-    if (record.announced_at_ms() > nowMs + kClockSkewMs
+    // announced >= 0 keeps expires - announced from overflowing on hostile values.
+    if (record.announced_at_ms() < 0 || record.announced_at_ms() > nowMs + kClockSkewMs
         || record.expires_at_ms() - record.announced_at_ms() > kMaxRecordLifetimeMs)
         return invalid("announcement time or lifetime out of range");
     return {};

@@ -2,6 +2,7 @@
 // connections that refuse a server whose key is not the expected peer's.
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <QSignalSpy>
@@ -65,6 +66,12 @@ private Q_SLOTS:
         // Round to nearest even at an exact tie: 1 + 2^-8 lies between 1 and 1 + 2^-7.
         QCOMPARE(bf16ToFloat(floatToBf16(1.0f + std::ldexp(1.0f, -8))), 1.0f);
         QCOMPARE(bf16ToFloat(floatToBf16(1.0f + 3 * std::ldexp(1.0f, -8))), 1.0f + std::ldexp(1.0f, -6));
+        // Values that would round to infinity are refused, not sent as something no peer takes.
+        const std::vector<float> huge{1.0f, std::numeric_limits<float>::max()};
+        auto refused = encodeTensor(huge, {2}, proto::CODEC_BF16);
+        QVERIFY(!refused);
+        QVERIFY(QString::fromStdString(refused.error().message).contains(QLatin1String("bf16 range")));
+        QVERIFY(encodeTensor(std::vector<float>{3.3e38f}, {1}, proto::CODEC_BF16));
     }
 
     void fp16WithinBound()

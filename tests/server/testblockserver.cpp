@@ -338,6 +338,12 @@ private Q_SLOTS:
         proto::Request empty;
         expectError(empty, proto::ERROR_INVALID_REQUEST, "unknown request");
         expectError(openRequest(1, 4, 1, 100000), proto::ERROR_INVALID_REQUEST, "tokens");
+        proto::Request unknownCodec = openRequest(1, 4, 1, 8);
+        unknownCodec.mutable_open_session()->set_reply_codec(proto::Codec(77));
+        expectError(unknownCodec, proto::ERROR_INVALID_REQUEST, "reply codec");
+        proto::Request unknownForwardCodec = forwardRequest(1, 4, randomHidden({1, 3, h}, 6));
+        unknownForwardCodec.mutable_forward()->set_reply_codec(proto::Codec(77));
+        expectError(unknownForwardCodec, proto::ERROR_INVALID_REQUEST, "reply codec");
 
         Stream stream(*m_channel, openRequest(1, 4, 2, 8));
         QVERIFY(stream.next()->has_open_session());

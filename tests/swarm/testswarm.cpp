@@ -125,6 +125,11 @@ private Q_SLOTS:
         check([&](auto &r) { r.set_expires_at_ms(now - 1); }, "expired");
         check([&](auto &r) { r.set_expires_at_ms(now + 10 * kMaxRecordLifetimeMs); }, "lifetime");
         check([&](auto &r) { r.set_announced_at_ms(now + 3600 * 1000); }, "announcement");
+        // Hostile times must not overflow the lifetime's subtraction (UBSan would stop here).
+        check([&](auto &r) {
+            r.set_announced_at_ms(INT64_MIN);
+            r.set_expires_at_ms(INT64_MAX);
+        }, "announcement");
         check([](auto &r) { r.set_end(9); }, "not inside");
         check([](auto &r) { r.set_start(6); }, "not inside");
         check([](auto &r) { r.set_throughput(NAN); }, "finite");
