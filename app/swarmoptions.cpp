@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QSocketNotifier>
@@ -121,7 +122,8 @@ void onTerminationSignal(std::function<void()> handler)
     // The self-pipe trick: the signal handler only writes a byte; the event loop reads it.
     if (::pipe(g_signalPipe) != 0)
         return;
-    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read);
+    // Owned by the application, so that it goes when the event loop's program ends.
+    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
     QObject::connect(notifier, &QSocketNotifier::activated, notifier, [notifier, handler] {
         char byte;
         [[maybe_unused]] const ssize_t read = ::read(g_signalPipe[0], &byte, 1);

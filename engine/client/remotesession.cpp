@@ -1,6 +1,7 @@
 #include "client/remotesession.h"
 
 #include <chrono>
+#include <set>
 
 #include "net/rpcchannel.h"
 #include "server/wiretensor.h"
@@ -188,11 +189,13 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
 {
     const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
     std::string lastFailure;
+    std::set<std::string> pinged;
     for (;;) {
+        // Each server is pinged once per connect: a silent one is not waited for again.
         std::vector<proto::ServerRecord> unmeasured;
         for (const proto::ServerRecord &server : m_client.servers())
             if (m_client.rttMs(server.peer_id()) < 0 && !m_client.isBanned(server.peer_id())
-                && server.end() > from && server.start() < to)
+                && server.end() > from && server.start() < to && pinged.insert(server.peer_id()).second)
                 unmeasured.push_back(server);
         if (!unmeasured.empty())
             m_client.measureRtts(unmeasured, kPingTimeoutMs);

@@ -146,7 +146,7 @@ Result<proto::Response> ClientStream::receive(int timeoutMs, const std::function
     while (!arrived()) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline)
-            return makeError(ErrorCode::Io, "no answer from peer " + m_server.peer_id() + " in "
+            return makeError(ErrorCode::Timeout, "no answer from peer " + m_server.peer_id() + " in "
                                                 + std::to_string(timeoutMs) + " ms");
         if (cancelled && cancelled())
             return makeError(ErrorCode::Cancelled, "stopped while waiting for peer " + m_server.peer_id());
@@ -242,7 +242,7 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
             [](std::uint64_t) {}, server.addresses_size());
     }, Qt::QueuedConnection);
     if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
-        return makeError(ErrorCode::Io, "no answer from peer " + server.peer_id() + " in "
+        return makeError(ErrorCode::Timeout, "no answer from peer " + server.peer_id() + " in "
                                             + std::to_string(timeoutMs) + " ms");
     try {
         return future.get();
@@ -258,48 +258,58 @@ std::unique_ptr<ClientStream> SwarmClient::openStream(const proto::ServerRecord 
 
 void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs)
 {
+    // Answered; unreachable (the connection failed: refused, reset, not the expected peer);
+    // or silent (no answer in time), which may be a busy server and is not held against it.
+    enum class Outcome { Answered, Silent, Unreachable };
     struct Ping {
         std::string peerId;
-        std::future<bool> answered;
+        std::future<Outcome> outcome;
     };
     std::vector<Ping> pings;
     for (const proto::ServerRecord &server : servers) {
-        auto done = std::make_shared<std::promise<bool>>();
+        auto done = std::make_shared<std::promise<Outcome>>();
         pings.push_back({server.peer_id(), done->get_future()});
         QMetaObject::invokeMethod(m_network, [this, network = m_network, server, done, timeoutMs] {
-            RpcChannel *channel = network->channel(server);
-            if (!channel) {
-                done->set_value(false);
-                return;
-            }
             proto::Request ping;
             ping.mutable_ping()->set_client_time_us(std::uint64_t(nowMs()) * 1000);
             auto timer = std::make_shared<QElapsedTimer>();
             timer->start();
-            channel->call(ping, [this, peerId = server.peer_id(), done, timer](Result<proto::Response> response) {
-                const bool answered = response && response->has_ping();
-                if (answered) {
-                    const double sample = double(timer->nsecsElapsed()) / 1e6;
-                    std::lock_guard lock(m_mutex);
-                    auto it = m_rttMs.find(peerId);
-                    m_rttMs[peerId] = it == m_rttMs.end() ? sample
-                                                          : (1 - kRttSmoothing) * it->second + kRttSmoothing * sample;
-                }
-                done->set_value(answered);
-            }, timeoutMs);
+            network->startWithFallback(
+                server,
+                [ping, timeoutMs](RpcChannel *channel, RpcChannel::Handler handler) {
+                    return channel->call(ping, std::move(handler), timeoutMs);
+                },
+                [this, peerId = server.peer_id(), done, timer](Result<proto::Response> response) {
+                    if (!response) {
+                        done->set_value(response.error().code == ErrorCode::Timeout ? Outcome::Silent
+                                                                                     : Outcome::Unreachable);
+                        return;
+                    }
+                    if (response->has_ping()) {
+                        const double sample = double(timer->nsecsElapsed()) / 1e6;
+                        std::lock_guard lock(m_mutex);
+                        auto it = m_rttMs.find(peerId);
+                        m_rttMs[peerId] = it == m_rttMs.end()
+                            ? sample
+                            : (1 - kRttSmoothing) * it->second + kRttSmoothing * sample;
+                    }
+                    done->set_value(response->has_ping() ? Outcome::Answered : Outcome::Unreachable);
+                },
+                [](std::uint64_t) {}, server.addresses_size());
         }, Qt::QueuedConnection);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
     for (Ping &ping : pings) {
-        // A refused or silent address is a failed server: banned, so that routes and the
-        // next rounds of pings leave it alone for a while.
-        bool answered = false;
+        // An unreachable server is a failed one: banned, so that routes and the next pings
+        // leave it alone for a while. A silent one is left to the session's step timeout.
+        Outcome outcome = Outcome::Silent;
         try {
-            answered = ping.answered.wait_until(deadline) == std::future_status::ready && ping.answered.get();
+            if (ping.outcome.wait_until(deadline) == std::future_status::ready)
+                outcome = ping.outcome.get();
         } catch (const std::future_error &) {
-            // the channel went away with the call unanswered
+            outcome = Outcome::Unreachable; // the channel went away with the call unanswered
         }
-        if (!answered)
+        if (outcome == Outcome::Unreachable)
             reportFailure(ping.peerId);
     }
 }

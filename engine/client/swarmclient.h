@@ -81,8 +81,9 @@ public:
                                  int timeoutMs);
     std::unique_ptr<ClientStream> openStream(const proto::ServerRecord &server);
 
-    // Pings the servers (in parallel, waiting at most timeoutMs) and keeps smoothed RTTs;
-    // a server that does not answer counts as failed (reportFailure).
+    // Pings the servers (in parallel, waiting at most timeoutMs) and keeps smoothed RTTs; a
+    // server whose connection fails (refused, reset, another peer) counts as failed
+    // (reportFailure). One that only stays silent is not: it may be busy.
     void measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs);
     double rttMs(const std::string &peerId) const; // negative when unknown
 

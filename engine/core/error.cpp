@@ -13,6 +13,7 @@ std::string_view errorCodeName(ErrorCode code)
     case ErrorCode::ResourceExhausted: return "resource exhausted";
     case ErrorCode::Internal: return "internal error";
     case ErrorCode::Cancelled: return "cancelled";
+    case ErrorCode::Timeout: return "timeout";
     }
     return "error";
 }

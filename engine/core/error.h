@@ -16,6 +16,7 @@ enum class ErrorCode {
     ResourceExhausted,
     Internal,        // a bug or a failure inside a library we call
     Cancelled,       // the caller asked to stop
+    Timeout,         // a peer did not answer in time (it may be busy, or gone)
 };
 
 // The stable English name of a code, for logs and the command line.

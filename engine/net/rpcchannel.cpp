@@ -148,7 +148,7 @@ void RpcChannel::checkDeadlines()
     }
     armTimer();
     for (Handler &handler : expired)
-        handler(makeError(ErrorCode::Io, "no answer from " + m_description.toStdString() + " in time"));
+        handler(makeError(ErrorCode::Timeout, "no answer from " + m_description.toStdString() + " in time"));
 }
 
 } // namespace corolla

@@ -35,6 +35,18 @@ public:
     }
 };
 
+// The value of a hexadecimal digit, or -1.
+int hexDigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 // Runs of <0xNN> tokens become their bytes when those form valid UTF-8, else one U+FFFD each.
 class ByteFallback : public Decoder {
 public:
@@ -57,10 +69,9 @@ public:
         };
         for (const std::string &token : tokens) {
             if (token.size() == 6 && token.rfind("<0x", 0) == 0 && token.back() == '>') {
-                char *end = nullptr;
-                const long value = std::strtol(token.substr(3, 2).c_str(), &end, 16);
-                if (end && *end == '\0') {
-                    pendingBytes += char(value);
+                const int high = hexDigit(token[3]), low = hexDigit(token[4]);
+                if (high >= 0 && low >= 0) {
+                    pendingBytes += char(high * 16 + low);
                     ++pendingCount;
                     continue;
                 }

@@ -7,7 +7,8 @@
 // Every run must end with the output of local generation, or — when some block has no live
 // holder any more — a clean error naming exactly such blocks within the timeouts.
 // Prints one summary line; exits 0 only when no run was wrong, crashed or hung.
-// Usage: corolla-chaos --runs N --seed S [--corolla PATH] [--tokens N] [--verbose]
+// Usage: corolla-chaos --runs N --seed S [--corolla PATH] [--tokens N]
+//                      [--step-timeout S] [--route-timeout S] [--verbose]
 
 #include <csignal>
 #include <cstdio>
@@ -30,10 +31,6 @@ namespace {
 
 constexpr int kNumBlocks = 8;
 constexpr int kStartTimeoutMs = 60000;
-constexpr int kRouteTimeoutS = 3;
-constexpr int kStepTimeoutS = 2;
-// Longer than any legitimate run: a few step and route timeouts, several failovers.
-constexpr int kHangLimitMs = 90000;
 
 struct ServerSlot {
     QString name;
@@ -65,8 +62,9 @@ struct Summary {
 
 class Campaign {
 public:
-    Campaign(const QString &corolla, int tokens, bool verbose)
-        : m_peers(corolla), m_tokens(tokens), m_verbose(verbose)
+    Campaign(const QString &corolla, int tokens, int stepTimeoutS, int routeTimeoutS, bool verbose)
+        : m_peers(corolla), m_tokens(tokens), m_stepTimeoutS(stepTimeoutS), m_routeTimeoutS(routeTimeoutS),
+          m_verbose(verbose)
     {
     }
 
@@ -153,7 +151,9 @@ public:
         bool struck = moment == Moment::BeforeOpen;
         QElapsedTimer timer;
         timer.start();
-        while (client->state() != QProcess::NotRunning && timer.elapsed() < kHangLimitMs) {
+        // Longer than any legitimate run: several step and route timeouts and failovers.
+        const qint64 hangLimitMs = std::max(90, 15 * (m_stepTimeoutS + m_routeTimeoutS)) * 1000;
+        while (client->state() != QProcess::NotRunning && timer.elapsed() < hangLimitMs) {
             client->waitForReadyRead(5);
             output += client->readAllStandardOutput();
             if (struck)
@@ -244,7 +244,7 @@ private:
     {
         return {QStringLiteral("--swarm"), QStringLiteral("--dht-bootstrap"),
                 QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort), QStringLiteral("--route-timeout"),
-                QString::number(kRouteTimeoutS), QStringLiteral("--step-timeout"), QString::number(kStepTimeoutS)};
+                QString::number(m_routeTimeoutS), QStringLiteral("--step-timeout"), QString::number(m_stepTimeoutS)};
     }
 
     bool isRunning(int slot) const
@@ -317,6 +317,8 @@ private:
 
     PeerProcesses m_peers;
     int m_tokens;
+    int m_stepTimeoutS;
+    int m_routeTimeoutS;
     bool m_verbose;
     QString m_model;
     quint16 m_bootstrapPort = 0;
@@ -339,18 +341,28 @@ int main(int argc, char **argv)
     parser.addOption({QStringLiteral("tokens"), QStringLiteral("tokens per run"), QStringLiteral("N"), QStringLiteral("48")});
     parser.addOption({QStringLiteral("corolla"), QStringLiteral("the corolla program"), QStringLiteral("PATH"),
                       QStringLiteral(COROLLA_BINARY)});
+    parser.addOption({QStringLiteral("step-timeout"), QStringLiteral("the client's --step-timeout"),
+                      QStringLiteral("S"), QStringLiteral("2")});
+    parser.addOption({QStringLiteral("route-timeout"), QStringLiteral("the client's --route-timeout"),
+                      QStringLiteral("S"), QStringLiteral("3")});
     parser.addOption({QStringLiteral("verbose"), QStringLiteral("one line per run")});
     parser.process(app);
     bool runsOk = false, seedOk = false, tokensOk = false;
     const int runs = parser.value(QStringLiteral("runs")).toInt(&runsOk);
     const qulonglong seed = parser.value(QStringLiteral("seed")).toULongLong(&seedOk);
     const int tokens = parser.value(QStringLiteral("tokens")).toInt(&tokensOk);
-    if (!runsOk || !seedOk || !tokensOk || runs < 1 || tokens < 4 || tokens > 1000) {
-        std::fprintf(stderr, "chaos: --runs must be at least 1, --seed a whole number, --tokens 4-1000\n");
+    bool stepOk = false, routeOk = false;
+    const int stepTimeoutS = parser.value(QStringLiteral("step-timeout")).toInt(&stepOk);
+    const int routeTimeoutS = parser.value(QStringLiteral("route-timeout")).toInt(&routeOk);
+    if (!runsOk || !seedOk || !tokensOk || !stepOk || !routeOk || runs < 1 || tokens < 4 || tokens > 1000
+        || stepTimeoutS < 1 || routeTimeoutS < 0) {
+        std::fprintf(stderr, "chaos: --runs must be at least 1, --seed a whole number, --tokens 4-1000, "
+                             "--step-timeout at least 1 and --route-timeout at least 0\n");
         return 2;
     }
 
-    Campaign campaign(parser.value(QStringLiteral("corolla")), tokens, parser.isSet(QStringLiteral("verbose")));
+    Campaign campaign(parser.value(QStringLiteral("corolla")), tokens, stepTimeoutS, routeTimeoutS,
+                      parser.isSet(QStringLiteral("verbose")));
     if (!campaign.setUp())
         return 1;
     std::mt19937_64 random(seed);
