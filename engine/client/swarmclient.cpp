@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QPointer>
 
+#include "net/queuedcall.h"
 #include "net/rpcchannel.h"
 #include "swarm/dhtregistry.h"
 #include "swarm/serverrecord.h"
@@ -90,16 +91,16 @@ ClientStream::ClientStream(ClientNetwork *network, proto::ServerRecord server)
 
 ClientStream::~ClientStream()
 {
-    QMetaObject::invokeMethod(m_network, [network = m_network, peerId = m_server.peer_id(), call = m_call] {
+    postTo(m_network, [network = m_network, peerId = m_server.peer_id(), call = m_call] {
         auto it = network->channels.find(peerId);
         if (call->id != 0 && it != network->channels.end())
             it->second->finish(call->id);
-    }, Qt::QueuedConnection);
+    });
 }
 
 void ClientStream::send(const proto::Request &request)
 {
-    QMetaObject::invokeMethod(m_network, [network = m_network, server = m_server, request,
+    postTo(m_network, [network = m_network, server = m_server, request,
                                           inbox = m_inbox, call = m_call] {
         auto deliver = [inbox](Result<proto::Response> response) {
             {
@@ -134,7 +135,7 @@ void ClientStream::send(const proto::Request &request)
             return;
         }
         channel->sendOnStream(call->id, request, kNoDeadlineMs);
-    }, Qt::QueuedConnection);
+    });
 }
 
 Result<proto::Response> ClientStream::receive(int timeoutMs, const std::function<bool()> &cancelled)
@@ -169,7 +170,7 @@ Result<std::unique_ptr<SwarmClient>> SwarmClient::start(WatcherFactory factory, 
 
     std::promise<Result<void>> started;
     SwarmClient *self = client.get();
-    QMetaObject::invokeMethod(client->m_network, [self, factory, refreshMs, &started] {
+    postTo(client->m_network, [self, factory, refreshMs, &started] {
         auto watcher = factory();
         if (!watcher) {
             started.set_value(watcher.error());
@@ -183,7 +184,7 @@ Result<std::unique_ptr<SwarmClient>> SwarmClient::start(WatcherFactory factory, 
         });
         network->watcher->start(refreshMs);
         started.set_value(Result<void>());
-    }, Qt::QueuedConnection);
+    });
     if (auto result = started.get_future().get(); !result)
         return result.error();
     return client;
@@ -193,8 +194,12 @@ SwarmClient::~SwarmClient()
 {
     // The network objects go on their own thread, then the thread stops. Blocking is safe
     // here: the network thread never waits for this one.
-    QMetaObject::invokeMethod(m_network, [network = m_network] { delete network; },
-                              Qt::BlockingQueuedConnection);
+    std::promise<void> deleted;
+    postTo(m_network, [network = m_network, &deleted] {
+        delete network;
+        deleted.set_value();
+    });
+    deleted.get_future().wait();
     m_thread.quit();
     m_thread.wait();
 }
@@ -223,8 +228,7 @@ bool SwarmClient::waitForServers(const std::function<bool(const std::vector<prot
 
 void SwarmClient::refreshNow()
 {
-    QMetaObject::invokeMethod(m_network, [network = m_network] { network->watcher->refresh(); },
-                              Qt::QueuedConnection);
+    postTo(m_network, [network = m_network] { network->watcher->refresh(); });
 }
 
 Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
@@ -232,7 +236,7 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
 {
     auto answer = std::make_shared<std::promise<Result<proto::Response>>>();
     auto future = answer->get_future();
-    QMetaObject::invokeMethod(m_network, [network = m_network, server, request, answer, timeoutMs] {
+    postTo(m_network, [network = m_network, server, request, answer, timeoutMs] {
         network->startWithFallback(
             server,
             [request, timeoutMs](RpcChannel *channel, RpcChannel::Handler handler) {
@@ -240,7 +244,7 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
             },
             [answer](Result<proto::Response> response) { answer->set_value(std::move(response)); },
             [](std::uint64_t) {}, server.addresses_size());
-    }, Qt::QueuedConnection);
+    });
     if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
         return makeError(ErrorCode::Timeout, "no answer from peer " + server.peer_id() + " in "
                                             + std::to_string(timeoutMs) + " ms");
@@ -269,7 +273,7 @@ void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, i
     for (const proto::ServerRecord &server : servers) {
         auto done = std::make_shared<std::promise<Outcome>>();
         pings.push_back({server.peer_id(), done->get_future()});
-        QMetaObject::invokeMethod(m_network, [this, network = m_network, server, done, timeoutMs] {
+        postTo(m_network, [this, network = m_network, server, done, timeoutMs] {
             proto::Request ping;
             ping.mutable_ping()->set_client_time_us(std::uint64_t(nowMs()) * 1000);
             auto timer = std::make_shared<QElapsedTimer>();
@@ -296,7 +300,7 @@ void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, i
                     done->set_value(response->has_ping() ? Outcome::Answered : Outcome::Unreachable);
                 },
                 [](std::uint64_t) {}, server.addresses_size());
-        }, Qt::QueuedConnection);
+        });
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
     for (Ping &ping : pings) {

@@ -24,7 +24,9 @@ namespace {
 // picks the widest the processor runs; the GCC/Clang vector type maps onto either.
 typedef std::uint64_t Lanes __attribute__((vector_size(64)));
 
-#if defined(__linux__) && defined(__x86_64__)
+// Not under ThreadSanitizer: the clones' resolver runs while the program is being loaded,
+// before the sanitizer's runtime is there to take its instrumented calls.
+#if defined(__linux__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 std::uint64_t sumWords(const std::uint64_t *words, std::size_t count)

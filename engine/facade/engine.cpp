@@ -5,6 +5,7 @@
 
 #include "facade/chatworker.h"
 #include "facade/enginehost.h"
+#include "net/queuedcall.h"
 #include "swarm/dhtregistry.h"
 #include "swarm/staticregistry.h"
 
@@ -12,18 +13,11 @@ namespace corolla {
 
 namespace {
 
-// Runs `work` on `object`'s thread, after what was asked of it before; never waits.
-template <typename Object, typename Work>
-void post(Object *object, Work &&work)
-{
-    QMetaObject::invokeMethod(object, std::forward<Work>(work), Qt::QueuedConnection);
-}
-
 // Deletes `object` on its own thread, then ends that thread's loop, and waits for it.
 template <typename Object>
 void retire(QThread &thread, Object *object)
 {
-    post(object, [object] {
+    postTo(object, [object] {
         delete object;
         QThread::currentThread()->quit();
     });
@@ -68,24 +62,24 @@ Engine::~Engine()
 
 void Engine::applySettings(const SwarmSettings &settings)
 {
-    post(m_host, [host = m_host, settings] { host->applySettings(settings); });
+    postTo(m_host, [host = m_host, settings] { host->applySettings(settings); });
 }
 
 void Engine::startDemoSwarm(int servers, const SwarmSettings &settings)
 {
-    post(m_host, [host = m_host, servers, settings] { host->startDemo(servers, settings); });
+    postTo(m_host, [host = m_host, servers, settings] { host->startDemo(servers, settings); });
 }
 
 void Engine::setDonating(bool donate, const DonateSettings &settings)
 {
     m_donating = donate;
-    post(m_host, [host = m_host, donate, settings] { host->setDonating(donate, settings); });
+    postTo(m_host, [host = m_host, donate, settings] { host->setDonating(donate, settings); });
 }
 
 quint64 Engine::chat(ChatRequest request)
 {
     request.id = m_nextChatId++;
-    post(m_chat, [chat = m_chat, request] { chat->answer(request); });
+    postTo(m_chat, [chat = m_chat, request] { chat->answer(request); });
     return request.id;
 }
 

@@ -12,6 +12,7 @@
 #include "net/listener.h"
 #include "server/requestcheck.h"
 #include "server/wiretensor.h"
+#include "net/queuedcall.h"
 
 namespace corolla {
 
@@ -48,9 +49,9 @@ void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObj
         } catch (const std::exception &error) {
             response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
         }
-        QMetaObject::invokeMethod(
-            receiver, [done = std::move(done), response = std::move(response)]() mutable { done(std::move(response)); },
-            Qt::QueuedConnection);
+        postTo(receiver, [done = std::move(done), response = std::move(response)]() mutable {
+            done(std::move(response));
+        });
     });
 }
 

@@ -12,6 +12,7 @@
 #include "server/memoryplan.h"
 #include "swarm/dhtregistry.h"
 #include "swarm/serverrecord.h"
+#include "net/queuedcall.h"
 
 namespace corolla {
 
@@ -162,11 +163,9 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
         } catch (const std::exception &error) {
             span = makeError(ErrorCode::Internal, std::string("loading failed: ") + error.what());
         }
-        QMetaObject::invokeMethod(
-            this, [this, begin, end, span = std::move(span), throughput]() mutable {
-                onLoaded(begin, end, std::move(span), throughput);
-            },
-            Qt::QueuedConnection);
+        postTo(this, [this, begin, end, span = std::move(span), throughput]() mutable {
+            onLoaded(begin, end, std::move(span), throughput);
+        });
     });
 }
 

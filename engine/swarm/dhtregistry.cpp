@@ -2,6 +2,8 @@
 
 #include <opendht/dhtrunner.h>
 
+#include "net/queuedcall.h"
+
 namespace corolla {
 
 namespace {
@@ -115,8 +117,7 @@ void DhtRegistry::lookup(const std::string &modelId)
                           found.append(QByteArray(reinterpret_cast<const char *>(value->data.data()),
                                                   qsizetype(value->data.size())));
                       // OpenDHT's thread: one queued hop into ours.
-                      QMetaObject::invokeMethod(this, [this, found] { deliver(found); },
-                                                Qt::QueuedConnection);
+                      postTo(this, [this, found] { deliver(found); });
                       return true;
                   },
                   dht::DoneCallbackSimple{});

@@ -26,7 +26,7 @@ thread)
     cmake --build "$build" -j2 --target corolla corolla-delay-relay "${tests[@]}"
     # Qt and libtorch are not instrumented: their own locks and OpenMP's are invisible to
     # ThreadSanitizer, see tsan.supp for what that file silences and why.
-    export TSAN_OPTIONS="suppressions=$here/tsan.supp:halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0"
+    export TSAN_OPTIONS="suppressions=$here/tsan.supp:halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0:die_after_fork=0"
     export COROLLA_NUM_THREADS=2
     ctest --test-dir "$build" --output-on-failure -R "^($(IFS='|'; echo "${tests[*]}"))\$"
     ;;
