@@ -1,5 +1,6 @@
 #include "client/swarmclient.h"
 
+#include <algorithm>
 #include <future>
 
 #include <QDateTime>
@@ -24,6 +25,11 @@ constexpr int kChannelSlackMs = 1000;
 std::int64_t nowMs()
 {
     return QDateTime::currentMSecsSinceEpoch();
+}
+
+std::vector<std::string> addressesOf(const proto::ServerRecord &server)
+{
+    return {server.addresses().begin(), server.addresses().end()};
 }
 
 } // namespace
@@ -208,6 +214,13 @@ void SwarmClient::onSwarmChanged(std::vector<proto::ServerRecord> servers)
 {
     {
         std::lock_guard lock(m_mutex);
+        // A server that announces other addresses than those that failed has restarted or
+        // moved: what went wrong at the old ones is not held against it.
+        for (const proto::ServerRecord &server : servers) {
+            auto failed = m_failures.find(server.peer_id());
+            if (failed != m_failures.end() && failed->second.addresses != addressesOf(server))
+                m_failures.erase(failed);
+        }
         m_servers = std::move(servers);
     }
     m_changed.notify_all();
@@ -329,6 +342,10 @@ void SwarmClient::reportFailure(const std::string &peerId)
 {
     std::lock_guard lock(m_mutex);
     Failures &failures = m_failures[peerId];
+    auto server = std::find_if(m_servers.begin(), m_servers.end(),
+                               [&](const proto::ServerRecord &record) { return record.peer_id() == peerId; });
+    if (server != m_servers.end())
+        failures.addresses = addressesOf(*server);
     ++failures.count;
     const std::int64_t ban = std::min(kLongestBanMs, kFirstBanMs << std::min(failures.count - 1, 20));
     failures.bannedUntilMs = nowMs() + ban;

@@ -87,7 +87,8 @@ public:
     void measureRtts(const std::vector<proto::ServerRecord> &servers, int timeoutMs);
     double rttMs(const std::string &peerId) const; // negative when unknown
 
-    // A failed server is avoided for a while, twice as long after each further failure.
+    // A failed server is avoided for a while, twice as long after each further failure, or
+    // until it announces other addresses (it restarted or moved).
     void reportFailure(const std::string &peerId);
     bool isBanned(const std::string &peerId) const;
     int recentFailures(const std::string &peerId) const;
@@ -111,6 +112,7 @@ private:
     struct Failures {
         int count = 0;
         std::int64_t bannedUntilMs = 0;
+        std::vector<std::string> addresses; // announced when it failed
     };
     std::map<std::string, Failures> m_failures;
 };

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -36,6 +37,7 @@ struct ServerSlot {
     QString name;
     int start = 0, end = 0;
     QProcess *process = nullptr;
+    quint16 port = 0;
     bool stopped = false; // SIGSTOPped in this run
 };
 
@@ -103,15 +105,22 @@ public:
                 if (std::bernoulli_distribution(0.7)(random))
                     alive.insert(i);
         } while (!covered(alive));
+        bool started = false;
         for (int i = 0; i < int(m_slots.size()); ++i) {
-            if (alive.count(i) && !isRunning(i))
+            if (alive.count(i) && !isRunning(i)) {
                 startServer(i);
-            else if (!alive.count(i) && isRunning(i))
+                started = true;
+            } else if (!alive.count(i) && isRunning(i)) {
                 m_peers.kill(m_slots[std::size_t(i)].process); // its record stays in the DHT
+            }
         }
         for (int i : alive)
             if (!isRunning(i))
                 return Outcome::UnexpectedError; // reported by startServer
+        // The campaign is about failures, not about how fast a new record spreads: the run
+        // starts once the DHT shows every server that is up at its current address.
+        if (started && !waitForSwarmView(alive))
+            return Outcome::UnexpectedError;
 
         // The victims, how, and when.
         std::vector<int> candidates(alive.begin(), alive.end());
@@ -284,6 +293,35 @@ private:
         return true;
     }
 
+    // Whether `corolla swarm` sees every server of `alive` online at its current port, within
+    // half a minute.
+    bool waitForSwarmView(const std::set<int> &alive)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        while (timer.elapsed() < 30000) {
+            auto [code, output] = m_peers.run({QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
+                                               QStringLiteral("--dht-bootstrap"),
+                                               QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
+                                               QStringLiteral("--json"), QStringLiteral("--wait"), QStringLiteral("0.5")});
+            const nlohmann::json view = nlohmann::json::parse(output.toStdString(), nullptr, false);
+            if (code == 0 && view.is_object() && view.contains("servers")) {
+                const bool complete = std::all_of(alive.begin(), alive.end(), [&](int slot) {
+                    const std::string address = "127.0.0.1:" + std::to_string(m_slots[std::size_t(slot)].port);
+                    return std::any_of(view["servers"].begin(), view["servers"].end(), [&](const nlohmann::json &server) {
+                        const auto &addresses = server.value("addresses", nlohmann::json::array());
+                        return server.value("state", "") == "online"
+                            && std::find(addresses.begin(), addresses.end(), address) != addresses.end();
+                    });
+                });
+                if (complete)
+                    return true;
+            }
+        }
+        std::fprintf(stderr, "chaos: the DHT did not show every running server within 30 s\n");
+        return false;
+    }
+
     bool waitForLog(QProcess *process, const QString &marker)
     {
         QElapsedTimer timer;
@@ -311,8 +349,13 @@ private:
              QStringLiteral("--announce-period"), QStringLiteral("10"), QStringLiteral("--public-name"),
              server.name, QStringLiteral("--identity"),
              m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name)});
-        if (!waitForLog(server.process, QStringLiteral("serving blocks")))
+        if (!waitForLog(server.process, QStringLiteral("serving blocks"))) {
             m_peers.kill(server.process);
+            return;
+        }
+        const QRegularExpressionMatch match =
+            QRegularExpression(QStringLiteral("listening on port (\\d+)")).match(m_peers.log(server.process));
+        server.port = quint16(match.captured(1).toUInt());
     }
 
     PeerProcesses m_peers;
