@@ -303,7 +303,7 @@ private:
             auto [code, output] = m_peers.run({QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
                                                QStringLiteral("--dht-bootstrap"),
                                                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
-                                               QStringLiteral("--json"), QStringLiteral("--wait"), QStringLiteral("0.5")});
+                                               QStringLiteral("--json"), QStringLiteral("--wait"), QStringLiteral("2")});
             const nlohmann::json view = nlohmann::json::parse(output.toStdString(), nullptr, false);
             if (code == 0 && view.is_object() && view.contains("servers")) {
                 const bool complete = std::all_of(alive.begin(), alive.end(), [&](int slot) {

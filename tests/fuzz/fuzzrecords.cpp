@@ -9,6 +9,7 @@
 #include "net/corolla.pb.h"
 #include "net/identity.h"
 #include "swarm/serverrecord.h"
+#include "tools/samplerecord.h"
 
 using namespace corolla;
 
@@ -22,27 +23,6 @@ const PeerIdentity &signer()
     return identity;
 }
 
-proto::ServerRecord sampleRecord()
-{
-    proto::ServerRecord record;
-    record.set_model_id("llama@0123456789abcdef");
-    record.set_num_blocks(8);
-    record.set_peer_id(signer().peerId());
-    record.add_addresses("127.0.0.1:4000");
-    record.set_state(proto::STATE_ONLINE);
-    record.set_start(2);
-    record.set_end(6);
-    record.set_throughput(10.0);
-    record.set_inference_rps(40.0);
-    record.set_forward_rps(400.0);
-    record.set_dtype("bf16");
-    record.set_cache_tokens_left(1024);
-    record.set_version("0.1.0");
-    record.set_public_name("alice");
-    record.set_announced_at_ms(kNowMs);
-    record.set_expires_at_ms(kNowMs + 60000);
-    return record;
-}
 
 } // namespace
 
@@ -51,7 +31,7 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     const QString folder = fuzz::seedFolder();
     if (folder.isEmpty())
         return 0;
-    const proto::ServerRecord record = sampleRecord();
+    const proto::ServerRecord record = sampleServerRecord(signer().peerId(), kNowMs);
     fuzz::writeSeed(folder, QStringLiteral("body"), record.SerializeAsString());
     const QByteArray signedRecord = signRecord(record, signer());
     fuzz::writeSeed(folder, QStringLiteral("signed"), signedRecord.toStdString());

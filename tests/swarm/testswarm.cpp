@@ -13,6 +13,7 @@
 #include "swarm/serverrecord.h"
 #include "swarm/swarmstate.h"
 #include "swarm/swarmwatcher.h"
+#include "tools/samplerecord.h"
 
 using namespace corolla;
 
@@ -20,24 +21,7 @@ namespace {
 
 proto::ServerRecord sampleRecord(const PeerIdentity &identity, std::int64_t now)
 {
-    proto::ServerRecord record;
-    record.set_model_id("tiny@0123456789abcdef");
-    record.set_num_blocks(8);
-    record.set_peer_id(identity.peerId());
-    record.add_addresses("127.0.0.1:4000");
-    record.set_state(proto::STATE_ONLINE);
-    record.set_start(2);
-    record.set_end(6);
-    record.set_throughput(10.0);
-    record.set_inference_rps(40.0);
-    record.set_forward_rps(400.0);
-    record.set_dtype("bf16");
-    record.set_cache_tokens_left(1024);
-    record.set_version("0.1.0");
-    record.set_public_name("alice");
-    record.set_announced_at_ms(now);
-    record.set_expires_at_ms(now + 60000);
-    return record;
+    return sampleServerRecord(identity.peerId(), now);
 }
 
 // Re-signs the serialized SignedRecord after `edit` changes its body, with `signer`.
