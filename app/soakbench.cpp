@@ -280,8 +280,9 @@ int runSoakBench(const QStringList &arguments)
             const bool running = server.process.process->state() != QProcess::NotRunning;
             if (!running && !server.killedByUs) {
                 ++crashes;
-                std::fprintf(stderr, "server of blocks %lld-%lld died by itself:\n%s\n", (long long)server.begin,
-                             (long long)server.end - 1, server.process.process->readAllStandardError().right(4000).constData());
+                std::fprintf(stderr, "server of blocks %lld-%lld died by itself:\n%s\n",
+                             static_cast<long long>(server.begin), static_cast<long long>(server.end - 1),
+                             server.process.process->readAllStandardError().right(4000).constData());
                 server.killedByUs = true;
                 server.restartAt = now;
             }
