@@ -26,15 +26,20 @@ namespace detail {
 // The work with the sanitizer's view of Qt's hand-off: released towards the receiver's
 // thread when Qt moves it into the queued event (the last thing the caller does to it), and
 // back again once it has run there, for whichever thread destroys it.
-template <typename Work>
-struct AnnotatedWork {
+template <typename Work> struct AnnotatedWork {
     Work work;
     QThread *receiverThread;
     std::unique_ptr<char> ranToken = std::make_unique<char>();
 
-    AnnotatedWork(Work &&w, QThread *thread) : work(std::move(w)), receiverThread(thread) {}
+    AnnotatedWork(Work &&w, QThread *thread)
+        : work(std::move(w))
+        , receiverThread(thread)
+    {
+    }
     AnnotatedWork(AnnotatedWork &&other) noexcept
-        : work(std::move(other.work)), receiverThread(other.receiverThread), ranToken(std::move(other.ranToken))
+        : work(std::move(other.work))
+        , receiverThread(other.receiverThread)
+        , ranToken(std::move(other.ranToken))
     {
         __tsan_release(receiverThread);
     }
@@ -57,12 +62,12 @@ struct AnnotatedWork {
 
 // Runs `work` on `receiver`'s thread, after what was queued to it before; never waits.
 // False when the receiver has no event loop to run it.
-template <typename Work>
-bool postTo(QObject *receiver, Work work)
+template <typename Work> bool postTo(QObject *receiver, Work work)
 {
 #if defined(__SANITIZE_THREAD__)
-    return QMetaObject::invokeMethod(receiver, detail::AnnotatedWork<Work>(std::move(work), receiver->thread()),
-                                     Qt::QueuedConnection);
+    return QMetaObject::invokeMethod(
+        receiver, detail::AnnotatedWork<Work>(std::move(work), receiver->thread()),
+        Qt::QueuedConnection);
 #else
     return QMetaObject::invokeMethod(receiver, std::move(work), Qt::QueuedConnection);
 #endif

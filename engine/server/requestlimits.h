@@ -25,8 +25,9 @@ Result<void> checkHiddenShape(const std::vector<std::int64_t> &shape, std::int64
                               const ServerLimits &limits);
 
 // Per-sequence lengths: empty means every sequence uses all T positions.
-Result<std::vector<std::int64_t>> checkedLengths(const google::protobuf::RepeatedField<std::int64_t> &lengths,
-                                                 std::int64_t batch, std::int64_t positions);
+Result<std::vector<std::int64_t>>
+checkedLengths(const google::protobuf::RepeatedField<std::int64_t> &lengths, std::int64_t batch,
+               std::int64_t positions);
 
 // An OpenSession request: blocks of the served span, a batch and length within the limits,
 // a known reply codec. Whether the cache has room is the server's business of the moment.

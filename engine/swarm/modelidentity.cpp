@@ -38,14 +38,16 @@ Result<std::vector<QString>> weightFiles(const QDir &folder)
     const QString indexPath = folder.filePath(QStringLiteral("model.safetensors.index.json"));
     if (!QFile::exists(indexPath)) {
         if (!QFile::exists(folder.filePath(QStringLiteral("model.safetensors"))))
-            return makeError(ErrorCode::NotFound, folder.path().toStdString()
-                                                      + ": no model.safetensors or model.safetensors.index.json");
+            return makeError(ErrorCode::NotFound,
+                             folder.path().toStdString()
+                                 + ": no model.safetensors or model.safetensors.index.json");
         return std::vector<QString>{QStringLiteral("model.safetensors")};
     }
     QFile index(indexPath);
     if (!index.open(QIODevice::ReadOnly))
         return makeError(ErrorCode::NotFound, indexPath.toStdString() + ": cannot read it");
-    const nlohmann::json json = nlohmann::json::parse(index.readAll().toStdString(), nullptr, false);
+    const nlohmann::json json =
+        nlohmann::json::parse(index.readAll().toStdString(), nullptr, false);
     if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
         return fileError(indexPath, "no weight_map object");
     std::set<std::string> files;
@@ -57,7 +59,8 @@ Result<std::vector<QString>> weightFiles(const QDir &folder)
     std::vector<QString> result;
     for (const std::string &file : files) {
         const QString name = QString::fromStdString(file);
-        if (name.contains(QLatin1Char('/')) || name.contains(QLatin1Char('\\')) || name.startsWith(QLatin1Char('.')))
+        if (name.contains(QLatin1Char('/')) || name.contains(QLatin1Char('\\'))
+            || name.startsWith(QLatin1Char('.')))
             return fileError(indexPath, "shard name '" + file + "' is not a plain file name");
         result.push_back(name);
     }
@@ -78,7 +81,8 @@ Result<void> addWeightFile(QCryptographicHash &hash, const QDir &folder, const Q
     for (int i = 7; i >= 0; --i)
         headerSize = (headerSize << 8) | std::uint8_t(sizeBytes[i]);
     if (headerSize > kMaxHeaderBytes || qint64(8 + headerSize) > fileSize)
-        return fileError(file.fileName(), "its header size " + std::to_string(headerSize) + " does not fit the file");
+        return fileError(file.fileName(), "its header size " + std::to_string(headerSize)
+                                              + " does not fit the file");
     const QByteArray header = file.read(qint64(headerSize));
     const nlohmann::json json = nlohmann::json::parse(header.toStdString(), nullptr, false);
     if (!json.is_object())
@@ -94,7 +98,8 @@ Result<void> addWeightFile(QCryptographicHash &hash, const QDir &folder, const Q
     for (const auto &[tensor, info] : json.items()) {
         if (tensor == "__metadata__")
             continue;
-        const auto offsets = info.is_object() ? info.value("data_offsets", nlohmann::json()) : nlohmann::json();
+        const auto offsets =
+            info.is_object() ? info.value("data_offsets", nlohmann::json()) : nlohmann::json();
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned()
             || !offsets[1].is_number_unsigned())
             return fileError(file.fileName(), "tensor " + tensor + " has no valid data_offsets");
@@ -143,9 +148,12 @@ Result<std::string> modelIdForDirectory(const std::string &directory)
     // The folder's name is the user's choice and differs between machines; config and
     // weights are what the checkpoint is. Its model_type only makes the id readable.
     const nlohmann::json json = nlohmann::json::parse(configText.toStdString(), nullptr, false);
-    std::string family = json.is_object() ? json.value("model_type", std::string("model")) : "model";
+    std::string family =
+        json.is_object() ? json.value("model_type", std::string("model")) : "model";
     if (family.empty() || family.size() > 32
-        || !std::all_of(family.begin(), family.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }))
+        || !std::all_of(family.begin(), family.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+           }))
         family = "model";
     return family + "@" + hash.result().toHex().left(16).toStdString();
 }
