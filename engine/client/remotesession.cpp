@@ -92,12 +92,17 @@ RemoteSession::~RemoteSession()
     closeHops(m_hops);
 }
 
-void RemoteSession::closeHops(std::vector<Hop> &hops)
+void RemoteSession::closeSession(Hop &hop)
 {
     proto::Request close;
     close.mutable_close_session();
+    hop.stream->send(close); // no need to wait: the server frees the cache on receipt
+}
+
+void RemoteSession::closeHops(std::vector<Hop> &hops)
+{
     for (Hop &hop : hops)
-        hop.stream->send(close); // no need to wait: the server frees the cache on receipt
+        closeSession(hop);
     hops.clear();
 }
 
@@ -258,9 +263,7 @@ Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
         auto replacement = connect(hop.span.start, hop.span.end, hop.inputs);
         if (!replacement)
             return replacement.error();
-        std::vector<Hop> failed;
-        failed.push_back(std::move(m_hops[i]));
-        closeHops(failed); // a server that was only slow frees its cache now, not at its timeout
+        closeSession(m_hops[i]); // a server that was only slow frees its cache now, not at its timeout
         m_hops.erase(m_hops.begin() + std::ptrdiff_t(i));
         m_hops.insert(m_hops.begin() + std::ptrdiff_t(i), std::make_move_iterator(replacement->begin()),
                       std::make_move_iterator(replacement->end()));

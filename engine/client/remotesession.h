@@ -63,7 +63,9 @@ private:
     Result<std::vector<Hop>> tryRoute(const std::vector<RouteHop> &route,
                                       const std::vector<at::Tensor> &history, std::string &failedPeer);
     Result<at::Tensor> runStep(ClientStream &stream, const at::Tensor &input, const std::string &peerId);
-    // Closes the servers' sessions of `hops` (without waiting) and forgets the hops.
+    // Closes the server's session of `hop` without waiting for its answer.
+    static void closeSession(Hop &hop);
+    // Closes the servers' sessions of `hops` and forgets the hops.
     static void closeHops(std::vector<Hop> &hops);
 
     SwarmClient &m_client;
