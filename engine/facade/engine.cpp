@@ -17,11 +17,14 @@ namespace {
 template <typename Object>
 void retire(QThread &thread, Object *object)
 {
-    postTo(object, [object] {
+    char retired = 0;
+    postTo(object, [object, &retired] {
         delete object;
+        handOver(&retired);
         QThread::currentThread()->quit();
     });
     thread.wait();
+    takeOver(&retired); // all the thread did, and its object's destruction, is behind us
 }
 
 } // namespace

@@ -32,6 +32,7 @@ namespace {
 
 constexpr int kNumBlocks = 8;
 constexpr int kStartTimeoutMs = 60000;
+constexpr int kSwarmViewTimeoutMs = 90000;
 
 struct ServerSlot {
     QString name;
@@ -220,8 +221,14 @@ public:
             std::fprintf(stderr, "chaos: run %d: %s %s %s after %d tokens (%lld ms): %s\n", index,
                          stop ? "SIGSTOP" : "SIGKILL", qPrintable(victimNames), momentName(moment),
                          killAfterTokens, qint64(timer.elapsed()), outcomeName(outcome));
-            if (outcome != Outcome::Identical && outcome != Outcome::CleanError)
+            if (outcome != Outcome::Identical && outcome != Outcome::CleanError) {
                 std::fprintf(stderr, "%s\n", qPrintable(log.right(6000)));
+                for (const ServerSlot &server : m_slots)
+                    std::fprintf(stderr, "chaos: server %s, blocks %d:%d, port %d, %s\n", qPrintable(server.name),
+                                 server.start, server.end, int(server.port),
+                                 server.process && server.process->state() != QProcess::NotRunning ? "running"
+                                                                                                   : "not running");
+            }
         }
         return outcome;
     }
@@ -294,31 +301,56 @@ private:
     }
 
     // Whether `corolla swarm` sees every server of `alive` online at its current port, within
-    // half a minute.
+    // a minute and a half. When it does not, says which servers it missed and what they logged.
+    // A first look is short; later ones listen long enough for a DHT search to get past the
+    // nodes of clients that left (OpenDHT gives up on a silent node after about 7 s).
     bool waitForSwarmView(const std::set<int> &alive)
     {
         QElapsedTimer timer;
         timer.start();
-        while (timer.elapsed() < 30000) {
+        std::set<int> missing = alive;
+        int probes = 0, lastCode = 0;
+        qint64 slowestProbeMs = 0;
+        while (timer.elapsed() < kSwarmViewTimeoutMs) {
+            QElapsedTimer probe;
+            probe.start();
+            ++probes;
             auto [code, output] = m_peers.run({QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
                                                QStringLiteral("--dht-bootstrap"),
                                                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
-                                               QStringLiteral("--json"), QStringLiteral("--wait"), QStringLiteral("2")});
+                                               QStringLiteral("--json"), QStringLiteral("--wait"),
+                                               QString::number(probes == 1 ? 3 : 8)});
+            slowestProbeMs = std::max(slowestProbeMs, probe.elapsed());
+            lastCode = code;
             const nlohmann::json view = nlohmann::json::parse(output.toStdString(), nullptr, false);
-            if (code == 0 && view.is_object() && view.contains("servers")) {
-                const bool complete = std::all_of(alive.begin(), alive.end(), [&](int slot) {
-                    const std::string address = "127.0.0.1:" + std::to_string(m_slots[std::size_t(slot)].port);
-                    return std::any_of(view["servers"].begin(), view["servers"].end(), [&](const nlohmann::json &server) {
-                        const auto &addresses = server.value("addresses", nlohmann::json::array());
-                        return server.value("state", "") == "online"
-                            && std::find(addresses.begin(), addresses.end(), address) != addresses.end();
-                    });
+            if (code != 0 || !view.is_object() || !view.contains("servers"))
+                continue;
+            missing.clear();
+            for (int slot : alive) {
+                const std::string address = "127.0.0.1:" + std::to_string(m_slots[std::size_t(slot)].port);
+                const bool seen = std::any_of(view["servers"].begin(), view["servers"].end(), [&](const nlohmann::json &server) {
+                    const auto &addresses = server.value("addresses", nlohmann::json::array());
+                    return server.value("state", "") == "online"
+                        && std::find(addresses.begin(), addresses.end(), address) != addresses.end();
                 });
-                if (complete)
-                    return true;
+                if (!seen)
+                    missing.insert(slot);
+            }
+            if (missing.empty()) {
+                if (m_verbose)
+                    std::fprintf(stderr, "chaos: the DHT showed every running server after %lld ms\n",
+                                 qint64(timer.elapsed()));
+                return true;
             }
         }
-        std::fprintf(stderr, "chaos: the DHT did not show every running server within 30 s\n");
+        std::fprintf(stderr,
+                     "chaos: the DHT did not show every running server within %d s (%d probes, the slowest "
+                     "%lld ms, the last exited with %d)\n",
+                     kSwarmViewTimeoutMs / 1000, probes, slowestProbeMs, lastCode);
+        for (int slot : missing)
+            std::fprintf(stderr, "chaos: server %s (port %d) missing; its log ends:\n%s\n",
+                         qPrintable(m_slots[std::size_t(slot)].name), int(m_slots[std::size_t(slot)].port),
+                         qPrintable(m_peers.log(m_slots[std::size_t(slot)].process).right(2000)));
         return false;
     }
 

@@ -4,8 +4,7 @@
 #            processes the tests start) and every test but the fuzz pass (its own ASan build).
 #   thread   ThreadSanitizer: the threaded parts — kernel pool, compute queue and block
 #            server, swarm client and sessions with the server and client processes they
-#            start. The desktop facade's test is not among them: its Qt strings shared between
-#            threads are reported inside the uninstrumented QtCore (docs/reliability.md).
+#            start, and the desktop facade (engine and chat threads behind the app's window).
 # Usage: run-sanitized.sh address|thread [BUILD_DIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -23,7 +22,7 @@ address)
     ;;
 thread)
     build=${2:-$root/build-tsan}
-    tests=(testkernels testblockserver testswarmgeneration)
+    tests=(testkernels testblockserver testswarmgeneration testdesktop)
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOROLLA_SANITIZE=thread > /dev/null
     cmake --build "$build" -j2 --target corolla corolla-delay-relay "${tests[@]}"
     # Qt and libtorch are not instrumented: their own locks and OpenMP's are invisible to
