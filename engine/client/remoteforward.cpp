@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "net/rpcchannel.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 
 namespace corolla {
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "net/rpcchannel.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 
 namespace corolla {
 

@@ -11,7 +11,7 @@
 #include "model/weightmemory.h"
 #include "net/listener.h"
 #include "server/requestcheck.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 #include "net/queuedcall.h"
 
 namespace corolla {

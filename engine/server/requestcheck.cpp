@@ -1,7 +1,7 @@
 #include "server/requestcheck.h"
 
 #include "net/tensorcodec.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 
 namespace corolla {
 

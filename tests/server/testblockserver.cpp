@@ -17,7 +17,7 @@
 #include "net/rpcchannel.h"
 #include "net/tensorcodec.h"
 #include "server/blockserver.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 #include "tools/peerprocesses.h"
 
 using namespace corolla;

@@ -13,7 +13,7 @@
 #include "model/testmodel.h"
 #include "net/rpcchannel.h"
 #include "server/memoryplan.h"
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 #include "swarm/dhtregistry.h"
 #include "tools/peerprocesses.h"
 

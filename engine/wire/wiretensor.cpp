@@ -1,4 +1,4 @@
-#include "server/wiretensor.h"
+#include "wire/wiretensor.h"
 
 #include <ATen/ATen.h>
 

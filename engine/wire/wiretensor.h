@@ -1,5 +1,5 @@
 #pragma once
-// Between wire tensors (net/tensorcodec) and torch tensors, for the server's compute.
+// Between wire tensors (net/tensorcodec) and torch tensors, for servers and clients.
 // Thread: any.
 
 #include <ATen/core/Tensor.h>
