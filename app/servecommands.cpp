@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "app/swarmoptions.h"
 #include "client/routeplanner.h"
+#include "net/identity.h"
 #include "server/memoryplan.h"
 #include "server/servernode.h"
 #include "swarm/dhtregistry.h"
@@ -197,7 +198,7 @@ int runSwarm(const QStringList &arguments)
                 "throughput", "cache", "addresses");
     for (const proto::ServerRecord &record : state.records(model->id)) {
         const std::string blocks = std::to_string(record.start()) + ":" + std::to_string(record.end());
-        std::printf("%-12.12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n", record.peer_id().c_str(),
+        std::printf("%-12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n", shortPeerId(record.peer_id()).c_str(),
                     record.public_name().c_str(), blocks.c_str(), serverStateName(record.state()),
                     record.throughput(), static_cast<long long>(record.cache_tokens_left()),
                     record.addresses_size() ? record.addresses(0).c_str() : "");

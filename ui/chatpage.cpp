@@ -29,7 +29,7 @@ QString routeText(const QList<RouteHopInfo> &route)
 {
     QStringList hops;
     for (const RouteHopInfo &hop : route) {
-        const QString name = hop.publicName.isEmpty() ? hop.peerId.left(8) : hop.publicName;
+        const QString name = hop.publicName.isEmpty() ? shortPeerId(hop.peerId) : hop.publicName;
         hops.push_back(QStringLiteral("%1–%2 %3").arg(hop.start).arg(hop.end - 1).arg(name));
     }
     return hops.join(QStringLiteral(", "));

@@ -59,7 +59,7 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
         return peer.isThisMachine ? tr("%1 (this computer)").arg(peer.publicName.isEmpty() ? tr("unnamed") : peer.publicName)
                                   : peer.publicName;
     case PeerId:
-        return peer.peerId.left(12) + QStringLiteral("…");
+        return shortPeerId(peer.peerId) + QStringLiteral("…");
     case Version:
         return peer.version;
     case Blocks:

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "net/identity.h"
 #include "net/rpcchannel.h"
 #include "wire/wiretensor.h"
 
@@ -57,7 +58,7 @@ Result<at::Tensor> stepOutput(const Result<proto::Response> &response, const at:
 
 std::string shortName(const proto::ServerRecord &server)
 {
-    return server.public_name().empty() ? server.peer_id().substr(0, 8) : server.public_name();
+    return server.public_name().empty() ? shortPeerId(server.peer_id()) : server.public_name();
 }
 
 } // namespace
@@ -112,7 +113,7 @@ std::string RemoteSession::routeText() const
     for (const Hop &hop : m_hops) {
         text += text.empty() ? "" : ", ";
         text += "blocks " + std::to_string(hop.span.start) + "-" + std::to_string(hop.span.end - 1)
-            + " on " + shortName(hop.server) + " (" + hop.server.peer_id().substr(0, 8) + ")";
+            + " on " + shortName(hop.server) + " (" + shortPeerId(hop.server.peer_id()) + ")";
     }
     return text;
 }
@@ -128,7 +129,7 @@ Result<at::Tensor> RemoteSession::runStep(ClientStream &stream, const at::Tensor
     if (!output && output.error().code == ErrorCode::Cancelled)
         return output;
     if (!output)
-        return makeError(output.error().code, "peer " + peerId.substr(0, 8) + ": " + output.error().message);
+        return makeError(output.error().code, "peer " + shortPeerId(peerId) + ": " + output.error().message);
     return output;
 }
 

@@ -1,5 +1,7 @@
 #include "facade/enginetypes.h"
 
+#include "net/identity.h"
+
 namespace corolla {
 
 void registerEngineTypes()
@@ -10,6 +12,11 @@ void registerEngineTypes()
     qRegisterMetaType<ChatResult>();
     qRegisterMetaType<SwarmSettings>();
     qRegisterMetaType<DonateSettings>();
+}
+
+QString shortPeerId(const QString &peerId)
+{
+    return peerId.left(kShortPeerIdChars);
 }
 
 } // namespace corolla

@@ -134,6 +134,9 @@ struct ChatResult {
 // Registers the types above for queued connections; call once before connecting.
 void registerEngineTypes();
 
+// The first characters of a peer id, as the engine shows them everywhere.
+QString shortPeerId(const QString &peerId);
+
 } // namespace corolla
 
 Q_DECLARE_METATYPE(corolla::EngineStatus)

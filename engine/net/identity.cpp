@@ -85,6 +85,11 @@ QByteArray sha256(const QByteArray &data)
     return QByteArray(reinterpret_cast<const char *>(digest), sizeof digest);
 }
 
+std::string shortPeerId(const std::string &peerId)
+{
+    return peerId.substr(0, kShortPeerIdChars);
+}
+
 std::string peerIdFromPublicKey(const QByteArray &publicKey)
 {
     const QByteArray digest = sha256(publicKey);

@@ -48,6 +48,9 @@ private:
 
 // base58(SHA-256(publicKey)).
 std::string peerIdFromPublicKey(const QByteArray &publicKey);
+// The first characters of a peer id: enough to tell peers apart in logs, tables and routes.
+constexpr int kShortPeerIdChars = 8;
+std::string shortPeerId(const std::string &peerId);
 // Whether `signature` is a valid Ed25519 signature of `message` by the raw `publicKey`.
 bool verifyEd25519(const QByteArray &publicKey, const QByteArray &message,
                    const QByteArray &signature);

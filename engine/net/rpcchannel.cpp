@@ -1,17 +1,8 @@
 #include "net/rpcchannel.h"
 
-#include <QDateTime>
+#include "core/clock.h"
 
 namespace corolla {
-
-namespace {
-
-std::int64_t nowMs()
-{
-    return QDateTime::currentMSecsSinceEpoch();
-}
-
-} // namespace
 
 RpcChannel::RpcChannel(const QString &host, quint16 port, const std::string &peerId,
                        QObject *parent)
@@ -52,7 +43,7 @@ std::uint64_t RpcChannel::start(const proto::Request &request, Handler handler, 
         });
         return callId;
     }
-    m_calls[callId] = Call{std::move(handler), stream, nowMs() + timeoutMs};
+    m_calls[callId] = Call{std::move(handler), stream, steadyTimeMs() + timeoutMs};
     send(callId, request);
     armTimer();
     return callId;
@@ -63,7 +54,7 @@ void RpcChannel::sendOnStream(std::uint64_t callId, const proto::Request &reques
     auto it = m_calls.find(callId);
     if (it == m_calls.end())
         return;
-    it->second.deadlineMs = nowMs() + timeoutMs;
+    it->second.deadlineMs = steadyTimeMs() + timeoutMs;
     send(callId, request);
     armTimer();
 }
@@ -131,12 +122,12 @@ void RpcChannel::armTimer()
         m_deadlineTimer.stop();
         return;
     }
-    m_deadlineTimer.start(int(std::max<std::int64_t>(0, earliest - nowMs())));
+    m_deadlineTimer.start(int(std::max<std::int64_t>(0, earliest - steadyTimeMs())));
 }
 
 void RpcChannel::checkDeadlines()
 {
-    const std::int64_t now = nowMs();
+    const std::int64_t now = steadyTimeMs();
     std::vector<Handler> expired;
     for (auto it = m_calls.begin(); it != m_calls.end();) {
         if (it->second.deadlineMs != 0 && it->second.deadlineMs <= now) {

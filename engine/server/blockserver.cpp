@@ -3,10 +3,10 @@
 #include <deque>
 #include <optional>
 
-#include <QDateTime>
 #include <QPointer>
 #include <c10/util/Exception.h>
 
+#include "core/clock.h"
 #include "model/blockspan.h"
 #include "model/weightmemory.h"
 #include "net/listener.h"
@@ -28,11 +28,6 @@ struct ServerSession {
 };
 
 namespace {
-
-qint64 nowMs()
-{
-    return QDateTime::currentMSecsSinceEpoch();
-}
 
 // Runs `work` on the compute thread, catching what torch may throw, and hands the response
 // back to the engine thread.
@@ -350,7 +345,7 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
     session->batch = request.batch();
     session->maxLength = request.max_length();
     session->replyCodec = request.reply_codec();
-    session->lastActiveMs = nowMs();
+    session->lastActiveMs = steadyTimeMs();
     m_sessions[key] = session;
     if (!m_warmScope)
         m_warmScope = std::make_unique<KeepWeightsWarm>();
@@ -374,7 +369,7 @@ void BlockServer::handleStep(Connection *connection, std::uint64_t callId,
         replyError(connection, callId, proto::ERROR_BUSY, "too many steps waiting in this session");
         return;
     }
-    it->second->lastActiveMs = nowMs();
+    it->second->lastActiveMs = steadyTimeMs();
     it->second->pending.push_back(request);
     if (!it->second->busy)
         runNextStep(it->first);
@@ -429,7 +424,7 @@ void BlockServer::runNextStep(const SessionKey &key)
         },
         [this, target, key, session, callId](Result<proto::Response> response) {
             session->busy = false;
-            session->lastActiveMs = nowMs();
+            session->lastActiveMs = steadyTimeMs();
             if (target && !target->isClosed()) {
                 if (response)
                     reply(target, callId, *response);
@@ -474,7 +469,7 @@ BlockServer::SessionMap::iterator BlockServer::eraseSession(SessionMap::iterator
 
 void BlockServer::expireIdleSessions()
 {
-    const qint64 now = nowMs();
+    const qint64 now = steadyTimeMs();
     for (auto it = m_sessions.begin(); it != m_sessions.end();) {
         const ServerSession &session = *it->second;
         if (!session.busy && session.pending.empty()

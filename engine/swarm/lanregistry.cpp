@@ -1,8 +1,9 @@
 #include "swarm/lanregistry.h"
 
-#include <QDateTime>
 #include <QNetworkDatagram>
+#include <QVariant>
 
+#include "core/clock.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {
@@ -84,7 +85,7 @@ void LanRegistry::onReadyRead()
         for (const proto::SignedRecord &record : message.records())
             found.append(QByteArray::fromStdString(record.SerializeAsString()));
     }
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const qint64 now = steadyTimeMs();
     if (queried && now - m_lastQueryAnswerMs >= kQueryAnswerIntervalMs) {
         m_lastQueryAnswerMs = now;
         sendOwnRecords();

@@ -3,6 +3,8 @@
 // over UDP, and a newcomer's query makes everyone answer at once.
 // Thread: the engine thread.
 
+#include <limits>
+
 #include <QHostAddress>
 #include <QList>
 #include <QTimer>
@@ -36,7 +38,7 @@ private:
     LanOptions m_options;
     QUdpSocket m_socket;
     QList<QByteArray> m_ownRecords;      // what we announce, re-sent on queries
-    qint64 m_lastQueryAnswerMs = 0;
+    qint64 m_lastQueryAnswerMs = std::numeric_limits<qint64>::min() / 2; // steady clock; never
 };
 
 } // namespace corolla

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include <QDateTime>
 
 #include "net/identity.h"
 
@@ -60,11 +59,6 @@ Result<void> checkFields(const proto::ServerRecord &record, std::int64_t nowMs)
 }
 
 } // namespace
-
-std::int64_t unixTimeMs()
-{
-    return QDateTime::currentMSecsSinceEpoch();
-}
 
 QByteArray signRecord(const proto::ServerRecord &record, const PeerIdentity &identity)
 {

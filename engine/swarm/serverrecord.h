@@ -10,6 +10,7 @@
 
 #include <QByteArray>
 
+#include "core/clock.h"
 #include "core/result.h"
 #include "net/corolla.pb.h"
 
@@ -29,7 +30,5 @@ QByteArray signRecord(const proto::ServerRecord &record, const PeerIdentity &ide
 Result<proto::ServerRecord> verifyRecord(const QByteArray &signedRecord, std::int64_t nowMs);
 
 const char *serverStateName(proto::ServerState state);
-
-std::int64_t unixTimeMs();
 
 } // namespace corolla
