@@ -64,12 +64,12 @@ public:
     SettingValue<bool> onlyOnMainsPower{*m_storage, QStringLiteral("contribute/onlyOnMainsPower"), false};
     SettingValue<bool> onlyWhenIdle{*m_storage, QStringLiteral("contribute/onlyWhenIdle"), false};
 
-    // Chat
-    SettingValue<double> temperature{*m_storage, QStringLiteral("chat/temperature"), 0.7};
-    SettingValue<double> topP{*m_storage, QStringLiteral("chat/topP"), 0.9};
-    SettingValue<int> topK{*m_storage, QStringLiteral("chat/topK"), 40};
-    SettingValue<int> maxTokens{*m_storage, QStringLiteral("chat/maxTokens"), 256};
-    SettingValue<qint64> seed{*m_storage, QStringLiteral("chat/seed"), 0};
+    // Chat (defaults: the engine's, SamplingSettings)
+    SettingValue<double> temperature{*m_storage, QStringLiteral("chat/temperature"), SamplingSettings{}.temperature};
+    SettingValue<double> topP{*m_storage, QStringLiteral("chat/topP"), SamplingSettings{}.topP};
+    SettingValue<int> topK{*m_storage, QStringLiteral("chat/topK"), SamplingSettings{}.topK};
+    SettingValue<int> maxTokens{*m_storage, QStringLiteral("chat/maxTokens"), SamplingSettings{}.maxTokens};
+    SettingValue<qint64> seed{*m_storage, QStringLiteral("chat/seed"), SamplingSettings{}.seed};
 
     // Application
     SettingValue<bool> startAtLogin{*m_storage, QStringLiteral("app/startAtLogin"), false};
