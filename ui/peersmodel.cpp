@@ -71,11 +71,15 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
     case CacheLeft:
         return tr("%1 tokens").arg(peer.cacheTokensLeft);
     case State:
-        if (peer.state == QLatin1String("online"))
+        switch (peer.state) {
+        case PeerState::Online:
             return tr("online");
-        if (peer.state == QLatin1String("joining"))
+        case PeerState::Joining:
             return tr("joining");
-        return tr("offline");
+        case PeerState::Offline:
+            return tr("offline");
+        }
+        return {};
     default:
         return {};
     }
@@ -99,7 +103,7 @@ QVariant PeersModel::raw(const PeerInfo &peer, int column) const
     case CacheLeft:
         return peer.cacheTokensLeft;
     case State:
-        return peer.state;
+        return int(peer.state);
     default:
         return {};
     }

@@ -28,15 +28,15 @@ QString fromStd(const std::string &text)
     return QString::fromStdString(text);
 }
 
-QString stateName(proto::ServerState state)
+PeerState peerState(proto::ServerState state)
 {
     switch (state) {
     case proto::STATE_JOINING:
-        return QStringLiteral("joining");
+        return PeerState::Joining;
     case proto::STATE_ONLINE:
-        return QStringLiteral("online");
+        return PeerState::Online;
     default:
-        return QStringLiteral("offline");
+        return PeerState::Offline;
     }
 }
 
@@ -308,7 +308,7 @@ void EngineHost::fillSwarm(EngineStatus &status) const
         peer.peerId = fromStd(record.peer_id());
         peer.publicName = fromStd(record.public_name());
         peer.version = fromStd(record.version());
-        peer.state = stateName(record.state());
+        peer.state = peerState(record.state());
         peer.start = record.start();
         peer.end = record.end();
         peer.throughput = record.throughput();

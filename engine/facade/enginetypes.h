@@ -33,11 +33,14 @@ struct DonateSettings {
 
 enum class ServingState { Off, Starting, Online, Failed };
 
+// What a peer's newest record says of it; sorted in this order.
+enum class PeerState { Online, Joining, Offline };
+
 struct PeerInfo {
     QString peerId;
     QString publicName;
     QString version;
-    QString state;                  // "joining", "online" or "offline"
+    PeerState state = PeerState::Offline;
     qint64 start = 0;
     qint64 end = 0;
     double throughput = 0;          // announced tokens/s

@@ -26,7 +26,7 @@ PeerInfo peer(const QString &id, qint64 start, qint64 end, double throughput)
     info.peerId = id;
     info.publicName = QStringLiteral("name-") + id;
     info.version = QStringLiteral("0.1.0");
-    info.state = QStringLiteral("online");
+    info.state = PeerState::Online;
     info.start = start;
     info.end = end;
     info.throughput = throughput;
