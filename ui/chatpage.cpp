@@ -226,7 +226,7 @@ void ChatPage::send(const QString &text)
     conversation.systemPrompt = m_systemPrompt->text();
     if (conversation.messages.isEmpty())
         conversation.title = message.left(kTitleLength).simplified();
-    conversation.messages.push_back({QStringLiteral("user"), message});
+    conversation.messages.push_back({ChatRole::User, message});
     m_input->clear();
     ask(conversation);
 }
@@ -241,7 +241,7 @@ void ChatPage::ask(SavedConversation conversation)
     request.conversationId = conversation.id;
     request.sampling = sampling();
     if (!conversation.systemPrompt.isEmpty())
-        request.messages.push_back({QStringLiteral("system"), conversation.systemPrompt});
+        request.messages.push_back({ChatRole::System, conversation.systemPrompt});
     for (const SavedMessage &message : conversation.messages)
         request.messages.push_back({message.role, message.content});
     m_streaming.clear();
@@ -262,7 +262,7 @@ void ChatPage::regenerate()
     if (isAnswering() || m_row < 0)
         return;
     SavedConversation conversation = m_conversations.at(m_row);
-    if (!conversation.messages.isEmpty() && conversation.messages.back().role == QLatin1String("assistant"))
+    if (!conversation.messages.isEmpty() && conversation.messages.back().role == ChatRole::Assistant)
         conversation.messages.pop_back();
     if (conversation.messages.isEmpty())
         return;
@@ -276,7 +276,7 @@ void ChatPage::editLastMessage()
     SavedConversation conversation = m_conversations.at(m_row);
     while (!conversation.messages.isEmpty()) {
         const SavedMessage last = conversation.messages.takeLast();
-        if (last.role == QLatin1String("user")) {
+        if (last.role == ChatRole::User) {
             m_input->setPlainText(last.content);
             break;
         }
@@ -327,7 +327,7 @@ void ChatPage::onFinished(const ChatResult &result)
         showNotice(errorText(result));
     } else if (m_row >= 0 && (!result.answer.isEmpty() || result.stoppedByUser)) {
         SavedConversation conversation = m_conversations.at(m_row);
-        SavedMessage answer{QStringLiteral("assistant"), result.answer};
+        SavedMessage answer{ChatRole::Assistant, result.answer};
         answer.timeToFirstTokenSeconds = result.timeToFirstTokenSeconds;
         answer.tokensPerSecond = result.tokensPerSecond;
         answer.tokens = result.generatedTokens;
@@ -355,7 +355,7 @@ void ChatPage::render()
     };
     if (m_row >= 0) {
         for (const SavedMessage &message : m_conversations.at(m_row).messages) {
-            if (message.role == QLatin1String("user")) {
+            if (message.role == ChatRole::User) {
                 bubble(tr("You"), QStringLiteral("#eef3fb"), paragraphs(message.content), {});
                 continue;
             }

@@ -1,5 +1,7 @@
 #include "ui/conversationsmodel.h"
 
+#include <optional>
+
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -15,8 +17,9 @@ constexpr int kFormatVersion = 1;
 
 QJsonObject toJson(const SavedMessage &message)
 {
-    QJsonObject json{{QStringLiteral("role"), message.role}, {QStringLiteral("content"), message.content}};
-    if (message.role == QLatin1String("assistant")) {
+    QJsonObject json{{QStringLiteral("role"), chatRoleName(message.role)},
+                     {QStringLiteral("content"), message.content}};
+    if (message.role == ChatRole::Assistant) {
         json[QStringLiteral("ttft")] = message.timeToFirstTokenSeconds;
         json[QStringLiteral("tokensPerSecond")] = message.tokensPerSecond;
         json[QStringLiteral("tokens")] = message.tokens;
@@ -26,10 +29,14 @@ QJsonObject toJson(const SavedMessage &message)
     return json;
 }
 
-SavedMessage messageFromJson(const QJsonObject &json)
+// The message, unless its role is not one of ours.
+std::optional<SavedMessage> messageFromJson(const QJsonObject &json)
 {
+    const std::optional<ChatRole> role = chatRoleFromName(json[QStringLiteral("role")].toString());
+    if (!role)
+        return std::nullopt;
     SavedMessage message;
-    message.role = json[QStringLiteral("role")].toString();
+    message.role = *role;
     message.content = json[QStringLiteral("content")].toString();
     message.timeToFirstTokenSeconds = json[QStringLiteral("ttft")].toDouble();
     message.tokensPerSecond = json[QStringLiteral("tokensPerSecond")].toDouble();
@@ -78,8 +85,12 @@ bool ConversationsModel::load(QString *error)
         conversation.title = json[QStringLiteral("title")].toString();
         conversation.systemPrompt = json[QStringLiteral("systemPrompt")].toString();
         conversation.updated = QDateTime::fromString(json[QStringLiteral("updated")].toString(), Qt::ISODate);
-        for (const QJsonValue &message : json[QStringLiteral("messages")].toArray())
-            conversation.messages.push_back(messageFromJson(message.toObject()));
+        for (const QJsonValue &value : json[QStringLiteral("messages")].toArray()) {
+            const std::optional<SavedMessage> message = messageFromJson(value.toObject());
+            if (!message)
+                return setAside(tr("not a conversations file of this version"));
+            conversation.messages.push_back(*message);
+        }
         loaded.push_back(conversation);
     }
     beginResetModel();

@@ -7,10 +7,12 @@
 #include <QAbstractListModel>
 #include <QDateTime>
 
+#include "facade/enginetypes.h"
+
 namespace corolla {
 
 struct SavedMessage {
-    QString role;               // "user" or "assistant"
+    ChatRole role = ChatRole::User;
     QString content;
     // Of an answer:
     double timeToFirstTokenSeconds = 0;

@@ -44,7 +44,7 @@ nlohmann::ordered_json messagesJson(const QList<ChatMessage> &messages)
 {
     nlohmann::ordered_json json = nlohmann::ordered_json::array();
     for (const ChatMessage &message : messages)
-        json.push_back({{"role", message.role.toStdString()}, {"content", message.content.toStdString()}});
+        json.push_back({{"role", chatRoleName(message.role).toStdString()}, {"content", message.content.toStdString()}});
     return json;
 }
 

@@ -14,6 +14,27 @@ void registerEngineTypes()
     qRegisterMetaType<DonateSettings>();
 }
 
+QString chatRoleName(ChatRole role)
+{
+    switch (role) {
+    case ChatRole::System:
+        return QStringLiteral("system");
+    case ChatRole::User:
+        return QStringLiteral("user");
+    case ChatRole::Assistant:
+        return QStringLiteral("assistant");
+    }
+    return {};
+}
+
+std::optional<ChatRole> chatRoleFromName(const QString &name)
+{
+    for (ChatRole role : {ChatRole::System, ChatRole::User, ChatRole::Assistant})
+        if (name == chatRoleName(role))
+            return role;
+    return std::nullopt;
+}
+
 QString shortPeerId(const QString &peerId)
 {
     return peerId.left(kShortPeerIdChars);

@@ -3,6 +3,8 @@
 // snapshots and chat pieces coming out. Plain copyable types, never engine pointers.
 // Thread: any (copied across threads by queued signals).
 
+#include <optional>
+
 #include <QList>
 #include <QMetaType>
 #include <QString>
@@ -86,8 +88,14 @@ struct EngineStatus {
     ContributionStatus contribution;
 };
 
+enum class ChatRole { System, User, Assistant };
+
+// "system", "user", "assistant": the names chat templates and saved conversations use.
+QString chatRoleName(ChatRole role);
+std::optional<ChatRole> chatRoleFromName(const QString &name);
+
 struct ChatMessage {
-    QString role;                   // "system", "user" or "assistant"
+    ChatRole role = ChatRole::User;
     QString content;
 };
 

@@ -134,13 +134,13 @@ void TestUiModels::conversationsSurviveARestart()
         const int row = model.create(QString());
         SavedConversation conversation = model.at(row);
         conversation.title = QStringLiteral("你好");
-        SavedMessage answer{QStringLiteral("assistant"), QStringLiteral("hi\nthere")};
+        SavedMessage answer{ChatRole::Assistant, QStringLiteral("hi\nthere")};
         answer.timeToFirstTokenSeconds = 0.25;
         answer.tokensPerSecond = 12.5;
         answer.tokens = 7;
         answer.route = QStringLiteral("0–3 a, 4–7 b");
         answer.stopped = true;
-        conversation.messages = {{QStringLiteral("user"), QStringLiteral("hello")}, answer};
+        conversation.messages = {{ChatRole::User, QStringLiteral("hello")}, answer};
         model.update(row, conversation);
         QCOMPARE(model.rowCount(), 2);
         model.remove(5); // out of range: nothing happens
@@ -166,23 +166,31 @@ void TestUiModels::conversationsSurviveARestart()
 
 void TestUiModels::unreadableConversationsAreSetAside()
 {
-    QTemporaryDir folder;
-    const QString path = folder.filePath(QStringLiteral("conversations.json"));
-    QFile file(path);
-    QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write("{\"version\": 1, \"conversations\": [ {\"title\": ");
-    file.close();
-    ConversationsModel model(path);
-    QString error;
-    QVERIFY(!model.load(&error));
-    QVERIFY2(error.contains(QStringLiteral(".unreadable")), qPrintable(error));
-    QCOMPARE(model.rowCount(), 0);
-    // The user's file is kept, not overwritten by the next save.
-    QVERIFY(QFile::exists(path + QStringLiteral(".unreadable")));
-    model.create(QString());
-    QFile kept(path + QStringLiteral(".unreadable"));
-    QVERIFY(kept.open(QIODevice::ReadOnly));
-    QVERIFY(kept.readAll().startsWith("{\"version\": 1, \"conversations\": [ {\"title\": "));
+    // Cut off mid-file, and a message whose role is none of ours.
+    const QList<QByteArray> contents{
+        "{\"version\": 1, \"conversations\": [ {\"title\": ",
+        "{\"version\": 1, \"conversations\": [ {\"title\": \"t\", \"messages\": [ {\"role\": \"robot\", "
+        "\"content\": \"hi\"} ] } ] }",
+    };
+    for (const QByteArray &content : contents) {
+        QTemporaryDir folder;
+        const QString path = folder.filePath(QStringLiteral("conversations.json"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(content);
+        file.close();
+        ConversationsModel model(path);
+        QString error;
+        QVERIFY(!model.load(&error));
+        QVERIFY2(error.contains(QStringLiteral(".unreadable")), qPrintable(error));
+        QCOMPARE(model.rowCount(), 0);
+        // The user's file is kept, not overwritten by the next save.
+        QVERIFY(QFile::exists(path + QStringLiteral(".unreadable")));
+        model.create(QString());
+        QFile kept(path + QStringLiteral(".unreadable"));
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(kept.readAll(), content);
+    }
 }
 
 void TestUiModels::settingsPersistAcrossRestarts()
