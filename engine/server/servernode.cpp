@@ -111,7 +111,7 @@ Result<void> ServerNode::start()
 
 void ServerNode::chooseAndLoad()
 {
-    if (m_stopped)
+    if (m_phase == Phase::Stopped)
         return;
     const std::vector<double> throughput =
         m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
@@ -124,8 +124,7 @@ void ServerNode::chooseAndLoad()
 
 void ServerNode::load(std::int64_t begin, std::int64_t end)
 {
-    m_loading = true;
-    m_online = false;
+    m_phase = Phase::Loading;
     m_begin = begin;
     m_end = end;
     announce(); // JOINING: others see where we are going before the weights are in
@@ -172,16 +171,16 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
 void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
                           Result<std::shared_ptr<BlockSpan>> span, BlockThroughput throughput)
 {
-    m_loading = false;
-    if (m_stopped)
+    if (m_phase == Phase::Stopped)
         return;
     if (!span) {
+        m_phase = Phase::Failed;
         Q_EMIT failed(QString::fromStdString(span.error().toString()));
         return;
     }
     m_throughput = throughput;
     m_server->setSpan(std::move(*span));
-    m_online = true;
+    m_phase = Phase::Online;
     Q_EMIT log(QStringLiteral("serving blocks %1: %2 inference steps/s and %3 forward tokens/s through them")
                    .arg(spanText(begin, end))
                    .arg(throughput.inferenceRps / double(end - begin), 0, 'f', 1)
@@ -243,8 +242,19 @@ proto::ServerRecord ServerNode::makeRecord() const
     record.set_peer_id(m_identity.peerId());
     for (const std::string &address : addresses())
         record.add_addresses(address);
-    record.set_state(m_stopped ? proto::STATE_OFFLINE
-                               : (m_online ? proto::STATE_ONLINE : proto::STATE_JOINING));
+    switch (m_phase) {
+    case Phase::Idle:
+    case Phase::Loading:
+        record.set_state(proto::STATE_JOINING);
+        break;
+    case Phase::Online:
+        record.set_state(proto::STATE_ONLINE);
+        break;
+    case Phase::Failed:
+    case Phase::Stopped:
+        record.set_state(proto::STATE_OFFLINE);
+        break;
+    }
     record.set_start(m_begin);
     record.set_end(m_end);
     record.set_inference_rps(m_throughput.inferenceRps);
@@ -281,7 +291,7 @@ void ServerNode::scheduleBalanceCheck()
 
 void ServerNode::checkBalance()
 {
-    if (m_loading || m_stopped || !m_online)
+    if (m_phase != Phase::Online)
         return;
     std::vector<PlacedServer> servers;
     for (const proto::ServerRecord &record : m_watcher->state().servers(modelId()))
@@ -315,9 +325,9 @@ void ServerNode::logActivity()
 
 void ServerNode::stop()
 {
-    if (m_stopped)
+    if (m_phase == Phase::Stopped)
         return;
-    m_stopped = true;
+    m_phase = Phase::Stopped;
     m_announceTimer.stop();
     m_balanceTimer.stop();
     m_activityTimer.stop();

@@ -59,7 +59,7 @@ public:
     quint16 port() const;
     // The served span, [-1, -1) before one is loaded.
     std::pair<std::int64_t, std::int64_t> span() const { return {m_begin, m_end}; }
-    bool isOnline() const { return m_online; }
+    bool isOnline() const { return m_phase == Phase::Online; }
 
 Q_SIGNALS:
     void log(const QString &message);
@@ -67,6 +67,10 @@ Q_SIGNALS:
     void failed(const QString &message);
 
 private:
+    // Idle until a span is chosen; Loading (announced as joining) until its weights are in,
+    // again when it moves; Failed when they could not be loaded; Stopped for good.
+    enum class Phase { Idle, Loading, Online, Failed, Stopped };
+
     void chooseAndLoad();
     void load(std::int64_t begin, std::int64_t end);
     void onLoaded(std::int64_t begin, std::int64_t end, Result<std::shared_ptr<BlockSpan>> span,
@@ -85,9 +89,7 @@ private:
     std::unique_ptr<BlockServer> m_server;
     std::int64_t m_spanLength = 0;
     std::int64_t m_begin = -1, m_end = -1;
-    bool m_online = false;
-    bool m_loading = false;
-    bool m_stopped = false;
+    Phase m_phase = Phase::Idle;
     BlockThroughput m_throughput;
     QTimer m_announceTimer;
     QTimer m_balanceTimer;
