@@ -51,7 +51,7 @@ int runGenerate(const QStringList &arguments)
         if (!loaded)
             return reportError("generate", loaded.error().toString());
         tokenizer = std::move(loaded).value();
-        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(), true);
+        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(), SpecialTokens::Include);
         if (!encoded)
             return reportError("generate", encoded.error().toString());
         prompt = std::move(encoded).value();
@@ -75,7 +75,7 @@ int runGenerate(const QStringList &arguments)
     bool first = true;
     std::optional<IncrementalDecoder> text;
     if (tokenizer)
-        text.emplace(*tokenizer, /*skipSpecialTokens=*/true);
+        text.emplace(*tokenizer, SpecialTokens::Omit);
     StopSequences stops(stopTexts);
     std::string decodeError;
     auto stats = generate((*model)->head(), **session, prompt, options, [&](std::int64_t token) {

@@ -55,7 +55,7 @@ int runTokenize(const QStringList &arguments)
     auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("tokenize", tokenizer.error().toString());
-    const bool special = parser.isSet(QStringLiteral("special"));
+    const SpecialTokens special = parser.isSet(QStringLiteral("special")) ? SpecialTokens::Include : SpecialTokens::Omit;
     if (parser.isSet(QStringLiteral("text"))) {
         // Command-line arguments reach us as UTF-8 through QString.
         auto ids = (*tokenizer)->encode(parser.value(QStringLiteral("text")).toStdString(), special);
@@ -99,7 +99,7 @@ int runDetokenize(const QStringList &arguments)
     auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("detokenize", tokenizer.error().toString());
-    auto text = (*tokenizer)->decode(ids, parser.isSet(QStringLiteral("skip-special")));
+    auto text = (*tokenizer)->decode(ids, parser.isSet(QStringLiteral("skip-special")) ? SpecialTokens::Omit : SpecialTokens::Include);
     if (!text)
         return reportError("detokenize", text.error().toString());
     std::printf("%s\n", text->c_str());
@@ -132,8 +132,8 @@ int runChatTemplate(const QStringList &arguments)
     if (!messages)
         return reportError("chat-template", messages.error().toString());
     Json variables = Json::object();
-    variables["bos_token"] = (*tokenizer)->bosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, false) : "";
-    variables["eos_token"] = (*tokenizer)->eosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, false) : "";
+    variables["bos_token"] = (*tokenizer)->bosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, SpecialTokens::Include) : "";
+    variables["eos_token"] = (*tokenizer)->eosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, SpecialTokens::Include) : "";
     auto text = chat->render(*messages, parser.isSet(QStringLiteral("add-generation-prompt")), variables);
     if (!text)
         return reportError("chat-template", text.error().toString());
@@ -174,7 +174,7 @@ int runTokenizerBench(const QStringList &arguments)
     }
     using Clock = std::chrono::steady_clock;
     auto start = Clock::now();
-    auto ids = (*tokenizer)->encode(text, false);
+    auto ids = (*tokenizer)->encode(text, SpecialTokens::Omit);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!ids)
         return reportError("bench tokenizer", ids.error().toString());
@@ -192,7 +192,7 @@ int runTokenizerBench(const QStringList &arguments)
     if (!cold)
         return reportError("bench tokenizer", cold.error().toString());
     start = Clock::now();
-    auto promptIds = (*cold)->encode(prompt, true);
+    auto promptIds = (*cold)->encode(prompt, SpecialTokens::Include);
     const double promptSeconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!promptIds)
         return reportError("bench tokenizer", promptIds.error().toString());

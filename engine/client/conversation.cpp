@@ -14,7 +14,7 @@ std::string tokenText(const Tokenizer &tokenizer, std::optional<std::int64_t> id
 {
     if (!id)
         return "";
-    auto text = tokenizer.decode({*id}, false);
+    auto text = tokenizer.decode({*id}, SpecialTokens::Include);
     return text ? *text : "";
 }
 
@@ -66,7 +66,7 @@ Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &me
     if (!rendered)
         return rendered.error();
     const bool reuse = m_runner && startsWith(*rendered, m_heldText);
-    auto encoded = m_tokenizer.encode(reuse ? rendered->substr(m_heldText.size()) : *rendered, false);
+    auto encoded = m_tokenizer.encode(reuse ? rendered->substr(m_heldText.size()) : *rendered, SpecialTokens::Omit);
     if (!encoded)
         return encoded.error();
     std::vector<std::int64_t> fresh;
@@ -90,7 +90,7 @@ Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &me
     Turn turn;
     turn.newPromptTokens = std::int64_t(fresh.size());
     turn.reusedTokens = std::int64_t(m_held.size());
-    IncrementalDecoder text(m_tokenizer, /*skipSpecialTokens=*/true);
+    IncrementalDecoder text(m_tokenizer, SpecialTokens::Omit);
     StopSequences stops(stopTexts);
     std::string decodeError;
     bool listening = true;

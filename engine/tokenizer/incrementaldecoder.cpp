@@ -11,10 +11,10 @@ Result<std::pair<std::string, std::string>> IncrementalDecoder::decodeWindow() c
     // Decoding from a few tokens back keeps the decoders' context (leading-space rules,
     // byte runs) while the text already emitted is subtracted.
     const auto begin = m_ids.begin() + std::ptrdiff_t(m_prefixOffset);
-    auto before = m_tokenizer.decode({begin, m_ids.begin() + std::ptrdiff_t(m_readOffset)}, m_skipSpecial);
+    auto before = m_tokenizer.decode({begin, m_ids.begin() + std::ptrdiff_t(m_readOffset)}, m_special);
     if (!before)
         return before.error();
-    auto after = m_tokenizer.decode({begin, m_ids.end()}, m_skipSpecial);
+    auto after = m_tokenizer.decode({begin, m_ids.end()}, m_special);
     if (!after)
         return after.error();
     return std::make_pair(std::move(before).value(), std::move(after).value());

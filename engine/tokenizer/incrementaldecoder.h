@@ -14,8 +14,8 @@ namespace corolla {
 
 class IncrementalDecoder {
 public:
-    IncrementalDecoder(const Tokenizer &tokenizer, bool skipSpecialTokens)
-        : m_tokenizer(tokenizer), m_skipSpecial(skipSpecialTokens) {}
+    IncrementalDecoder(const Tokenizer &tokenizer, SpecialTokens special)
+        : m_tokenizer(tokenizer), m_special(special) {}
 
     // The new text that token `id` completes; may be empty while a character is unfinished.
     Result<std::string> push(std::int64_t id);
@@ -27,7 +27,7 @@ private:
     Result<std::pair<std::string, std::string>> decodeWindow() const;
 
     const Tokenizer &m_tokenizer;
-    bool m_skipSpecial;
+    SpecialTokens m_special;
     std::vector<std::int64_t> m_ids;
     std::size_t m_prefixOffset = 0; // text of ids[m_prefixOffset, m_readOffset) was emitted
     std::size_t m_readOffset = 0;

@@ -262,7 +262,7 @@ void Tokenizer::encodeStretch(const std::string &text, bool inputStart, std::vec
         [&](std::int64_t id) { ids.push_back(id); });
 }
 
-Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, bool addSpecialTokens) const
+Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, SpecialTokens special) const
 {
     if (!utf8::isValid(text))
         return makeError(ErrorCode::InvalidArgument, "the text is not valid UTF-8");
@@ -273,7 +273,7 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, boo
         text, false,
         [&](const std::string &stretch, std::size_t offset) { encodeStretch(stretch, offset == 0, ids); },
         [&](std::int64_t id) { ids.push_back(id); });
-    return addSpecialTokens ? postProcess(std::move(ids)) : ids;
+    return special == SpecialTokens::Include ? postProcess(std::move(ids)) : ids;
 }
 
 std::vector<std::int64_t> Tokenizer::postProcess(std::vector<std::int64_t> ids) const
@@ -283,14 +283,14 @@ std::vector<std::int64_t> Tokenizer::postProcess(std::vector<std::int64_t> ids) 
     return ids;
 }
 
-Result<std::string> Tokenizer::decode(const std::vector<std::int64_t> &ids, bool skipSpecialTokens) const
+Result<std::string> Tokenizer::decode(const std::vector<std::int64_t> &ids, SpecialTokens special) const
 {
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (std::int64_t id : ids) {
         const auto added = m_addedById.find(id);
         if (added != m_addedById.end()) {
-            if (!(skipSpecialTokens && m_added[added->second].special))
+            if (special == SpecialTokens::Include || !m_added[added->second].special)
                 tokens.push_back(m_added[added->second].content);
             continue;
         }

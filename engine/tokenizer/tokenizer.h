@@ -29,6 +29,10 @@ struct AddedToken {
     bool normalized = false; // matched in the normalized text instead of the raw input
 };
 
+// Whether special tokens are part of a result: added by the post-processor when encoding,
+// kept in the text when decoding.
+enum class SpecialTokens { Omit, Include };
+
 class Tokenizer {
 public:
     // Reads `<directory>/tokenizer.json` and, when present, `tokenizer_config.json`.
@@ -37,11 +41,12 @@ public:
     static Result<std::unique_ptr<Tokenizer>> fromJson(const std::string &tokenizerJson,
                                                        const std::string &configJson = {});
 
-    // Token ids of `text`; with `addSpecialTokens`, the post-processor's BOS/EOS and such.
+    // Token ids of `text`; SpecialTokens::Include adds the post-processor's BOS/EOS and such.
     // Text that is not valid UTF-8 is an error.
-    Result<std::vector<std::int64_t>> encode(const std::string &text, bool addSpecialTokens) const;
-    // The text of `ids`; ids outside the vocabulary are an error.
-    Result<std::string> decode(const std::vector<std::int64_t> &ids, bool skipSpecialTokens) const;
+    Result<std::vector<std::int64_t>> encode(const std::string &text, SpecialTokens special) const;
+    // The text of `ids`; SpecialTokens::Omit leaves special tokens out of it. Ids outside the
+    // vocabulary are an error.
+    Result<std::string> decode(const std::vector<std::int64_t> &ids, SpecialTokens special) const;
 
     std::optional<std::int64_t> tokenToId(const std::string &token) const;
     bool isSpecial(std::int64_t id) const;

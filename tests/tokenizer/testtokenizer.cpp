@@ -63,12 +63,12 @@ private Q_SLOTS:
             const auto withSpecial = entry["ids_with_special"].get<std::vector<std::int64_t>>();
             const std::string decoded = entry["decoded"];
 
-            auto ours = (*tokenizer)->encode(text, false);
-            auto oursSpecial = (*tokenizer)->encode(text, true);
-            auto oursDecoded = (*tokenizer)->decode(ids, false);
+            auto ours = (*tokenizer)->encode(text, SpecialTokens::Omit);
+            auto oursSpecial = (*tokenizer)->encode(text, SpecialTokens::Include);
+            auto oursDecoded = (*tokenizer)->decode(ids, SpecialTokens::Include);
             QVERIFY(ours.ok() && oursSpecial.ok() && oursDecoded.ok());
             std::string streamed;
-            IncrementalDecoder stream(**tokenizer, false);
+            IncrementalDecoder stream(**tokenizer, SpecialTokens::Include);
             for (std::int64_t id : ids)
                 streamed += *stream.push(id);
             streamed += *stream.finish();
@@ -169,11 +169,11 @@ private Q_SLOTS:
                          {"decoder", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}}}};
             auto tokenizer = Tokenizer::fromJson(json.dump());
             QVERIFY2(tokenizer.ok(), tokenizer.ok() ? "" : tokenizer.error().message.c_str());
-            QCOMPARE(*(*tokenizer)->encode("a", false), (std::vector<std::int64_t>{3}));
+            QCOMPARE(*(*tokenizer)->encode("a", SpecialTokens::Omit), (std::vector<std::int64_t>{3}));
             const std::vector<std::int64_t> afterSpecial = std::string(scheme) == "first"
                 ? std::vector<std::int64_t>{0, 1} : std::vector<std::int64_t>{0, 3};
-            QCOMPARE(*(*tokenizer)->encode("<s>a", false), afterSpecial);
-            QCOMPARE(*(*tokenizer)->decode({3, 3}, false), std::string("a a"));
+            QCOMPARE(*(*tokenizer)->encode("<s>a", SpecialTokens::Omit), afterSpecial);
+            QCOMPARE(*(*tokenizer)->decode({3, 3}, SpecialTokens::Include), std::string("a a"));
         }
     }
 
@@ -187,19 +187,19 @@ private Q_SLOTS:
                                                    {{"id", 6}, {"content", "[RAW]"}, {"special", true}, {"normalized", false}}})}};
         auto tokenizer = Tokenizer::fromJson(json.dump());
         QVERIFY(tokenizer.ok());
-        QCOMPARE(*(*tokenizer)->encode("A<X>b[RAW]a", false), (std::vector<std::int64_t>{0, 5, 1, 6, 0}));
+        QCOMPARE(*(*tokenizer)->encode("A<X>b[RAW]a", SpecialTokens::Omit), (std::vector<std::int64_t>{0, 5, 1, 6, 0}));
         // Not the raw token: its letters go to the model (unknown ones are dropped, no unk).
-        QCOMPARE(*(*tokenizer)->encode("a[raw]", false), (std::vector<std::int64_t>{0, 0}));
+        QCOMPARE(*(*tokenizer)->encode("a[raw]", SpecialTokens::Omit), (std::vector<std::int64_t>{0, 0}));
     }
 
     void malformedInput()
     {
         auto tokenizer = Tokenizer::load(kData + "sp-bpe-32k");
         QVERIFY(tokenizer.ok());
-        auto invalid = (*tokenizer)->encode("bad \xC3\x28 byte", false);
+        auto invalid = (*tokenizer)->encode("bad \xC3\x28 byte", SpecialTokens::Omit);
         QVERIFY(!invalid.ok());
         QVERIFY(invalid.error().message.find("UTF-8") != std::string::npos);
-        QVERIFY(!(*tokenizer)->decode({999999}, false).ok());
+        QVERIFY(!(*tokenizer)->decode({999999}, SpecialTokens::Include).ok());
 
         QVERIFY(!Tokenizer::fromJson("{").ok());
         QVERIFY(!Tokenizer::fromJson(R"({"added_tokens": []})").ok());
