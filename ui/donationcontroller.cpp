@@ -67,7 +67,10 @@ void DonationController::reevaluate()
     m_reason = reason;
     if (serve != m_serving) {
         m_serving = serve;
-        m_engine.setDonating(serve, m_settings.donateSettings());
+        if (serve)
+            m_engine.startDonating(m_settings.donateSettings());
+        else
+            m_engine.stopDonating();
     }
     if (changedState)
         Q_EMIT changed();
@@ -76,7 +79,7 @@ void DonationController::reevaluate()
 void DonationController::restartServing()
 {
     if (m_serving)
-        m_engine.setDonating(true, m_settings.donateSettings());
+        m_engine.startDonating(m_settings.donateSettings());
 }
 
 } // namespace corolla

@@ -73,10 +73,16 @@ void Engine::startDemoSwarm(int servers, const SwarmSettings &settings)
     postTo(m_host, [host = m_host, servers, settings] { host->startDemo(servers, settings); });
 }
 
-void Engine::setDonating(bool donate, const DonateSettings &settings)
+void Engine::startDonating(const DonateSettings &settings)
 {
-    m_donating = donate;
-    postTo(m_host, [host = m_host, donate, settings] { host->setDonating(donate, settings); });
+    m_donating = true;
+    postTo(m_host, [host = m_host, settings] { host->startDonating(settings); });
+}
+
+void Engine::stopDonating()
+{
+    m_donating = false;
+    postTo(m_host, [host = m_host] { host->stopDonating(); });
 }
 
 quint64 Engine::chat(ChatRequest request)

@@ -31,8 +31,9 @@ public:
     // Starts the local demo swarm (in-process servers of the bundled demo model) and joins it;
     // of the settings, only this peer's public name is used.
     void startDemoSwarm(int servers, const SwarmSettings &settings = {});
-    // Starts or stops serving on the swarm joined.
-    void setDonating(bool donate, const DonateSettings &settings);
+    // Serves on the swarm joined with `settings` (again, when they changed), or stops serving.
+    void startDonating(const DonateSettings &settings);
+    void stopDonating();
     bool isDonating() const { return m_donating; }
 
     // Starts answering; returns the request's id, which its chunks and result carry.

@@ -179,15 +179,20 @@ void EngineHost::joinSwarm(const QString &modelDir, const SwarmConnection &conne
         startOwnServer();
 }
 
-void EngineHost::setDonating(bool donate, const DonateSettings &settings)
+void EngineHost::startDonating(const DonateSettings &settings)
 {
-    if (donate && m_server && settings == m_donate)
+    if (m_server && settings == m_donate)
         return; // serving already, as asked
-    m_donating = donate;
+    m_donating = true;
     m_donate = settings;
     stopOwnServer();
-    if (donate)
-        startOwnServer();
+    startOwnServer();
+}
+
+void EngineHost::stopDonating()
+{
+    m_donating = false;
+    stopOwnServer();
 }
 
 void EngineHost::startOwnServer()

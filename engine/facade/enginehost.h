@@ -36,9 +36,10 @@ public:
     // Starts `servers` in-process servers of the demo model and joins them; this peer's own
     // server keeps the settings' public name.
     void startDemo(int servers, const SwarmSettings &settings);
-    // Starts or stops serving with `settings` on the current swarm (serving already with the
-    // same settings goes on undisturbed).
-    void setDonating(bool donate, const DonateSettings &settings);
+    // Serves with `settings` on the current swarm (serving already with the same settings goes
+    // on undisturbed), or stops serving.
+    void startDonating(const DonateSettings &settings);
+    void stopDonating();
     void setPings(const QHash<QString, double> &pingMs);
     void setChatState(bool ready, const QString &problem);
 
