@@ -20,7 +20,7 @@
 #include "loader/tensorsource.h"
 #include "model/localmodel.h"
 #include "model/ops.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 
 namespace corolla {
 

@@ -9,7 +9,7 @@
 #include "loader/npyfile.h"
 #include "model/generation.h"
 #include "model/localmodel.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "tokenizer/incrementaldecoder.h"
 #include "tokenizer/tokenizer.h"
 

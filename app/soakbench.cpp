@@ -17,7 +17,7 @@
 #include "app/clientoptions.h"
 #include "app/commands.h"
 #include "app/serverprocesses.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "swarm/modelidentity.h"
 #include "swarm/swarmconnection.h"
 

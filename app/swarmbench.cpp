@@ -16,7 +16,7 @@
 #include "app/commands.h"
 #include "app/serverprocesses.h"
 #include "loader/checkpoint.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "net/tensorcodec.h"
 #include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"

@@ -3,7 +3,7 @@
 #include <QDir>
 #include <QFileInfo>
 
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 
 namespace corolla {
 

@@ -23,7 +23,7 @@
 #include <QRegularExpression>
 #include <QThread>
 
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "tools/peerprocesses.h"
 
 using namespace corolla;

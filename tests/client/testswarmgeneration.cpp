@@ -11,7 +11,7 @@
 #include "client/remoteforward.h"
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"

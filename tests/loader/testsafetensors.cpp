@@ -21,7 +21,7 @@
 #include "model/blockspan.h"
 #include "model/clienthead.h"
 #include "model/localmodel.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 
 using namespace corolla;
 namespace fs = std::filesystem;

@@ -18,7 +18,7 @@
 #include "model/localmodel.h"
 #include "model/ops.h"
 #include "model/referencemodel.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 
 using namespace corolla;
 

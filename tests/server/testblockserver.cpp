@@ -12,7 +12,7 @@
 #include "loader/tensorsource.h"
 #include "model/blockspan.h"
 #include "model/referencemodel.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "net/framing.h"
 #include "net/rpcchannel.h"
 #include "net/tensorcodec.h"

@@ -5,7 +5,7 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "net/identity.h"
 #include "server/blockchoice.h"
 #include "server/memoryplan.h"

@@ -10,7 +10,7 @@
 
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 #include "net/rpcchannel.h"
 #include "server/memoryplan.h"
 #include "wire/wiretensor.h"

@@ -1,4 +1,4 @@
-#include "model/testmodel.h"
+#include "testmodel/testmodel.h"
 
 #include <filesystem>
 #include <fstream>
