@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "app/swarmoptions.h"
 #include "client/routeplanner.h"
+#include "core/bytesize.h"
 #include "net/identity.h"
 #include "server/memoryplan.h"
 #include "server/servernode.h"

@@ -7,9 +7,9 @@
 #include <QElapsedTimer>
 #include <QPointer>
 
+#include "net/hostport.h"
 #include "net/queuedcall.h"
 #include "net/rpcchannel.h"
-#include "swarm/dhtregistry.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {

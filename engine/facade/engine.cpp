@@ -5,8 +5,8 @@
 
 #include "facade/chatworker.h"
 #include "facade/enginehost.h"
+#include "net/hostport.h"
 #include "net/queuedcall.h"
-#include "swarm/dhtregistry.h"
 #include "swarm/staticregistry.h"
 
 namespace corolla {

@@ -20,9 +20,6 @@ std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,
 Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValue,
                                      std::int64_t cacheTokens, std::int64_t budgetBytes);
 
-// "24GiB", "512MB", "1.5G", "1000000" (bytes) -> bytes.
-Result<std::int64_t> parseByteSize(const std::string &text);
-std::string formatBytes(std::int64_t bytes);
 // Half of this machine's physical memory: the budget when none is given.
 std::int64_t defaultMemoryBudget();
 

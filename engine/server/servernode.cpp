@@ -6,13 +6,14 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/bytesize.h"
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
+#include "net/hostport.h"
+#include "net/queuedcall.h"
 #include "server/blockchoice.h"
 #include "server/memoryplan.h"
-#include "swarm/dhtregistry.h"
 #include "swarm/serverrecord.h"
-#include "net/queuedcall.h"
 
 namespace corolla {
 

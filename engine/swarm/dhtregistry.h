@@ -64,7 +64,4 @@ private:
     int m_retries = 0;            // of the newest announcement's puts, all keys together
 };
 
-// "host:port" -> (host, port); an error that says what is wrong otherwise.
-Result<std::pair<std::string, quint16>> parseHostPort(const std::string &text);
-
 } // namespace corolla

@@ -3,7 +3,7 @@
 #include <QFile>
 #include <QPointer>
 
-#include "swarm/dhtregistry.h"
+#include "net/hostport.h"
 
 namespace corolla {
 

@@ -5,7 +5,7 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
-#include "testmodel/testmodel.h"
+#include "core/bytesize.h"
 #include "net/identity.h"
 #include "server/blockchoice.h"
 #include "server/memoryplan.h"
@@ -13,6 +13,7 @@
 #include "swarm/serverrecord.h"
 #include "swarm/swarmstate.h"
 #include "swarm/swarmwatcher.h"
+#include "testmodel/testmodel.h"
 #include "tools/samplerecord.h"
 
 using namespace corolla;

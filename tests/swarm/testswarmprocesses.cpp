@@ -10,12 +10,12 @@
 
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
-#include "testmodel/testmodel.h"
+#include "net/hostport.h"
 #include "net/rpcchannel.h"
 #include "server/memoryplan.h"
-#include "wire/wiretensor.h"
-#include "swarm/dhtregistry.h"
+#include "testmodel/testmodel.h"
 #include "tools/peerprocesses.h"
+#include "wire/wiretensor.h"
 
 using namespace corolla;
 
