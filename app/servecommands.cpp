@@ -144,7 +144,7 @@ int runServe(const QStringList &arguments)
     auto identity = loadIdentity(parser, identityLock);
     if (!identity)
         return reportError("serve", identity.error().toString());
-    auto watcher = makeSwarmWatcher(parser, model->id);
+    auto watcher = makeSwarmWatcher(parser, model->id, identity->peerId());
     if (!watcher)
         return reportError("serve", watcher.error().toString());
     for (const auto &registry : (*watcher)->registries())

@@ -32,12 +32,13 @@ void addRegistryOptions(CommandParser &parser)
 }
 
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &parser,
-                                                       const std::string &modelId)
+                                                       const std::string &modelId,
+                                                       const std::string &serverPeerId)
 {
     auto connection = swarmConnection(parser);
     if (!connection)
         return connection.error();
-    return makeSwarmWatcher(*connection, modelId);
+    return makeSwarmWatcher(*connection, modelId, serverPeerId);
 }
 
 Result<SwarmConnection> swarmConnection(const CommandParser &parser)

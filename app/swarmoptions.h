@@ -15,9 +15,10 @@ namespace corolla {
 void addRegistryOptions(CommandParser &parser);
 
 // A watcher for `modelId` with the registries the options ask for. With none asked for,
-// LAN discovery alone (zero configuration on a home network).
+// LAN discovery alone (zero configuration on a home network). A server passes its peer id.
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &parser,
-                                                       const std::string &modelId);
+                                                       const std::string &modelId,
+                                                       const std::string &serverPeerId = {});
 // The registries the options ask for.
 Result<SwarmConnection> swarmConnection(const CommandParser &parser);
 

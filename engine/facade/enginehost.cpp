@@ -120,7 +120,8 @@ void EngineHost::startDemo(int servers, const SwarmSettings &settings)
         options.announcePeriodMs = kDemoAnnouncePeriodMs;
         options.throughputCachePath = QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
         auto identity = PeerIdentity::generate();
-        auto watcher = makeSwarmWatcher(connection, *modelId);
+        auto watcher = identity ? makeSwarmWatcher(connection, *modelId, identity->peerId())
+                                : Result<std::unique_ptr<SwarmWatcher>>(identity.error());
         if (!identity || !watcher) {
             m_problem = fromStd(identity ? watcher.error().toString() : identity.error().toString());
             return;
@@ -230,7 +231,7 @@ void EngineHost::startOwnServer()
         : m_settings.identityPath;
     bool shared = false;
     auto identity = loadOrCreateLocked(identityPath, m_identityLock, &shared);
-    auto watcher = identity ? makeSwarmWatcher(m_connection, m_modelId)
+    auto watcher = identity ? makeSwarmWatcher(m_connection, m_modelId, identity->peerId())
                             : Result<std::unique_ptr<SwarmWatcher>>(identity.error());
     if (!watcher) {
         m_serverProblem = fromStd(watcher.error().toString());

@@ -95,6 +95,17 @@ dht::DhtRunner::Context dhtContext()
     return context;
 }
 
+// The model key's first 12 bytes, then 8 of the peer's own: nearer the key than any random
+// node, apart from other servers of the model.
+dht::InfoHash homeNodeId(const std::string &modelId, const std::string &peerId)
+{
+    dht::InfoHash id = dht::InfoHash::get(dhtModelKey(modelId));
+    const dht::InfoHash own = dht::InfoHash::get("corolla-node/" + peerId);
+    for (std::size_t i = 12; i < id.size(); ++i)
+        id[i] = own[i];
+    return id;
+}
+
 } // namespace
 
 std::string dhtModelKey(const std::string &modelId)
@@ -124,6 +135,8 @@ Result<std::unique_ptr<DhtRegistry>> DhtRegistry::start(const DhtOptions &option
     // request limit, and a generous global one.
     config.dht_config.node_config.max_peer_req_per_sec = -1;
     config.dht_config.node_config.max_req_per_sec = 8192;
+    if (!options.homeModelId.empty())
+        config.dht_config.node_config.node_id = homeNodeId(options.homeModelId, options.homePeerId);
     try {
         registry->m_runner->run(options.port, config, dhtContext());
     } catch (const std::exception &error) {

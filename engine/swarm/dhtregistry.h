@@ -30,6 +30,11 @@ struct DhtOptions {
     quint16 port = 0;                   // 0: any free UDP port
     std::vector<std::string> bootstrap; // "host:port"
     bool bootstrapMode = false;         // a long-lived node others bootstrap from
+    // A server's node sits next to its model's key, at a place its peer id fixes: servers are
+    // the nodes nearest the key, so a search for it asks them first, and not nodes of clients
+    // that came and went. A restarted server takes its old place back. Empty: a random place.
+    std::string homeModelId;
+    std::string homePeerId;
 };
 
 class DhtRegistry : public Registry {

@@ -7,13 +7,18 @@
 namespace corolla {
 
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const SwarmConnection &connection,
-                                                       const std::string &modelId)
+                                                       const std::string &modelId,
+                                                       const std::string &serverPeerId)
 {
     auto watcher = std::make_unique<SwarmWatcher>(modelId);
     if (connection.usesDht()) {
         DhtOptions options;
         options.bootstrap = connection.dhtBootstrap;
         options.port = connection.dhtPort.value_or(0);
+        if (!serverPeerId.empty()) {
+            options.homeModelId = modelId;
+            options.homePeerId = serverPeerId;
+        }
         auto registry = DhtRegistry::start(options);
         if (!registry)
             return registry.error();

@@ -30,8 +30,10 @@ struct SwarmConnection {
     bool isEmpty() const { return !usesDht() && !lan && staticPeers.empty() && !board; }
 };
 
-// A watcher for `modelId` with every registry `connection` names (LAN alone when empty).
+// A watcher for `modelId` with every registry `connection` names (LAN alone when empty). A
+// server passes its peer id: its DHT node then sits next to the model's key.
 Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const SwarmConnection &connection,
-                                                       const std::string &modelId);
+                                                       const std::string &modelId,
+                                                       const std::string &serverPeerId = {});
 
 } // namespace corolla
