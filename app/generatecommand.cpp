@@ -14,17 +14,22 @@ namespace corolla {
 
 int runGenerate(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("generate"),
-                         QStringLiteral("Generates tokens, streaming them to stdout; statistics and the "
-                                        "route go to stderr. The blocks run on this machine, or on a "
-                                        "swarm with --swarm."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    CommandParser parser(
+        QStringLiteral("generate"),
+        QStringLiteral("Generates tokens, streaming them to stdout; statistics and the "
+                       "route go to stderr. The blocks run on this machine, or on a "
+                       "swarm with --swarm."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), QStringLiteral("fp32"));
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("prompt token ids"));
-    parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"), QStringLiteral("prompt text"));
-    parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
-                          QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
+                          QStringLiteral("prompt token ids"));
+    parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"),
+                          QStringLiteral("prompt text"));
+    parser.addValueOption(
+        QStringLiteral("stop"), QStringLiteral("TEXT"),
+        QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
     addSamplingOptions(parser, QStringLiteral("32"));
     addSwarmClientOptions(parser);
     int exitCode = 0;
@@ -51,7 +56,8 @@ int runGenerate(const QStringList &arguments)
         if (!loaded)
             return reportError("generate", loaded.error().toString());
         tokenizer = std::move(loaded).value();
-        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(), SpecialTokens::Include);
+        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(),
+                                         SpecialTokens::Include);
         if (!encoded)
             return reportError("generate", encoded.error().toString());
         prompt = std::move(encoded).value();
@@ -104,15 +110,16 @@ int runGenerate(const QStringList &arguments)
     if (!stats)
         return reportError("generate", stats.error().toString());
     const double decodeRate = stats->generatedTokens > 1 && stats->decodeSeconds > 0
-        ? double(stats->generatedTokens - 1) / stats->decodeSeconds
-        : 0.0;
-    std::fprintf(stderr, "prompt %lld tokens, generated %lld; first token after %.1f ms, then %.2f tokens/s\n",
-                 static_cast<long long>(stats->promptTokens),
-                 static_cast<long long>(stats->generatedTokens), stats->prefillSeconds * 1000.0,
-                 decodeRate);
+                                  ? double(stats->generatedTokens - 1) / stats->decodeSeconds
+                                  : 0.0;
+    std::fprintf(
+        stderr,
+        "prompt %lld tokens, generated %lld; first token after %.1f ms, then %.2f tokens/s\n",
+        static_cast<long long>(stats->promptTokens), static_cast<long long>(stats->generatedTokens),
+        stats->prefillSeconds * 1000.0, decodeRate);
     if (remote && remote->failovers() > 0)
-        std::fprintf(stderr, "recovered from %d failed server(s); route now: %s\n", remote->failovers(),
-                     remote->routeText().c_str());
+        std::fprintf(stderr, "recovered from %d failed server(s); route now: %s\n",
+                     remote->failovers(), remote->routeText().c_str());
     return 0;
 }
 

@@ -62,9 +62,9 @@ double bestGemmFlops(const ModelConfig &config, std::int64_t tokens, at::ScalarT
 
 struct Measured {
     double prefillSeconds = 0;
-    double decodeSeconds = 0;     // all decode steps
-    double bestDecodeRate = 0;    // tokens/s of the fastest segment
-    double bandwidth = 0; // the best of the probes taken between the decode segments
+    double decodeSeconds = 0;  // all decode steps
+    double bestDecodeRate = 0; // tokens/s of the fastest segment
+    double bandwidth = 0;      // the best of the probes taken between the decode segments
 };
 
 // Best prefill of `prompt` over `repeats` runs, then `decodeTokens` greedy steps in segments,
@@ -97,16 +97,18 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
     // The probe reads with libtorch's pool, the threads that run the decode.
     const MemoryBandwidthProbe::ParallelFor torchPool =
         [](std::size_t count, const std::function<void(std::size_t, std::size_t)> &work) {
-            at::parallel_for(0, std::int64_t(count), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
-                work(std::size_t(begin), std::size_t(end));
-            });
+            at::parallel_for(0, std::int64_t(count), 1 << 16,
+                             [&](std::int64_t begin, std::int64_t end) {
+                                 work(std::size_t(begin), std::size_t(end));
+                             });
         };
     constexpr std::int64_t kSegments = 8;
     at::Tensor token = lastLogits.argmax(-1).view({1, 1});
     double bandwidth = 0;
     for (std::int64_t segment = 0; segment < kSegments; ++segment) {
         bandwidth = std::max(bandwidth, probe.measure(2, torchPool));
-        const std::int64_t steps = decodeTokens * (segment + 1) / kSegments - decodeTokens * segment / kSegments;
+        const std::int64_t steps =
+            decodeTokens * (segment + 1) / kSegments - decodeTokens * segment / kSegments;
         const auto start = Clock::now();
         for (std::int64_t i = 0; i < steps; ++i) {
             auto embedded = model.head().embed(token);
@@ -130,15 +132,18 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
 
 static int runLocalBench(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("bench local"),
-                         QStringLiteral("Measures decode and prefill tokens/s of the local engine on "
-                                        "all cores against the memory-bandwidth and GEMM bounds "
-                                        "measured in the same run; prints one JSON object."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    CommandParser parser(
+        QStringLiteral("bench local"),
+        QStringLiteral("Measures decode and prefill tokens/s of the local engine on "
+                       "all cores against the memory-bandwidth and GEMM bounds "
+                       "measured in the same run; prints one JSON object."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
                           QStringLiteral("random weights of a named shape (see make-test-model)"));
     parser.addValueOption(QStringLiteral("family"), QStringLiteral("NAME"),
-                          QStringLiteral("family for generic shapes such as tiny"), QStringLiteral("llama"));
+                          QStringLiteral("family for generic shapes such as tiny"),
+                          QStringLiteral("llama"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype"), QStringLiteral("bf16"));
     parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
@@ -202,14 +207,17 @@ static int runLocalBench(const QStringList &arguments)
     const double bandwidth = measured->bandwidth;
 
     // Decode reads every block weight and the LM head once per token.
-    const double bytesPerToken = double(model->blocks().weightBytes() + model->head().lmHeadBytes());
+    const double bytesPerToken =
+        double(model->blocks().weightBytes() + model->head().lmHeadBytes());
     const double elementBytes = *dtype == at::kBFloat16 ? 2.0 : 4.0;
     // Prefill: two FLOPs per weight per token, attention over half the prompt on average,
     // and the LM head for the last position only.
     const double blockParameters = double(model->blocks().weightBytes()) / elementBytes;
-    const double attentionFlops = double(config.numLayers) * 4.0 * double(config.numHeads * config.headDim)
-        * double(promptTokens + 1) / 2.0;
-    const double prefillFlopsPerToken = 2.0 * blockParameters + attentionFlops
+    const double attentionFlops = double(config.numLayers) * 4.0
+                                  * double(config.numHeads * config.headDim)
+                                  * double(promptTokens + 1) / 2.0;
+    const double prefillFlopsPerToken =
+        2.0 * blockParameters + attentionFlops
         + 2.0 * double(model->head().lmHeadBytes()) / elementBytes / double(promptTokens);
 
     const double decodeRate = measured->bestDecodeRate;
@@ -250,7 +258,8 @@ int runBench(const QStringList &arguments)
         return runSwarmBench(arguments);
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("soak"))
         return runSoakBench(arguments);
-    return reportError("bench", "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer [options]'");
+    return reportError("bench",
+                       "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer [options]'");
 }
 
 } // namespace corolla

@@ -20,7 +20,8 @@ namespace {
 // --model and --dtype, shared by the commands that run a local model.
 void addModelOptions(CommandParser &parser)
 {
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype: fp32 or bf16"), QStringLiteral("fp32"));
 }
@@ -40,12 +41,14 @@ int runMakeTestModel(const QStringList &arguments)
     std::string shapes;
     for (const std::string &shape : testModelShapes())
         shapes += (shapes.empty() ? "" : ", ") + shape;
-    CommandParser parser(QStringLiteral("make-test-model"),
-                         QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
-                                        "random weights and a byte-level tokenizer."));
+    CommandParser parser(
+        QStringLiteral("make-test-model"),
+        QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
+                       "random weights and a byte-level tokenizer."));
     parser.addValueOption(QStringLiteral("family"), QStringLiteral("llama|mistral|qwen2|bloom"),
                           QStringLiteral("model family"));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"), QStringLiteral("output folder"));
+    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"),
+                          QStringLiteral("output folder"));
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
                           QStringLiteral("shape: ") + QString::fromStdString(shapes),
                           QStringLiteral("tiny"));
@@ -53,8 +56,8 @@ int runMakeTestModel(const QStringList &arguments)
                           QStringLiteral("number of safetensors files"), QStringLiteral("1"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("bf16|fp32"),
                           QStringLiteral("storage dtype"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("random seed"),
-                          QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
+                          QStringLiteral("random seed"), QStringLiteral("0"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -75,8 +78,8 @@ int runMakeTestModel(const QStringList &arguments)
     if (auto written = writeTestModel(parser.text(QStringLiteral("out")), spec, shards); !written)
         return reportError("make-test-model", written.error().toString());
     std::fprintf(stderr, "wrote a %s %s model (%s, %d shard%s) to %s\n", spec.shape.c_str(),
-                 spec.family.c_str(), computeDtypeName(spec.storage), shards, shards == 1 ? "" : "s",
-                 parser.text(QStringLiteral("out")).c_str());
+                 spec.family.c_str(), computeDtypeName(spec.storage), shards,
+                 shards == 1 ? "" : "s", parser.text(QStringLiteral("out")).c_str());
     return 0;
 }
 
@@ -86,8 +89,10 @@ int runLogits(const QStringList &arguments)
                          QStringLiteral("Writes the logits of every position of a token sequence "
                                         "as a float32 .npy array [n_ids, vocab]."));
     addModelOptions(parser);
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("token ids, e.g. 1,2,3"));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"), QStringLiteral("output file"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
+                          QStringLiteral("token ids, e.g. 1,2,3"));
+    parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"),
+                          QStringLiteral("output file"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;

@@ -35,7 +35,8 @@ Result<PeerIdentity> loadIdentity(const CommandParser &parser, std::unique_ptr<Q
     bool shared = false;
     auto identity = loadOrCreateLocked(path, lock, &shared);
     if (shared)
-        logLine(QStringLiteral("%1 is in use by another Corolla process; using a new identity").arg(path));
+        logLine(QStringLiteral("%1 is in use by another Corolla process; using a new identity")
+                    .arg(path));
     return identity;
 }
 
@@ -47,7 +48,8 @@ Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &tex
     const qlonglong end = parts.size() == 2 ? parts[1].toLongLong(&okEnd) : -1;
     if (!okBegin || !okEnd || begin < 0 || end <= begin)
         return makeError(ErrorCode::InvalidArgument,
-                         "--blocks must be 'auto' or START:END with START < END, not '" + text.toStdString() + "'");
+                         "--blocks must be 'auto' or START:END with START < END, not '"
+                             + text.toStdString() + "'");
     return std::make_pair(std::int64_t(begin), std::int64_t(end));
 }
 
@@ -65,35 +67,42 @@ int runEventLoopUntilSignal(std::function<void()> beforeQuit)
 
 int runServe(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("serve"),
-                         QStringLiteral("Serves a range of a model's blocks to the swarm until stopped (Ctrl+C)."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    CommandParser parser(
+        QStringLiteral("serve"),
+        QStringLiteral("Serves a range of a model's blocks to the swarm until stopped (Ctrl+C)."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("blocks"), QStringLiteral("auto|A:B"),
                           QStringLiteral("blocks to serve: auto (the swarm's weakest) or [A, B)"),
                           QStringLiteral("auto"));
-    parser.addValueOption(QStringLiteral("memory-budget"), QStringLiteral("SIZE"),
-                          QStringLiteral("memory for blocks and cache with --blocks auto (default: half the RAM)"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
-                          QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("port"), QStringLiteral("P"), QStringLiteral("TCP port (0: any free port)"),
-                          QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("listen"), QStringLiteral("ADDRESS"), QStringLiteral("address to listen on"),
-                          QStringLiteral("0.0.0.0"));
-    parser.addValueOption(QStringLiteral("announce-address"), QStringLiteral("HOST[:PORT]"),
-                          QStringLiteral("address others reach this server at (repeatable; default: this machine's)"));
+    parser.addValueOption(
+        QStringLiteral("memory-budget"), QStringLiteral("SIZE"),
+        QStringLiteral("memory for blocks and cache with --blocks auto (default: half the RAM)"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
+                          QStringLiteral("compute dtype"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("port"), QStringLiteral("P"),
+                          QStringLiteral("TCP port (0: any free port)"), QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("listen"), QStringLiteral("ADDRESS"),
+                          QStringLiteral("address to listen on"), QStringLiteral("0.0.0.0"));
+    parser.addValueOption(
+        QStringLiteral("announce-address"), QStringLiteral("HOST[:PORT]"),
+        QStringLiteral(
+            "address others reach this server at (repeatable; default: this machine's)"));
     parser.addValueOption(QStringLiteral("public-name"), QStringLiteral("NAME"),
                           QStringLiteral("a name shown to the swarm"));
-    parser.addValueOption(QStringLiteral("identity"), QStringLiteral("FILE"),
-                          QStringLiteral("the peer's key file (default: in the app's data folder)"));
+    parser.addValueOption(
+        QStringLiteral("identity"), QStringLiteral("FILE"),
+        QStringLiteral("the peer's key file (default: in the app's data folder)"));
     parser.addValueOption(QStringLiteral("cache-tokens"), QStringLiteral("N"),
                           QStringLiteral("KV cache budget in tokens"), QStringLiteral("16384"));
     parser.addValueOption(QStringLiteral("max-sessions"), QStringLiteral("N"),
                           QStringLiteral("most inference sessions at once"), QStringLiteral("64"));
     parser.addValueOption(QStringLiteral("session-timeout"), QStringLiteral("SECONDS"),
                           QStringLiteral("idle sessions expire after this"), QStringLiteral("300"));
-    parser.addValueOption(QStringLiteral("announce-period"), QStringLiteral("SECONDS"),
-                          QStringLiteral("re-announce this often; records expire after two periods"),
-                          QStringLiteral("30"));
+    parser.addValueOption(
+        QStringLiteral("announce-period"), QStringLiteral("SECONDS"),
+        QStringLiteral("re-announce this often; records expire after two periods"),
+        QStringLiteral("30"));
     parser.addValueOption(QStringLiteral("rebalance-period"), QStringLiteral("SECONDS"),
                           QStringLiteral("with --blocks auto, check this often whether to move"),
                           QStringLiteral("120"));
@@ -111,15 +120,19 @@ int runServe(const QStringList &arguments)
     for (const QString &address : parser.values(QStringLiteral("announce-address")))
         options.announceAddresses.push_back(address.toStdString());
     options.publicName = parser.text(QStringLiteral("public-name"));
-    options.limits.cacheBudgetTokens = parser.integer(QStringLiteral("cache-tokens"), 1, std::int64_t(1) << 30);
+    options.limits.cacheBudgetTokens =
+        parser.integer(QStringLiteral("cache-tokens"), 1, std::int64_t(1) << 30);
     options.limits.maxSessions = parser.integer(QStringLiteral("max-sessions"), 1, 100000);
     options.limits.sessionIdleTimeoutMs =
         int(parser.number(QStringLiteral("session-timeout"), 0.1, 86400.0) * 1000);
-    options.announcePeriodMs = int(parser.number(QStringLiteral("announce-period"), 0.2, 60.0) * 1000);
-    options.rebalancePeriodMs = int(parser.number(QStringLiteral("rebalance-period"), 0.2, 86400.0) * 1000);
+    options.announcePeriodMs =
+        int(parser.number(QStringLiteral("announce-period"), 0.2, 60.0) * 1000);
+    options.rebalancePeriodMs =
+        int(parser.number(QStringLiteral("rebalance-period"), 0.2, 86400.0) * 1000);
     options.throughputCachePath =
         QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation))
-            .filePath(QStringLiteral("throughput.json")).toStdString();
+            .filePath(QStringLiteral("throughput.json"))
+            .toStdString();
     if (parser.value(QStringLiteral("blocks")) != QLatin1String("auto")) {
         auto range = parseBlockRange(parser.value(QStringLiteral("blocks")));
         if (range)
@@ -132,14 +145,16 @@ int runServe(const QStringList &arguments)
         if (budget)
             options.memoryBudgetBytes = *budget;
         else
-            parser.error(QStringLiteral("--memory-budget: ") + QString::fromStdString(budget.error().message));
+            parser.error(QStringLiteral("--memory-budget: ")
+                         + QString::fromStdString(budget.error().message));
     }
     if (parser.failed())
         return 2;
 
     auto model = resolveModel(options.modelDir);
     if (!model || model->directory.empty())
-        return reportError("serve", model ? options.modelDir + ": not a model folder" : model.error().toString());
+        return reportError("serve", model ? options.modelDir + ": not a model folder"
+                                          : model.error().toString());
     std::unique_ptr<QLockFile> identityLock;
     auto identity = loadIdentity(parser, identityLock);
     if (!identity)
@@ -156,7 +171,9 @@ int runServe(const QStringList &arguments)
         logLine(QStringLiteral("error: ") + message);
         QCoreApplication::exit(1);
     });
-    logLine(QStringLiteral("model %1 (%2 blocks)").arg(QString::fromStdString(model->id)).arg(model->numBlocks));
+    logLine(QStringLiteral("model %1 (%2 blocks)")
+                .arg(QString::fromStdString(model->id))
+                .arg(model->numBlocks));
     if (auto started = node.start(); !started)
         return reportError("serve", started.error().toString());
     return runEventLoopUntilSignal([&node] { node.stop(); });
@@ -164,8 +181,10 @@ int runServe(const QStringList &arguments)
 
 int runSwarm(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("swarm"), QStringLiteral("Shows the servers of a model in the swarm."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR|ID"), QStringLiteral("model folder or model id"));
+    CommandParser parser(QStringLiteral("swarm"),
+                         QStringLiteral("Shows the servers of a model in the swarm."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR|ID"),
+                          QStringLiteral("model folder or model id"));
     parser.addFlag(QStringLiteral("json"), QStringLiteral("print one JSON object"));
     parser.addValueOption(QStringLiteral("wait"), QStringLiteral("SECONDS"),
                           QStringLiteral("how long to listen to the swarm"), QStringLiteral("2"));
@@ -184,12 +203,14 @@ int runSwarm(const QStringList &arguments)
     if (!watcher)
         return reportError("swarm", watcher.error().toString());
     (*watcher)->start(250); // ask again and again while we listen
-    QTimer::singleShot(int(waitSeconds * 1000), QCoreApplication::instance(), &QCoreApplication::quit);
+    QTimer::singleShot(int(waitSeconds * 1000), QCoreApplication::instance(),
+                       &QCoreApplication::quit);
     QCoreApplication::exec();
 
     SwarmState state = (*watcher)->state();
     state.prune(unixTimeMs());
-    const std::int64_t numBlocks = model->numBlocks > 0 ? model->numBlocks : state.numBlocks(model->id);
+    const std::int64_t numBlocks =
+        model->numBlocks > 0 ? model->numBlocks : state.numBlocks(model->id);
     if (parser.isSet(QStringLiteral("json"))) {
         std::printf("%s\n", state.toJson(model->id, numBlocks).dump().c_str());
         return 0;
@@ -198,10 +219,12 @@ int runSwarm(const QStringList &arguments)
     std::printf("%-12s %-16s %-9s %-8s %12s %10s  %s\n", "peer", "name", "blocks", "state",
                 "throughput", "cache", "addresses");
     for (const proto::ServerRecord &record : state.records(model->id)) {
-        const std::string blocks = std::to_string(record.start()) + ":" + std::to_string(record.end());
-        std::printf("%-12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n", shortPeerId(record.peer_id()).c_str(),
-                    record.public_name().c_str(), blocks.c_str(), serverStateName(record.state()),
-                    record.throughput(), static_cast<long long>(record.cache_tokens_left()),
+        const std::string blocks =
+            std::to_string(record.start()) + ":" + std::to_string(record.end());
+        std::printf("%-12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n",
+                    shortPeerId(record.peer_id()).c_str(), record.public_name().c_str(),
+                    blocks.c_str(), serverStateName(record.state()), record.throughput(),
+                    static_cast<long long>(record.cache_tokens_left()),
                     record.addresses_size() ? record.addresses(0).c_str() : "");
     }
     const std::vector<double> coverage = state.blockThroughput(model->id, numBlocks);

@@ -34,13 +34,17 @@ constexpr int kStepTimeoutMs = 5000;
 // Times every single-token step of the runner it wraps.
 class TimedRunner : public BlockRunner {
 public:
-    explicit TimedRunner(BlockRunner &inner) : m_inner(inner) {}
+    explicit TimedRunner(BlockRunner &inner)
+        : m_inner(inner)
+    {
+    }
     Result<at::Tensor> step(const at::Tensor &hidden) override
     {
         const auto start = Clock::now();
         auto output = m_inner.step(hidden);
         if (output && hidden.size(1) == 1)
-            stepMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+            stepMs.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
         return output;
     }
     std::int64_t position() const override { return m_inner.position(); }
@@ -53,7 +57,8 @@ private:
 
 struct SoakTotals {
     std::mutex mutex;
-    std::int64_t turns = 0, tokens = 0, wrongTokens = 0, failovers = 0, cleanErrors = 0, otherErrors = 0;
+    std::int64_t turns = 0, tokens = 0, wrongTokens = 0, failovers = 0, cleanErrors = 0,
+                 otherErrors = 0;
     std::vector<double> swarmStepMs, localStepMs;
     std::vector<std::string> errorSamples;
 };
@@ -77,8 +82,10 @@ void soakChat(const ChatPlan &plan, const LocalModel &local, SwarmClient &swarm,
     std::unique_ptr<RemoteSession> session;
     std::int64_t carried = -1; // the last answer token, which no runner holds yet
     while (Clock::now() < plan.end) {
-        const std::int64_t promptLength = std::uniform_int_distribution<std::int64_t>(4, 24)(random);
-        if (session && session->position() + promptLength + plan.answerTokens + 1 > kSessionLength) {
+        const std::int64_t promptLength =
+            std::uniform_int_distribution<std::int64_t>(4, 24)(random);
+        if (session
+            && session->position() + promptLength + plan.answerTokens + 1 > kSessionLength) {
             session.reset();
             localRunner.reset();
         }
@@ -91,7 +98,8 @@ void soakChat(const ChatPlan &plan, const LocalModel &local, SwarmClient &swarm,
             auto opened = RemoteSession::open(swarm, config.numLayers, sessionOptions);
             if (!opened) {
                 std::lock_guard lock(totals.mutex);
-                ++(opened.error().code == ErrorCode::NotFound ? totals.cleanErrors : totals.otherErrors);
+                ++(opened.error().code == ErrorCode::NotFound ? totals.cleanErrors
+                                                              : totals.otherErrors);
                 if (totals.errorSamples.size() < 8)
                     totals.errorSamples.push_back(opened.error().message);
                 continue;
@@ -104,30 +112,35 @@ void soakChat(const ChatPlan &plan, const LocalModel &local, SwarmClient &swarm,
         if (carried >= 0)
             prompt.push_back(carried);
         for (std::int64_t i = 0; i < promptLength; ++i)
-            prompt.push_back(std::uniform_int_distribution<std::int64_t>(3, config.vocabSize - 1)(random));
+            prompt.push_back(
+                std::uniform_int_distribution<std::int64_t>(3, config.vocabSize - 1)(random));
 
         std::vector<std::int64_t> swarmTokens, localTokens;
         TimedRunner timedSwarm(*session), timedLocal(*localRunner);
         const int failoversBefore = session->failovers();
-        auto swarmRun = generate(local.head(), timedSwarm, prompt, options, [&](std::int64_t token) {
-            swarmTokens.push_back(token);
-            return true;
-        });
+        auto swarmRun =
+            generate(local.head(), timedSwarm, prompt, options, [&](std::int64_t token) {
+                swarmTokens.push_back(token);
+                return true;
+            });
         if (!swarmRun) {
             std::lock_guard lock(totals.mutex);
             totals.failovers += session->failovers() - failoversBefore;
-            ++(swarmRun.error().code == ErrorCode::NotFound ? totals.cleanErrors : totals.otherErrors);
+            ++(swarmRun.error().code == ErrorCode::NotFound ? totals.cleanErrors
+                                                            : totals.otherErrors);
             if (totals.errorSamples.size() < 8)
                 totals.errorSamples.push_back(swarmRun.error().message);
             session.reset(); // its state is unknown after a failed step
             localRunner.reset();
             continue;
         }
-        auto localRun = generate(local.head(), timedLocal, prompt, options, [&](std::int64_t token) {
-            localTokens.push_back(token);
-            return true;
-        });
-        std::int64_t wrong = std::abs(std::int64_t(swarmTokens.size()) - std::int64_t(localTokens.size()));
+        auto localRun =
+            generate(local.head(), timedLocal, prompt, options, [&](std::int64_t token) {
+                localTokens.push_back(token);
+                return true;
+            });
+        std::int64_t wrong =
+            std::abs(std::int64_t(swarmTokens.size()) - std::int64_t(localTokens.size()));
         for (std::size_t i = 0; i < std::min(swarmTokens.size(), localTokens.size()); ++i)
             wrong += swarmTokens[i] != localTokens[i];
         carried = swarmTokens.empty() ? -1 : swarmTokens.back();
@@ -144,8 +157,10 @@ void soakChat(const ChatPlan &plan, const LocalModel &local, SwarmClient &swarm,
         totals.tokens += std::int64_t(swarmTokens.size());
         totals.wrongTokens += wrong;
         totals.failovers += session->failovers() - failoversBefore;
-        totals.swarmStepMs.insert(totals.swarmStepMs.end(), timedSwarm.stepMs.begin(), timedSwarm.stepMs.end());
-        totals.localStepMs.insert(totals.localStepMs.end(), timedLocal.stepMs.begin(), timedLocal.stepMs.end());
+        totals.swarmStepMs.insert(totals.swarmStepMs.end(), timedSwarm.stepMs.begin(),
+                                  timedSwarm.stepMs.end());
+        totals.localStepMs.insert(totals.localStepMs.end(), timedLocal.stepMs.begin(),
+                                  timedLocal.stepMs.end());
         if (wrong > 0) {
             // A mismatch ends this chat's sessions: both runners start over.
             session.reset();
@@ -173,28 +188,32 @@ struct SoakServer {
 
 int runSoakBench(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("bench soak"),
-                         QStringLiteral("Runs N concurrent chats through a swarm of server processes on "
-                                        "127.0.0.1 (two servers for each half of the blocks) "
-                                        "while killing and restarting random servers; compares every answer "
-                                        "token with the same steps run locally; prints one JSON object."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    CommandParser parser(
+        QStringLiteral("bench soak"),
+        QStringLiteral("Runs N concurrent chats through a swarm of server processes on "
+                       "127.0.0.1 (two servers for each half of the blocks) "
+                       "while killing and restarting random servers; compares every answer "
+                       "token with the same steps run locally; prints one JSON object."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
-                          QStringLiteral("random weights of a named shape (see make-test-model)"), QStringLiteral("demo"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
-                          QStringLiteral("fp32"));
-    parser.addValueOption(QStringLiteral("chats"), QStringLiteral("N"), QStringLiteral("concurrent chats"),
-                          QStringLiteral("4"));
-    parser.addValueOption(QStringLiteral("minutes"), QStringLiteral("M"), QStringLiteral("how long to run"),
-                          QStringLiteral("1"));
-    parser.addValueOption(QStringLiteral("kill-every"), QStringLiteral("SECONDS"),
-                          QStringLiteral("SIGKILL a random server this often and restart it half as long "
-                                         "later (0: never)"),
-                          QStringLiteral("20"));
-    parser.addValueOption(QStringLiteral("answer-tokens"), QStringLiteral("N"), QStringLiteral("tokens per answer"),
-                          QStringLiteral("32"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("random seed"),
-                          QStringLiteral("1"));
+                          QStringLiteral("random weights of a named shape (see make-test-model)"),
+                          QStringLiteral("demo"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
+                          QStringLiteral("compute dtype"), QStringLiteral("fp32"));
+    parser.addValueOption(QStringLiteral("chats"), QStringLiteral("N"),
+                          QStringLiteral("concurrent chats"), QStringLiteral("4"));
+    parser.addValueOption(QStringLiteral("minutes"), QStringLiteral("M"),
+                          QStringLiteral("how long to run"), QStringLiteral("1"));
+    parser.addValueOption(
+        QStringLiteral("kill-every"), QStringLiteral("SECONDS"),
+        QStringLiteral("SIGKILL a random server this often and restart it half as long "
+                       "later (0: never)"),
+        QStringLiteral("20"));
+    parser.addValueOption(QStringLiteral("answer-tokens"), QStringLiteral("N"),
+                          QStringLiteral("tokens per answer"), QStringLiteral("32"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
+                          QStringLiteral("random seed"), QStringLiteral("1"));
     int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
         return exitCode;
@@ -236,12 +255,14 @@ int runSoakBench(const QStringList &arguments)
     auto bootstrap = processes.startBootstrap();
     if (!bootstrap)
         return reportError("bench soak", bootstrap.error().toString());
-    const QStringList dht{QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(*bootstrap),
+    const QStringList dht{QStringLiteral("--dht-bootstrap"),
+                          QStringLiteral("127.0.0.1:%1").arg(*bootstrap),
                           QStringLiteral("--announce-period"), QStringLiteral("10")};
     const std::int64_t half = numBlocks / 2;
     std::vector<SoakServer> servers{{0, half}, {0, half}, {half, numBlocks}, {half, numBlocks}};
     auto startServer = [&](SoakServer &server) -> Result<void> {
-        auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(*dtype), 0, {}, dht);
+        auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(*dtype),
+                                       0, {}, dht);
         if (!started)
             return started.error();
         server.process = *started;
@@ -255,10 +276,12 @@ int runSoakBench(const QStringList &arguments)
 
     SwarmConnection connection;
     connection.dhtBootstrap.push_back("127.0.0.1:" + std::to_string(*bootstrap));
-    auto swarm = SwarmClient::start([connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
+    auto swarm = SwarmClient::start(
+        [connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
     if (!swarm)
         return reportError("bench soak", swarm.error().toString());
-    (*swarm)->waitForServers([&](const auto &found) { return found.size() == servers.size(); }, 30000);
+    (*swarm)->waitForServers([&](const auto &found) { return found.size() == servers.size(); },
+                             30000);
 
     std::fprintf(stderr, "%d chats for %.1f minutes...\n", chats, minutes);
     SoakTotals totals;
@@ -266,7 +289,8 @@ int runSoakBench(const QStringList &arguments)
     const auto end = start + std::chrono::milliseconds(std::int64_t(minutes * 60000));
     std::vector<std::thread> threads;
     for (int i = 0; i < chats; ++i)
-        threads.emplace_back(soakChat, ChatPlan{i, seed * 1000003 + std::uint64_t(i), answerTokens, end},
+        threads.emplace_back(soakChat,
+                             ChatPlan{i, seed * 1000003 + std::uint64_t(i), answerTokens, end},
                              std::cref(**local), std::ref(**swarm), std::ref(totals));
 
     // The main thread kills and restarts servers, and notices servers that died by themselves.
@@ -280,9 +304,10 @@ int runSoakBench(const QStringList &arguments)
             const bool running = server.process.process->state() != QProcess::NotRunning;
             if (!running && !server.killedByUs) {
                 ++crashes;
-                std::fprintf(stderr, "server of blocks %lld-%lld died by itself:\n%s\n",
-                             static_cast<long long>(server.begin), static_cast<long long>(server.end - 1),
-                             server.process.process->readAllStandardError().right(4000).constData());
+                std::fprintf(
+                    stderr, "server of blocks %lld-%lld died by itself:\n%s\n",
+                    static_cast<long long>(server.begin), static_cast<long long>(server.end - 1),
+                    server.process.process->readAllStandardError().right(4000).constData());
                 server.killedByUs = true;
                 server.restartAt = now;
             }
@@ -298,7 +323,8 @@ int runSoakBench(const QStringList &arguments)
                 if (server.process.process->state() != QProcess::NotRunning)
                     running.push_back(&server);
             if (!running.empty()) {
-                SoakServer &victim = *running[std::uniform_int_distribution<std::size_t>(0, running.size() - 1)(random)];
+                SoakServer &victim = *running[std::uniform_int_distribution<std::size_t>(
+                    0, running.size() - 1)(random)];
                 victim.process.process->kill();
                 victim.process.process->waitForFinished(10000);
                 victim.killedByUs = true;
@@ -328,8 +354,12 @@ int runSoakBench(const QStringList &arguments)
         {"other_errors", totals.otherErrors},
         {"wrong_tokens", totals.wrongTokens},
         {"crashes", crashes},
-        {"step_ms", {{"p50", percentile(totals.swarmStepMs, 0.5)}, {"p99", percentile(totals.swarmStepMs, 0.99)}}},
-        {"local_step_ms", {{"p50", percentile(totals.localStepMs, 0.5)}, {"p99", percentile(totals.localStepMs, 0.99)}}},
+        {"step_ms",
+         {{"p50", percentile(totals.swarmStepMs, 0.5)},
+          {"p99", percentile(totals.swarmStepMs, 0.99)}}},
+        {"local_step_ms",
+         {{"p50", percentile(totals.localStepMs, 0.5)},
+          {"p99", percentile(totals.localStepMs, 0.99)}}},
         {"error_samples", totals.errorSamples},
     };
     std::printf("%s\n", report.dump(2).c_str());
