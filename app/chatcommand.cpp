@@ -48,7 +48,7 @@ int runChat(const QStringList &arguments)
         return reportError("chat", model.error().toString());
     auto conversation = Conversation::create(
         **tokenizer, (*model)->head(), (*model)->config().eosTokenIds,
-        [&model](std::int64_t length) { return (*model)->newSession(length); }, maxLength);
+        [&model](std::int64_t length, const std::stop_token &stop) { return (*model)->newSession(length, stop); }, maxLength);
     if (!conversation)
         return reportError("chat", conversation.error().toString());
     std::vector<std::string> stopTexts;

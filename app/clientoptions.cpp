@@ -113,13 +113,13 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
     return backend;
 }
 
-Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength)
+Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength, const std::stop_token &stop)
 {
     if (m_local)
         return std::unique_ptr<BlockRunner>(new LocalBlockRunner(m_local->blocks(), maxLength));
     RemoteSessionOptions options = m_sessionOptions;
     options.maxLength = maxLength;
-    auto session = RemoteSession::open(*m_swarm, m_config.numLayers, options);
+    auto session = RemoteSession::open(*m_swarm, m_config.numLayers, options, stop);
     if (!session)
         return session.error();
     return std::unique_ptr<BlockRunner>(std::move(*session));

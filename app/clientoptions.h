@@ -4,6 +4,7 @@
 // Thread: main.
 
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "app/commandparser.h"
@@ -40,7 +41,7 @@ public:
     SwarmClient *swarm() const { return m_swarm.get(); }
 
     // Fresh blocks state for a sequence of up to maxLength positions.
-    Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength);
+    Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength, const std::stop_token &stop = {});
 
 private:
     ModelConfig m_config;

@@ -38,10 +38,10 @@ public:
         : m_inner(inner)
     {
     }
-    Result<at::Tensor> step(const at::Tensor &hidden) override
+    Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) override
     {
         const auto start = Clock::now();
-        auto output = m_inner.step(hidden);
+        auto output = m_inner.step(hidden, stop);
         if (output && hidden.size(1) == 1)
             stepMs.push_back(
                 std::chrono::duration<double, std::milli>(Clock::now() - start).count());

@@ -48,7 +48,7 @@ Result<Timing> timeRun(const ClientHead &head, BlockRunner &blocks, const at::Te
     auto hidden = head.embed(prompt);
     if (!hidden)
         return hidden.error();
-    auto output = blocks.step(*hidden);
+    auto output = blocks.step(*hidden, {});
     if (!output)
         return output.error();
     std::int64_t token = head.logits(output->select(1, prompt.size(1) - 1)).argmax(-1).item<std::int64_t>();
@@ -64,7 +64,7 @@ Result<Timing> timeRun(const ClientHead &head, BlockRunner &blocks, const at::Te
         hidden = head.embed(at::full({1, 1}, token, at::kLong));
         if (!hidden)
             return hidden.error();
-        output = blocks.step(*hidden);
+        output = blocks.step(*hidden, {});
         if (!output)
             return output.error();
         token = head.logits(output->select(1, 0)).argmax(-1).item<std::int64_t>();

@@ -75,7 +75,7 @@ Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &me
     fresh.insert(fresh.end(), encoded->begin(), encoded->end());
     if (!reuse) {
         reset();
-        auto opened = m_newRunner(m_maxLength);
+        auto opened = m_newRunner(m_maxLength, options.stop);
         if (!opened)
             return opened.error();
         m_runner = std::move(*opened);

@@ -25,7 +25,10 @@ class Tokenizer;
 
 class Conversation {
 public:
-    using RunnerFactory = std::function<Result<std::unique_ptr<BlockRunner>>(std::int64_t maxLength)>;
+    // Opens blocks for a sequence of up to `maxLength` positions; any wait for them (for
+    // servers, say) ends once `stop` is requested.
+    using RunnerFactory =
+        std::function<Result<std::unique_ptr<BlockRunner>>(std::int64_t maxLength, const std::stop_token &stop)>;
 
     // `modelStopIds`: the model config's end-of-sequence ids (the tokenizer's is added).
     static Result<std::unique_ptr<Conversation>> create(const Tokenizer &tokenizer, const ClientHead &head,

@@ -16,7 +16,7 @@ constexpr int kMissingBlocksPollMs = 500;
 } // namespace
 
 RemoteForward::RemoteForward(SwarmClient &client, std::int64_t numBlocks, RemoteForwardOptions options)
-    : m_client(client), m_numBlocks(numBlocks), m_options(options)
+    : m_client(client), m_numBlocks(numBlocks), m_options(options), m_failovers(client, options.maxFailovers)
 {
 }
 
@@ -41,15 +41,6 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
         m_client.refreshNow();
         m_client.waitForServers([](const auto &) { return false; }, kMissingBlocksPollMs);
     }
-}
-
-Result<void> RemoteForward::failed(const std::string &peerId, const Error &error)
-{
-    m_client.reportFailure(peerId);
-    if (++m_failovers > m_options.maxFailovers)
-        return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)
-                                            + " failed servers; the last: " + error.message);
-    return {};
 }
 
 Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
@@ -78,18 +69,19 @@ Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidd
     }
     auto response = m_client.call(hop.server, request, m_options.callTimeoutMs);
     if (!response)
-        return response.error();
+        return peerFailure(response.error(), hop.span.peerId);
     if (response->has_error())
-        return RpcChannel::toError(response->error());
+        return peerFailure(RpcChannel::toError(response->error()), hop.span.peerId);
     const proto::Tensor *tensor = grad.defined() ? (response->has_backward() ? &response->backward().grad_input() : nullptr)
                                                  : (response->has_forward() ? &response->forward().hidden() : nullptr);
     if (!tensor)
-        return makeError(ErrorCode::Format, "the server answered with something else");
+        return peerFailure(makeError(ErrorCode::Format, "the server answered with something else"), hop.span.peerId);
     auto output = tensorFromWire(*tensor, hidden.numel());
     if (!output)
-        return output.error();
+        return peerFailure(output.error(), hop.span.peerId);
     if (!output->sizes().equals(hidden.sizes()))
-        return makeError(ErrorCode::Format, "the server's answer has another shape than the request");
+        return peerFailure(makeError(ErrorCode::Format, "the server's answer has another shape than the request"),
+                           hop.span.peerId);
     return output;
 }
 
@@ -106,8 +98,8 @@ Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden, const std::v
             if (!output) {
                 if (output.error().code == ErrorCode::InvalidArgument)
                     return output.error();
-                if (auto retry = failed(hop.span.peerId, output.error()); !retry)
-                    return retry.error();
+                if (auto giveUp = m_failovers.spend(output.error()))
+                    return *giveUp;
                 break; // re-plan from this block on
             }
             x = std::move(*output);
@@ -127,13 +119,12 @@ Result<at::Tensor> RemoteForward::backward(const at::Tensor &hidden, const at::T
         // The inputs of every hop, then the gradients back through them in reverse.
         std::vector<at::Tensor> inputs{hidden.to(at::kFloat).contiguous()};
         std::optional<Error> failure;
-        std::string failedPeer;
         for (std::size_t i = 0; i + 1 < hops->size() && !failure; ++i) {
             auto output = callHop((*hops)[i], inputs.back(), {}, lengths);
             if (output)
                 inputs.push_back(std::move(*output));
             else
-                failure = output.error(), failedPeer = (*hops)[i].span.peerId;
+                failure = output.error();
         }
         at::Tensor grad = gradOutput.to(at::kFloat).contiguous();
         for (std::size_t i = hops->size(); i-- > 0 && !failure;) {
@@ -141,14 +132,14 @@ Result<at::Tensor> RemoteForward::backward(const at::Tensor &hidden, const at::T
             if (gradInput)
                 grad = std::move(*gradInput);
             else
-                failure = gradInput.error(), failedPeer = (*hops)[i].span.peerId;
+                failure = gradInput.error();
         }
         if (!failure)
             return grad;
         if (failure->code == ErrorCode::InvalidArgument)
             return *failure;
-        if (auto retry = failed(failedPeer, *failure); !retry)
-            return retry.error();
+        if (auto giveUp = m_failovers.spend(*failure))
+            return *giveUp;
     }
 }
 

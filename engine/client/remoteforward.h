@@ -10,6 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "client/failover.h"
 #include "client/routeplanner.h"
 #include "client/swarmclient.h"
 
@@ -32,7 +33,7 @@ public:
     Result<at::Tensor> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
                                 const std::vector<std::int64_t> &lengths);
 
-    int failovers() const { return m_failovers; }
+    int failovers() const { return m_failovers.spent(); }
 
 private:
     struct Hop {
@@ -42,13 +43,11 @@ private:
     Result<std::vector<Hop>> plan(std::int64_t from, std::int64_t to);
     Result<at::Tensor> callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
                                const std::vector<std::int64_t> &lengths);
-    // Counts a failure of `peerId`; an error once there were too many.
-    Result<void> failed(const std::string &peerId, const Error &error);
 
     SwarmClient &m_client;
     std::int64_t m_numBlocks;
     RemoteForwardOptions m_options;
-    int m_failovers = 0;
+    FailoverBudget m_failovers;
 };
 
 } // namespace corolla

@@ -39,20 +39,21 @@ Result<proto::Request> stepRequest(const at::Tensor &hidden, proto::Codec codec)
     return request;
 }
 
-// The hidden states of a step reply, which must have the shape that was sent.
-Result<at::Tensor> stepOutput(const Result<proto::Response> &response, const at::Tensor &input)
+// The hidden states of `peerId`'s step reply, which must have the shape that was sent.
+Result<at::Tensor> stepOutput(const Result<proto::Response> &response, const at::Tensor &input,
+                              const std::string &peerId)
 {
     if (!response)
-        return response.error();
+        return peerFailure(response.error(), peerId);
     if (response->has_error())
-        return RpcChannel::toError(response->error());
+        return peerFailure(RpcChannel::toError(response->error()), peerId);
     if (!response->has_step())
-        return makeError(ErrorCode::Format, "the server answered a step with something else");
+        return peerFailure(makeError(ErrorCode::Format, "the server answered a step with something else"), peerId);
     auto output = tensorFromWire(response->step().hidden(), input.numel());
     if (!output)
-        return output.error();
+        return peerFailure(output.error(), peerId);
     if (!output->sizes().equals(input.sizes()))
-        return makeError(ErrorCode::Format, "the server's output has another shape than its input");
+        return peerFailure(makeError(ErrorCode::Format, "the server's output has another shape than its input"), peerId);
     return output;
 }
 
@@ -73,15 +74,16 @@ proto::Codec losslessCodec(at::ScalarType computeDtype)
 }
 
 RemoteSession::RemoteSession(SwarmClient &client, std::int64_t numBlocks, RemoteSessionOptions options)
-    : m_client(client), m_numBlocks(numBlocks), m_options(options)
+    : m_client(client), m_numBlocks(numBlocks), m_options(options), m_failovers(client, options.maxFailovers)
 {
 }
 
 Result<std::unique_ptr<RemoteSession>> RemoteSession::open(SwarmClient &client, std::int64_t numBlocks,
-                                                           RemoteSessionOptions options)
+                                                           RemoteSessionOptions options,
+                                                           const std::stop_token &stop)
 {
     auto session = std::unique_ptr<RemoteSession>(new RemoteSession(client, numBlocks, options));
-    auto hops = session->connect(0, numBlocks, {});
+    auto hops = session->connect(0, numBlocks, {}, stop);
     if (!hops)
         return hops.error();
     session->m_hops = std::move(*hops);
@@ -118,24 +120,18 @@ std::string RemoteSession::routeText() const
     return text;
 }
 
-Result<at::Tensor> RemoteSession::runStep(ClientStream &stream, const at::Tensor &input,
-                                          const std::string &peerId)
+Result<at::Tensor> RemoteSession::runStep(Hop &hop, const at::Tensor &input, const std::stop_token &stop)
 {
     auto request = stepRequest(input, m_options.codec);
     if (!request)
         return request.error();
-    stream.send(*request);
-    auto output = stepOutput(stream.receive(m_options.stepTimeoutMs, m_options.cancelled), input);
-    if (!output && output.error().code == ErrorCode::Cancelled)
-        return output;
-    if (!output)
-        return makeError(output.error().code, "peer " + shortPeerId(peerId) + ": " + output.error().message);
-    return output;
+    hop.stream->send(*request);
+    return stepOutput(hop.stream->receive(m_options.stepTimeoutMs, stop), input, hop.server.peer_id());
 }
 
 Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vector<RouteHop> &route,
                                                                 const std::vector<at::Tensor> &history,
-                                                                std::string &failedPeer)
+                                                                const std::stop_token &stop)
 {
     const std::vector<proto::ServerRecord> servers = m_client.servers();
     // Every hop lives in `hops` from before its session is opened, so that when a later hop
@@ -153,18 +149,17 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
     } closer{hops};
     std::vector<at::Tensor> inputs = history;
     for (const RouteHop &span : route) {
-        failedPeer = span.peerId;
         auto server = std::find_if(servers.begin(), servers.end(),
                                    [&](const auto &record) { return record.peer_id() == span.peerId; });
         if (server == servers.end())
-            return makeError(ErrorCode::NotFound, "peer " + span.peerId + " left the swarm");
+            return peerFailure(makeError(ErrorCode::NotFound, "left the swarm"), span.peerId);
         Hop &hop = hops.emplace_back(Hop{span, *server, m_client.openStream(*server), {}});
         hop.stream->send(openRequest(span, m_options.maxLength, m_options.codec));
-        auto opened = hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled);
+        auto opened = hop.stream->receive(m_options.stepTimeoutMs, stop);
         if (!opened)
             return opened.error();
         if (opened->has_error())
-            return RpcChannel::toError(opened->error());
+            return peerFailure(RpcChannel::toError(opened->error()), span.peerId);
 
         // Catch up: the same steps, in the same order, with a window of them in flight.
         std::vector<at::Tensor> outputs;
@@ -176,8 +171,8 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
                     return request.error();
                 hop.stream->send(*request);
             }
-            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs, m_options.cancelled),
-                                     inputs[outputs.size()]);
+            auto output = stepOutput(hop.stream->receive(m_options.stepTimeoutMs, stop),
+                                     inputs[outputs.size()], span.peerId);
             if (!output)
                 return output.error();
             outputs.push_back(std::move(*output));
@@ -185,13 +180,13 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
         hop.inputs = std::move(inputs);
         inputs = std::move(outputs);
     }
-    failedPeer.clear();
     closer.armed = false;
     return hops;
 }
 
 Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from, std::int64_t to,
-                                                               const std::vector<at::Tensor> &history)
+                                                               const std::vector<at::Tensor> &history,
+                                                               const std::stop_token &stop)
 {
     const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
     std::string lastFailure;
@@ -208,15 +203,12 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
 
         auto route = planRoute(m_client.candidates(m_numBlocks), from, to, RouteKind::Inference, m_options.maxLength);
         if (route) {
-            std::string failedPeer;
-            auto hops = tryRoute(*route, history, failedPeer);
-            if (hops || hops.error().code == ErrorCode::Cancelled)
+            auto hops = tryRoute(*route, history, stop);
+            if (hops)
                 return hops;
+            if (auto giveUp = m_failovers.spend(hops.error()))
+                return *giveUp;
             lastFailure = hops.error().message;
-            m_client.reportFailure(failedPeer);
-            if (++m_failovers > m_options.maxFailovers)
-                return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)
-                                                    + " failed servers; the last: " + lastFailure);
             continue;
         }
         if (Clock::now() >= deadline) {
@@ -228,7 +220,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
                                  + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
                                  + "). Start a server for them with `corolla serve --blocks auto`.");
         }
-        if (m_options.cancelled && m_options.cancelled())
+        if (stop.stop_requested())
             return makeError(ErrorCode::Cancelled, "stopped while waiting for servers of the missing blocks");
         m_client.refreshNow();
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -237,7 +229,7 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
     }
 }
 
-Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
+Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden, const std::stop_token &stop)
 {
     if (hidden.dim() != 3 || hidden.size(0) != 1)
         return makeError(ErrorCode::InvalidArgument, "a remote session takes hidden states [1, T, hidden]");
@@ -248,20 +240,18 @@ Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden)
     at::Tensor x = hidden.to(at::kFloat).contiguous();
     for (std::size_t i = 0; i < m_hops.size();) {
         Hop &hop = m_hops[i];
-        auto output = runStep(*hop.stream, x, hop.server.peer_id());
+        auto output = runStep(hop, x, stop);
         if (output) {
             hop.inputs.push_back(x);
             x = std::move(*output);
             ++i;
             continue;
         }
-        if (output.error().code == ErrorCode::InvalidArgument || output.error().code == ErrorCode::Cancelled)
-            return output.error(); // the request itself is wrong (another server would say so too), or the caller stops
-        m_client.reportFailure(hop.server.peer_id());
-        if (++m_failovers > m_options.maxFailovers)
-            return makeError(ErrorCode::Io, "gave up after " + std::to_string(m_options.maxFailovers)
-                                                + " failed servers; the last: " + output.error().message);
-        auto replacement = connect(hop.span.start, hop.span.end, hop.inputs);
+        if (output.error().code == ErrorCode::InvalidArgument)
+            return output.error(); // the step itself is wrong: another server would say so too
+        if (auto giveUp = m_failovers.spend(output.error()))
+            return *giveUp;
+        auto replacement = connect(hop.span.start, hop.span.end, hop.inputs, stop);
         if (!replacement)
             return replacement.error();
         closeSession(m_hops[i]); // a server that was only slow frees its cache now, not at its timeout

@@ -8,11 +8,12 @@
 // Thread: the thread that calls it (not the SwarmClient's network thread).
 
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
+#include "client/failover.h"
 #include "client/routeplanner.h"
 #include "client/swarmclient.h"
 #include "model/generation.h"
@@ -29,17 +30,18 @@ struct RemoteSessionOptions {
     int stepTimeoutMs = 30000;              // a server silent this long has failed
     int routeTimeoutMs = 15000;             // how long to wait for missing blocks to appear
     int maxFailovers = 16;
-    std::function<bool()> cancelled; // when it says so, a step waiting for a server stops
 };
 
 class RemoteSession : public BlockRunner {
 public:
-    // Plans a route over every block of the model and opens a session on each hop.
+    // Plans a route over every block of the model and opens a session on each hop; waiting
+    // for missing blocks or for a server ends with a Cancelled error once `stop` is requested.
     static Result<std::unique_ptr<RemoteSession>> open(SwarmClient &client, std::int64_t numBlocks,
-                                                       RemoteSessionOptions options);
+                                                       RemoteSessionOptions options,
+                                                       const std::stop_token &stop = {});
     ~RemoteSession() override;
 
-    Result<at::Tensor> step(const at::Tensor &hidden) override;
+    Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) override;
     std::int64_t position() const override { return m_position; }
 
     // The route in use now, with the public names of its servers.
@@ -51,7 +53,7 @@ public:
     };
     const std::vector<Hop> &route() const { return m_hops; }
     std::string routeText() const;
-    int failovers() const { return m_failovers; }
+    int failovers() const { return m_failovers.spent(); }
 
 private:
     RemoteSession(SwarmClient &client, std::int64_t numBlocks, RemoteSessionOptions options);
@@ -59,10 +61,11 @@ private:
     // Hops covering [from, to), each with an open session that has been given `history`
     // (the inputs of the lost hop) so its cache holds the same positions.
     Result<std::vector<Hop>> connect(std::int64_t from, std::int64_t to,
-                                     const std::vector<at::Tensor> &history);
+                                     const std::vector<at::Tensor> &history, const std::stop_token &stop);
+    // Opens `route` and replays `history` through it; a failure names its peer (Error::peerId).
     Result<std::vector<Hop>> tryRoute(const std::vector<RouteHop> &route,
-                                      const std::vector<at::Tensor> &history, std::string &failedPeer);
-    Result<at::Tensor> runStep(ClientStream &stream, const at::Tensor &input, const std::string &peerId);
+                                      const std::vector<at::Tensor> &history, const std::stop_token &stop);
+    Result<at::Tensor> runStep(Hop &hop, const at::Tensor &input, const std::stop_token &stop);
     // Closes the server's session of `hop` without waiting for its answer.
     static void closeSession(Hop &hop);
     // Closes the servers' sessions of `hops` and forgets the hops.
@@ -73,7 +76,7 @@ private:
     RemoteSessionOptions m_options;
     std::vector<Hop> m_hops;
     std::int64_t m_position = 0;
-    int m_failovers = 0;
+    FailoverBudget m_failovers;
 };
 
 } // namespace corolla

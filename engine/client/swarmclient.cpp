@@ -144,23 +144,28 @@ void ClientStream::send(const proto::Request &request)
     });
 }
 
-Result<proto::Response> ClientStream::receive(int timeoutMs, const std::function<bool()> &cancelled)
+Result<proto::Response> ClientStream::receive(int timeoutMs, const std::stop_token &stop)
 {
-    constexpr auto kCancelCheck = std::chrono::milliseconds(50);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     std::unique_lock lock(m_inbox->mutex);
-    auto arrived = [this] { return !m_inbox->responses.empty(); };
-    while (!arrived()) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline)
-            return makeError(ErrorCode::Timeout, "no answer from peer " + m_server.peer_id() + " in "
+    // Wakes when a response arrives, the deadline passes, or `stop` is requested.
+    const bool arrived = m_inbox->arrived.wait_until(lock, stop, deadline,
+                                                     [this] { return !m_inbox->responses.empty(); });
+    if (!arrived) {
+        Error error = stop.stop_requested()
+            ? makeError(ErrorCode::Cancelled, "stopped while waiting for peer " + m_server.peer_id())
+            : makeError(ErrorCode::Timeout, "no answer from peer " + m_server.peer_id() + " in "
                                                 + std::to_string(timeoutMs) + " ms");
-        if (cancelled && cancelled())
-            return makeError(ErrorCode::Cancelled, "stopped while waiting for peer " + m_server.peer_id());
-        m_inbox->arrived.wait_until(lock, cancelled ? std::min(deadline, now + kCancelCheck) : deadline, arrived);
+        error.peerId = m_server.peer_id();
+        return error;
     }
     Result<proto::Response> response = std::move(m_inbox->responses.front());
     m_inbox->responses.pop_front();
+    if (!response) {
+        Error error = response.error();
+        error.peerId = m_server.peer_id();
+        return error;
+    }
     return response;
 }
 

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -36,14 +37,14 @@ public:
 
     void send(const proto::Request &request);
     // The next response, or an error when the connection failed or none came in timeoutMs;
-    // a Cancelled error as soon as `cancelled` (checked every 50 ms, if given) says so.
-    Result<proto::Response> receive(int timeoutMs, const std::function<bool()> &cancelled = {});
+    // a Cancelled error as soon as `stop` is requested. Errors name the server's peer id.
+    Result<proto::Response> receive(int timeoutMs, const std::stop_token &stop = {});
 
 private:
     friend class SwarmClient;
     struct Inbox {
         std::mutex mutex;
-        std::condition_variable arrived;
+        std::condition_variable_any arrived;
         std::deque<Result<proto::Response>> responses;
     };
     // Network-thread state of the call: 0 until the first request opens it.

@@ -25,6 +25,7 @@ std::string_view errorCodeName(ErrorCode code);
 struct Error {
     ErrorCode code = ErrorCode::Internal;
     std::string message;
+    std::string peerId; // the peer whose failure this is, when a peer failed
 
     // "format error: model.safetensors: tensor 'x': ..." — what the command line prints.
     std::string toString() const;
@@ -32,7 +33,7 @@ struct Error {
 
 inline Error makeError(ErrorCode code, std::string message)
 {
-    return Error{code, std::move(message)};
+    return Error{code, std::move(message), {}};
 }
 
 } // namespace corolla

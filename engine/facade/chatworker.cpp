@@ -72,8 +72,8 @@ QList<RouteHopInfo> routeOf(const BlockRunner *runner)
 
 } // namespace
 
-ChatWorker::ChatWorker(std::shared_ptr<const std::atomic<quint64>> cancelledUpTo, QObject *parent)
-    : QObject(parent), m_cancelledUpTo(std::move(cancelledUpTo)), m_pingTimer(this)
+ChatWorker::ChatWorker(QObject *parent)
+    : QObject(parent), m_pingTimer(this)
 {
     m_pingTimer.setInterval(kPingPeriodMs);
     connect(&m_pingTimer, &QTimer::timeout, this, &ChatWorker::measurePings);
@@ -142,7 +142,7 @@ void ChatWorker::measurePings()
     Q_EMIT pingsMeasured(pings);
 }
 
-void ChatWorker::answer(const ChatRequest &request)
+void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
 {
     ChatResult result;
     result.id = request.id;
@@ -151,8 +151,7 @@ void ChatWorker::answer(const ChatRequest &request)
         result.message = message;
         Q_EMIT finished(result);
     };
-    m_currentRequest = request.id;
-    if (isCancelled(request.id)) {
+    if (stop.stop_requested()) {
         result.stoppedByUser = true;
         return finish(ChatError::None, {});
     }
@@ -173,14 +172,13 @@ void ChatWorker::answer(const ChatRequest &request)
         RemoteSessionOptions sessionOptions;
         sessionOptions.codec = losslessCodec(m_head->dtype());
         sessionOptions.routeTimeoutMs = 5000;
-        // Stop works while a step waits for a silent server, not only between tokens.
-        sessionOptions.cancelled = [this] { return isCancelled(m_currentRequest); };
         auto conversation = Conversation::create(
             *m_tokenizer, *m_head, m_config.eosTokenIds,
-            [this, numBlocks, sessionOptions](std::int64_t maxLength) -> Result<std::unique_ptr<BlockRunner>> {
+            [this, numBlocks, sessionOptions](std::int64_t maxLength,
+                                              const std::stop_token &stop) -> Result<std::unique_ptr<BlockRunner>> {
                 RemoteSessionOptions options = sessionOptions;
                 options.maxLength = maxLength;
-                auto session = RemoteSession::open(*m_client, numBlocks, options);
+                auto session = RemoteSession::open(*m_client, numBlocks, options, stop);
                 if (!session)
                     return session.error();
                 return std::unique_ptr<BlockRunner>(std::move(*session));
@@ -198,7 +196,10 @@ void ChatWorker::answer(const ChatRequest &request)
     bool sawToken = false;
     std::string shown;
     std::int64_t tokens = 0;
-    auto turn = m_conversation->answer(messagesJson(request.messages), generationOptions(request.sampling), {},
+    // The stop token reaches every wait for a server, not only the steps between tokens.
+    GenerationOptions options = generationOptions(request.sampling);
+    options.stop = stop;
+    auto turn = m_conversation->answer(messagesJson(request.messages), options, {},
                                        [&](const std::string &piece) {
                                            if (!sawToken) {
                                                sawToken = true;
@@ -209,7 +210,7 @@ void ChatWorker::answer(const ChatRequest &request)
                                            ++tokens;
                                            if (!piece.empty())
                                                Q_EMIT chunk({request.id, fromStd(piece)});
-                                           if (isCancelled(request.id)) {
+                                           if (stop.stop_requested()) {
                                                result.stoppedByUser = true;
                                                return false;
                                            }

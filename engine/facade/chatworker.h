@@ -5,8 +5,8 @@
 // through queued signals; the engine and UI threads never wait for it.
 // Thread: the chat thread (construct anywhere, then move).
 
-#include <atomic>
 #include <memory>
+#include <stop_token>
 
 #include <QHash>
 #include <QObject>
@@ -26,15 +26,15 @@ class Tokenizer;
 class ChatWorker : public QObject {
     Q_OBJECT
 public:
-    // Requests with ids up to `*cancelledUpTo` stop at their next token.
-    explicit ChatWorker(std::shared_ptr<const std::atomic<quint64>> cancelledUpTo, QObject *parent = nullptr);
+    explicit ChatWorker(QObject *parent = nullptr);
     ~ChatWorker() override;
 
     // Loads the client part of the model in `modelDir` and joins its swarm; reports through
     // configured() (a problem names what failed; none when no folder is given).
     void configure(const QString &modelDir, const SwarmConnection &connection);
-    // Answers the request; pieces through chunk(), the end through finished().
-    void answer(const ChatRequest &request);
+    // Answers the request; pieces through chunk(), the end through finished(). Once `stop`
+    // is requested the answer ends at its next token, or at once while it waits for a server.
+    void answer(const ChatRequest &request, const std::stop_token &stop);
 
 Q_SIGNALS:
     void configured(bool ready, const QString &problem);
@@ -44,18 +44,15 @@ Q_SIGNALS:
     void pingsMeasured(const QHash<QString, double> &pingMs);
 
 private:
-    bool isCancelled(quint64 id) const { return id <= m_cancelledUpTo->load(); }
     void measurePings();
     void unload();
 
-    std::shared_ptr<const std::atomic<quint64>> m_cancelledUpTo;
     ModelConfig m_config;
     std::unique_ptr<Tokenizer> m_tokenizer;
     std::unique_ptr<ClientHead> m_head;
     std::unique_ptr<SwarmClient> m_client;
     std::unique_ptr<Conversation> m_conversation;
     QString m_conversationId;
-    quint64 m_currentRequest = 0;
     QTimer m_pingTimer;
 };
 

@@ -38,7 +38,7 @@ Engine::Engine(const QString &dataFolder, QObject *parent) : QObject(parent)
 
     m_host = new EngineHost(dataFolder);
     m_host->moveToThread(&m_engineThread);
-    m_chat = new ChatWorker(m_cancelledUpTo);
+    m_chat = new ChatWorker;
     m_chat->moveToThread(&m_chatThread);
 
     connect(m_host, &EngineHost::statusChanged, this, [this](const EngineStatus &status) {
@@ -88,13 +88,14 @@ void Engine::stopDonating()
 quint64 Engine::chat(ChatRequest request)
 {
     request.id = m_nextChatId++;
-    postTo(m_chat, [chat = m_chat, request] { chat->answer(request); });
+    postTo(m_chat, [chat = m_chat, request, stop = m_chatStop.get_token()] { chat->answer(request, stop); });
     return request.id;
 }
 
 void Engine::stopChat()
 {
-    m_cancelledUpTo->store(m_nextChatId - 1);
+    m_chatStop.request_stop();
+    m_chatStop = std::stop_source(); // answers asked from now on
 }
 
 QStringList Engine::computeDevices()

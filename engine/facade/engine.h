@@ -5,8 +5,8 @@
 // nothing here ever waits for the engine.
 // Thread: the GUI thread (the thread that creates it).
 
-#include <atomic>
 #include <memory>
+#include <stop_token>
 
 #include <QObject>
 #include <QThread>
@@ -63,7 +63,7 @@ private:
     QThread m_chatThread;
     EngineHost *m_host = nullptr;   // lives on m_engineThread
     ChatWorker *m_chat = nullptr;   // lives on m_chatThread
-    std::shared_ptr<std::atomic<quint64>> m_cancelledUpTo = std::make_shared<std::atomic<quint64>>(0);
+    std::stop_source m_chatStop; // requested by stopChat() for every answer asked before
     quint64 m_nextChatId = 1;
     bool m_donating = false;
     EngineStatus m_status;

@@ -21,7 +21,8 @@ LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacit
 {
 }
 
-Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden)
+// A local step never waits, so it is never interrupted.
+Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden, const std::stop_token &)
 {
     return m_blocks.step(hidden, m_cache, {hidden.size(1)});
 }
@@ -43,12 +44,14 @@ Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,
     auto start = std::chrono::steady_clock::now();
     at::Tensor input = at::tensor(prompt, at::kLong).view({1, -1});
     while (stats.generatedTokens < options.maxNewTokens) {
-        if (options.cancel && options.cancel->load())
+        if (options.stop.stop_requested()) {
+            stats.stopped = true;
             break;
+        }
         auto hidden = head.embed(input);
         if (!hidden)
             return hidden.error();
-        auto output = blocks.step(*hidden);
+        auto output = blocks.step(*hidden, options.stop);
         if (!output)
             return output.error();
         const at::Tensor logits = head.logits(output->select(1, input.size(1) - 1))[0];

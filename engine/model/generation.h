@@ -4,9 +4,9 @@
 // position's logits computed by the client head.
 // Thread: the calling thread; onToken is called on it.
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <stop_token>
 #include <vector>
 
 #include "core/result.h"
@@ -19,8 +19,9 @@ namespace corolla {
 class BlockRunner {
 public:
     virtual ~BlockRunner() = default;
-    // hidden [1, T, hiddenSize] for the next T positions -> the last block's output.
-    virtual Result<at::Tensor> step(const at::Tensor &hidden) = 0;
+    // hidden [1, T, hiddenSize] for the next T positions -> the last block's output. A step
+    // that waits (for a server, say) ends with a Cancelled error once `stop` is requested.
+    virtual Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) = 0;
     // Positions held so far.
     virtual std::int64_t position() const = 0;
 };
@@ -29,7 +30,7 @@ public:
 class LocalBlockRunner : public BlockRunner {
 public:
     LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity);
-    Result<at::Tensor> step(const at::Tensor &hidden) override;
+    Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) override;
     std::int64_t position() const override { return m_cache.lengths().front(); }
 
 private:
@@ -41,7 +42,7 @@ struct GenerationOptions {
     std::int64_t maxNewTokens = 32;
     SamplingOptions sampling;
     std::vector<std::int64_t> stopTokenIds; // generation ends after emitting one of these
-    const std::atomic<bool> *cancel = nullptr; // checked before every step
+    std::stop_token stop; // checked before every step, and passed into it
     // Tokens the runner already holds from earlier turns: context for the repetition penalty.
     std::vector<std::int64_t> history;
 };
@@ -51,7 +52,7 @@ struct GenerationStats {
     std::int64_t generatedTokens = 0;
     double prefillSeconds = 0;  // prompt through the model up to the first token's logits
     double decodeSeconds = 0;   // every later step
-    bool stopped = false;       // onToken asked to stop (a stop sequence, say)
+    bool stopped = false;       // onToken asked to stop (a stop sequence, say), or `stop` did
 };
 
 // Receives each token as soon as it is chosen; returns false to end the generation there.
