@@ -114,7 +114,10 @@ int runServe(const QStringList &arguments)
 
     ServeOptions options;
     options.modelDir = parser.text(QStringLiteral("model"));
-    options.dtype = parser.text(QStringLiteral("dtype"));
+    if (auto dtype = computeDtypeFromName(parser.text(QStringLiteral("dtype"))))
+        options.dtype = *dtype;
+    else
+        parser.error(QString::fromStdString(dtype.error().message));
     options.port = quint16(parser.integer(QStringLiteral("port"), 0, 65535));
     options.listenAddress = parser.value(QStringLiteral("listen"));
     for (const QString &address : parser.values(QStringLiteral("announce-address")))

@@ -51,8 +51,9 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_state->setWordWrap(true);
 
     m_device = new QComboBox;
-    for (const QString &device : Engine::computeDevices())
-        m_device->addItem(device == QLatin1String("cpu") ? tr("CPU") : tr("GPU %1").arg(device.mid(5)), device);
+    for (const ComputeDevice &device : Engine::computeDevices())
+        m_device->addItem(device.kind == ComputeDevice::Kind::Cpu ? tr("CPU") : tr("GPU %1").arg(device.index),
+                          QString::fromStdString(device.name()));
     m_device->setCurrentIndex(std::max(0, m_device->findData(m_settings.device.get())));
     m_memoryBudget = new QSpinBox;
     m_memoryBudget->setRange(0, 1024 * 1024);
@@ -65,8 +66,8 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_blockCount->setSpecialValueText(tr("automatic"));
     m_blockCount->setValue(m_settings.blockCount);
     m_dtype = new QComboBox;
-    m_dtype->addItem(tr("bfloat16 (half the memory)"), QStringLiteral("bf16"));
-    m_dtype->addItem(tr("float32"), QStringLiteral("fp32"));
+    m_dtype->addItem(tr("bfloat16 (half the memory)"), QString::fromLatin1(computeDtypeName(ComputeDtype::BFloat16)));
+    m_dtype->addItem(tr("float32"), QString::fromLatin1(computeDtypeName(ComputeDtype::Float32)));
     m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(m_settings.dtype.get())));
 
     auto *servingBox = new QGroupBox(tr("Serve with"));

@@ -21,10 +21,12 @@ SwarmSettings Settings::swarmSettings() const
 DonateSettings Settings::donateSettings() const
 {
     DonateSettings settings;
-    settings.device = device;
+    if (auto parsed = ComputeDevice::fromName(device.get().toStdString()))
+        settings.device = *parsed; // an unknown stored name leaves the default
     settings.memoryBudgetBytes = qint64(std::max(0, memoryBudgetMiB.get())) << 20;
     settings.blockCount = std::max(0, blockCount.get());
-    settings.dtype = dtype;
+    if (auto parsed = computeDtypeFromName(dtype.get().toStdString()))
+        settings.dtype = *parsed;
     return settings;
 }
 

@@ -112,8 +112,7 @@ void ChatWorker::configure(const QString &modelDir, const SwarmConnection &conne
     auto tokenizer = Tokenizer::load(directory);
     if (!tokenizer)
         return fail(tokenizer.error());
-    auto dtype = parseComputeDtype("bf16");
-    auto head = ClientHead::open(directory, *config, *dtype);
+    auto head = ClientHead::open(directory, *config, scalarTypeOf(ComputeDtype::BFloat16));
     if (!head)
         return fail(head.error());
     auto client = SwarmClient::start([connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);

@@ -98,13 +98,13 @@ void Engine::stopChat()
     m_chatStop = std::stop_source(); // answers asked from now on
 }
 
-QStringList Engine::computeDevices()
+std::vector<ComputeDevice> Engine::computeDevices()
 {
-    QStringList devices{QStringLiteral("cpu")};
+    std::vector<ComputeDevice> devices{ComputeDevice{}};
     if (at::hasCUDA()) {
         const int gpus = at::detail::getCUDAHooks().getNumGPUs();
         for (int gpu = 0; gpu < gpus; ++gpu)
-            devices.push_back(QStringLiteral("cuda:%1").arg(gpu));
+            devices.push_back(ComputeDevice::cuda(gpu));
     }
     return devices;
 }

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <stop_token>
+#include <vector>
 
 #include <QObject>
 #include <QThread>
@@ -44,8 +45,8 @@ public:
     // The last snapshot received (empty until the first, about half a second after start).
     const EngineStatus &status() const { return m_status; }
 
-    // "cpu", then "cuda:N" for each GPU a CUDA build of libtorch sees.
-    static QStringList computeDevices();
+    // The CPU, then each GPU a CUDA build of libtorch sees.
+    static std::vector<ComputeDevice> computeDevices();
     // The swarm settings' addresses, checked by the parsers the engine uses on them:
     // "host:port" (a DHT node), and the first line of a static peers list that is not
     // "host:port [peer-id]" (0 when every line is).

@@ -203,16 +203,13 @@ void EngineHost::startOwnServer()
         m_serverProblem = QStringLiteral("no model to serve: choose one in the settings, or start the demo swarm");
         return;
     }
-    if (m_donate.device != QLatin1String("cpu")) {
-        m_serverProblem = m_donate.device + QStringLiteral(": this build of Corolla computes on the CPU only");
-        return;
-    }
     const bool demo = m_demoBoard != nullptr;
     ServeOptions options;
     options.modelDir = m_modelDir.toStdString();
     options.memoryBudgetBytes = m_donate.memoryBudgetBytes;
     options.blockCount = m_donate.blockCount;
-    options.dtype = m_donate.dtype.toStdString();
+    options.dtype = m_donate.dtype;
+    options.device = m_donate.device;
     options.listenAddress = demo ? QStringLiteral("127.0.0.1") : QStringLiteral("0.0.0.0");
     options.port = demo ? 0 : m_settings.port;
     if (demo) {
@@ -248,6 +245,7 @@ void EngineHost::startOwnServer()
     if (auto started = m_server->start(); !started) {
         m_serverProblem = fromStd(started.error().toString());
         m_server.reset();
+        m_identityLock.reset();
         return;
     }
     m_lastTokensServed = 0;

@@ -10,6 +10,8 @@
 #include <QString>
 #include <QStringList>
 
+#include "core/compute.h"
+
 namespace corolla {
 
 // Where the swarm is found and who this peer is in it.
@@ -25,10 +27,10 @@ struct SwarmSettings {
 
 // What "Donate my GPU" serves with.
 struct DonateSettings {
-    QString device = QStringLiteral("cpu");
+    ComputeDevice device;
     qint64 memoryBudgetBytes = 0;   // 0: half the RAM
     int blockCount = 0;             // 0: as many as the budget holds, placed automatically
-    QString dtype = QStringLiteral("bf16");
+    ComputeDtype dtype = ComputeDtype::BFloat16;
 
     bool operator==(const DonateSettings &) const = default;
 };

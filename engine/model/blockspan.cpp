@@ -10,19 +10,22 @@
 
 namespace corolla {
 
+at::ScalarType scalarTypeOf(ComputeDtype dtype)
+{
+    return dtype == ComputeDtype::BFloat16 ? at::kBFloat16 : at::kFloat;
+}
+
 Result<at::ScalarType> parseComputeDtype(const std::string &name)
 {
-    if (name == "fp32" || name == "float32")
-        return at::kFloat;
-    if (name == "bf16" || name == "bfloat16")
-        return at::kBFloat16;
-    return makeError(ErrorCode::InvalidArgument,
-                     "unknown dtype '" + name + "' (choose fp32 or bf16)");
+    auto dtype = computeDtypeFromName(name);
+    if (!dtype)
+        return dtype.error();
+    return scalarTypeOf(*dtype);
 }
 
 const char *computeDtypeName(at::ScalarType dtype)
 {
-    return dtype == at::kBFloat16 ? "bf16" : "fp32";
+    return computeDtypeName(dtype == at::kBFloat16 ? ComputeDtype::BFloat16 : ComputeDtype::Float32).data();
 }
 
 Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,

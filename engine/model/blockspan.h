@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/compute.h"
 #include "model/block.h"
 #include "model/kvcache.h"
 #include "model/ops.h"
@@ -68,8 +69,11 @@ private:
     std::optional<ops::RotaryEmbedding> m_rotary; // Llama family only
 };
 
-// fp32 or bf16 from "fp32"/"float32"/"bf16"/"bfloat16"; an error naming the choices otherwise.
+// The tensor type blocks compute in for `dtype`.
+at::ScalarType scalarTypeOf(ComputeDtype dtype);
+// computeDtypeFromName, as a tensor type.
 Result<at::ScalarType> parseComputeDtype(const std::string &name);
+// "bf16" for bfloat16, "fp32" otherwise.
 const char *computeDtypeName(at::ScalarType dtype);
 
 } // namespace corolla

@@ -60,10 +60,10 @@ Result<void> ServerNode::start()
     if (!config)
         return config.error();
     m_config = *config;
-    auto dtype = parseComputeDtype(m_options.dtype);
-    if (!dtype)
-        return dtype.error();
-    const int bytesPerValue = int(at::elementSize(*dtype));
+    if (m_options.device.kind != ComputeDevice::Kind::Cpu)
+        return makeError(ErrorCode::Unsupported,
+                         m_options.device.name() + ": this build of Corolla computes on the CPU only");
+    const int bytesPerValue = int(at::elementSize(scalarTypeOf(m_options.dtype)));
 
     if (m_options.blocks) {
         const auto [begin, end] = *m_options.blocks;
@@ -130,23 +130,22 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
     m_end = end;
     announce(); // JOINING: others see where we are going before the weights are in
     Q_EMIT log(QStringLiteral("loading blocks %1 in %2").arg(spanText(begin, end),
-                                                            QString::fromStdString(m_options.dtype)));
+                                                            QString::fromLatin1(computeDtypeName(m_options.dtype))));
     const ThroughputCache cache(m_options.throughputCachePath);
-    const std::string key = ThroughputCache::key(modelId(), m_options.dtype, "cpu", at::get_num_threads());
+    const std::string key = ThroughputCache::key(modelId(), m_options.dtype, m_options.device, at::get_num_threads());
     const std::optional<BlockThroughput> cached =
         m_options.throughputCachePath.empty() ? std::nullopt : cache.find(key);
     m_server->computeQueue().post(ComputeQueue::Priority::Background, [this, begin, end, cached, cache, key,
                                                                        config = m_config,
                                                                        dir = m_options.modelDir,
-                                                                       dtypeName = m_options.dtype] {
+                                                                       dtype = scalarTypeOf(m_options.dtype)] {
         Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
         BlockThroughput throughput;
         try {
             auto checkpoint = Checkpoint::open(dir);
-            auto dtype = parseComputeDtype(dtypeName);
             if (!checkpoint)
                 span = checkpoint.error();
-            else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, *dtype); !loaded)
+            else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, dtype); !loaded)
                 span = loaded.error();
             else
                 span = std::shared_ptr<BlockSpan>(std::move(*loaded));
@@ -263,7 +262,7 @@ proto::ServerRecord ServerNode::makeRecord() const
     // Tokens per second through the whole span, what each of its blocks adds to the swarm.
     // The network rate is not measured yet; until it is, compute alone sets the throughput.
     record.set_throughput(m_end > m_begin ? m_throughput.inferenceRps / double(m_end - m_begin) : 0.0);
-    record.set_dtype(m_options.dtype);
+    record.set_dtype(std::string(computeDtypeName(m_options.dtype)));
     record.set_quantization("none");
     record.set_cache_tokens_left(m_server->cacheTokensLeft());
     record.set_version(COROLLA_VERSION);

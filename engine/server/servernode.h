@@ -12,6 +12,7 @@
 #include <QObject>
 #include <QTimer>
 
+#include "core/compute.h"
 #include "core/result.h"
 #include "model/modelconfig.h"
 #include "net/identity.h"
@@ -28,7 +29,8 @@ struct ServeOptions {
     std::optional<std::pair<std::int64_t, std::int64_t>> blocks; // nullopt: choose (auto)
     std::int64_t memoryBudgetBytes = 0;                          // 0: half the RAM
     std::int64_t blockCount = 0; // with automatic placement, at most this many (0: what fits)
-    std::string dtype = "bf16";
+    ComputeDtype dtype = ComputeDtype::BFloat16;
+    ComputeDevice device; // only the CPU so far
     QString listenAddress = QStringLiteral("0.0.0.0");
     quint16 port = 0;
     std::vector<std::string> announceAddresses; // empty: this machine's addresses

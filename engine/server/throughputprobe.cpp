@@ -63,10 +63,11 @@ Result<BlockThroughput> measureThroughput(const BlockSpan &span)
     return result;
 }
 
-std::string ThroughputCache::key(const std::string &modelId, const std::string &dtype,
-                                 const std::string &device, int threads)
+std::string ThroughputCache::key(const std::string &modelId, ComputeDtype dtype, const ComputeDevice &device,
+                                 int threads)
 {
-    return modelId + "|" + dtype + "|" + device + "|" + std::to_string(threads) + " threads";
+    return modelId + "|" + std::string(computeDtypeName(dtype)) + "|" + device.name() + "|"
+        + std::to_string(threads) + " threads";
 }
 
 std::optional<BlockThroughput> ThroughputCache::find(const std::string &key) const

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/compute.h"
 #include "core/result.h"
 
 namespace corolla {
@@ -25,8 +26,8 @@ class ThroughputCache {
 public:
     explicit ThroughputCache(std::string path) : m_path(std::move(path)) {}
 
-    static std::string key(const std::string &modelId, const std::string &dtype,
-                           const std::string &device, int threads);
+    static std::string key(const std::string &modelId, ComputeDtype dtype, const ComputeDevice &device,
+                           int threads);
     std::optional<BlockThroughput> find(const std::string &key) const;
     // Best effort: a cache that cannot be written only costs a new probe next time.
     void store(const std::string &key, const BlockThroughput &throughput) const;

@@ -131,6 +131,8 @@ private Q_SLOTS:
                                    << 1 << "/nonexistent/m";
         QTest::newRow("bad dtype") << QStringList{"make-test-model", "--family", "llama", "--out", "x", "--dtype", "fp16"}
                                    << 1 << "unknown dtype 'fp16'";
+        QTest::newRow("bad serve dtype") << QStringList{"serve", "--model", "m", "--dtype", "int4"} << 2
+                                         << "unknown dtype 'int4' (choose fp32 or bf16)";
         QTest::newRow("bad family") << QStringList{"make-test-model", "--family", "gpt", "--out", "x"}
                                     << 1 << "unknown family 'gpt'";
         QTest::newRow("bad shape") << QStringList{"make-test-model", "--family", "bloom", "--out", "x",

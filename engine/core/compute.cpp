@@ -1,0 +1,48 @@
+#include "core/compute.h"
+
+#include <charconv>
+
+namespace corolla {
+
+Result<ComputeDtype> computeDtypeFromName(std::string_view name)
+{
+    if (name == "fp32" || name == "float32")
+        return ComputeDtype::Float32;
+    if (name == "bf16" || name == "bfloat16")
+        return ComputeDtype::BFloat16;
+    return makeError(ErrorCode::InvalidArgument, "unknown dtype '" + std::string(name) + "' (choose fp32 or bf16)");
+}
+
+std::string_view computeDtypeName(ComputeDtype dtype)
+{
+    switch (dtype) {
+    case ComputeDtype::Float32: return "fp32";
+    case ComputeDtype::BFloat16: return "bf16";
+    }
+    return "fp32";
+}
+
+Result<ComputeDevice> ComputeDevice::fromName(std::string_view name)
+{
+    if (name == "cpu")
+        return ComputeDevice{};
+    if (name == "cuda")
+        return cuda(0);
+    constexpr std::string_view kCudaPrefix = "cuda:";
+    if (name.substr(0, kCudaPrefix.size()) == kCudaPrefix) {
+        const std::string_view digits = name.substr(kCudaPrefix.size());
+        int index = -1;
+        const auto [end, failure] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+        if (failure == std::errc() && end == digits.data() + digits.size() && !digits.empty() && index >= 0)
+            return cuda(index);
+    }
+    return makeError(ErrorCode::InvalidArgument,
+                     "unknown device '" + std::string(name) + "' (choose cpu, cuda or cuda:N)");
+}
+
+std::string ComputeDevice::name() const
+{
+    return kind == Kind::Cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
+}
+
+} // namespace corolla

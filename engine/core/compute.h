@@ -1,0 +1,34 @@
+#pragma once
+// Where blocks compute and in which precision: the typed values behind what settings,
+// command lines and swarm records carry as text ("cpu", "cuda:1", "bf16").
+// Thread: any; plain value types and pure functions.
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace corolla {
+
+enum class ComputeDtype { Float32, BFloat16 };
+
+// "fp32"/"float32" or "bf16"/"bfloat16"; an error naming the choices otherwise.
+Result<ComputeDtype> computeDtypeFromName(std::string_view name);
+// "fp32" or "bf16": the name records and settings use.
+std::string_view computeDtypeName(ComputeDtype dtype);
+
+struct ComputeDevice {
+    enum class Kind { Cpu, Cuda };
+    Kind kind = Kind::Cpu;
+    int index = 0; // which GPU, for Cuda
+
+    // "cpu", "cuda" (the first GPU) or "cuda:N"; an error saying what is expected otherwise.
+    static Result<ComputeDevice> fromName(std::string_view name);
+    static ComputeDevice cuda(int index) { return {Kind::Cuda, index}; }
+    // "cpu" or "cuda:N", what fromName reads back.
+    std::string name() const;
+
+    bool operator==(const ComputeDevice &) const = default;
+};
+
+} // namespace corolla
