@@ -179,6 +179,14 @@ void BlockServer::replyError(Connection *connection, std::uint64_t callId, proto
     reply(connection, callId, response);
 }
 
+void BlockServer::answer(Connection *connection, std::uint64_t callId, const Result<proto::Response> &response)
+{
+    if (response)
+        reply(connection, callId, *response);
+    else
+        replyError(connection, callId, toErrorKind(response.error().code), response.error().message);
+}
+
 std::function<void(Result<proto::Response>)> BlockServer::admit(Connection *connection,
                                                                 std::uint64_t callId)
 {
@@ -200,12 +208,8 @@ std::function<void(Result<proto::Response>)> BlockServer::replier(Connection *co
                                                                  std::uint64_t callId)
 {
     return [this, target = QPointer<Connection>(connection), callId](Result<proto::Response> response) {
-        if (!target || target->isClosed())
-            return;
-        if (response)
-            reply(target, callId, *response);
-        else
-            replyError(target, callId, toErrorKind(response.error().code), response.error().message);
+        if (target && !target->isClosed())
+            answer(target, callId, response);
     };
 }
 
@@ -231,8 +235,8 @@ void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &enve
         reply(connection, callId, response);
         break;
     }
-    case proto::Request::kForward: handleForward(connection, callId, request.forward()); break;
-    case proto::Request::kBackward: handleBackward(connection, callId, request.backward()); break;
+    case proto::Request::kForward:
+    case proto::Request::kBackward: handleSpanCall(connection, callId, request); break;
     case proto::Request::kOpenSession: handleOpen(connection, callId, request.open_session()); break;
     case proto::Request::kStep: handleStep(connection, callId, request.step()); break;
     case proto::Request::kCloseSession: handleClose(connection, callId); break;
@@ -261,55 +265,31 @@ void BlockServer::handleInfo(Connection *connection, std::uint64_t callId)
     reply(connection, callId, response);
 }
 
-void BlockServer::handleForward(Connection *connection, std::uint64_t callId,
-                                const proto::ForwardRequest &request)
+void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId, const proto::Request &request)
 {
-    auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
-                                  request.reply_codec(), m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
-    if (!input) {
-        replyError(connection, callId, toErrorKind(input.error().code), input.error().message);
+    auto call = checkedSpanCall(request, m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
+    if (!call) {
+        answer(connection, callId, call.error());
         return;
     }
     auto done = admit(connection, callId);
     if (!done)
         return;
-    m_stats.tokensServed += sum(input->lengths);
+    m_stats.tokensServed += sum(call->lengths);
+    const bool backward = call->isBackward();
+    using Field = proto::Tensor *(*)(proto::Response &);
+    const Field field = backward
+        ? Field([](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); })
+        : Field([](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); });
     computeTensorThenReply(
-        *m_compute, ComputeQueue::Priority::Forward, this,
-        replyCodec(request.reply_codec(), request.hidden().codec()),
-        [span = m_span, input = std::move(*input)] {
-            return span->forward(input.hidden, input.lengths, input.start, input.end);
+        *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward, this,
+        call->replyCodec,
+        [span = m_span, call = std::move(*call)] {
+            return call.isBackward()
+                ? span->backward(call.hidden, call.gradOutput, call.lengths, call.start, call.end)
+                : span->forward(call.hidden, call.lengths, call.start, call.end);
         },
-        [](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); },
-        std::move(done));
-}
-
-void BlockServer::handleBackward(Connection *connection, std::uint64_t callId,
-                                 const proto::BackwardRequest &request)
-{
-    const std::int64_t hiddenSize = m_span->config().hiddenSize;
-    auto input = checkedSpanInput(request.start(), request.end(), request.hidden(), request.lengths(),
-                                  request.reply_codec(), m_span->begin(), m_span->end(), hiddenSize, m_limits);
-    auto grad = input ? checkedHidden(request.grad_output(), hiddenSize, m_limits)
-                      : Result<at::Tensor>(input.error());
-    if (grad && !grad->sizes().equals(input->hidden.sizes()))
-        grad = makeError(ErrorCode::InvalidArgument, "output gradients and inputs differ in shape");
-    if (!grad) {
-        replyError(connection, callId, toErrorKind(grad.error().code), grad.error().message);
-        return;
-    }
-    auto done = admit(connection, callId);
-    if (!done)
-        return;
-    m_stats.tokensServed += sum(input->lengths);
-    computeTensorThenReply(
-        *m_compute, ComputeQueue::Priority::Backward, this,
-        replyCodec(request.reply_codec(), request.grad_output().codec()),
-        [span = m_span, input = std::move(*input), g = std::move(*grad)] {
-            return span->backward(input.hidden, g, input.lengths, input.start, input.end);
-        },
-        [](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); },
-        std::move(done));
+        field, std::move(done));
 }
 
 void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
@@ -321,7 +301,7 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
         return;
     }
     if (auto checked = checkOpenSession(request, m_span->begin(), m_span->end(), m_limits); !checked) {
-        replyError(connection, callId, toErrorKind(checked.error().code), checked.error().message);
+        answer(connection, callId, checked.error());
         return;
     }
     const std::int64_t tokens = request.batch() * request.max_length();
@@ -393,7 +373,7 @@ void BlockServer::runNextStep(const SessionKey &key)
                           : Result<std::vector<std::int64_t>>(hidden.error());
     if (!lengths) {
         // The session stays usable: a bad step changes nothing in its cache.
-        replyError(connection, callId, toErrorKind(lengths.error().code), lengths.error().message);
+        answer(connection, callId, lengths.error());
         runNextStep(key);
         return;
     }
@@ -425,12 +405,8 @@ void BlockServer::runNextStep(const SessionKey &key)
         [this, target, key, session, callId](Result<proto::Response> response) {
             session->busy = false;
             session->lastActiveMs = steadyTimeMs();
-            if (target && !target->isClosed()) {
-                if (response)
-                    reply(target, callId, *response);
-                else
-                    replyError(target, callId, toErrorKind(response.error().code), response.error().message);
-            }
+            if (target && !target->isClosed())
+                answer(target, callId, response);
             runNextStep(key);
         });
 }

@@ -89,10 +89,12 @@ private:
     std::function<void(Result<proto::Response>)> admit(Connection *connection, std::uint64_t callId);
     void replyError(Connection *connection, std::uint64_t callId, proto::ErrorKind kind,
                     const std::string &message);
+    // Replies with `response`, or with its error: the one way a Result becomes a reply.
+    void answer(Connection *connection, std::uint64_t callId, const Result<proto::Response> &response);
 
     void handleInfo(Connection *connection, std::uint64_t callId);
-    void handleForward(Connection *connection, std::uint64_t callId, const proto::ForwardRequest &request);
-    void handleBackward(Connection *connection, std::uint64_t callId, const proto::BackwardRequest &request);
+    // Forward and Backward: stateless calls through a range of blocks, one tensor answered.
+    void handleSpanCall(Connection *connection, std::uint64_t callId, const proto::Request &request);
     void handleOpen(Connection *connection, std::uint64_t callId, const proto::OpenSessionRequest &request);
     void handleStep(Connection *connection, std::uint64_t callId, const proto::StepRequest &request);
     void handleClose(Connection *connection, std::uint64_t callId);

@@ -19,22 +19,48 @@ Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenS
     return hidden;
 }
 
-Result<SpanInput> checkedSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
-                                   const google::protobuf::RepeatedField<std::int64_t> &lengths,
-                                   proto::Codec replyCodec, std::int64_t servedBegin, std::int64_t servedEnd,
+namespace {
+
+// The fields Forward and Backward share.
+template <typename SpanRequest>
+Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t servedBegin, std::int64_t servedEnd,
                                    std::int64_t hiddenSize, const ServerLimits &limits)
 {
-    if (auto blocks = checkBlocks(start, end, servedBegin, servedEnd); !blocks)
+    if (auto blocks = checkBlocks(request.start(), request.end(), servedBegin, servedEnd); !blocks)
         return blocks.error();
-    if (auto codec = checkReplyCodec(replyCodec); !codec)
+    if (auto codec = checkReplyCodec(request.reply_codec()); !codec)
         return codec.error();
-    auto x = checkedHidden(hidden, hiddenSize, limits);
-    if (!x)
-        return x.error();
-    auto checkedLengthsOf = checkedLengths(lengths, x->size(0), x->size(1));
-    if (!checkedLengthsOf)
-        return checkedLengthsOf.error();
-    return SpanInput{start, end, std::move(*x), std::move(*checkedLengthsOf)};
+    auto hidden = checkedHidden(request.hidden(), hiddenSize, limits);
+    if (!hidden)
+        return hidden.error();
+    auto lengths = checkedLengths(request.lengths(), hidden->size(0), hidden->size(1));
+    if (!lengths)
+        return lengths.error();
+    return SpanCall{request.start(), request.end(), std::move(*hidden), std::move(*lengths), {},
+                    replyCodec(request.reply_codec(), request.hidden().codec())};
+}
+
+} // namespace
+
+Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin, std::int64_t servedEnd,
+                                 std::int64_t hiddenSize, const ServerLimits &limits)
+{
+    if (request.has_forward())
+        return checkedSpanFields(request.forward(), servedBegin, servedEnd, hiddenSize, limits);
+    if (!request.has_backward())
+        return makeError(ErrorCode::InvalidArgument, "expected a forward or backward call");
+    const proto::BackwardRequest &backward = request.backward();
+    auto call = checkedSpanFields(backward, servedBegin, servedEnd, hiddenSize, limits);
+    if (!call)
+        return call;
+    auto grad = checkedHidden(backward.grad_output(), hiddenSize, limits);
+    if (!grad)
+        return grad.error();
+    if (!grad->sizes().equals(call->hidden.sizes()))
+        return makeError(ErrorCode::InvalidArgument, "output gradients and inputs differ in shape");
+    call->gradOutput = std::move(*grad);
+    call->replyCodec = replyCodec(backward.reply_codec(), backward.grad_output().codec());
+    return call;
 }
 
 } // namespace corolla

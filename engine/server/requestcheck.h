@@ -17,16 +17,20 @@ namespace corolla {
 Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenSize,
                                  const ServerLimits &limits);
 
-// What Forward and Backward both take: blocks [start, end) of the served span, hidden states
-// and their lengths, and a known reply codec, all checked.
-struct SpanInput {
+// A Forward or Backward call, checked: blocks [start, end) of the served span, hidden states
+// and their lengths, for Backward the gradients of the outputs (the hidden states' shape),
+// and the codec to answer in.
+struct SpanCall {
     std::int64_t start = 0, end = 0;
     at::Tensor hidden;
     std::vector<std::int64_t> lengths;
+    at::Tensor gradOutput; // Backward only; undefined for Forward
+    proto::Codec replyCodec = proto::CODEC_FP32;
+
+    bool isBackward() const { return gradOutput.defined(); }
 };
-Result<SpanInput> checkedSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
-                                   const google::protobuf::RepeatedField<std::int64_t> &lengths,
-                                   proto::Codec replyCodec, std::int64_t servedBegin, std::int64_t servedEnd,
-                                   std::int64_t hiddenSize, const ServerLimits &limits);
+// `request` must hold a Forward or a Backward call.
+Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin, std::int64_t servedEnd,
+                                 std::int64_t hiddenSize, const ServerLimits &limits);
 
 } // namespace corolla

@@ -45,7 +45,7 @@ bool checkHidden(const proto::Tensor &wire)
     return true;
 }
 
-// Forward and backward inputs as checkedSpanInput() takes them.
+// Forward and backward inputs as checkedSpanCall() checks them.
 void checkSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
                     const google::protobuf::RepeatedField<std::int64_t> &lengths, proto::Codec replyCodec)
 {
