@@ -3,6 +3,7 @@
 // Thread: any; plain value type.
 
 #include <cassert>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -28,6 +29,16 @@ public:
     const T *operator->() const { return &value(); }
 
     const Error &error() const { assert(!ok()); return std::get<1>(m_state); }
+
+    // `next(value)`, itself a Result, when this holds a value; this error otherwise:
+    //     auto id = config.andThen([&](const ModelConfig &) { return modelIdForDirectory(dir); });
+    template <typename Next>
+    auto andThen(Next &&next) const & -> std::invoke_result_t<Next, const T &>
+    {
+        if (!ok())
+            return error();
+        return std::forward<Next>(next)(value());
+    }
 
 private:
     std::variant<T, Error> m_state;

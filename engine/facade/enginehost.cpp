@@ -120,10 +120,10 @@ void EngineHost::startDemo(int servers, const SwarmSettings &settings)
         options.announcePeriodMs = kDemoAnnouncePeriodMs;
         options.throughputCachePath = QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
         auto identity = PeerIdentity::generate();
-        auto watcher = identity ? makeSwarmWatcher(connection, *modelId, identity->peerId())
-                                : Result<std::unique_ptr<SwarmWatcher>>(identity.error());
-        if (!identity || !watcher) {
-            m_problem = fromStd(identity ? watcher.error().toString() : identity.error().toString());
+        auto watcher = identity.andThen(
+            [&](const PeerIdentity &peer) { return makeSwarmWatcher(connection, *modelId, peer.peerId()); });
+        if (!watcher) {
+            m_problem = fromStd(watcher.error().toString());
             return;
         }
         auto node = std::make_unique<ServerNode>(options, std::move(*identity), std::move(*watcher));
@@ -161,7 +161,7 @@ void EngineHost::joinSwarm(const QString &modelDir, const SwarmConnection &conne
     if (modelDir.isEmpty())
         return;
     auto config = ModelConfig::load(modelDir.toStdString());
-    auto modelId = config ? modelIdForDirectory(modelDir.toStdString()) : Result<std::string>(config.error());
+    auto modelId = config.andThen([&](const ModelConfig &) { return modelIdForDirectory(modelDir.toStdString()); });
     if (!modelId) {
         m_problem = fromStd(modelId.error().toString());
         return;
@@ -228,8 +228,8 @@ void EngineHost::startOwnServer()
         : m_settings.identityPath;
     bool shared = false;
     auto identity = loadOrCreateLocked(identityPath, m_identityLock, &shared);
-    auto watcher = identity ? makeSwarmWatcher(m_connection, m_modelId, identity->peerId())
-                            : Result<std::unique_ptr<SwarmWatcher>>(identity.error());
+    auto watcher = identity.andThen(
+        [&](const PeerIdentity &peer) { return makeSwarmWatcher(m_connection, m_modelId, peer.peerId()); });
     if (!watcher) {
         m_serverProblem = fromStd(watcher.error().toString());
         return;

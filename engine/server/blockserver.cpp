@@ -369,8 +369,7 @@ void BlockServer::runNextStep(const SessionKey &key)
     auto hidden = checkedHidden(request.hidden(), m_span->config().hiddenSize, m_limits);
     if (hidden && hidden->size(0) != session->batch)
         hidden = makeError(ErrorCode::InvalidArgument, "the step's batch differs from the session's");
-    auto lengths = hidden ? checkedLengths(request.lengths(), hidden->size(0), hidden->size(1))
-                          : Result<std::vector<std::int64_t>>(hidden.error());
+    auto lengths = hidden.andThen([&](const at::Tensor &x) { return checkedLengths(request.lengths(), x.size(0), x.size(1)); });
     if (!lengths) {
         // The session stays usable: a bad step changes nothing in its cache.
         answer(connection, callId, lengths.error());

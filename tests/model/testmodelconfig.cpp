@@ -1,9 +1,8 @@
 // config.json parsing for every family, with the aliases and defaults of Hugging Face, and
-// clear errors for what we cannot run; the names of compute dtypes and devices.
+// clear errors for what we cannot run.
 
 #include <QtTest>
 
-#include "core/compute.h"
 #include "model/modelconfig.h"
 
 using namespace corolla;
@@ -126,27 +125,6 @@ private Q_SLOTS:
         QVERIFY2(message.contains(fragment), qPrintable(message));
     }
 
-    void computeNamesRoundTrip()
-    {
-        for (ComputeDtype dtype : {ComputeDtype::Float32, ComputeDtype::BFloat16})
-            QCOMPARE(*computeDtypeFromName(computeDtypeName(dtype)), dtype);
-        QCOMPARE(*computeDtypeFromName("bfloat16"), ComputeDtype::BFloat16);
-        QCOMPARE(*computeDtypeFromName("float32"), ComputeDtype::Float32);
-        auto fp16 = computeDtypeFromName("fp16");
-        QVERIFY(!fp16);
-        QCOMPARE(fp16.error().message, std::string("unknown dtype 'fp16' (choose fp32 or bf16)"));
-
-        QCOMPARE(ComputeDevice::fromName("cpu")->kind, ComputeDevice::Kind::Cpu);
-        QVERIFY(*ComputeDevice::fromName("cuda") == ComputeDevice::cuda(0));
-        QVERIFY(*ComputeDevice::fromName("cuda:3") == ComputeDevice::cuda(3));
-        for (const ComputeDevice &device : {ComputeDevice{}, ComputeDevice::cuda(0), ComputeDevice::cuda(12)})
-            QVERIFY(*ComputeDevice::fromName(device.name()) == device);
-        for (const char *bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU"}) {
-            auto device = ComputeDevice::fromName(bad);
-            QVERIFY2(!device, bad);
-            QVERIFY2(device.error().message.find("choose cpu, cuda or cuda:N") != std::string::npos, bad);
-        }
-    }
 };
 
 QTEST_GUILESS_MAIN(TestModelConfig)

@@ -1,0 +1,76 @@
+// The core's value types: results and how they chain, compute dtypes and devices by name.
+
+#include <QtTest>
+
+#include "core/compute.h"
+#include "core/result.h"
+
+using namespace corolla;
+
+namespace {
+
+Result<int> half(int value)
+{
+    if (value % 2 != 0)
+        return makeError(ErrorCode::InvalidArgument, std::to_string(value) + " is odd");
+    return value / 2;
+}
+
+} // namespace
+
+class TestCore : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void andThenChainsValuesAndStopsAtTheFirstError()
+    {
+        int calls = 0;
+        auto counted = [&calls](int value) {
+            ++calls;
+            return half(value);
+        };
+        QCOMPARE(*half(24).andThen(counted).andThen(counted), 3); // 24 -> 12 -> 6 -> 3
+        QCOMPARE(calls, 2);
+
+        calls = 0;
+        auto odd = half(6).andThen(counted).andThen(counted); // 6 -> 3, odd: the last never runs
+        QVERIFY(!odd);
+        QCOMPARE(odd.error().message, std::string("3 is odd"));
+        QCOMPARE(calls, 1);
+
+        calls = 0;
+        auto early = half(7).andThen(counted);
+        QVERIFY(!early);
+        QCOMPARE(early.error().message, std::string("7 is odd"));
+        QCOMPARE(calls, 0); // nothing runs after an error
+
+        // The next step may change the value's type.
+        auto text = half(8).andThen([](int value) -> Result<std::string> { return std::to_string(value); });
+        QCOMPARE(*text, std::string("4"));
+    }
+
+    void computeNamesRoundTrip()
+    {
+        for (ComputeDtype dtype : {ComputeDtype::Float32, ComputeDtype::BFloat16})
+            QCOMPARE(*computeDtypeFromName(computeDtypeName(dtype)), dtype);
+        QCOMPARE(*computeDtypeFromName("bfloat16"), ComputeDtype::BFloat16);
+        QCOMPARE(*computeDtypeFromName("float32"), ComputeDtype::Float32);
+        auto fp16 = computeDtypeFromName("fp16");
+        QVERIFY(!fp16);
+        QCOMPARE(fp16.error().message, std::string("unknown dtype 'fp16' (choose fp32 or bf16)"));
+
+        QCOMPARE(ComputeDevice::fromName("cpu")->kind, ComputeDevice::Kind::Cpu);
+        QVERIFY(*ComputeDevice::fromName("cuda") == ComputeDevice::cuda(0));
+        QVERIFY(*ComputeDevice::fromName("cuda:3") == ComputeDevice::cuda(3));
+        for (const ComputeDevice &device : {ComputeDevice{}, ComputeDevice::cuda(0), ComputeDevice::cuda(12)})
+            QVERIFY(*ComputeDevice::fromName(device.name()) == device);
+        for (const char *bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU"}) {
+            auto device = ComputeDevice::fromName(bad);
+            QVERIFY2(!device, bad);
+            QVERIFY2(device.error().message.find("choose cpu, cuda or cuda:N") != std::string::npos, bad);
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCore)
+#include "testcore.moc"
