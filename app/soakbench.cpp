@@ -18,7 +18,7 @@
 #include "app/commands.h"
 #include "app/serverprocesses.h"
 #include "testmodel/testmodel.h"
-#include "swarm/modelidentity.h"
+#include "loader/modelidentity.h"
 #include "swarm/swarmconnection.h"
 
 namespace corolla {

@@ -18,7 +18,7 @@
 #include "loader/checkpoint.h"
 #include "testmodel/testmodel.h"
 #include "net/tensorcodec.h"
-#include "swarm/modelidentity.h"
+#include "loader/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 

@@ -12,7 +12,7 @@
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
 #include "testmodel/testmodel.h"
-#include "swarm/modelidentity.h"
+#include "loader/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 #include "tools/peerprocesses.h"

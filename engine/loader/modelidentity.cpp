@@ -1,4 +1,4 @@
-#include "swarm/modelidentity.h"
+#include "loader/modelidentity.h"
 
 #include <algorithm>
 #include <cstring>
