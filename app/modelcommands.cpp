@@ -1,8 +1,10 @@
 // make-test-model, logits and generate: the local engine on the command line.
 
 #include <chrono>
-#include <optional>
 #include <cstdio>
+#include <optional>
+
+#include <QDir>
 
 #include "app/commandparser.h"
 #include "app/commands.h"
@@ -93,6 +95,9 @@ int runLogits(const QStringList &arguments)
                           QStringLiteral("token ids, e.g. 1,2,3"));
     parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"),
                           QStringLiteral("output file"));
+    parser.addValueOption(QStringLiteral("intermediates"), QStringLiteral("DIR"),
+                          QStringLiteral("also write every block's named intermediates there, as "
+                                         "block<N>.<name>.npy (see docs/adding-a-model.md)"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -105,9 +110,23 @@ int runLogits(const QStringList &arguments)
     auto model = openModel(parser);
     if (!model)
         return reportError("logits", model.error().toString());
-    auto logits = (*model)->logits(ids);
+    IntermediateHook dump;
+    std::optional<Error> dumpFailure;
+    if (parser.isSet(QStringLiteral("intermediates"))) {
+        const QString folder = parser.value(QStringLiteral("intermediates"));
+        if (!QDir().mkpath(folder))
+            return reportError("logits", folder.toStdString() + ": cannot create the folder");
+        dump = [&](std::int64_t block, std::string_view name, const at::Tensor &value) {
+            const QString file = QStringLiteral("block%1.%2.npy").arg(block).arg(QLatin1String(name.data(), qsizetype(name.size())));
+            if (auto written = writeNpy(QDir(folder).filePath(file).toStdString(), value); !written && !dumpFailure)
+                dumpFailure = written.error();
+        };
+    }
+    auto logits = (*model)->logits(ids, dump);
     if (!logits)
         return reportError("logits", logits.error().toString());
+    if (dumpFailure)
+        return reportError("logits", dumpFailure->toString());
     if (auto written = writeNpy(parser.text(QStringLiteral("out")), *logits); !written)
         return reportError("logits", written.error().toString());
     return 0;

@@ -2,8 +2,11 @@
 
 #include <sstream>
 
+#include <ATen/ops/cat.h>
+
 #include "model/arch/bloomblock.h"
 #include "model/arch/llamablock.h"
+#include "model/weightmemory.h"
 
 namespace corolla {
 
@@ -33,6 +36,32 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
     case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
+}
+
+StepPreparation stepPreparation(const ModelConfig &config)
+{
+    switch (config.architecture) {
+    case Architecture::Llama: return LlamaBlock::stepPreparation(config);
+    case Architecture::Bloom: return {};
+    }
+    return {};
+}
+
+Result<void> WeightReader::read(const std::string &prefix, const std::vector<WeightSlot> &slots) const
+{
+    for (const WeightSlot &slot : slots) {
+        if (!slot.inCheckpoint)
+            continue;
+        std::vector<at::Tensor> parts;
+        for (const WeightSlot::Part &part : slot.parts) {
+            auto tensor = require(prefix + part.name, part.shape);
+            if (!tensor)
+                return tensor.error();
+            parts.push_back(std::move(*tensor));
+        }
+        *slot.target = copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
+    }
+    return {};
 }
 
 Result<at::Tensor> WeightReader::require(const std::string &name,

@@ -3,6 +3,7 @@
 // Thread: forward() is const and may run on any compute thread.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,26 @@ public:
 Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
                                          std::int64_t index, at::ScalarType dtype);
 
+// What a family computes once per step for all blocks of a span, before the first: it fills
+// the StepContext fields the family's blocks read (Llama's rotary tables).
+using StepPreparation = std::function<void(StepContext &ctx, at::ScalarType dtype)>;
+// The step preparation of `config`'s family; empty when its blocks need none (BLOOM).
+StepPreparation stepPreparation(const ModelConfig &config);
+
+// One weight of a block and where it comes from: the checkpoint tensors named (after the
+// block's prefix) with the shapes config.json implies, stacked along their first dimension
+// (q, k and v into one projection, say). A weight the config says the checkpoint lacks (the
+// biases of a model without) stays undefined.
+struct WeightSlot {
+    struct Part {
+        std::string name;
+        std::vector<std::int64_t> shape;
+    };
+    at::Tensor *target;
+    std::vector<Part> parts;
+    bool inCheckpoint = true;
+};
+
 // Reads named weights, checks their shapes against the config, converts them to the compute
 // dtype in memory the engine owns. Errors name the tensor and both shapes.
 class WeightReader {
@@ -40,6 +61,8 @@ public:
     WeightReader(const TensorSource &source, at::ScalarType dtype)
         : m_source(source), m_dtype(dtype) {}
 
+    // Every slot's weight, in weight memory (see weightmemory.h); the first error otherwise.
+    Result<void> read(const std::string &prefix, const std::vector<WeightSlot> &slots) const;
     Result<at::Tensor> require(const std::string &name, std::vector<std::int64_t> shape) const;
     // An undefined tensor when the source has no tensor of that name.
     Result<at::Tensor> optional(const std::string &name, std::vector<std::int64_t> shape) const;

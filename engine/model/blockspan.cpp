@@ -44,8 +44,7 @@ Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
     span->m_begin = begin;
     span->m_end = end;
     span->m_dtype = dtype;
-    if (config.architecture == Architecture::Llama)
-        span->m_rotary.emplace(config.rope, config.headDim);
+    span->m_prepareStep = stepPreparation(config);
     // Not InferenceMode: weights made there could never take part in a backward pass.
     at::NoGradGuard noGrad;
     for (std::int64_t index = begin; index < end; ++index) {
@@ -107,7 +106,7 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
 
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                                   std::int64_t to) const
+                                   std::int64_t to, const IntermediateHook &inspect) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
@@ -125,11 +124,14 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (hidden.size(0) * hidden.size(1) <= ops::kGemvMaxRows)
         burst.emplace(kernelPool());
     StepContext &ctx = *context;
-    if (m_rotary)
-        m_rotary->fill(ctx, m_dtype);
+    if (m_prepareStep)
+        m_prepareStep(ctx, m_dtype);
+    ctx.hook = inspect ? &inspect : nullptr;
     at::Tensor x = hidden.to(m_dtype);
-    for (std::int64_t i = from; i < to; ++i)
+    for (std::int64_t i = from; i < to; ++i) {
+        ctx.block = i;
         x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
+    }
     cache.commitStep(ctx);
     return x;
 }
@@ -142,12 +144,12 @@ Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
 
 Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                      std::int64_t to) const
+                                      std::int64_t to, const IntermediateHook &inspect) const
 {
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
-    return step(hidden, cache, lengths, from, to);
+    return step(hidden, cache, lengths, from, to, inspect);
 }
 
 Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
@@ -167,12 +169,14 @@ Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tenso
     if (!context)
         return context.error();
     StepContext &ctx = *context;
-    if (m_rotary)
-        m_rotary->fill(ctx, m_dtype);
+    if (m_prepareStep)
+        m_prepareStep(ctx, m_dtype);
     const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
     at::Tensor x = input;
-    for (std::int64_t i = from; i < to; ++i)
+    for (std::int64_t i = from; i < to; ++i) {
+        ctx.block = i;
         x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
+    }
     // Padding rows carry no loss: mask them out of the incoming gradient.
     at::Tensor grad = gradOutput.to(at::kFloat).clone();
     for (std::int64_t b = 0; b < hidden.size(0); ++b)

@@ -41,15 +41,17 @@ public:
                             const std::vector<std::int64_t> &newTokens) const;
 
     // step() through the blocks [from, to) of the span only; `cache` made for that range.
+    // `inspect`, when set, receives every block's named intermediates.
     Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
                             const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                            std::int64_t to) const;
+                            std::int64_t to, const IntermediateHook &inspect = {}) const;
 
     // The whole sequences at once, without a lasting cache; `lengths` as in step().
     Result<at::Tensor> forward(const at::Tensor &hidden,
                                const std::vector<std::int64_t> &lengths) const;
     Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
-                               std::int64_t from, std::int64_t to) const;
+                               std::int64_t from, std::int64_t to,
+                               const IntermediateHook &inspect = {}) const;
 
     // The gradient of <outputs, gradOutput> with respect to the inputs of blocks [from, to),
     // recomputing their forward pass; the weights stay untouched. Padding positions (past
@@ -66,7 +68,7 @@ private:
     std::int64_t m_begin = 0, m_end = 0;
     at::ScalarType m_dtype = at::kFloat;
     std::vector<std::unique_ptr<Block>> m_blocks;
-    std::optional<ops::RotaryEmbedding> m_rotary; // Llama family only
+    StepPreparation m_prepareStep; // the family's, see block.h
 };
 
 // The tensor type blocks compute in for `dtype`.

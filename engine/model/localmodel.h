@@ -26,8 +26,9 @@ public:
     const ClientHead &head() const { return *m_head; }
     const BlockSpan &blocks() const { return *m_blocks; }
 
-    // Logits of every position of one sequence: [ids.size(), vocabSize] fp32.
-    Result<at::Tensor> logits(const std::vector<std::int64_t> &ids) const;
+    // Logits of every position of one sequence: [ids.size(), vocabSize] fp32. `inspect`,
+    // when set, receives every block's named intermediates on the way.
+    Result<at::Tensor> logits(const std::vector<std::int64_t> &ids, const IntermediateHook &inspect = {}) const;
 
 private:
     std::unique_ptr<ClientHead> m_head;

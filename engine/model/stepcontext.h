@@ -4,11 +4,18 @@
 // Thread: the compute thread that runs the step.
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 namespace corolla {
+
+// Receives a block's named intermediates ("attn_norm", "q", ... "out"; docs/adding-a-model.md
+// lists them) while a step runs, to compare a block with a reference implementation.
+using IntermediateHook =
+    std::function<void(std::int64_t block, std::string_view name, const at::Tensor &value)>;
 
 struct StepContext {
     std::int64_t batch = 0;
@@ -23,6 +30,16 @@ struct StepContext {
     at::Tensor slidingMask; // same, also hiding keys more than slidingWindow behind; may be undefined
     at::Tensor rotaryCos;   // [batch, 1, T, headDim] compute dtype; Llama family only
     at::Tensor rotarySin;
+
+    const IntermediateHook *hook = nullptr; // set for a step that is inspected
+    std::int64_t block = 0;                 // the block running now (its index in the model)
+
+    // Hands `value` to the hook under `name`; nothing when the step is not inspected.
+    void inspect(std::string_view name, const at::Tensor &value) const
+    {
+        if (hook)
+            (*hook)(block, name, value);
+    }
 };
 
 // Builds positions and masks for appending `newTokens[b]` rows (padded to `seqLen`) to

@@ -77,6 +77,34 @@ private Q_SLOTS:
         }
     }
 
+    // --intermediates writes every block's named steps; the last block's "out" is what the
+    // head turns into the logits.
+    void logitsWritesIntermediates()
+    {
+        const QString model = path(QStringLiteral("llama"));
+        const QString folder = path(QStringLiteral("intermediates"));
+        const Run run = runCorolla({"logits", "--model", model, "--ids", "1,5,9", "--out",
+                                    path(QStringLiteral("with-intermediates.npy")), "--intermediates", folder});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        auto local = LocalModel::open(model.toStdString(), at::kFloat);
+        QVERIFY(local.ok());
+        const std::int64_t blocks = (*local)->config().numLayers, hidden = (*local)->config().hiddenSize;
+        const QStringList files = QDir(folder).entryList({QStringLiteral("*.npy")});
+        QCOMPARE(files.size(), int(blocks) * 9);
+        auto out = readNpy(QDir(folder).filePath(QStringLiteral("block%1.out.npy").arg(blocks - 1)).toStdString());
+        QVERIFY(out.ok());
+        QCOMPARE(out->sizes().vec(), (std::vector<std::int64_t>{1, 3, hidden}));
+        auto logits = readNpy(path(QStringLiteral("with-intermediates.npy")).toStdString());
+        QVERIFY(logits.ok());
+        QVERIFY(at::allclose((*local)->head().logits(*out)[0], *logits, 1e-5, 1e-5));
+
+        // A folder that cannot be made is a clear error.
+        const Run blocked = runCorolla({"logits", "--model", model, "--ids", "1", "--out", path(QStringLiteral("x.npy")),
+                                        "--intermediates", path(QStringLiteral("llama/config.json/sub"))});
+        QCOMPARE(blocked.exitCode, 1);
+        QVERIFY2(blocked.err.contains(QLatin1String("cannot create the folder")), qPrintable(blocked.err));
+    }
+
     void generateStreamsTheSameTokensAsTheEngine()
     {
         const QString model = path("llama");

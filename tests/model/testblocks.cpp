@@ -4,6 +4,7 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
@@ -88,6 +89,43 @@ private Q_SLOTS:
             const double diff = maxAbsDiff((*ours)[0], expected);
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("blocks [%1, %2): max |diff| %3")
                                                   .arg(begin).arg(end).arg(diff)));
+        }
+    }
+
+    // The intermediates hook names the same steps in every block of every family, leaves the
+    // output alone, and its "out" of block i is the reference's output after blocks [0, i].
+    void intermediatesHookReportsEveryBlock_data() { families_data(); }
+    void intermediatesHookReportsEveryBlock()
+    {
+        QFETCH(QString, family);
+        const Family f = familyByRow(family);
+        const MemoryTensorSource source(f.weights);
+        const at::Tensor x = randomHidden({1, 12, f.config.hiddenSize}, 3);
+        auto span = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
+        QVERIFY(span.ok());
+        std::vector<std::pair<std::int64_t, std::string>> seen;
+        std::map<std::int64_t, at::Tensor> outs;
+        const IntermediateHook hook = [&](std::int64_t block, std::string_view name, const at::Tensor &value) {
+            seen.emplace_back(block, std::string(name));
+            if (name == "out")
+                outs[block] = value.clone();
+        };
+        auto inspected = (*span)->forward(x, {12}, 0, f.config.numLayers, hook);
+        auto plain = (*span)->forward(x, {12});
+        QVERIFY(inspected.ok() && plain.ok());
+        QVERIFY(at::equal(*inspected, *plain));
+
+        const std::vector<std::string> steps{"attn_norm", "q", "k", "v", "attention",
+                                             "attn_residual", "ffn_norm", "ffn_act", "out"};
+        QCOMPARE(seen.size(), steps.size() * std::size_t(f.config.numLayers));
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+            QCOMPARE(seen[i].first, std::int64_t(i / steps.size()));
+            QCOMPARE(seen[i].second, steps[i % steps.size()]);
+        }
+        for (std::int64_t block = 0; block < f.config.numLayers; ++block) {
+            const at::Tensor expected = reference::blocks(f.config, f.weights, x[0], 0, block + 1);
+            const double diff = maxAbsDiff(outs.at(block)[0], expected);
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: max |diff| %2").arg(block).arg(diff)));
         }
     }
 

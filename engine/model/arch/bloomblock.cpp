@@ -9,7 +9,6 @@
 #include <ATen/ops/tensor.h>
 
 #include "model/ops.h"
-#include "model/weightmemory.h"
 
 namespace corolla {
 
@@ -53,32 +52,23 @@ Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
             ? "transformer." + local
             : local;
     const std::int64_t h = config.hiddenSize;
-
-    struct Slot {
-        at::Tensor *target;
-        const char *name;
-        std::vector<std::int64_t> shape;
+    BloomBlock &b = *block;
+    const std::vector<WeightSlot> slots{
+        {&b.m_inputNorm, {{"input_layernorm.weight", {h}}}},
+        {&b.m_inputNormBias, {{"input_layernorm.bias", {h}}}},
+        {&b.m_qkv, {{"self_attention.query_key_value.weight", {3 * h, h}}}},
+        {&b.m_qkvBias, {{"self_attention.query_key_value.bias", {3 * h}}}},
+        {&b.m_dense, {{"self_attention.dense.weight", {h, h}}}},
+        {&b.m_denseBias, {{"self_attention.dense.bias", {h}}}},
+        {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
+        {&b.m_postNormBias, {{"post_attention_layernorm.bias", {h}}}},
+        {&b.m_up, {{"mlp.dense_h_to_4h.weight", {4 * h, h}}}},
+        {&b.m_upBias, {{"mlp.dense_h_to_4h.bias", {4 * h}}}},
+        {&b.m_down, {{"mlp.dense_4h_to_h.weight", {h, 4 * h}}}},
+        {&b.m_downBias, {{"mlp.dense_4h_to_h.bias", {h}}}},
     };
-    const Slot slots[] = {
-        {&block->m_inputNorm, "input_layernorm.weight", {h}},
-        {&block->m_inputNormBias, "input_layernorm.bias", {h}},
-        {&block->m_qkv, "self_attention.query_key_value.weight", {3 * h, h}},
-        {&block->m_qkvBias, "self_attention.query_key_value.bias", {3 * h}},
-        {&block->m_dense, "self_attention.dense.weight", {h, h}},
-        {&block->m_denseBias, "self_attention.dense.bias", {h}},
-        {&block->m_postNorm, "post_attention_layernorm.weight", {h}},
-        {&block->m_postNormBias, "post_attention_layernorm.bias", {h}},
-        {&block->m_up, "mlp.dense_h_to_4h.weight", {4 * h, h}},
-        {&block->m_upBias, "mlp.dense_h_to_4h.bias", {4 * h}},
-        {&block->m_down, "mlp.dense_4h_to_h.weight", {h, 4 * h}},
-        {&block->m_downBias, "mlp.dense_4h_to_h.bias", {h}},
-    };
-    for (const Slot &slot : slots) {
-        auto tensor = reader.require(prefix + slot.name, slot.shape);
-        if (!tensor)
-            return tensor.error();
-        *slot.target = copyToWeightMemory(*tensor);
-    }
+    if (auto read = reader.read(prefix, slots); !read)
+        return read.error();
     return std::unique_ptr<Block>(std::move(block));
 }
 
@@ -86,29 +76,43 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 {
     const std::int64_t batch = x.size(0), steps = x.size(1), hidden = x.size(2);
 
-    const at::Tensor normed = at::layer_norm(x, {hidden}, m_inputNorm, m_inputNormBias, m_eps);
+    // Attention: normalise (LayerNorm with bias); some checkpoints (apply_residual_connection_
+    // post_layernorm) add the normed input instead of the input after each half.
+    const at::Tensor normed = at::layer_norm(x, {hidden}, m_inputNorm, m_inputNormBias, m_eps); // [b, T, hidden]
+    ctx.inspect("attn_norm", normed);
     const at::Tensor &residual = m_residualFromNormedInput ? normed : x;
 
-    // The fused projection is laid out per head as (q, k, v), each headDim wide.
+    // One fused projection, laid out per head as (q, k, v), each headDim wide.
     const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias)
                                .view({batch, steps, m_numHeads, 3, m_headDim}); // [b, T, nH, 3, D]
     const at::Tensor q = qkv.select(3, 0).transpose(1, 2);                   // [b, nH, T, D]
-    const at::Tensor k = qkv.select(3, 1).transpose(1, 2);
-    const at::Tensor v = qkv.select(3, 2).transpose(1, 2);
+    const at::Tensor k = qkv.select(3, 1).transpose(1, 2);                   // [b, nH, T, D]
+    const at::Tensor v = qkv.select(3, 2).transpose(1, 2);                   // [b, nH, T, D]
+    ctx.inspect("q", q);
+    ctx.inspect("k", k);
+    ctx.inspect("v", v);
 
-    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nH, S, D]
+    // Append this step to the cache and attend over everything visible, positions given by
     // ALiBi: each head adds slope * key position; the query's own offset cancels in softmax.
+    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nH, S, D]
     const at::Tensor alibi =
         m_slopes * at::arange(ctx.contextLength, at::kFloat).view({1, 1, 1, -1}); // [1, nH, 1, S]
     const at::Tensor attended = ops::attention(q, keys, values, ctx.causalMask,
-                                               1.0 / std::sqrt(double(m_headDim)), alibi);
-    const at::Tensor afterAttention = ops::linear(attended, m_dense, m_denseBias) + residual;
+                                               1.0 / std::sqrt(double(m_headDim)), alibi); // [b, T, hidden]
+    ctx.inspect("attention", attended);
+    const at::Tensor afterAttention = ops::linear(attended, m_dense, m_denseBias) + residual; // [b, T, hidden]
+    ctx.inspect("attn_residual", afterAttention);
 
+    // MLP: down(gelu_tanh(up(h))), after a second LayerNorm.
     const at::Tensor normed2 =
-        at::layer_norm(afterAttention, {hidden}, m_postNorm, m_postNormBias, m_eps);
+        at::layer_norm(afterAttention, {hidden}, m_postNorm, m_postNormBias, m_eps); // [b, T, hidden]
+    ctx.inspect("ffn_norm", normed2);
     const at::Tensor &residual2 = m_residualFromNormedInput ? normed2 : afterAttention;
     const at::Tensor up = at::gelu(ops::linear(normed2, m_up, m_upBias), "tanh"); // [b, T, 4 hidden]
-    return ops::linear(up, m_down, m_downBias) + residual2;                         // [b, T, hidden]
+    ctx.inspect("ffn_act", up);
+    const at::Tensor out = ops::linear(up, m_down, m_downBias) + residual2;       // [b, T, hidden]
+    ctx.inspect("out", out);
+    return out;
 }
 
 std::int64_t BloomBlock::weightBytes() const

@@ -3,34 +3,11 @@
 #include <cmath>
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/cat.h>
 #include <ATen/ops/silu.h>
 
 #include "model/ops.h"
-#include "model/weightmemory.h"
 
 namespace corolla {
-
-namespace {
-
-// Concatenates the bias vectors of stacked projections; undefined when none has one.
-Result<at::Tensor> stackedBias(const WeightReader &reader, const std::string &prefix,
-                               std::initializer_list<std::pair<const char *, std::int64_t>> parts,
-                               bool expected)
-{
-    if (!expected)
-        return at::Tensor();
-    std::vector<at::Tensor> biases;
-    for (const auto &[name, rows] : parts) {
-        auto bias = reader.require(prefix + name + ".bias", {rows});
-        if (!bias)
-            return bias.error();
-        biases.push_back(*bias);
-    }
-    return at::cat(biases);
-}
-
-} // namespace
 
 Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
@@ -44,54 +21,36 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
     block->m_eps = config.normEps;
     block->m_sliding = config.usesSlidingWindow(index);
 
-    const WeightReader reader(source, dtype);
-    const std::string prefix = "model.layers." + std::to_string(index) + ".";
     const std::int64_t h = config.hiddenSize, d = config.headDim, ffn = config.intermediateSize;
     const std::int64_t qRows = config.numHeads * d, kvRows = config.numKvHeads * d;
-
-    std::vector<at::Tensor> loaded;
-    auto take = [&](const std::string &name, std::vector<std::int64_t> shape) -> Result<void> {
-        auto tensor = reader.require(prefix + name, std::move(shape));
-        if (!tensor)
-            return tensor.error();
-        loaded.push_back(std::move(tensor).value());
-        return {};
+    LlamaBlock &b = *block;
+    const std::vector<WeightSlot> slots{
+        {&b.m_inputNorm, {{"input_layernorm.weight", {h}}}},
+        {&b.m_qkv,
+         {{"self_attn.q_proj.weight", {qRows, h}},
+          {"self_attn.k_proj.weight", {kvRows, h}},
+          {"self_attn.v_proj.weight", {kvRows, h}}}},
+        {&b.m_qkvBias,
+         {{"self_attn.q_proj.bias", {qRows}}, {"self_attn.k_proj.bias", {kvRows}}, {"self_attn.v_proj.bias", {kvRows}}},
+         config.qkvBias},
+        {&b.m_output, {{"self_attn.o_proj.weight", {h, qRows}}}},
+        {&b.m_outputBias, {{"self_attn.o_proj.bias", {h}}}, config.outputBias},
+        {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
+        {&b.m_gateUp, {{"mlp.gate_proj.weight", {ffn, h}}, {"mlp.up_proj.weight", {ffn, h}}}},
+        {&b.m_gateUpBias, {{"mlp.gate_proj.bias", {ffn}}, {"mlp.up_proj.bias", {ffn}}}, config.mlpBias},
+        {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
+        {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
     };
-    for (auto result : {take("input_layernorm.weight", {h}),
-                        take("self_attn.q_proj.weight", {qRows, h}),
-                        take("self_attn.k_proj.weight", {kvRows, h}),
-                        take("self_attn.v_proj.weight", {kvRows, h}),
-                        take("self_attn.o_proj.weight", {h, qRows}),
-                        take("post_attention_layernorm.weight", {h}),
-                        take("mlp.gate_proj.weight", {ffn, h}),
-                        take("mlp.up_proj.weight", {ffn, h}),
-                        take("mlp.down_proj.weight", {h, ffn})}) {
-        if (!result)
-            return result.error();
-    }
-    block->m_inputNorm = loaded[0];
-    block->m_qkv = copyToWeightMemory(at::cat({loaded[1], loaded[2], loaded[3]}));
-    block->m_output = copyToWeightMemory(loaded[4]);
-    block->m_postNorm = loaded[5];
-    block->m_gateUp = copyToWeightMemory(at::cat({loaded[6], loaded[7]}));
-    block->m_down = copyToWeightMemory(loaded[8]);
-
-    auto qkvBias = stackedBias(reader, prefix + "self_attn.",
-                               {{"q_proj", qRows}, {"k_proj", kvRows}, {"v_proj", kvRows}},
-                               config.qkvBias);
-    auto outputBias = stackedBias(reader, prefix + "self_attn.", {{"o_proj", h}}, config.outputBias);
-    auto gateUpBias = stackedBias(reader, prefix + "mlp.", {{"gate_proj", ffn}, {"up_proj", ffn}},
-                                  config.mlpBias);
-    auto downBias = stackedBias(reader, prefix + "mlp.", {{"down_proj", h}}, config.mlpBias);
-    for (const auto *bias : {&qkvBias, &outputBias, &gateUpBias, &downBias}) {
-        if (!*bias)
-            return bias->error();
-    }
-    block->m_qkvBias = *qkvBias;
-    block->m_outputBias = *outputBias;
-    block->m_gateUpBias = *gateUpBias;
-    block->m_downBias = *downBias;
+    if (auto read = WeightReader(source, dtype).read("model.layers." + std::to_string(index) + ".", slots); !read)
+        return read.error();
     return std::unique_ptr<Block>(std::move(block));
+}
+
+StepPreparation LlamaBlock::stepPreparation(const ModelConfig &config)
+{
+    return [rotary = ops::RotaryEmbedding(config.rope, config.headDim)](StepContext &ctx, at::ScalarType dtype) {
+        rotary.fill(ctx, dtype);
+    };
 }
 
 at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
@@ -101,6 +60,7 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
     // Attention: normalise, project to q, k, v, rotate q and k by position.
     const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps);           // [b, T, hidden]
+    ctx.inspect("attn_norm", normed);
     const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias);             // [b, T, qRows + 2 kvRows]
     at::Tensor q = qkv.narrow(-1, 0, qRows)
                        .view({batch, steps, m_numHeads, m_headDim})
@@ -113,20 +73,29 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
                              .transpose(1, 2);                                // [b, nKv, T, D]
     q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin);
     k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin);
+    ctx.inspect("q", q);
+    ctx.inspect("k", k);
+    ctx.inspect("v", v);
 
     // Append this step to the cache and attend over everything visible.
     const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nKv, S, D]
     const at::Tensor &mask = m_sliding ? ctx.slidingMask : ctx.causalMask;   // [b, 1, T, S]
     const at::Tensor attended =
         ops::attention(q, keys, values, mask, 1.0 / std::sqrt(double(m_headDim))); // [b, T, qRows]
-    const at::Tensor afterAttention = x + ops::linear(attended, m_output, m_outputBias);
+    ctx.inspect("attention", attended);
+    const at::Tensor afterAttention = x + ops::linear(attended, m_output, m_outputBias); // [b, T, hidden]
+    ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(silu(gate(h)) * up(h)).
-    const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps);
+    const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
+    ctx.inspect("ffn_norm", normed2);
     const at::Tensor gateUp = ops::linear(normed2, m_gateUp, m_gateUpBias);   // [b, T, 2 ffn]
     const at::Tensor activated =
-        at::silu(gateUp.narrow(-1, 0, m_intermediate)) * gateUp.narrow(-1, m_intermediate, m_intermediate);
-    return afterAttention + ops::linear(activated, m_down, m_downBias);      // [b, T, hidden]
+        at::silu(gateUp.narrow(-1, 0, m_intermediate)) * gateUp.narrow(-1, m_intermediate, m_intermediate); // [b, T, ffn]
+    ctx.inspect("ffn_act", activated);
+    const at::Tensor out = afterAttention + ops::linear(activated, m_down, m_downBias); // [b, T, hidden]
+    ctx.inspect("out", out);
+    return out;
 }
 
 std::int64_t LlamaBlock::weightBytes() const

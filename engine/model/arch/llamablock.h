@@ -13,6 +13,9 @@ public:
                                                const TensorSource &source, std::int64_t index,
                                                at::ScalarType dtype);
 
+    // Rotary tables for the step's positions (ctx.rotaryCos, ctx.rotarySin).
+    static StepPreparation stepPreparation(const ModelConfig &config);
+
     at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
                        const StepContext &ctx) const override;
     std::int64_t weightBytes() const override;
