@@ -33,7 +33,8 @@ bool CommandParser::parse(const QStringList &arguments, int &exitCode)
     withProgram.front() = QStringLiteral("corolla ") + m_command;
     if (!m_parser.parse(withProgram)) {
         std::fprintf(stderr, "corolla %s: %s\nRun 'corolla %s --help' for the options.\n",
-                     qPrintable(m_command), qPrintable(m_parser.errorText()), qPrintable(m_command));
+                     qPrintable(m_command), qPrintable(m_parser.errorText()),
+                     qPrintable(m_command));
         exitCode = 2;
         return false;
     }
@@ -63,7 +64,10 @@ std::int64_t CommandParser::integer(const QString &name, std::int64_t minimum, s
     const qlonglong value = this->value(name).toLongLong(&ok);
     if (!ok || value < minimum || value > maximum) {
         error(QStringLiteral("--%1 must be an integer in [%2, %3], not '%4'")
-                  .arg(name).arg(minimum).arg(maximum).arg(this->value(name)));
+                  .arg(name)
+                  .arg(minimum)
+                  .arg(maximum)
+                  .arg(this->value(name)));
         return minimum;
     }
     return value;
@@ -75,7 +79,10 @@ double CommandParser::number(const QString &name, double minimum, double maximum
     const double value = this->value(name).toDouble(&ok);
     if (!ok || !std::isfinite(value) || value < minimum || value > maximum) {
         error(QStringLiteral("--%1 must be a number in [%2, %3], not '%4'")
-                  .arg(name).arg(minimum).arg(maximum).arg(this->value(name)));
+                  .arg(name)
+                  .arg(minimum)
+                  .arg(maximum)
+                  .arg(this->value(name)));
         return minimum;
     }
     return value;
@@ -90,7 +97,8 @@ std::vector<std::int64_t> CommandParser::idList(const QString &name)
         const qlonglong id = part.trimmed().toLongLong(&ok);
         if (!ok || id < 0) {
             error(QStringLiteral("--%1: '%2' is not a token id (expected a comma-separated list "
-                                 "of non-negative integers)").arg(name, part));
+                                 "of non-negative integers)")
+                      .arg(name, part));
             return {};
         }
         ids.push_back(id);

@@ -32,15 +32,15 @@ namespace {
 bool hasDisplay()
 {
 #ifdef Q_OS_LINUX
-    return std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY") || std::getenv("QT_QPA_PLATFORM");
+    return std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY")
+           || std::getenv("QT_QPA_PLATFORM");
 #else
     return true;
 #endif
 }
 
 // Runs the event loop until `done` holds or timeoutMs passes; whether it holds.
-template <typename Condition>
-bool waitUntil(Condition done, int timeoutMs)
+template <typename Condition> bool waitUntil(Condition done, int timeoutMs)
 {
     QDeadlineTimer deadline(timeoutMs);
     while (!done() && !deadline.hasExpired())
@@ -50,8 +50,8 @@ bool waitUntil(Condition done, int timeoutMs)
 
 bool demoIsReady(const EngineStatus &status)
 {
-    return status.demoSwarm && status.chatReady && status.numBlocks > 0 && status.missingBlocks.isEmpty()
-        && status.contribution.state == ServingState::Online;
+    return status.demoSwarm && status.chatReady && status.numBlocks > 0
+           && status.missingBlocks.isEmpty() && status.contribution.state == ServingState::Online;
 }
 
 void removeTranslators()
@@ -64,29 +64,36 @@ void removeTranslators()
 
 int runScreenshots(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("screenshots"),
-                         QStringLiteral("Renders every main screen of the app to PNG files, with the local demo "
-                                        "swarm running and this computer donating; offscreen, no display needed."));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"), QStringLiteral("where the PNG files go"),
+    CommandParser parser(
+        QStringLiteral("screenshots"),
+        QStringLiteral("Renders every main screen of the app to PNG files, with the local demo "
+                       "swarm running and this computer donating; offscreen, no display needed."));
+    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"),
+                          QStringLiteral("where the PNG files go"),
                           QStringLiteral("docs/screenshots"));
     parser.addValueOption(QStringLiteral("languages"), QStringLiteral("LIST"),
-                          QStringLiteral("languages to render, e.g. en,zh_CN"), QStringLiteral("en,zh_CN"));
+                          QStringLiteral("languages to render, e.g. en,zh_CN"),
+                          QStringLiteral("en,zh_CN"));
     parser.addValueOption(QStringLiteral("message"), QStringLiteral("TEXT"),
-                          QStringLiteral("what to ask in the chat"), QStringLiteral("Hello! Who are you?"));
+                          QStringLiteral("what to ask in the chat"),
+                          QStringLiteral("Hello! Who are you?"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
 
     QTemporaryDir data;
-    Settings settings(std::make_unique<QSettings>(data.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat));
+    Settings settings(std::make_unique<QSettings>(data.filePath(QStringLiteral("settings.ini")),
+                                                  QSettings::IniFormat));
     settings.closeToTray = false;
     settings.publicName = QStringLiteral("my-computer");
     Engine engine(data.path());
-    QObject::connect(&engine, &Engine::log, [](const QString &line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
+    QObject::connect(&engine, &Engine::log,
+                     [](const QString &line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
     const QString out = parser.value(QStringLiteral("out"));
     QString error;
     bool first = true;
-    for (const QString &language : parser.value(QStringLiteral("languages")).split(QLatin1Char(','))) {
+    for (const QString &language :
+         parser.value(QStringLiteral("languages")).split(QLatin1Char(','))) {
         removeTranslators();
         installTranslations(language);
         MainWindow window(engine, settings, data.path(), std::make_unique<SystemConditions>());
@@ -101,13 +108,15 @@ int runScreenshots(const QStringList &arguments)
             }
             waitUntil([] { return false; }, 4000); // a baseline for the chart before the chat
             bool answered = false;
-            QObject::connect(window.chatPage(), &ChatPage::answerFinished, &window, [&] { answered = true; });
+            QObject::connect(window.chatPage(), &ChatPage::answerFinished, &window,
+                             [&] { answered = true; });
             window.chatPage()->send(parser.value(QStringLiteral("message")));
             waitUntil([&] { return answered; }, 120000);
             first = false;
         }
         waitUntil([] { return false; }, 8000); // status updates for the chart and counters
-        const QString suffix = language == QLatin1String("en") ? QString() : QLatin1Char('-') + language;
+        const QString suffix =
+            language == QLatin1String("en") ? QString() : QLatin1Char('-') + language;
         const QStringList written = grabScreens(window, out, suffix, &error);
         if (written.isEmpty()) {
             std::fprintf(stderr, "corolla screenshots: %s\n", qPrintable(error));
@@ -123,7 +132,8 @@ int runScreenshots(const QStringList &arguments)
 
 bool isDesktopInvocation(int argc, char **argv)
 {
-    return argc < 2 || std::strcmp(argv[1], "--minimized") == 0 || std::strcmp(argv[1], "screenshots") == 0;
+    return argc < 2 || std::strcmp(argv[1], "--minimized") == 0
+           || std::strcmp(argv[1], "screenshots") == 0;
 }
 
 int runDesktop(int argc, char **argv)
@@ -132,8 +142,10 @@ int runDesktop(int argc, char **argv)
     if (screenshots && !std::getenv("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
     if (!screenshots && !hasDisplay()) {
-        std::fprintf(stderr, "corolla: no display to open the window on (DISPLAY is not set).\n"
-                             "Run a headless command instead, e.g. 'corolla serve'; 'corolla --help' lists them.\n");
+        std::fprintf(
+            stderr,
+            "corolla: no display to open the window on (DISPLAY is not set).\n"
+            "Run a headless command instead, e.g. 'corolla serve'; 'corolla --help' lists them.\n");
         return 2;
     }
     QApplication application(argc, argv);
@@ -152,7 +164,8 @@ int runDesktop(int argc, char **argv)
     window.connectToSwarm();
     // A logout or `kill` ends the app as Quit does: servers announce that they leave.
     onTerminationSignal([] { QApplication::quit(); });
-    const bool minimized = argc >= 2 && std::strcmp(argv[1], "--minimized") == 0 && settings.startMinimized;
+    const bool minimized =
+        argc >= 2 && std::strcmp(argv[1], "--minimized") == 0 && settings.startMinimized;
     if (!minimized || !window.tray()->show())
         window.show();
     return QApplication::exec();

@@ -36,7 +36,8 @@ constexpr Command kCommands[] = {
      "write a checkpoint with deterministic random weights"},
     {"tokenize", corolla::runTokenize, "print the token ids of a text"},
     {"detokenize", corolla::runDetokenize, "print the text of token ids"},
-    {"chat-template", corolla::runChatTemplate, "render a conversation with the model's chat template"},
+    {"chat-template", corolla::runChatTemplate,
+     "render a conversation with the model's chat template"},
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
@@ -45,9 +46,10 @@ constexpr Command kCommands[] = {
 
 void printUsage(FILE *stream)
 {
-    std::fprintf(stream, "Usage: corolla [--minimized]       open the desktop app (minimized: to the tray)\n"
-                         "       corolla screenshots [options] render the app's screens to PNG files\n"
-                         "       corolla <command> [options]   run a headless mode\n\nCommands:\n");
+    std::fprintf(
+        stream, "Usage: corolla [--minimized]       open the desktop app (minimized: to the tray)\n"
+                "       corolla screenshots [options] render the app's screens to PNG files\n"
+                "       corolla <command> [options]   run a headless mode\n\nCommands:\n");
     for (const Command &command : kCommands)
         std::fprintf(stream, "  %-16s %s\n", command.name, command.summary);
     std::fprintf(stream, "\nRun 'corolla <command> --help' for a command's options.\n");
@@ -65,7 +67,8 @@ void preferShortOpenMpSpins(int argc, char **argv)
         return;
     // The desktop app serves and chats too.
     const char *command = argc < 2 ? "serve" : argv[1];
-    for (const char *longRunning : {"serve", "bench", "chat", "generate", "screenshots", "--minimized"}) {
+    for (const char *longRunning :
+         {"serve", "bench", "chat", "generate", "screenshots", "--minimized"}) {
         if (std::strcmp(command, longRunning) == 0) {
             ::setenv("GOMP_SPINCOUNT", "10000", 1);
             ::execv("/proc/self/exe", argv); // returns only on failure: then run as we are
@@ -82,7 +85,8 @@ void preferShortOpenMpSpins(int argc, char **argv)
 void useEveryCore()
 {
     int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    if (const char *requested = std::getenv("COROLLA_NUM_THREADS"); requested && std::atoi(requested) > 0)
+    if (const char *requested = std::getenv("COROLLA_NUM_THREADS");
+        requested && std::atoi(requested) > 0)
         threads = std::atoi(requested);
     at::set_num_threads(threads);
 }

@@ -117,8 +117,11 @@ int runLogits(const QStringList &arguments)
         if (!QDir().mkpath(folder))
             return reportError("logits", folder.toStdString() + ": cannot create the folder");
         dump = [&](std::int64_t block, std::string_view name, const at::Tensor &value) {
-            const QString file = QStringLiteral("block%1.%2.npy").arg(block).arg(QLatin1String(name.data(), qsizetype(name.size())));
-            if (auto written = writeNpy(QDir(folder).filePath(file).toStdString(), value); !written && !dumpFailure)
+            const QString file = QStringLiteral("block%1.%2.npy")
+                                     .arg(block)
+                                     .arg(QLatin1String(name.data(), qsizetype(name.size())));
+            if (auto written = writeNpy(QDir(folder).filePath(file).toStdString(), value);
+                !written && !dumpFailure)
                 dumpFailure = written.error();
         };
     }

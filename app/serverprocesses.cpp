@@ -55,8 +55,9 @@ Result<QString> ServerProcesses::waitForLog(QProcess *process, const QString &ma
     timer.start();
     while (!log.contains(marker.toUtf8())) {
         if (process->state() == QProcess::NotRunning || timer.elapsed() > kStartTimeoutMs)
-            return makeError(ErrorCode::Internal, process->program().toStdString() + " did not start:\n"
-                                                      + (log + process->readAllStandardError()).toStdString());
+            return makeError(ErrorCode::Internal,
+                             process->program().toStdString() + " did not start:\n"
+                                 + (log + process->readAllStandardError()).toStdString());
         process->waitForReadyRead(100);
         log += process->readAllStandardError();
     }
@@ -69,25 +70,34 @@ Result<quint16> ServerProcesses::startBootstrap()
     probe.bind(QHostAddress::LocalHost, 0);
     const quint16 port = probe.localPort();
     probe.close();
-    QProcess *node = launch(QCoreApplication::applicationFilePath(),
-                            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+    QProcess *node =
+        launch(QCoreApplication::applicationFilePath(),
+               {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
     if (auto log = waitForLog(node, QStringLiteral("DHT bootstrap node")); !log)
         return log.error();
     return port;
 }
 
-Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_t begin, std::int64_t end,
-                                           const std::string &dtype, int delayMs, const QString &relayProgram,
+Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_t begin,
+                                           std::int64_t end, const std::string &dtype, int delayMs,
+                                           const QString &relayProgram,
                                            const QStringList &extraArguments)
 {
     const QString index = QString::number(m_processes.size());
     const quint16 relayPort = delayMs > 0 ? freeTcpPort() : 0;
-    QStringList arguments{QStringLiteral("serve"), QStringLiteral("--model"), QString::fromStdString(model),
-                          QStringLiteral("--blocks"), QStringLiteral("%1:%2").arg(begin).arg(end),
-                          QStringLiteral("--dtype"), QString::fromStdString(dtype),
-                          QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-                          QStringLiteral("--public-name"), QStringLiteral("bench") + index,
-                          QStringLiteral("--identity"), m_folder.filePath(QStringLiteral("peer%1.pem").arg(index))};
+    QStringList arguments{QStringLiteral("serve"),
+                          QStringLiteral("--model"),
+                          QString::fromStdString(model),
+                          QStringLiteral("--blocks"),
+                          QStringLiteral("%1:%2").arg(begin).arg(end),
+                          QStringLiteral("--dtype"),
+                          QString::fromStdString(dtype),
+                          QStringLiteral("--listen"),
+                          QStringLiteral("127.0.0.1"),
+                          QStringLiteral("--public-name"),
+                          QStringLiteral("bench") + index,
+                          QStringLiteral("--identity"),
+                          m_folder.filePath(QStringLiteral("peer%1.pem").arg(index))};
     if (extraArguments.isEmpty()) {
         const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
         QFile(noPeers).open(QIODevice::WriteOnly);
@@ -95,7 +105,8 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
     }
     arguments += extraArguments;
     if (relayPort)
-        arguments << QStringLiteral("--announce-address") << QStringLiteral("127.0.0.1:%1").arg(relayPort);
+        arguments << QStringLiteral("--announce-address")
+                  << QStringLiteral("127.0.0.1:%1").arg(relayPort);
     QProcess *server = launch(QCoreApplication::applicationFilePath(), arguments);
     auto log = waitForLog(server, QStringLiteral("serving blocks"));
     if (!log)
@@ -103,12 +114,15 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
     const QRegularExpressionMatch match =
         QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(*log);
     if (!match.hasMatch())
-        return makeError(ErrorCode::Internal, "the server did not say where it listens:\n" + log->toStdString());
-    LocalServer result{match.captured(1).toStdString(), quint16(match.captured(2).toUInt()), server};
+        return makeError(ErrorCode::Internal,
+                         "the server did not say where it listens:\n" + log->toStdString());
+    LocalServer result{match.captured(1).toStdString(), quint16(match.captured(2).toUInt()),
+                       server};
     if (relayPort) {
-        QProcess *relay = launch(relayProgram, {QStringLiteral("--listen"), QString::number(relayPort),
-                                                QStringLiteral("--to"), QStringLiteral("127.0.0.1:%1").arg(result.port),
-                                                QStringLiteral("--delay-ms"), QString::number(delayMs)});
+        QProcess *relay = launch(
+            relayProgram, {QStringLiteral("--listen"), QString::number(relayPort),
+                           QStringLiteral("--to"), QStringLiteral("127.0.0.1:%1").arg(result.port),
+                           QStringLiteral("--delay-ms"), QString::number(delayMs)});
         if (auto relayLog = waitForLog(relay, QStringLiteral("relaying")); !relayLog)
             return relayLog.error();
         result.port = relayPort;

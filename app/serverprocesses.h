@@ -17,7 +17,7 @@ namespace corolla {
 
 struct LocalServer {
     std::string peerId;
-    quint16 port = 0; // where clients connect (the relay's port when there is one)
+    quint16 port = 0;            // where clients connect (the relay's port when there is one)
     QProcess *process = nullptr; // owned by the ServerProcesses that started it
 };
 

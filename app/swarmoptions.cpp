@@ -20,13 +20,17 @@ namespace corolla {
 
 void addRegistryOptions(CommandParser &parser)
 {
-    parser.addValueOption(QStringLiteral("dht-bootstrap"), QStringLiteral("HOST:PORT"),
-                          QStringLiteral("an OpenDHT node to join the internet swarm through (repeatable)"));
-    parser.addValueOption(QStringLiteral("dht-port"), QStringLiteral("PORT"),
-                          QStringLiteral("UDP port of this peer's DHT node (default: any free port)"));
-    parser.addFlag(QStringLiteral("lan"), QStringLiteral("find peers on the local network by multicast"));
+    parser.addValueOption(
+        QStringLiteral("dht-bootstrap"), QStringLiteral("HOST:PORT"),
+        QStringLiteral("an OpenDHT node to join the internet swarm through (repeatable)"));
+    parser.addValueOption(
+        QStringLiteral("dht-port"), QStringLiteral("PORT"),
+        QStringLiteral("UDP port of this peer's DHT node (default: any free port)"));
+    parser.addFlag(QStringLiteral("lan"),
+                   QStringLiteral("find peers on the local network by multicast"));
     parser.addValueOption(QStringLiteral("lan-port"), QStringLiteral("PORT"),
-                          QStringLiteral("UDP port of LAN discovery"), QString::number(SwarmConnection().lanPort));
+                          QStringLiteral("UDP port of LAN discovery"),
+                          QString::number(SwarmConnection().lanPort));
     parser.addValueOption(QStringLiteral("static-peers"), QStringLiteral("FILE"),
                           QStringLiteral("a file of servers, one 'HOST:PORT [PEER_ID]' per line"));
 }
@@ -50,7 +54,8 @@ Result<SwarmConnection> swarmConnection(const CommandParser &parser)
         bool ok = false;
         const uint value = parser.value(QLatin1String(name)).toUInt(&ok);
         if (!ok || value < minimum || value > 65535)
-            return makeError(ErrorCode::InvalidArgument, std::string("--") + name + " must be a port number");
+            return makeError(ErrorCode::InvalidArgument,
+                             std::string("--") + name + " must be a port number");
         return quint16(value);
     };
     if (parser.isSet(QStringLiteral("dht-port"))) {
@@ -76,7 +81,8 @@ Result<SwarmConnection> swarmConnection(const CommandParser &parser)
 Result<ModelReference> resolveModel(const std::string &dirOrId)
 {
     ModelReference reference;
-    if (QFileInfo(QDir(QString::fromStdString(dirOrId)).filePath(QStringLiteral("config.json"))).isFile()) {
+    if (QFileInfo(QDir(QString::fromStdString(dirOrId)).filePath(QStringLiteral("config.json")))
+            .isFile()) {
         auto config = ModelConfig::load(dirOrId);
         if (!config)
             return config.error();
@@ -88,7 +94,8 @@ Result<ModelReference> resolveModel(const std::string &dirOrId)
         reference.numBlocks = config->numLayers;
         return reference;
     }
-    if (dirOrId.empty() || dirOrId.find('/') == 0 || QFileInfo::exists(QString::fromStdString(dirOrId)))
+    if (dirOrId.empty() || dirOrId.find('/') == 0
+        || QFileInfo::exists(QString::fromStdString(dirOrId)))
         return makeError(ErrorCode::NotFound, dirOrId + ": not a model folder (no config.json)");
     reference.id = dirOrId;
     return reference;
@@ -101,7 +108,8 @@ QString dataFolder()
 
 void logLine(const QString &message)
 {
-    std::fprintf(stderr, "[%s] %s\n", qPrintable(QTime::currentTime().toString(QStringLiteral("HH:mm:ss"))),
+    std::fprintf(stderr, "[%s] %s\n",
+                 qPrintable(QTime::currentTime().toString(QStringLiteral("HH:mm:ss"))),
                  qPrintable(message));
     std::fflush(stderr);
 }
@@ -124,7 +132,8 @@ void onTerminationSignal(std::function<void()> handler)
     if (::pipe(g_signalPipe) != 0)
         return;
     // Owned by the application, so that it goes when the event loop's program ends.
-    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
+    auto *notifier =
+        new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, QCoreApplication::instance());
     QObject::connect(notifier, &QSocketNotifier::activated, notifier, [notifier, handler] {
         char byte;
         [[maybe_unused]] const ssize_t read = ::read(g_signalPipe[0], &byte, 1);

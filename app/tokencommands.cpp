@@ -38,13 +38,18 @@ std::string idsJson(const std::vector<std::int64_t> &ids)
 
 int runTokenize(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("tokenize"),
-                         QStringLiteral("Prints the token ids of a text as a JSON array (for --texts, "
-                                        "one array per text). DIR needs only the tokenizer files."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("text"), QStringLiteral("TEXT"), QStringLiteral("the text"));
-    parser.addValueOption(QStringLiteral("texts"), QStringLiteral("FILE.json"), QStringLiteral("a JSON array of strings"));
-    parser.addFlag(QStringLiteral("special"), QStringLiteral("add the special tokens of the post-processor (BOS, ...)"));
+    CommandParser parser(
+        QStringLiteral("tokenize"),
+        QStringLiteral("Prints the token ids of a text as a JSON array (for --texts, "
+                       "one array per text). DIR needs only the tokenizer files."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("text"), QStringLiteral("TEXT"),
+                          QStringLiteral("the text"));
+    parser.addValueOption(QStringLiteral("texts"), QStringLiteral("FILE.json"),
+                          QStringLiteral("a JSON array of strings"));
+    parser.addFlag(QStringLiteral("special"),
+                   QStringLiteral("add the special tokens of the post-processor (BOS, ...)"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -55,10 +60,12 @@ int runTokenize(const QStringList &arguments)
     auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("tokenize", tokenizer.error().toString());
-    const SpecialTokens special = parser.isSet(QStringLiteral("special")) ? SpecialTokens::Include : SpecialTokens::Omit;
+    const SpecialTokens special =
+        parser.isSet(QStringLiteral("special")) ? SpecialTokens::Include : SpecialTokens::Omit;
     if (parser.isSet(QStringLiteral("text"))) {
         // Command-line arguments reach us as UTF-8 through QString.
-        auto ids = (*tokenizer)->encode(parser.value(QStringLiteral("text")).toStdString(), special);
+        auto ids =
+            (*tokenizer)->encode(parser.value(QStringLiteral("text")).toStdString(), special);
         if (!ids)
             return reportError("tokenize", ids.error().toString());
         std::printf("%s\n", idsJson(*ids).c_str());
@@ -84,9 +91,12 @@ int runTokenize(const QStringList &arguments)
 
 int runDetokenize(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("detokenize"), QStringLiteral("Prints the text of token ids."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"), QStringLiteral("token ids, e.g. 1,2,3"));
+    CommandParser parser(QStringLiteral("detokenize"),
+                         QStringLiteral("Prints the text of token ids."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
+                          QStringLiteral("token ids, e.g. 1,2,3"));
     parser.addFlag(QStringLiteral("skip-special"), QStringLiteral("leave out special tokens"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
@@ -99,7 +109,10 @@ int runDetokenize(const QStringList &arguments)
     auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("detokenize", tokenizer.error().toString());
-    auto text = (*tokenizer)->decode(ids, parser.isSet(QStringLiteral("skip-special")) ? SpecialTokens::Omit : SpecialTokens::Include);
+    auto text =
+        (*tokenizer)
+            ->decode(ids, parser.isSet(QStringLiteral("skip-special")) ? SpecialTokens::Omit
+                                                                       : SpecialTokens::Include);
     if (!text)
         return reportError("detokenize", text.error().toString());
     std::printf("%s\n", text->c_str());
@@ -111,10 +124,12 @@ int runChatTemplate(const QStringList &arguments)
     CommandParser parser(QStringLiteral("chat-template"),
                          QStringLiteral("Renders a conversation with the model's chat template "
                                         "(ChatML when the model has none) and prints the prompt."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer_config.json"));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("folder with tokenizer_config.json"));
     parser.addValueOption(QStringLiteral("messages"), QStringLiteral("FILE.json"),
                           QStringLiteral("a JSON array of {\"role\", \"content\"} objects"));
-    parser.addFlag(QStringLiteral("add-generation-prompt"), QStringLiteral("end with the assistant's turn opening"));
+    parser.addFlag(QStringLiteral("add-generation-prompt"),
+                   QStringLiteral("end with the assistant's turn opening"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -132,9 +147,16 @@ int runChatTemplate(const QStringList &arguments)
     if (!messages)
         return reportError("chat-template", messages.error().toString());
     Json variables = Json::object();
-    variables["bos_token"] = (*tokenizer)->bosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, SpecialTokens::Include) : "";
-    variables["eos_token"] = (*tokenizer)->eosTokenId() ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, SpecialTokens::Include) : "";
-    auto text = chat->render(*messages, parser.isSet(QStringLiteral("add-generation-prompt")), variables);
+    variables["bos_token"] =
+        (*tokenizer)->bosTokenId()
+            ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, SpecialTokens::Include)
+            : "";
+    variables["eos_token"] =
+        (*tokenizer)->eosTokenId()
+            ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, SpecialTokens::Include)
+            : "";
+    auto text =
+        chat->render(*messages, parser.isSet(QStringLiteral("add-generation-prompt")), variables);
     if (!text)
         return reportError("chat-template", text.error().toString());
     std::fwrite(text->data(), 1, text->size(), stdout);
@@ -143,11 +165,14 @@ int runChatTemplate(const QStringList &arguments)
 
 int runTokenizerBench(const QStringList &arguments)
 {
-    CommandParser parser(QStringLiteral("bench tokenizer"),
-                         QStringLiteral("Encodes a few MB of mixed-script text and prints MB/s and the "
-                                        "time to encode a 4,000-token prompt as JSON."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("megabytes"), QStringLiteral("N"), QStringLiteral("text to encode"), QStringLiteral("4"));
+    CommandParser parser(
+        QStringLiteral("bench tokenizer"),
+        QStringLiteral("Encodes a few MB of mixed-script text and prints MB/s and the "
+                       "time to encode a 4,000-token prompt as JSON."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("folder with tokenizer.json"));
+    parser.addValueOption(QStringLiteral("megabytes"), QStringLiteral("N"),
+                          QStringLiteral("text to encode"), QStringLiteral("4"));
     int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
         return exitCode;
@@ -161,10 +186,38 @@ int runTokenizerBench(const QStringList &arguments)
 
     // Words of several scripts, code and numbers in a seeded random order, so the BPE cache
     // sees realistic reuse rather than one repeated sentence.
-    static const char *kWords[] = {"the", "swarm", "serves", "blocks", "of", "a", "model,", "and", "clients",
-                                   "chain", "them", "into", "pipelines.", "模型", "推理", "速度", "提升", "こんにちは",
-                                   "Привет", "мир", "for (int i = 0; i < n; ++i)", "{\"key\": [1, 2, 3]}", "3.14159",
-                                   "2026-11-27", "🤗", "naïve", "résumé", "\n", "    return x;", "Hello!", "—", "don't"};
+    static const char *kWords[] = {"the",
+                                   "swarm",
+                                   "serves",
+                                   "blocks",
+                                   "of",
+                                   "a",
+                                   "model,",
+                                   "and",
+                                   "clients",
+                                   "chain",
+                                   "them",
+                                   "into",
+                                   "pipelines.",
+                                   "模型",
+                                   "推理",
+                                   "速度",
+                                   "提升",
+                                   "こんにちは",
+                                   "Привет",
+                                   "мир",
+                                   "for (int i = 0; i < n; ++i)",
+                                   "{\"key\": [1, 2, 3]}",
+                                   "3.14159",
+                                   "2026-11-27",
+                                   "🤗",
+                                   "naïve",
+                                   "résumé",
+                                   "\n",
+                                   "    return x;",
+                                   "Hello!",
+                                   "—",
+                                   "don't"};
     std::mt19937 random(42);
     std::string text;
     const std::size_t target = std::size_t(megabytes) << 20;

@@ -8,7 +8,7 @@ packages=(
     libqt6opengl6-dev libxkbcommon-dev qt6-httpserver-dev
     libtorch-dev libopenblas0-openmp
     libprotobuf-dev protobuf-compiler libssl-dev libopendht-dev dhtnode libpcre2-dev
-    nlohmann-json3-dev clang libclang-rt-14-dev
+    nlohmann-json3-dev clang libclang-rt-14-dev clang-format
     fonts-wqy-microhei
 )
 

@@ -13,7 +13,8 @@ namespace corolla {
 namespace {
 
 #ifdef Q_OS_WIN
-const QString kRunKey = QStringLiteral("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run");
+const QString kRunKey =
+    QStringLiteral("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run");
 #else
 QString desktopEntryPath()
 {
@@ -29,13 +30,15 @@ bool setStartAtLogin(bool enabled, const QString &executable, QString *error)
 #ifdef Q_OS_WIN
     QSettings key(kRunKey, QSettings::NativeFormat);
     if (enabled)
-        key.setValue(QStringLiteral("Corolla"),
-                     QStringLiteral("\"%1\" --minimized").arg(QDir::toNativeSeparators(executable)));
+        key.setValue(
+            QStringLiteral("Corolla"),
+            QStringLiteral("\"%1\" --minimized").arg(QDir::toNativeSeparators(executable)));
     else
         key.remove(QStringLiteral("Corolla"));
     key.sync();
     if (key.status() != QSettings::NoError) {
-        *error = QCoreApplication::translate("corolla::SettingsPage", "the registry refused the change");
+        *error =
+            QCoreApplication::translate("corolla::SettingsPage", "the registry refused the change");
         return false;
     }
     return true;
@@ -47,9 +50,10 @@ bool setStartAtLogin(bool enabled, const QString &executable, QString *error)
     }
     QDir().mkpath(QFileInfo(path).absolutePath());
     QSaveFile file(path);
-    const QString entry = QStringLiteral("[Desktop Entry]\nType=Application\nName=Corolla\n"
-                                         "Exec=\"%1\" --minimized\nIcon=corolla\nX-GNOME-Autostart-enabled=true\n")
-                              .arg(executable);
+    const QString entry =
+        QStringLiteral("[Desktop Entry]\nType=Application\nName=Corolla\n"
+                       "Exec=\"%1\" --minimized\nIcon=corolla\nX-GNOME-Autostart-enabled=true\n")
+            .arg(executable);
     if (!file.open(QIODevice::WriteOnly) || file.write(entry.toUtf8()) < 0 || !file.commit()) {
         *error = file.errorString();
         return false;

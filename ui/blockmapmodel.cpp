@@ -39,10 +39,10 @@ QString BlockMapModel::describe(int row) const
 {
     const BlockInfo &block = m_blocks.at(row);
     QString text = block.servers == 0
-        ? tr("Block %1: no server holds it").arg(row)
-        : tr("Block %1: %n server(s), %2 tokens/s", nullptr, block.servers)
-              .arg(row)
-              .arg(block.throughput, 0, 'f', 1);
+                       ? tr("Block %1: no server holds it").arg(row)
+                       : tr("Block %1: %n server(s), %2 tokens/s", nullptr, block.servers)
+                             .arg(row)
+                             .arg(block.throughput, 0, 'f', 1);
     if (block.servedHere)
         text += tr(", served by this computer");
     return text;

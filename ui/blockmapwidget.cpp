@@ -24,12 +24,15 @@ QColor coverageColour(int servers, double throughput, double maxThroughput)
     const double strength = std::clamp(throughput / maxThroughput, 0.0, 1.0);
     const QColor pale(0xc7, 0xe9, 0xc0), deep(0x23, 0x8b, 0x45);
     auto mix = [strength](int a, int b) { return int(std::lround(a + (b - a) * strength)); };
-    return QColor(mix(pale.red(), deep.red()), mix(pale.green(), deep.green()), mix(pale.blue(), deep.blue()));
+    return QColor(mix(pale.red(), deep.red()), mix(pale.green(), deep.green()),
+                  mix(pale.blue(), deep.blue()));
 }
 
 } // namespace
 
-BlockMapWidget::BlockMapWidget(BlockMapModel *model, QWidget *parent) : QWidget(parent), m_model(model)
+BlockMapWidget::BlockMapWidget(BlockMapModel *model, QWidget *parent)
+    : QWidget(parent)
+    , m_model(model)
 {
     setMouseTracking(true);
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
@@ -93,11 +96,13 @@ void BlockMapWidget::paintEvent(QPaintEvent *)
     for (int block = 0; block < m_model->rowCount(); ++block) {
         const BlockInfo &info = m_model->block(block);
         const QRect rect = tileRect(block, g);
-        painter.setPen(info.servedHere ? QPen(palette().color(QPalette::Highlight), 3) : QPen(Qt::NoPen));
+        painter.setPen(info.servedHere ? QPen(palette().color(QPalette::Highlight), 3)
+                                       : QPen(Qt::NoPen));
         painter.setBrush(coverageColour(info.servers, info.throughput, maxThroughput));
         painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 4, 4);
         if (g.tile >= 22) {
-            painter.setPen(info.servers == 0 || info.throughput > maxThroughput / 2 ? Qt::white : Qt::black);
+            painter.setPen(info.servers == 0 || info.throughput > maxThroughput / 2 ? Qt::white
+                                                                                    : Qt::black);
             painter.drawText(rect, Qt::AlignCenter, QString::number(block));
         }
     }
@@ -109,7 +114,8 @@ bool BlockMapWidget::event(QEvent *event)
         auto *help = static_cast<QHelpEvent *>(event);
         const int block = blockAt(help->pos());
         if (block >= 0)
-            QToolTip::showText(help->globalPos(), m_model->describe(block), this, tileRect(block, grid(width())));
+            QToolTip::showText(help->globalPos(), m_model->describe(block), this,
+                               tileRect(block, grid(width())));
         else
             QToolTip::hideText();
         return true;

@@ -39,20 +39,25 @@ QLabel *counterLabel()
 } // namespace
 
 ContributePage::ContributePage(DonationController &donation, Settings &settings, QWidget *parent)
-    : QWidget(parent), m_donation(donation), m_settings(settings), m_blockMap(new BlockMapModel(this))
+    : QWidget(parent)
+    , m_donation(donation)
+    , m_settings(settings)
+    , m_blockMap(new BlockMapModel(this))
 {
     m_switch = new QPushButton(tr("Donate my GPU"));
     m_switch->setObjectName(QStringLiteral("donateSwitch"));
     m_switch->setCheckable(true);
     m_switch->setMinimumHeight(44);
-    m_switch->setStyleSheet(QStringLiteral("QPushButton { font-size: 16px; padding: 8px 24px; }"
-                                           "QPushButton:checked { background: #238b45; color: white; }"));
+    m_switch->setStyleSheet(
+        QStringLiteral("QPushButton { font-size: 16px; padding: 8px 24px; }"
+                       "QPushButton:checked { background: #238b45; color: white; }"));
     m_state = new QLabel;
     m_state->setWordWrap(true);
 
     m_device = new QComboBox;
     for (const ComputeDevice &device : Engine::computeDevices())
-        m_device->addItem(device.kind == ComputeDevice::Kind::Cpu ? tr("CPU") : tr("GPU %1").arg(device.index),
+        m_device->addItem(device.kind == ComputeDevice::Kind::Cpu ? tr("CPU")
+                                                                  : tr("GPU %1").arg(device.index),
                           QString::fromStdString(device.name()));
     m_device->setCurrentIndex(std::max(0, m_device->findData(m_settings.device.get())));
     m_memoryBudget = new QSpinBox;
@@ -66,7 +71,8 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_blockCount->setSpecialValueText(tr("automatic"));
     m_blockCount->setValue(m_settings.blockCount);
     m_dtype = new QComboBox;
-    m_dtype->addItem(tr("bfloat16 (half the memory)"), QString::fromLatin1(computeDtypeName(ComputeDtype::BFloat16)));
+    m_dtype->addItem(tr("bfloat16 (half the memory)"),
+                     QString::fromLatin1(computeDtypeName(ComputeDtype::BFloat16)));
     m_dtype->addItem(tr("float32"), QString::fromLatin1(computeDtypeName(ComputeDtype::Float32)));
     m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(m_settings.dtype.get())));
 
@@ -94,8 +100,9 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_load = counterLabel();
     m_network = counterLabel();
     const QList<std::pair<QString, QLabel *>> rows = {
-        {tr("Tokens served"), m_tokensServed}, {tr("Requests"), m_requests}, {tr("Open sessions"), m_sessions},
-        {tr("Uptime"), m_uptime},              {tr("Current load"), m_load}, {tr("Network in / out"), m_network}};
+        {tr("Tokens served"), m_tokensServed}, {tr("Requests"), m_requests},
+        {tr("Open sessions"), m_sessions},     {tr("Uptime"), m_uptime},
+        {tr("Current load"), m_load},          {tr("Network in / out"), m_network}};
     for (int i = 0; i < rows.size(); ++i) {
         counters->addWidget(new QLabel(rows[i].first), i / 2, (i % 2) * 2);
         counters->addWidget(rows[i].second, i / 2, (i % 2) * 2 + 1);
@@ -148,8 +155,9 @@ QString ContributePage::stateText() const
     case DonationController::Reason::SwitchedOff:
         return tr("Not donating. Turn the switch on to lend this computer to the swarm.");
     case DonationController::Reason::Paused:
-        return tr("Paused until %1.").arg(QLocale().toString(m_donation.pausedUntil().toLocalTime().time(),
-                                                              QLocale::ShortFormat));
+        return tr("Paused until %1.")
+            .arg(QLocale().toString(m_donation.pausedUntil().toLocalTime().time(),
+                                    QLocale::ShortFormat));
     case DonationController::Reason::OnBattery:
         return tr("Waiting for mains power (you asked to serve only when plugged in).");
     case DonationController::Reason::Busy:
@@ -184,20 +192,25 @@ void ContributePage::setStatus(const EngineStatus &status)
     m_requests->setText(locale.toString(contribution.requests));
     m_sessions->setText(locale.toString(contribution.sessionsOpen));
     m_uptime->setText(durationText(contribution.uptimeSeconds));
-    m_load->setText(tr("%1 tokens/s, %2 queued").arg(contribution.tokensPerSecond, 0, 'f', 1).arg(contribution.load));
+    m_load->setText(tr("%1 tokens/s, %2 queued")
+                        .arg(contribution.tokensPerSecond, 0, 'f', 1)
+                        .arg(contribution.load));
     m_network->setText(tr("%1 / %2").arg(locale.formattedDataSize(contribution.bytesIn),
                                          locale.formattedDataSize(contribution.bytesOut)));
     if (status.numBlocks == 0) {
-        m_mapCaption->setText(tr("No model yet: choose one in Settings, or start the local demo swarm."));
+        m_mapCaption->setText(
+            tr("No model yet: choose one in Settings, or start the local demo swarm."));
     } else if (status.missingBlocks.isEmpty()) {
-        m_mapCaption->setText(tr("%1: all %2 blocks are served. Green is throughput; outlined blocks are "
-                                 "this computer's.")
-                                  .arg(status.demoSwarm ? tr("Demo model") : status.modelName)
-                                  .arg(status.numBlocks));
+        m_mapCaption->setText(
+            tr("%1: all %2 blocks are served. Green is throughput; outlined blocks are "
+               "this computer's.")
+                .arg(status.demoSwarm ? tr("Demo model") : status.modelName)
+                .arg(status.numBlocks));
     } else {
-        m_mapCaption->setText(tr("%1: %n block(s) have no server (red). Donating fills the weakest blocks first.",
-                                 nullptr, int(status.missingBlocks.size()))
-                                  .arg(status.demoSwarm ? tr("Demo model") : status.modelName));
+        m_mapCaption->setText(
+            tr("%1: %n block(s) have no server (red). Donating fills the weakest blocks first.",
+               nullptr, int(status.missingBlocks.size()))
+                .arg(status.demoSwarm ? tr("Demo model") : status.modelName));
     }
 }
 

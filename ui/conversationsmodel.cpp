@@ -49,7 +49,8 @@ std::optional<SavedMessage> messageFromJson(const QJsonObject &json)
 } // namespace
 
 ConversationsModel::ConversationsModel(QString path, QObject *parent)
-    : QAbstractListModel(parent), m_path(std::move(path))
+    : QAbstractListModel(parent)
+    , m_path(std::move(path))
 {
 }
 
@@ -84,7 +85,8 @@ bool ConversationsModel::load(QString *error)
             conversation.id = QUuid::createUuid().toString(QUuid::WithoutBraces);
         conversation.title = json[QStringLiteral("title")].toString();
         conversation.systemPrompt = json[QStringLiteral("systemPrompt")].toString();
-        conversation.updated = QDateTime::fromString(json[QStringLiteral("updated")].toString(), Qt::ISODate);
+        conversation.updated =
+            QDateTime::fromString(json[QStringLiteral("updated")].toString(), Qt::ISODate);
         for (const QJsonValue &value : json[QStringLiteral("messages")].toArray()) {
             const std::optional<SavedMessage> message = messageFromJson(value.toObject());
             if (!message)
@@ -106,16 +108,18 @@ bool ConversationsModel::save(QString *error) const
         QJsonArray messages;
         for (const SavedMessage &message : conversation.messages)
             messages.push_back(toJson(message));
-        conversations.push_back(QJsonObject{{QStringLiteral("id"), conversation.id},
-                                            {QStringLiteral("title"), conversation.title},
-                                            {QStringLiteral("systemPrompt"), conversation.systemPrompt},
-                                            {QStringLiteral("updated"), conversation.updated.toString(Qt::ISODate)},
-                                            {QStringLiteral("messages"), messages}});
+        conversations.push_back(
+            QJsonObject{{QStringLiteral("id"), conversation.id},
+                        {QStringLiteral("title"), conversation.title},
+                        {QStringLiteral("systemPrompt"), conversation.systemPrompt},
+                        {QStringLiteral("updated"), conversation.updated.toString(Qt::ISODate)},
+                        {QStringLiteral("messages"), messages}});
     }
     const QJsonObject root{{QStringLiteral("version"), kFormatVersion},
                            {QStringLiteral("conversations"), conversations}};
     QSaveFile file(m_path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(root).toJson()) < 0 || !file.commit()) {
+    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(root).toJson()) < 0
+        || !file.commit()) {
         *error = tr("cannot save the conversations to %1: %2").arg(m_path, file.errorString());
         return false;
     }

@@ -18,7 +18,7 @@ struct SavedMessage {
     double timeToFirstTokenSeconds = 0;
     double tokensPerSecond = 0;
     qint64 tokens = 0;
-    QString route;              // "0-3 demo-1, 4-7 demo-2"
+    QString route; // "0-3 demo-1, 4-7 demo-2"
     bool stopped = false;
 };
 

@@ -13,8 +13,13 @@ constexpr int kCheckPeriodMs = 15000;
 } // namespace
 
 DonationController::DonationController(Engine &engine, Settings &settings,
-                                       std::unique_ptr<SystemConditions> conditions, QObject *parent)
-    : QObject(parent), m_engine(engine), m_settings(settings), m_conditions(std::move(conditions)), m_timer(this)
+                                       std::unique_ptr<SystemConditions> conditions,
+                                       QObject *parent)
+    : QObject(parent)
+    , m_engine(engine)
+    , m_settings(settings)
+    , m_conditions(std::move(conditions))
+    , m_timer(this)
 {
     m_timer.setInterval(kCheckPeriodMs);
     connect(&m_timer, &QTimer::timeout, this, &DonationController::reevaluate);

@@ -21,8 +21,8 @@ class DonationController : public QObject {
 public:
     enum class Reason { Serving, SwitchedOff, Paused, OnBattery, Busy };
 
-    DonationController(Engine &engine, Settings &settings, std::unique_ptr<SystemConditions> conditions,
-                       QObject *parent = nullptr);
+    DonationController(Engine &engine, Settings &settings,
+                       std::unique_ptr<SystemConditions> conditions, QObject *parent = nullptr);
     ~DonationController() override;
 
     // The switch; remembered across restarts.

@@ -35,14 +35,17 @@ constexpr int kStatusesBeforeOffer = 10;
 
 MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFolder,
                        std::unique_ptr<SystemConditions> conditions, QWidget *parent)
-    : QMainWindow(parent), m_engine(engine), m_settings(settings)
+    : QMainWindow(parent)
+    , m_engine(engine)
+    , m_settings(settings)
 {
     setWindowTitle(tr("Corolla"));
     setWindowIcon(QIcon(QStringLiteral(":/icons/corolla.svg")));
     if (!restoreGeometry(settings.windowGeometry))
         resize(1000, 720);
 
-    m_conversations = new ConversationsModel(QDir(dataFolder).filePath(QStringLiteral("conversations.json")), this);
+    m_conversations = new ConversationsModel(
+        QDir(dataFolder).filePath(QStringLiteral("conversations.json")), this);
     QString loadError;
     if (!m_conversations->load(&loadError))
         statusBar()->showMessage(loadError);
@@ -61,11 +64,13 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
 
     m_banner = new QFrame;
     m_banner->setObjectName(QStringLiteral("demoBanner"));
-    m_banner->setStyleSheet(QStringLiteral("#demoBanner { background: #e8f1fd; border-radius: 6px; }"));
-    m_bannerText = new QLabel(tr("No swarm is reachable from this computer. Try Corolla offline with the "
-                                 "bundled demo model: a local demo swarm of %1 servers runs inside the app, so "
-                                 "donating, the block map, the peers and the chat all work without a network.")
-                                  .arg(kDemoServers));
+    m_banner->setStyleSheet(
+        QStringLiteral("#demoBanner { background: #e8f1fd; border-radius: 6px; }"));
+    m_bannerText = new QLabel(
+        tr("No swarm is reachable from this computer. Try Corolla offline with the "
+           "bundled demo model: a local demo swarm of %1 servers runs inside the app, so "
+           "donating, the block map, the peers and the chat all work without a network.")
+            .arg(kDemoServers));
     m_bannerText->setWordWrap(true);
     auto *demoButton = new QPushButton(tr("Start the local demo swarm"));
     demoButton->setObjectName(QStringLiteral("startDemo"));
@@ -135,7 +140,8 @@ void MainWindow::onStatus(const EngineStatus &status)
     const bool empty = !status.demoSwarm && status.peers.isEmpty();
     m_statusesWithoutServers = empty ? m_statusesWithoutServers + 1 : 0;
     m_banner->setVisible(!status.demoSwarm
-                         && (m_settings.modelDir.get().isEmpty() || m_statusesWithoutServers >= kStatusesBeforeOffer));
+                         && (m_settings.modelDir.get().isEmpty()
+                             || m_statusesWithoutServers >= kStatusesBeforeOffer));
     const QString model = status.demoSwarm ? tr("Demo model") : status.modelName;
     setWindowTitle(model.isEmpty() ? tr("Corolla") : tr("Corolla — %1").arg(model));
 }
@@ -152,8 +158,9 @@ void MainWindow::closeEvent(QCloseEvent *event)
     event->ignore();
     hide();
     if (!m_settings.closeNoticeShown) {
-        m_tray->showMessage(tr("Corolla is still running"),
-                            tr("Corolla keeps serving from the tray. Right-click the tray icon to pause or quit."));
+        m_tray->showMessage(
+            tr("Corolla is still running"),
+            tr("Corolla keeps serving from the tray. Right-click the tray icon to pause or quit."));
         m_settings.closeNoticeShown = true;
     }
 }

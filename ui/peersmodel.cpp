@@ -56,8 +56,10 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
 {
     switch (column) {
     case Name:
-        return peer.isThisMachine ? tr("%1 (this computer)").arg(peer.publicName.isEmpty() ? tr("unnamed") : peer.publicName)
-                                  : peer.publicName;
+        return peer.isThisMachine
+                   ? tr("%1 (this computer)")
+                         .arg(peer.publicName.isEmpty() ? tr("unnamed") : peer.publicName)
+                   : peer.publicName;
     case PeerId:
         return shortPeerId(peer.peerId) + QStringLiteral("…");
     case Version:
@@ -130,8 +132,8 @@ QVariant PeersModel::data(const QModelIndex &index, int role) const
         return {};
     case Qt::TextAlignmentRole:
         return index.column() >= Throughput && index.column() <= CacheLeft
-            ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
-            : QVariant();
+                   ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                   : QVariant();
     default:
         return {};
     }

@@ -8,16 +8,18 @@
 
 namespace corolla {
 
-QStringList grabScreens(MainWindow &window, const QString &folder, const QString &suffix, QString *error)
+QStringList grabScreens(MainWindow &window, const QString &folder, const QString &suffix,
+                        QString *error)
 {
     if (!QDir().mkpath(folder)) {
         *error = QStringLiteral("cannot create %1").arg(folder);
         return {};
     }
-    const QList<std::pair<MainWindow::Tab, QString>> screens = {{MainWindow::ContributeTab, QStringLiteral("contribute")},
-                                                                {MainWindow::SwarmTab, QStringLiteral("swarm")},
-                                                                {MainWindow::ChatTab, QStringLiteral("chat")},
-                                                                {MainWindow::SettingsTab, QStringLiteral("settings")}};
+    const QList<std::pair<MainWindow::Tab, QString>> screens = {
+        {MainWindow::ContributeTab, QStringLiteral("contribute")},
+        {MainWindow::SwarmTab, QStringLiteral("swarm")},
+        {MainWindow::ChatTab, QStringLiteral("chat")},
+        {MainWindow::SettingsTab, QStringLiteral("settings")}};
     QStringList written;
     for (const auto &[tab, name] : screens) {
         window.showTab(tab);

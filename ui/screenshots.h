@@ -12,6 +12,7 @@ class MainWindow;
 
 // Writes "<folder>/<screen><suffix>.png" for each screen; the paths written, or an empty
 // list with `error` set.
-QStringList grabScreens(MainWindow &window, const QString &folder, const QString &suffix, QString *error);
+QStringList grabScreens(MainWindow &window, const QString &folder, const QString &suffix,
+                        QString *error);
 
 } // namespace corolla

@@ -2,7 +2,8 @@
 
 namespace corolla {
 
-Settings::Settings(std::unique_ptr<QSettings> storage) : m_storage(std::move(storage))
+Settings::Settings(std::unique_ptr<QSettings> storage)
+    : m_storage(std::move(storage))
 {
 }
 

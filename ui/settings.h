@@ -12,13 +12,19 @@
 
 namespace corolla {
 
-template <typename T>
-class SettingValue {
+template <typename T> class SettingValue {
 public:
     SettingValue(QSettings &storage, QString key, T defaultValue)
-        : m_storage(storage), m_key(std::move(key)), m_default(std::move(defaultValue)) {}
+        : m_storage(storage)
+        , m_key(std::move(key))
+        , m_default(std::move(defaultValue))
+    {
+    }
 
-    T get() const { return m_storage.value(m_key, QVariant::fromValue(m_default)).template value<T>(); }
+    T get() const
+    {
+        return m_storage.value(m_key, QVariant::fromValue(m_default)).template value<T>();
+    }
     void set(const T &value) { m_storage.setValue(m_key, QVariant::fromValue(value)); }
     operator T() const { return get(); }
     SettingValue &operator=(const T &value)
@@ -48,7 +54,8 @@ private:
 public:
     // Swarm connection
     SettingValue<QString> modelDir{*m_storage, QStringLiteral("swarm/modelDir"), QString()};
-    SettingValue<QStringList> dhtBootstrap{*m_storage, QStringLiteral("swarm/dhtBootstrap"), QStringList()};
+    SettingValue<QStringList> dhtBootstrap{*m_storage, QStringLiteral("swarm/dhtBootstrap"),
+                                           QStringList()};
     SettingValue<bool> lanDiscovery{*m_storage, QStringLiteral("swarm/lanDiscovery"), true};
     SettingValue<QString> staticPeers{*m_storage, QStringLiteral("swarm/staticPeers"), QString()};
     SettingValue<int> port{*m_storage, QStringLiteral("swarm/port"), 0};
@@ -57,18 +64,23 @@ public:
 
     // Contribute
     SettingValue<bool> donate{*m_storage, QStringLiteral("contribute/donate"), false};
-    SettingValue<QString> device{*m_storage, QStringLiteral("contribute/device"), QStringLiteral("cpu")};
+    SettingValue<QString> device{*m_storage, QStringLiteral("contribute/device"),
+                                 QStringLiteral("cpu")};
     SettingValue<int> memoryBudgetMiB{*m_storage, QStringLiteral("contribute/memoryBudgetMiB"), 0};
     SettingValue<int> blockCount{*m_storage, QStringLiteral("contribute/blockCount"), 0};
-    SettingValue<QString> dtype{*m_storage, QStringLiteral("contribute/dtype"), QStringLiteral("bf16")};
-    SettingValue<bool> onlyOnMainsPower{*m_storage, QStringLiteral("contribute/onlyOnMainsPower"), false};
+    SettingValue<QString> dtype{*m_storage, QStringLiteral("contribute/dtype"),
+                                QStringLiteral("bf16")};
+    SettingValue<bool> onlyOnMainsPower{*m_storage, QStringLiteral("contribute/onlyOnMainsPower"),
+                                        false};
     SettingValue<bool> onlyWhenIdle{*m_storage, QStringLiteral("contribute/onlyWhenIdle"), false};
 
     // Chat (defaults: the engine's, SamplingSettings)
-    SettingValue<double> temperature{*m_storage, QStringLiteral("chat/temperature"), SamplingSettings{}.temperature};
+    SettingValue<double> temperature{*m_storage, QStringLiteral("chat/temperature"),
+                                     SamplingSettings{}.temperature};
     SettingValue<double> topP{*m_storage, QStringLiteral("chat/topP"), SamplingSettings{}.topP};
     SettingValue<int> topK{*m_storage, QStringLiteral("chat/topK"), SamplingSettings{}.topK};
-    SettingValue<int> maxTokens{*m_storage, QStringLiteral("chat/maxTokens"), SamplingSettings{}.maxTokens};
+    SettingValue<int> maxTokens{*m_storage, QStringLiteral("chat/maxTokens"),
+                                SamplingSettings{}.maxTokens};
     SettingValue<qint64> seed{*m_storage, QStringLiteral("chat/seed"), SamplingSettings{}.seed};
 
     // Application
@@ -76,8 +88,10 @@ public:
     SettingValue<bool> startMinimized{*m_storage, QStringLiteral("app/startMinimized"), true};
     SettingValue<bool> closeToTray{*m_storage, QStringLiteral("app/closeToTray"), true};
     SettingValue<bool> closeNoticeShown{*m_storage, QStringLiteral("app/closeNoticeShown"), false};
-    SettingValue<QString> language{*m_storage, QStringLiteral("app/language"), QString()}; // empty: the system's
-    SettingValue<QByteArray> windowGeometry{*m_storage, QStringLiteral("app/windowGeometry"), QByteArray()};
+    SettingValue<QString> language{*m_storage, QStringLiteral("app/language"),
+                                   QString()}; // empty: the system's
+    SettingValue<QByteArray> windowGeometry{*m_storage, QStringLiteral("app/windowGeometry"),
+                                            QByteArray()};
 
     SwarmSettings swarmSettings() const;
     DonateSettings donateSettings() const;

@@ -37,11 +37,14 @@ QStringList SettingsPage::languages()
     return {QString(), QStringLiteral("en"), QStringLiteral("zh_CN")};
 }
 
-SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent), m_settings(settings)
+SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
+    : QWidget(parent)
+    , m_settings(settings)
 {
     m_modelDir = new QLineEdit;
     m_modelDir->setObjectName(QStringLiteral("modelDir"));
-    m_modelDir->setPlaceholderText(tr("A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf"));
+    m_modelDir->setPlaceholderText(
+        tr("A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf"));
     auto *browse = new QPushButton(tr("Browse…"));
     auto *demo = new QPushButton(tr("Use the local demo swarm"));
     auto *modelRow = new QHBoxLayout;
@@ -107,7 +110,8 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent) : QWidget(parent
     layout->addLayout(buttons);
 
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString folder = QFileDialog::getExistingDirectory(this, tr("Choose a model folder"), m_modelDir->text());
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Choose a model folder"),
+                                                                 m_modelDir->text());
         if (!folder.isEmpty())
             m_modelDir->setText(folder);
     });
@@ -136,14 +140,17 @@ void SettingsPage::reload()
 QString SettingsPage::validate() const
 {
     const QString model = m_modelDir->text().trimmed();
-    if (!model.isEmpty() && !QFileInfo::exists(QDir(QDir::fromNativeSeparators(model)).filePath(QStringLiteral("config.json"))))
+    if (!model.isEmpty()
+        && !QFileInfo::exists(
+            QDir(QDir::fromNativeSeparators(model)).filePath(QStringLiteral("config.json"))))
         return tr("%1 is not a model folder: it has no config.json.").arg(model);
     for (const QString &node : splitList(m_dhtBootstrap->text())) {
         if (!Engine::isHostPort(node))
             return tr("\"%1\" is not a DHT node address; write host:port.").arg(node);
     }
     if (const int line = Engine::invalidStaticPeerLine(m_staticPeers->toPlainText()))
-        return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.").arg(line);
+        return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.")
+            .arg(line);
     return {};
 }
 
@@ -169,7 +176,8 @@ bool SettingsPage::apply()
     m_settings.language = language;
     if (m_startAtLogin->isChecked() != isStartAtLoginEnabled()) {
         QString error;
-        if (!setStartAtLogin(m_startAtLogin->isChecked(), QCoreApplication::applicationFilePath(), &error)) {
+        if (!setStartAtLogin(m_startAtLogin->isChecked(), QCoreApplication::applicationFilePath(),
+                             &error)) {
             m_message->setText(tr("Could not change starting at login: %1").arg(error));
             m_startAtLogin->setChecked(isStartAtLoginEnabled());
         } else {
@@ -179,8 +187,9 @@ bool SettingsPage::apply()
     m_settings.useDemoSwarm = false;
     m_settings.sync();
     if (m_message->text().isEmpty())
-        m_message->setText(languageChanged ? tr("Saved. The new language is used from the next start.")
-                                           : tr("Saved."));
+        m_message->setText(languageChanged
+                               ? tr("Saved. The new language is used from the next start.")
+                               : tr("Saved."));
     Q_EMIT applied(languageChanged);
     return true;
 }

@@ -24,7 +24,9 @@ constexpr int kMaxChartPoints = 1200;
 
 } // namespace
 
-SwarmPage::SwarmPage(QWidget *parent) : QWidget(parent), m_peers(new PeersModel(this))
+SwarmPage::SwarmPage(QWidget *parent)
+    : QWidget(parent)
+    , m_peers(new PeersModel(this))
 {
     m_sorted = new QSortFilterProxyModel(this);
     m_sorted->setSourceModel(m_peers);
@@ -84,7 +86,8 @@ QString SwarmPage::healthText() const
     QString text;
     if (status.missingBlocks.isEmpty()) {
         text = tr("%1: every one of its %2 blocks is served by %n server(s); the swarm can serve "
-                  "about %3 tokens/s.", nullptr, int(status.peers.size()))
+                  "about %3 tokens/s.",
+                  nullptr, int(status.peers.size()))
                    .arg(model)
                    .arg(status.numBlocks)
                    .arg(status.swarmThroughput, 0, 'f', 1);
@@ -92,8 +95,9 @@ QString SwarmPage::healthText() const
         QStringList missing;
         for (qint64 block : status.missingBlocks)
             missing.push_back(QString::number(block));
-        text = tr("%1: blocks %2 have no server, so the model cannot run until someone serves them.")
-                   .arg(model, missing.join(QStringLiteral(", ")));
+        text =
+            tr("%1: blocks %2 have no server, so the model cannot run until someone serves them.")
+                .arg(model, missing.join(QStringLiteral(", ")));
     }
     if (!status.swarmProblem.isEmpty())
         text += QLatin1Char(' ') + tr("Problem: %1").arg(status.swarmProblem);
@@ -120,7 +124,8 @@ void SwarmPage::addChartPoint(const EngineStatus &status)
         for (const QPointF &point : series->points())
             top = std::max(top, point.y());
     }
-    m_timeAxis->setRange(std::max(0.0, minutes - kChartWindowSeconds / 60.0), std::max(minutes, 1.0));
+    m_timeAxis->setRange(std::max(0.0, minutes - kChartWindowSeconds / 60.0),
+                         std::max(minutes, 1.0));
     m_rateAxis->setRange(0, top * 1.15);
 }
 

@@ -60,25 +60,30 @@ bool SystemConditions::isIdle()
     return GetTickCount() - input.dwTime >= 5u * 60u * 1000u;
 #else
     // Jiffies of all CPUs from /proc/stat; ours from /proc/self/stat (utime + stime).
-    const QStringList cpu = readLine(QStringLiteral("/proc/stat")).split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    const QStringList cpu =
+        readLine(QStringLiteral("/proc/stat")).split(QLatin1Char(' '), Qt::SkipEmptyParts);
     const QString self = readLine(QStringLiteral("/proc/self/stat"));
-    const QStringList own = self.mid(self.lastIndexOf(QLatin1Char(')')) + 2).split(QLatin1Char(' '));
+    const QStringList own =
+        self.mid(self.lastIndexOf(QLatin1Char(')')) + 2).split(QLatin1Char(' '));
     if (cpu.size() < 5 || own.size() < 13)
         return true;
     quint64 total = 0;
     for (int i = 1; i < cpu.size(); ++i)
         total += cpu[i].toULongLong();
-    const quint64 idle = cpu[4].toULongLong() + (cpu.size() > 5 ? cpu[5].toULongLong() : 0); // idle + iowait
+    const quint64 idle =
+        cpu[4].toULongLong() + (cpu.size() > 5 ? cpu[5].toULongLong() : 0); // idle + iowait
     const quint64 busy = total - idle;
     const quint64 ours = own[11].toULongLong() + own[12].toULongLong();
     const bool first = m_lastTotal == 0;
-    const quint64 totalDelta = total - m_lastTotal, busyDelta = busy - m_lastBusy, ourDelta = ours - m_lastOwn;
+    const quint64 totalDelta = total - m_lastTotal, busyDelta = busy - m_lastBusy,
+                  ourDelta = ours - m_lastOwn;
     m_lastTotal = total;
     m_lastBusy = busy;
     m_lastOwn = ours;
     if (first || totalDelta == 0)
         return true;
-    const double others = double(busyDelta > ourDelta ? busyDelta - ourDelta : 0) / double(totalDelta);
+    const double others =
+        double(busyDelta > ourDelta ? busyDelta - ourDelta : 0) / double(totalDelta);
     return others < 0.25;
 #endif
 }

@@ -16,7 +16,9 @@ constexpr int kPauseSeconds = 60 * 60;
 } // namespace
 
 TrayController::TrayController(DonationController &donation, QObject *parent)
-    : QObject(parent), m_donation(donation), m_menu(new QMenu)
+    : QObject(parent)
+    , m_donation(donation)
+    , m_menu(new QMenu)
 {
     m_donate = m_menu->addAction(tr("Donate my GPU"));
     m_donate->setCheckable(true);
@@ -25,7 +27,8 @@ TrayController::TrayController(DonationController &donation, QObject *parent)
     m_open = m_menu->addAction(tr("Open Corolla"));
     m_quit = m_menu->addAction(tr("Quit"));
 
-    connect(m_donate, &QAction::triggered, this, [this](bool checked) { m_donation.setWanted(checked); });
+    connect(m_donate, &QAction::triggered, this,
+            [this](bool checked) { m_donation.setWanted(checked); });
     connect(m_pause, &QAction::triggered, this, [this] {
         if (m_donation.isPaused())
             m_donation.resume();
@@ -38,10 +41,11 @@ TrayController::TrayController(DonationController &donation, QObject *parent)
 
     m_icon = new QSystemTrayIcon(QIcon(QStringLiteral(":/icons/corolla.svg")), this);
     m_icon->setContextMenu(m_menu);
-    connect(m_icon, &QSystemTrayIcon::activated, this, [this](QSystemTrayIcon::ActivationReason reason) {
-        if (reason == QSystemTrayIcon::Trigger || reason == QSystemTrayIcon::DoubleClick)
-            Q_EMIT openRequested();
-    });
+    connect(m_icon, &QSystemTrayIcon::activated, this,
+            [this](QSystemTrayIcon::ActivationReason reason) {
+                if (reason == QSystemTrayIcon::Trigger || reason == QSystemTrayIcon::DoubleClick)
+                    Q_EMIT openRequested();
+            });
     refresh();
 }
 
@@ -77,18 +81,19 @@ QString TrayController::toolTip() const
     switch (m_donation.reason()) {
     case DonationController::Reason::Serving:
         state = contribution.state == ServingState::Online
-            ? tr("Serving blocks %1–%2 at %3 tokens/s")
-                  .arg(contribution.start)
-                  .arg(contribution.end - 1)
-                  .arg(contribution.tokensPerSecond, 0, 'f', 1)
-            : tr("Starting to serve…");
+                    ? tr("Serving blocks %1–%2 at %3 tokens/s")
+                          .arg(contribution.start)
+                          .arg(contribution.end - 1)
+                          .arg(contribution.tokensPerSecond, 0, 'f', 1)
+                    : tr("Starting to serve…");
         break;
     case DonationController::Reason::SwitchedOff:
         state = tr("Not donating");
         break;
     case DonationController::Reason::Paused:
-        state = tr("Paused until %1").arg(QLocale().toString(m_donation.pausedUntil().toLocalTime().time(),
-                                                              QLocale::ShortFormat));
+        state = tr("Paused until %1")
+                    .arg(QLocale().toString(m_donation.pausedUntil().toLocalTime().time(),
+                                            QLocale::ShortFormat));
         break;
     case DonationController::Reason::OnBattery:
         state = tr("Waiting for mains power");

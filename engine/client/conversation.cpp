@@ -25,25 +25,31 @@ bool startsWith(const std::string &text, const std::string &prefix)
 
 } // namespace
 
-Result<std::unique_ptr<Conversation>> Conversation::create(const Tokenizer &tokenizer, const ClientHead &head,
+Result<std::unique_ptr<Conversation>> Conversation::create(const Tokenizer &tokenizer,
+                                                           const ClientHead &head,
                                                            std::vector<std::int64_t> modelStopIds,
-                                                           RunnerFactory newRunner, std::int64_t maxLength)
+                                                           RunnerFactory newRunner,
+                                                           std::int64_t maxLength)
 {
     auto chatTemplate = ChatTemplate::parse(tokenizer.chatTemplate());
     if (!chatTemplate)
         return chatTemplate.error();
-    std::unique_ptr<Conversation> conversation(
-        new Conversation(tokenizer, head, std::move(*chatTemplate), std::move(newRunner), maxLength));
+    std::unique_ptr<Conversation> conversation(new Conversation(
+        tokenizer, head, std::move(*chatTemplate), std::move(newRunner), maxLength));
     conversation->m_stopIds = std::move(modelStopIds);
     if (tokenizer.eosTokenId())
         conversation->m_stopIds.push_back(*tokenizer.eosTokenId());
     return conversation;
 }
 
-Conversation::Conversation(const Tokenizer &tokenizer, const ClientHead &head, ChatTemplate chatTemplate,
-                           RunnerFactory newRunner, std::int64_t maxLength)
-    : m_tokenizer(tokenizer), m_head(head), m_template(std::move(chatTemplate)),
-      m_newRunner(std::move(newRunner)), m_maxLength(maxLength)
+Conversation::Conversation(const Tokenizer &tokenizer, const ClientHead &head,
+                           ChatTemplate chatTemplate, RunnerFactory newRunner,
+                           std::int64_t maxLength)
+    : m_tokenizer(tokenizer)
+    , m_head(head)
+    , m_template(std::move(chatTemplate))
+    , m_newRunner(std::move(newRunner))
+    , m_maxLength(maxLength)
 {
     m_variables["bos_token"] = tokenText(tokenizer, tokenizer.bosTokenId());
     m_variables["eos_token"] = tokenText(tokenizer, tokenizer.eosTokenId());
@@ -57,16 +63,17 @@ void Conversation::reset()
     m_pending.reset();
 }
 
-Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &messages,
-                                                GenerationOptions options,
-                                                const std::vector<std::string> &stopTexts,
-                                                const std::function<bool(const std::string &)> &onText)
+Result<Conversation::Turn>
+Conversation::answer(const nlohmann::ordered_json &messages, GenerationOptions options,
+                     const std::vector<std::string> &stopTexts,
+                     const std::function<bool(const std::string &)> &onText)
 {
     auto rendered = m_template.render(messages, true, m_variables);
     if (!rendered)
         return rendered.error();
     const bool reuse = m_runner && startsWith(*rendered, m_heldText);
-    auto encoded = m_tokenizer.encode(reuse ? rendered->substr(m_heldText.size()) : *rendered, SpecialTokens::Omit);
+    auto encoded = m_tokenizer.encode(reuse ? rendered->substr(m_heldText.size()) : *rendered,
+                                      SpecialTokens::Omit);
     if (!encoded)
         return encoded.error();
     std::vector<std::int64_t> fresh;
@@ -82,8 +89,8 @@ Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &me
     }
     if (std::int64_t(m_held.size() + fresh.size()) + options.maxNewTokens > m_maxLength)
         return makeError(ErrorCode::InvalidArgument,
-                         "the conversation outgrew its maximum length of " + std::to_string(m_maxLength)
-                             + " tokens; start a new one");
+                         "the conversation outgrew its maximum length of "
+                             + std::to_string(m_maxLength) + " tokens; start a new one");
     options.history = m_held;
     options.stopTokenIds = m_stopIds;
 
@@ -130,7 +137,8 @@ Result<Conversation::Turn> Conversation::answer(const nlohmann::ordered_json &me
     m_held.insert(m_held.end(), generated.begin(), generated.end() - (generated.empty() ? 0 : 1));
     m_heldText = *rendered + turn.answer;
     m_pending.reset();
-    if (!generated.empty() && std::find(m_stopIds.begin(), m_stopIds.end(), generated.back()) == m_stopIds.end())
+    if (!generated.empty()
+        && std::find(m_stopIds.begin(), m_stopIds.end(), generated.back()) == m_stopIds.end())
         m_pending = generated.back();
     // An answer cut short (a stop text, the caller) may hold tokens past the text kept, or
     // text still held back by the decoder: the next turn starts afresh.

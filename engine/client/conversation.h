@@ -27,13 +27,13 @@ class Conversation {
 public:
     // Opens blocks for a sequence of up to `maxLength` positions; any wait for them (for
     // servers, say) ends once `stop` is requested.
-    using RunnerFactory =
-        std::function<Result<std::unique_ptr<BlockRunner>>(std::int64_t maxLength, const std::stop_token &stop)>;
+    using RunnerFactory = std::function<Result<std::unique_ptr<BlockRunner>>(
+        std::int64_t maxLength, const std::stop_token &stop)>;
 
     // `modelStopIds`: the model config's end-of-sequence ids (the tokenizer's is added).
-    static Result<std::unique_ptr<Conversation>> create(const Tokenizer &tokenizer, const ClientHead &head,
-                                                        std::vector<std::int64_t> modelStopIds,
-                                                        RunnerFactory newRunner, std::int64_t maxLength);
+    static Result<std::unique_ptr<Conversation>>
+    create(const Tokenizer &tokenizer, const ClientHead &head,
+           std::vector<std::int64_t> modelStopIds, RunnerFactory newRunner, std::int64_t maxLength);
 
     struct Turn {
         std::string answer;

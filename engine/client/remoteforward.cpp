@@ -15,8 +15,12 @@ constexpr int kMissingBlocksPollMs = 500;
 
 } // namespace
 
-RemoteForward::RemoteForward(SwarmClient &client, std::int64_t numBlocks, RemoteForwardOptions options)
-    : m_client(client), m_numBlocks(numBlocks), m_options(options), m_failovers(client, options.maxFailovers)
+RemoteForward::RemoteForward(SwarmClient &client, std::int64_t numBlocks,
+                             RemoteForwardOptions options)
+    : m_client(client)
+    , m_numBlocks(numBlocks)
+    , m_options(options)
+    , m_failovers(client, options.maxFailovers)
 {
 }
 
@@ -37,13 +41,15 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
             continue; // the swarm changed between the two looks: plan again
         }
         if (Clock::now() >= deadline)
-            return makeError(ErrorCode::NotFound, route.error().message + " of model " + m_client.modelId());
+            return makeError(ErrorCode::NotFound,
+                             route.error().message + " of model " + m_client.modelId());
         m_client.refreshNow();
         m_client.waitForServers([](const auto &) { return false; }, kMissingBlocksPollMs);
     }
 }
 
-Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
+Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidden,
+                                          const at::Tensor &grad,
                                           const std::vector<std::int64_t> &lengths)
 {
     auto wireHidden = tensorToWire(hidden, m_options.codec);
@@ -72,20 +78,24 @@ Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidd
         return peerFailure(response.error(), hop.span.peerId);
     if (response->has_error())
         return peerFailure(RpcChannel::toError(response->error()), hop.span.peerId);
-    const proto::Tensor *tensor = grad.defined() ? (response->has_backward() ? &response->backward().grad_input() : nullptr)
-                                                 : (response->has_forward() ? &response->forward().hidden() : nullptr);
+    const proto::Tensor *tensor =
+        grad.defined() ? (response->has_backward() ? &response->backward().grad_input() : nullptr)
+                       : (response->has_forward() ? &response->forward().hidden() : nullptr);
     if (!tensor)
-        return peerFailure(makeError(ErrorCode::Format, "the server answered with something else"), hop.span.peerId);
+        return peerFailure(makeError(ErrorCode::Format, "the server answered with something else"),
+                           hop.span.peerId);
     auto output = tensorFromWire(*tensor, hidden.numel());
     if (!output)
         return peerFailure(output.error(), hop.span.peerId);
     if (!output->sizes().equals(hidden.sizes()))
-        return peerFailure(makeError(ErrorCode::Format, "the server's answer has another shape than the request"),
-                           hop.span.peerId);
+        return peerFailure(
+            makeError(ErrorCode::Format, "the server's answer has another shape than the request"),
+            hop.span.peerId);
     return output;
 }
 
-Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths)
+Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden,
+                                          const std::vector<std::int64_t> &lengths)
 {
     at::Tensor x = hidden.to(at::kFloat).contiguous();
     std::int64_t block = 0;

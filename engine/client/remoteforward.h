@@ -17,7 +17,8 @@
 namespace corolla {
 
 struct RemoteForwardOptions {
-    proto::Codec codec = proto::CODEC_FP32; // lossless; losslessCodec(dtype) is the smallest that is
+    proto::Codec codec =
+        proto::CODEC_FP32; // lossless; losslessCodec(dtype) is the smallest that is
     int callTimeoutMs = 60000;
     int routeTimeoutMs = 15000;
     int maxFailovers = 16;

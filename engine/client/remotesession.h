@@ -25,7 +25,7 @@ namespace corolla {
 proto::Codec losslessCodec(at::ScalarType computeDtype);
 
 struct RemoteSessionOptions {
-    std::int64_t maxLength = 2048;         // positions the session may hold
+    std::int64_t maxLength = 2048;          // positions the session may hold
     proto::Codec codec = proto::CODEC_FP32; // hidden states on the wire (lossless for any dtype)
     int stepTimeoutMs = 30000;              // a server silent this long has failed
     int routeTimeoutMs = 15000;             // how long to wait for missing blocks to appear
@@ -61,10 +61,12 @@ private:
     // Hops covering [from, to), each with an open session that has been given `history`
     // (the inputs of the lost hop) so its cache holds the same positions.
     Result<std::vector<Hop>> connect(std::int64_t from, std::int64_t to,
-                                     const std::vector<at::Tensor> &history, const std::stop_token &stop);
+                                     const std::vector<at::Tensor> &history,
+                                     const std::stop_token &stop);
     // Opens `route` and replays `history` through it; a failure names its peer (Error::peerId).
     Result<std::vector<Hop>> tryRoute(const std::vector<RouteHop> &route,
-                                      const std::vector<at::Tensor> &history, const std::stop_token &stop);
+                                      const std::vector<at::Tensor> &history,
+                                      const std::stop_token &stop);
     Result<at::Tensor> runStep(Hop &hop, const at::Tensor &input, const std::stop_token &stop);
     // Closes the server's session of `hop` without waiting for its answer.
     static void closeSession(Hop &hop);

@@ -42,7 +42,8 @@ Result<std::vector<RouteHop>> planRoute(const std::vector<ServerCandidate> &cand
     if (from >= to)
         return std::vector<RouteHop>();
     if (const auto missing = uncoveredBlocks(candidates, from, to); !missing.empty())
-        return makeError(ErrorCode::NotFound, "no server holds block" + std::string(missing.size() > 1 ? "s " : " ")
+        return makeError(ErrorCode::NotFound, "no server holds block"
+                                                  + std::string(missing.size() > 1 ? "s " : " ")
                                                   + blockListText(missing));
 
     // Nodes are block boundaries from..to; an edge b -> e uses one server for blocks [b, e).
@@ -68,10 +69,11 @@ Result<std::vector<RouteHop>> planRoute(const std::vector<ServerCandidate> &cand
             const ServerCandidate &server = candidates[s];
             if (server.start > block || block >= server.end)
                 continue;
-            const double rate = kind == RouteKind::Inference ? server.inferenceRps : server.forwardRps;
+            const double rate =
+                kind == RouteKind::Inference ? server.inferenceRps : server.forwardRps;
             const double perBlockMs = rate > 0.0 ? 1000.0 / rate : 1000.0;
             double hopCost = costs.hopMs + (server.rttMs >= 0.0 ? server.rttMs : costs.unknownRttMs)
-                + costs.failureMs * server.recentFailures;
+                             + costs.failureMs * server.recentFailures;
             if (kind == RouteKind::Inference && server.cacheTokensLeft < neededCacheTokens)
                 hopCost += costs.lowCacheMs;
             for (std::int64_t end = block + 1; end <= std::min(server.end, to); ++end) {

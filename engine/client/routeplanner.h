@@ -19,9 +19,9 @@ namespace corolla {
 struct ServerCandidate {
     std::string peerId;
     std::int64_t start = 0, end = 0;
-    double inferenceRps = 0.0;   // single-token steps per second, per block
-    double forwardRps = 0.0;     // forward tokens per second, per block
-    double rttMs = -1.0;         // measured round trip; negative when unknown
+    double inferenceRps = 0.0; // single-token steps per second, per block
+    double forwardRps = 0.0;   // forward tokens per second, per block
+    double rttMs = -1.0;       // measured round trip; negative when unknown
     std::int64_t cacheTokensLeft = 0;
     int recentFailures = 0;
 };
@@ -34,10 +34,10 @@ struct RouteHop {
 enum class RouteKind { Inference, Forward };
 
 struct RouteCosts {
-    double hopMs = 1.0;              // fixed cost of every hop (serialisation, scheduling)
-    double unknownRttMs = 50.0;      // assumed for servers not pinged yet
-    double lowCacheMs = 10000.0;     // a server without room for the session
-    double failureMs = 2000.0;       // per recent failure
+    double hopMs = 1.0;          // fixed cost of every hop (serialisation, scheduling)
+    double unknownRttMs = 50.0;  // assumed for servers not pinged yet
+    double lowCacheMs = 10000.0; // a server without room for the session
+    double failureMs = 2000.0;   // per recent failure
 };
 
 // The cheapest route over [from, to), or an error naming the blocks no candidate covers.

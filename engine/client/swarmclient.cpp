@@ -67,18 +67,21 @@ public:
     // fails before it was ever ready — refused, another peer at that address, a handshake that
     // timed out — the call starts again on the server's next address, once per address.
     using Starter = std::function<std::uint64_t(RpcChannel *, RpcChannel::Handler)>;
-    void startWithFallback(const proto::ServerRecord &server, Starter start, RpcChannel::Handler handler,
+    void startWithFallback(const proto::ServerRecord &server, Starter start,
+                           RpcChannel::Handler handler,
                            std::function<void(std::uint64_t)> onStarted, int attemptsLeft)
     {
         RpcChannel *target = channel(server);
         if (!target) {
-            handler(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
+            handler(
+                makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
             return;
         }
-        const std::uint64_t callId = start(
-            target, [this, server, start, handler, onStarted, attemptsLeft,
-                     guard = QPointer<RpcChannel>(target)](Result<proto::Response> response) {
-                if (!response && guard && !guard->connection()->wasEverReady() && attemptsLeft > 1) {
+        const std::uint64_t callId =
+            start(target, [this, server, start, handler, onStarted, attemptsLeft,
+                           guard = QPointer<RpcChannel>(target)](Result<proto::Response> response) {
+                if (!response && guard && !guard->connection()->wasEverReady()
+                    && attemptsLeft > 1) {
                     startWithFallback(server, start, handler, onStarted, attemptsLeft - 1);
                     return;
                 }
@@ -91,7 +94,8 @@ public:
 // ---- ClientStream ---------------------------------------------------------------------
 
 ClientStream::ClientStream(ClientNetwork *network, proto::ServerRecord server)
-    : m_network(network), m_server(std::move(server))
+    : m_network(network)
+    , m_server(std::move(server))
 {
 }
 
@@ -106,42 +110,43 @@ ClientStream::~ClientStream()
 
 void ClientStream::send(const proto::Request &request)
 {
-    postTo(m_network, [network = m_network, server = m_server, request,
-                                          inbox = m_inbox, call = m_call] {
-        auto deliver = [inbox](Result<proto::Response> response) {
-            {
-                std::lock_guard lock(inbox->mutex);
-                inbox->responses.push_back(std::move(response));
-            }
-            inbox->arrived.notify_all();
-        };
-        if (call->failed)
-            return; // the error is in the inbox already
-        // Deadlines are the caller's business (receive's timeout); the channel only notices
-        // a connection that goes away.
-        constexpr int kNoDeadlineMs = 24 * 3600 * 1000;
-        if (call->id == 0) {
-            network->startWithFallback(
-                server,
-                [request](RpcChannel *channel, RpcChannel::Handler handler) {
-                    return channel->openStream(request, std::move(handler), kNoDeadlineMs);
-                },
-                [call, deliver](Result<proto::Response> response) {
-                    if (!response)
-                        call->failed = true;
-                    deliver(std::move(response));
-                },
-                [call](std::uint64_t id) { call->id = id; }, server.addresses_size());
-            return;
-        }
-        RpcChannel *channel = network->channel(server);
-        if (!channel) {
-            call->failed = true;
-            deliver(makeError(ErrorCode::Io, "peer " + server.peer_id() + " has no usable address"));
-            return;
-        }
-        channel->sendOnStream(call->id, request, kNoDeadlineMs);
-    });
+    postTo(m_network,
+           [network = m_network, server = m_server, request, inbox = m_inbox, call = m_call] {
+               auto deliver = [inbox](Result<proto::Response> response) {
+                   {
+                       std::lock_guard lock(inbox->mutex);
+                       inbox->responses.push_back(std::move(response));
+                   }
+                   inbox->arrived.notify_all();
+               };
+               if (call->failed)
+                   return; // the error is in the inbox already
+               // Deadlines are the caller's business (receive's timeout); the channel only notices
+               // a connection that goes away.
+               constexpr int kNoDeadlineMs = 24 * 3600 * 1000;
+               if (call->id == 0) {
+                   network->startWithFallback(
+                       server,
+                       [request](RpcChannel *channel, RpcChannel::Handler handler) {
+                           return channel->openStream(request, std::move(handler), kNoDeadlineMs);
+                       },
+                       [call, deliver](Result<proto::Response> response) {
+                           if (!response)
+                               call->failed = true;
+                           deliver(std::move(response));
+                       },
+                       [call](std::uint64_t id) { call->id = id; }, server.addresses_size());
+                   return;
+               }
+               RpcChannel *channel = network->channel(server);
+               if (!channel) {
+                   call->failed = true;
+                   deliver(makeError(ErrorCode::Io,
+                                     "peer " + server.peer_id() + " has no usable address"));
+                   return;
+               }
+               channel->sendOnStream(call->id, request, kNoDeadlineMs);
+           });
 }
 
 Result<proto::Response> ClientStream::receive(int timeoutMs, const std::stop_token &stop)
@@ -149,13 +154,15 @@ Result<proto::Response> ClientStream::receive(int timeoutMs, const std::stop_tok
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
     std::unique_lock lock(m_inbox->mutex);
     // Wakes when a response arrives, the deadline passes, or `stop` is requested.
-    const bool arrived = m_inbox->arrived.wait_until(lock, stop, deadline,
-                                                     [this] { return !m_inbox->responses.empty(); });
+    const bool arrived = m_inbox->arrived.wait_until(
+        lock, stop, deadline, [this] { return !m_inbox->responses.empty(); });
     if (!arrived) {
-        Error error = stop.stop_requested()
-            ? makeError(ErrorCode::Cancelled, "stopped while waiting for peer " + m_server.peer_id())
-            : makeError(ErrorCode::Timeout, "no answer from peer " + m_server.peer_id() + " in "
-                                                + std::to_string(timeoutMs) + " ms");
+        Error error =
+            stop.stop_requested()
+                ? makeError(ErrorCode::Cancelled,
+                            "stopped while waiting for peer " + m_server.peer_id())
+                : makeError(ErrorCode::Timeout, "no answer from peer " + m_server.peer_id() + " in "
+                                                    + std::to_string(timeoutMs) + " ms");
         error.peerId = m_server.peer_id();
         return error;
     }
@@ -237,11 +244,12 @@ std::vector<proto::ServerRecord> SwarmClient::servers() const
     return m_servers;
 }
 
-bool SwarmClient::waitForServers(const std::function<bool(const std::vector<proto::ServerRecord> &)> &ready,
-                                 int timeoutMs)
+bool SwarmClient::waitForServers(
+    const std::function<bool(const std::vector<proto::ServerRecord> &)> &ready, int timeoutMs)
 {
     std::unique_lock lock(m_mutex);
-    return m_changed.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&] { return ready(m_servers); });
+    return m_changed.wait_for(lock, std::chrono::milliseconds(timeoutMs),
+                              [&] { return ready(m_servers); });
 }
 
 void SwarmClient::refreshNow()
@@ -265,11 +273,12 @@ Result<proto::Response> SwarmClient::call(const proto::ServerRecord &server,
     });
     if (future.wait_for(std::chrono::milliseconds(timeoutMs)) != std::future_status::ready)
         return makeError(ErrorCode::Timeout, "no answer from peer " + server.peer_id() + " in "
-                                            + std::to_string(timeoutMs) + " ms");
+                                                 + std::to_string(timeoutMs) + " ms");
     try {
         return future.get();
     } catch (const std::future_error &) {
-        return makeError(ErrorCode::Io, "the connection to peer " + server.peer_id() + " went away");
+        return makeError(ErrorCode::Io,
+                         "the connection to peer " + server.peer_id() + " went away");
     }
 }
 
@@ -303,24 +312,27 @@ void SwarmClient::measureRtts(const std::vector<proto::ServerRecord> &servers, i
                 },
                 [this, peerId = server.peer_id(), done, timer](Result<proto::Response> response) {
                     if (!response) {
-                        done->set_value(response.error().code == ErrorCode::Timeout ? Outcome::Silent
-                                                                                     : Outcome::Unreachable);
+                        done->set_value(response.error().code == ErrorCode::Timeout
+                                            ? Outcome::Silent
+                                            : Outcome::Unreachable);
                         return;
                     }
                     if (response->has_ping()) {
                         const double sample = double(timer->nsecsElapsed()) / 1e6;
                         std::lock_guard lock(m_mutex);
                         auto it = m_rttMs.find(peerId);
-                        m_rttMs[peerId] = it == m_rttMs.end()
-                            ? sample
-                            : (1 - kRttSmoothing) * it->second + kRttSmoothing * sample;
+                        m_rttMs[peerId] = it == m_rttMs.end() ? sample
+                                                              : (1 - kRttSmoothing) * it->second
+                                                                    + kRttSmoothing * sample;
                     }
-                    done->set_value(response->has_ping() ? Outcome::Answered : Outcome::Unreachable);
+                    done->set_value(response->has_ping() ? Outcome::Answered
+                                                         : Outcome::Unreachable);
                 },
                 [](std::uint64_t) {}, server.addresses_size());
         });
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs + kChannelSlackMs);
     for (Ping &ping : pings) {
         // An unreachable server is a failed one: banned, so that routes and the next pings
         // leave it alone for a while. A silent one is left to the session's step timeout.
@@ -347,12 +359,14 @@ void SwarmClient::reportFailure(const std::string &peerId)
 {
     std::lock_guard lock(m_mutex);
     Failures &failures = m_failures[peerId];
-    auto server = std::find_if(m_servers.begin(), m_servers.end(),
-                               [&](const proto::ServerRecord &record) { return record.peer_id() == peerId; });
+    auto server =
+        std::find_if(m_servers.begin(), m_servers.end(),
+                     [&](const proto::ServerRecord &record) { return record.peer_id() == peerId; });
     if (server != m_servers.end())
         failures.addresses = addressesOf(*server);
     ++failures.count;
-    const std::int64_t ban = std::min(kLongestBanMs, kFirstBanMs << std::min(failures.count - 1, 20));
+    const std::int64_t ban =
+        std::min(kLongestBanMs, kFirstBanMs << std::min(failures.count - 1, 20));
     failures.bannedUntilMs = nowMs() + ban;
 }
 

@@ -10,14 +10,17 @@ Result<ComputeDtype> computeDtypeFromName(std::string_view name)
         return ComputeDtype::Float32;
     if (name == "bf16" || name == "bfloat16")
         return ComputeDtype::BFloat16;
-    return makeError(ErrorCode::InvalidArgument, "unknown dtype '" + std::string(name) + "' (choose fp32 or bf16)");
+    return makeError(ErrorCode::InvalidArgument,
+                     "unknown dtype '" + std::string(name) + "' (choose fp32 or bf16)");
 }
 
 std::string_view computeDtypeName(ComputeDtype dtype)
 {
     switch (dtype) {
-    case ComputeDtype::Float32: return "fp32";
-    case ComputeDtype::BFloat16: return "bf16";
+    case ComputeDtype::Float32:
+        return "fp32";
+    case ComputeDtype::BFloat16:
+        return "bf16";
     }
     return "fp32";
 }
@@ -32,8 +35,10 @@ Result<ComputeDevice> ComputeDevice::fromName(std::string_view name)
     if (name.substr(0, kCudaPrefix.size()) == kCudaPrefix) {
         const std::string_view digits = name.substr(kCudaPrefix.size());
         int index = -1;
-        const auto [end, failure] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-        if (failure == std::errc() && end == digits.data() + digits.size() && !digits.empty() && index >= 0)
+        const auto [end, failure] =
+            std::from_chars(digits.data(), digits.data() + digits.size(), index);
+        if (failure == std::errc() && end == digits.data() + digits.size() && !digits.empty()
+            && index >= 0)
             return cuda(index);
     }
     return makeError(ErrorCode::InvalidArgument,

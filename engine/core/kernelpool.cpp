@@ -154,7 +154,8 @@ void KernelPool::workerLoop(int worker)
             if (++spins % 64 == 0 && Clock::now() - spinStart > kIdleSpin) {
                 std::unique_lock lock(m_sleepMutex);
                 m_sleepers.fetch_add(1);
-                m_sleepWake.wait(lock, [&] { return m_signal.load() != seen || m_stopping.load(); });
+                m_sleepWake.wait(lock,
+                                 [&] { return m_signal.load() != seen || m_stopping.load(); });
                 m_sleepers.fetch_sub(1);
                 if (m_stopping.load())
                     return;
@@ -169,7 +170,8 @@ void KernelPool::workerLoop(int worker)
     }
 }
 
-KernelPool::Burst::Burst(KernelPool &pool) : m_pool(pool)
+KernelPool::Burst::Burst(KernelPool &pool)
+    : m_pool(pool)
 {
     m_pool.m_bursts.fetch_add(1);
     m_pool.signal(); // wakes sleeping workers while the step does its first serial work

@@ -49,7 +49,8 @@ public:
     template <typename Task>
     void parallelFor(std::int64_t n, std::int64_t grain, int maxThreads, const Task &task)
     {
-        run(n, grain, maxThreads,
+        run(
+            n, grain, maxThreads,
             [](const void *context, std::int64_t begin, std::int64_t end) {
                 (*static_cast<const Task *>(context))(begin, end);
             },
@@ -71,7 +72,8 @@ public:
 private:
     using Invoke = void (*)(const void *context, std::int64_t begin, std::int64_t end);
 
-    void run(std::int64_t n, std::int64_t grain, int maxThreads, Invoke invoke, const void *context);
+    void run(std::int64_t n, std::int64_t grain, int maxThreads, Invoke invoke,
+             const void *context);
     // Claims and runs chunks of the current loop until none is left; `worker` is 0 for the caller.
     void runChunks(int worker);
     void workerLoop(int worker);

@@ -29,7 +29,8 @@ typedef std::uint64_t Lanes __attribute__((vector_size(64)));
 #if defined(__linux__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-std::uint64_t sumWords(const std::uint64_t *words, std::size_t count)
+std::uint64_t
+sumWords(const std::uint64_t *words, std::size_t count)
 {
     const std::size_t vectors = count / 8;
     Lanes acc[4] = {};
@@ -51,8 +52,7 @@ std::uint64_t sumWords(const std::uint64_t *words, std::size_t count)
     return total;
 }
 
-template <typename Work>
-void forEachSlice(int threadCount, std::size_t words, Work &&work)
+template <typename Work> void forEachSlice(int threadCount, std::size_t words, Work &&work)
 {
     const std::size_t slice = words / std::size_t(threadCount);
     std::vector<std::thread> threads;
@@ -73,13 +73,14 @@ void MemoryBandwidthProbe::FreeDeleter::operator()(std::uint64_t *pointer) const
 }
 
 MemoryBandwidthProbe::MemoryBandwidthProbe(std::size_t bufferBytes, int threads)
-    : m_words(bufferBytes / sizeof(std::uint64_t)),
-      m_threads(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency())))
+    : m_words(bufferBytes / sizeof(std::uint64_t))
+    , m_threads(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency())))
 {
     // Huge pages where the system offers them, as the engine uses for weights: the bound is
     // the best streaming read this machine can do, not one slowed by TLB misses.
     constexpr std::size_t kHugePage = std::size_t(2) << 20;
-    const std::size_t bytes = (m_words * sizeof(std::uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
+    const std::size_t bytes =
+        (m_words * sizeof(std::uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
 #if defined(__linux__)
     m_buffer.reset(static_cast<std::uint64_t *>(std::aligned_alloc(kHugePage, bytes)));
     if (m_buffer)

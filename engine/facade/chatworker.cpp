@@ -21,7 +21,7 @@ namespace {
 
 constexpr int kPingPeriodMs = 5000;
 constexpr int kPingTimeoutMs = 1500;
-constexpr int kCoverageWaitMs = 3000;   // for servers of a swarm joined a moment ago
+constexpr int kCoverageWaitMs = 3000; // for servers of a swarm joined a moment ago
 constexpr std::int64_t kMaxConversationTokens = 2048;
 
 QString fromStd(const std::string &text)
@@ -44,12 +44,14 @@ nlohmann::ordered_json messagesJson(const QList<ChatMessage> &messages)
 {
     nlohmann::ordered_json json = nlohmann::ordered_json::array();
     for (const ChatMessage &message : messages)
-        json.push_back({{"role", chatRoleName(message.role).toStdString()}, {"content", message.content.toStdString()}});
+        json.push_back({{"role", chatRoleName(message.role).toStdString()},
+                        {"content", message.content.toStdString()}});
     return json;
 }
 
 // Blocks that no online server holds.
-std::vector<std::int64_t> missingBlocks(const std::vector<proto::ServerRecord> &servers, std::int64_t numBlocks)
+std::vector<std::int64_t> missingBlocks(const std::vector<proto::ServerRecord> &servers,
+                                        std::int64_t numBlocks)
 {
     std::vector<ServerCandidate> online;
     for (const proto::ServerRecord &server : servers) {
@@ -73,7 +75,8 @@ QList<RouteHopInfo> routeOf(const BlockRunner *runner)
 } // namespace
 
 ChatWorker::ChatWorker(QObject *parent)
-    : QObject(parent), m_pingTimer(this)
+    : QObject(parent)
+    , m_pingTimer(this)
 {
     m_pingTimer.setInterval(kPingPeriodMs);
     connect(&m_pingTimer, &QTimer::timeout, this, &ChatWorker::measurePings);
@@ -115,7 +118,8 @@ void ChatWorker::configure(const QString &modelDir, const SwarmConnection &conne
     auto head = ClientHead::open(directory, *config, scalarTypeOf(ComputeDtype::BFloat16));
     if (!head)
         return fail(head.error());
-    auto client = SwarmClient::start([connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
+    auto client = SwarmClient::start(
+        [connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
     if (!client)
         return fail(client.error());
     m_config = *config;
@@ -163,7 +167,8 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
         return missingBlocks(servers, numBlocks).empty();
     };
     if (!m_client->waitForServers(covered, kCoverageWaitMs)) {
-        result.missingBlocks = fromStd(blockListText(missingBlocks(m_client->servers(), numBlocks)));
+        result.missingBlocks =
+            fromStd(blockListText(missingBlocks(m_client->servers(), numBlocks)));
         return finish(ChatError::MissingBlocks, {});
     }
 
@@ -173,8 +178,8 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
         sessionOptions.routeTimeoutMs = 5000;
         auto conversation = Conversation::create(
             *m_tokenizer, *m_head, m_config.eosTokenIds,
-            [this, numBlocks, sessionOptions](std::int64_t maxLength,
-                                              const std::stop_token &stop) -> Result<std::unique_ptr<BlockRunner>> {
+            [this, numBlocks, sessionOptions](std::int64_t maxLength, const std::stop_token &stop)
+                -> Result<std::unique_ptr<BlockRunner>> {
                 RemoteSessionOptions options = sessionOptions;
                 options.maxLength = maxLength;
                 auto session = RemoteSession::open(*m_client, numBlocks, options, stop);
@@ -229,7 +234,8 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
     result.promptTokens = turn->newPromptTokens + turn->reusedTokens;
     result.generatedTokens = turn->stats.generatedTokens;
     if (sawToken) {
-        result.timeToFirstTokenSeconds = std::chrono::duration<double>(firstToken - started).count();
+        result.timeToFirstTokenSeconds =
+            std::chrono::duration<double>(firstToken - started).count();
         const double decodeSeconds = std::chrono::duration<double>(ended - firstToken).count();
         if (result.generatedTokens > 1 && decodeSeconds > 0)
             result.tokensPerSecond = double(result.generatedTokens - 1) / decodeSeconds;

@@ -24,7 +24,8 @@ Result<QString> ensureDemoModel(const QString &dataFolder)
         return written.error();
     QDir(folder).removeRecursively();
     if (!QDir().rename(partial, folder))
-        return makeError(ErrorCode::Io, folder.toStdString() + ": cannot move the demo model into place");
+        return makeError(ErrorCode::Io,
+                         folder.toStdString() + ": cannot move the demo model into place");
     return folder;
 }
 

@@ -14,8 +14,7 @@ namespace corolla {
 namespace {
 
 // Deletes `object` on its own thread, then ends that thread's loop, and waits for it.
-template <typename Object>
-void retire(QThread &thread, Object *object)
+template <typename Object> void retire(QThread &thread, Object *object)
 {
     char retired = 0;
     postTo(object, [object, &retired] {
@@ -29,7 +28,8 @@ void retire(QThread &thread, Object *object)
 
 } // namespace
 
-Engine::Engine(const QString &dataFolder, QObject *parent) : QObject(parent)
+Engine::Engine(const QString &dataFolder, QObject *parent)
+    : QObject(parent)
 {
     registerEngineTypes();
     qRegisterMetaType<SwarmConnection>();
@@ -88,7 +88,9 @@ void Engine::stopDonating()
 quint64 Engine::chat(ChatRequest request)
 {
     request.id = m_nextChatId++;
-    postTo(m_chat, [chat = m_chat, request, stop = m_chatStop.get_token()] { chat->answer(request, stop); });
+    postTo(m_chat, [chat = m_chat, request, stop = m_chatStop.get_token()] {
+        chat->answer(request, stop);
+    });
     return request.id;
 }
 

@@ -62,9 +62,9 @@ Q_SIGNALS:
 private:
     QThread m_engineThread;
     QThread m_chatThread;
-    EngineHost *m_host = nullptr;   // lives on m_engineThread
-    ChatWorker *m_chat = nullptr;   // lives on m_chatThread
-    std::stop_source m_chatStop; // requested by stopChat() for every answer asked before
+    EngineHost *m_host = nullptr; // lives on m_engineThread
+    ChatWorker *m_chat = nullptr; // lives on m_chatThread
+    std::stop_source m_chatStop;  // requested by stopChat() for every answer asked before
     quint64 m_nextChatId = 1;
     bool m_donating = false;
     EngineStatus m_status;

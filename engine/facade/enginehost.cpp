@@ -43,7 +43,9 @@ PeerState peerState(proto::ServerState state)
 } // namespace
 
 EngineHost::EngineHost(QString dataFolder, QObject *parent)
-    : QObject(parent), m_dataFolder(std::move(dataFolder)), m_statusTimer(this)
+    : QObject(parent)
+    , m_dataFolder(std::move(dataFolder))
+    , m_statusTimer(this)
 {
     m_statusTimer.setInterval(kStatusPeriodMs);
     connect(&m_statusTimer, &QTimer::timeout, this, &EngineHost::publishStatus);
@@ -118,15 +120,18 @@ void EngineHost::startDemo(int servers, const SwarmSettings &settings)
         options.announceAddresses = {"127.0.0.1"};
         options.publicName = "demo-" + std::to_string(i + 1);
         options.announcePeriodMs = kDemoAnnouncePeriodMs;
-        options.throughputCachePath = QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
+        options.throughputCachePath =
+            QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
         auto identity = PeerIdentity::generate();
-        auto watcher = identity.andThen(
-            [&](const PeerIdentity &peer) { return makeSwarmWatcher(connection, *modelId, peer.peerId()); });
+        auto watcher = identity.andThen([&](const PeerIdentity &peer) {
+            return makeSwarmWatcher(connection, *modelId, peer.peerId());
+        });
         if (!watcher) {
             m_problem = fromStd(watcher.error().toString());
             return;
         }
-        auto node = std::make_unique<ServerNode>(options, std::move(*identity), std::move(*watcher));
+        auto node =
+            std::make_unique<ServerNode>(options, std::move(*identity), std::move(*watcher));
         connect(node.get(), &ServerNode::log, this, [this, i](const QString &message) {
             Q_EMIT log(QStringLiteral("demo-%1: %2").arg(i + 1).arg(message));
         });
@@ -161,7 +166,8 @@ void EngineHost::joinSwarm(const QString &modelDir, const SwarmConnection &conne
     if (modelDir.isEmpty())
         return;
     auto config = ModelConfig::load(modelDir.toStdString());
-    auto modelId = config.andThen([&](const ModelConfig &) { return modelIdForDirectory(modelDir.toStdString()); });
+    auto modelId = config.andThen(
+        [&](const ModelConfig &) { return modelIdForDirectory(modelDir.toStdString()); });
     if (!modelId) {
         m_problem = fromStd(modelId.error().toString());
         return;
@@ -174,7 +180,8 @@ void EngineHost::joinSwarm(const QString &modelDir, const SwarmConnection &conne
         return;
     }
     m_view = std::move(*view);
-    connect(m_view.get(), &SwarmWatcher::problem, this, [this](const QString &message) { m_problem = message; });
+    connect(m_view.get(), &SwarmWatcher::problem, this,
+            [this](const QString &message) { m_problem = message; });
     m_view->start(kViewRefreshMs);
     if (serving || m_donating)
         startOwnServer();
@@ -200,7 +207,8 @@ void EngineHost::startOwnServer()
 {
     m_serverProblem.clear();
     if (m_modelDir.isEmpty() || m_modelId.empty()) {
-        m_serverProblem = QStringLiteral("no model to serve: choose one in the settings, or start the demo swarm");
+        m_serverProblem = QStringLiteral(
+            "no model to serve: choose one in the settings, or start the demo swarm");
         return;
     }
     const bool demo = m_demoBoard != nullptr;
@@ -221,22 +229,25 @@ void EngineHost::startOwnServer()
         options.announcePeriodMs = kDemoAnnouncePeriodMs;
     }
     options.publicName = m_settings.publicName.toStdString();
-    options.throughputCachePath = QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
+    options.throughputCachePath =
+        QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
 
     const QString identityPath = m_settings.identityPath.isEmpty()
-        ? QDir(m_dataFolder).filePath(QStringLiteral("identity.pem"))
-        : m_settings.identityPath;
+                                     ? QDir(m_dataFolder).filePath(QStringLiteral("identity.pem"))
+                                     : m_settings.identityPath;
     bool shared = false;
     auto identity = loadOrCreateLocked(identityPath, m_identityLock, &shared);
-    auto watcher = identity.andThen(
-        [&](const PeerIdentity &peer) { return makeSwarmWatcher(m_connection, m_modelId, peer.peerId()); });
+    auto watcher = identity.andThen([&](const PeerIdentity &peer) {
+        return makeSwarmWatcher(m_connection, m_modelId, peer.peerId());
+    });
     if (!watcher) {
         m_serverProblem = fromStd(watcher.error().toString());
         return;
     }
     m_server = std::make_unique<ServerNode>(options, std::move(*identity), std::move(*watcher));
     connect(m_server.get(), &ServerNode::log, this, &EngineHost::log);
-    connect(m_server.get(), &ServerNode::online, this, [this] { m_onlineSince = std::chrono::steady_clock::now(); });
+    connect(m_server.get(), &ServerNode::online, this,
+            [this] { m_onlineSince = std::chrono::steady_clock::now(); });
     connect(m_server.get(), &ServerNode::failed, this, [this](const QString &message) {
         m_serverProblem = message;
         // Deleted from the event loop: failed() is emitted from inside the node.
@@ -291,12 +302,14 @@ ContributionStatus EngineHost::contribution(double periodSeconds)
         status.bytesOut = stats.bytesOut;
         status.load = double(m_server->server()->computeQueue().pending());
         if (periodSeconds > 0)
-            status.tokensPerSecond = double(stats.tokensServed - m_lastTokensServed) / periodSeconds;
+            status.tokensPerSecond =
+                double(stats.tokensServed - m_lastTokensServed) / periodSeconds;
         m_lastTokensServed = stats.tokensServed;
     }
     if (status.state == ServingState::Online)
         status.uptimeSeconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now() - m_onlineSince).count();
+                                   std::chrono::steady_clock::now() - m_onlineSince)
+                                   .count();
     return status;
 }
 
@@ -330,7 +343,8 @@ void EngineHost::fillSwarm(EngineStatus &status) const
             ++servers[std::size_t(block)];
     }
     const std::vector<double> throughput = state.blockThroughput(m_modelId, status.numBlocks);
-    const auto [ownStart, ownEnd] = m_server ? m_server->span() : std::make_pair<std::int64_t, std::int64_t>(-1, -1);
+    const auto [ownStart, ownEnd] =
+        m_server ? m_server->span() : std::make_pair<std::int64_t, std::int64_t>(-1, -1);
     double slowest = std::numeric_limits<double>::infinity();
     for (std::int64_t block = 0; block < status.numBlocks; ++block) {
         BlockInfo info;

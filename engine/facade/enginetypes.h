@@ -16,20 +16,20 @@ namespace corolla {
 
 // Where the swarm is found and who this peer is in it.
 struct SwarmSettings {
-    QString modelDir;               // checkpoint folder: the client part and blocks to serve
-    QStringList dhtBootstrap;       // "host:port" of OpenDHT nodes
-    bool lan = true;                // multicast discovery on the local network
-    QString staticPeers;            // "host:port [peer-id]" lines
-    quint16 port = 0;               // the block server's TCP port (0: any free one)
+    QString modelDir;         // checkpoint folder: the client part and blocks to serve
+    QStringList dhtBootstrap; // "host:port" of OpenDHT nodes
+    bool lan = true;          // multicast discovery on the local network
+    QString staticPeers;      // "host:port [peer-id]" lines
+    quint16 port = 0;         // the block server's TCP port (0: any free one)
     QString publicName;
-    QString identityPath;           // empty: the data folder's identity.pem
+    QString identityPath; // empty: the data folder's identity.pem
 };
 
 // What "Donate my GPU" serves with.
 struct DonateSettings {
     ComputeDevice device;
-    qint64 memoryBudgetBytes = 0;   // 0: half the RAM
-    int blockCount = 0;             // 0: as many as the budget holds, placed automatically
+    qint64 memoryBudgetBytes = 0; // 0: half the RAM
+    int blockCount = 0;           // 0: as many as the budget holds, placed automatically
     ComputeDtype dtype = ComputeDtype::BFloat16;
 
     bool operator==(const DonateSettings &) const = default;
@@ -47,21 +47,21 @@ struct PeerInfo {
     PeerState state = PeerState::Offline;
     qint64 start = 0;
     qint64 end = 0;
-    double throughput = 0;          // announced tokens/s
+    double throughput = 0; // announced tokens/s
     qint64 cacheTokensLeft = 0;
-    double pingMs = -1;             // negative until measured
+    double pingMs = -1; // negative until measured
     bool isThisMachine = false;
 };
 
 struct BlockInfo {
     int servers = 0;
-    double throughput = 0;          // summed over the servers of the block, tokens/s
+    double throughput = 0; // summed over the servers of the block, tokens/s
     bool servedHere = false;
 };
 
 struct ContributionStatus {
     ServingState state = ServingState::Off;
-    QString message;                // what went wrong, when Failed
+    QString message; // what went wrong, when Failed
     qint64 start = -1;
     qint64 end = -1;
     qint64 tokensServed = 0;
@@ -70,23 +70,23 @@ struct ContributionStatus {
     qint64 bytesIn = 0;
     qint64 bytesOut = 0;
     qint64 uptimeSeconds = 0;
-    double tokensPerSecond = 0;     // served over the last status period
-    double load = 0;                // compute jobs waiting, per status period
+    double tokensPerSecond = 0; // served over the last status period
+    double load = 0;            // compute jobs waiting, per status period
     quint16 port = 0;
 };
 
 struct EngineStatus {
     QString modelId;
-    QString modelName;              // the model folder's name
+    QString modelName; // the model folder's name
     qint64 numBlocks = 0;
     bool demoSwarm = false;
-    QString swarmProblem;           // the last registry or configuration problem
-    QList<PeerInfo> peers;          // ordered by span start
-    QList<BlockInfo> blocks;        // one per block of the model
-    QList<qint64> missingBlocks;    // blocks no online server holds
-    double swarmThroughput = 0;     // tokens/s of the slowest block: what the swarm can serve
-    bool chatReady = false;         // the client part is loaded
-    QString chatProblem;            // why it is not
+    QString swarmProblem;        // the last registry or configuration problem
+    QList<PeerInfo> peers;       // ordered by span start
+    QList<BlockInfo> blocks;     // one per block of the model
+    QList<qint64> missingBlocks; // blocks no online server holds
+    double swarmThroughput = 0;  // tokens/s of the slowest block: what the swarm can serve
+    bool chatReady = false;      // the client part is loaded
+    QString chatProblem;         // why it is not
     ContributionStatus contribution;
 };
 
@@ -111,8 +111,8 @@ struct SamplingSettings {
 
 struct ChatRequest {
     quint64 id = 0;
-    QString conversationId;         // answers of one conversation reuse its caches
-    QList<ChatMessage> messages;    // system prompt first if any, the user's message last
+    QString conversationId;      // answers of one conversation reuse its caches
+    QList<ChatMessage> messages; // system prompt first if any, the user's message last
     SamplingSettings sampling;
 };
 
@@ -133,8 +133,8 @@ enum class ChatError { None, NoModel, MissingBlocks, Failed };
 struct ChatResult {
     quint64 id = 0;
     ChatError error = ChatError::None;
-    QString message;                // the error, or empty
-    QString missingBlocks;          // "3-5, 9" when the swarm lacks blocks
+    QString message;       // the error, or empty
+    QString missingBlocks; // "3-5, 9" when the swarm lacks blocks
     bool stoppedByUser = false;
     QString answer;
     qint64 promptTokens = 0;

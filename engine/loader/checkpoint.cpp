@@ -51,10 +51,10 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string &director
 
     if (!fs::exists(folder / kSingleFile, ignored)) {
         std::string hint = fs::exists(folder / "pytorch_model.bin", ignored)
-            ? " (it has pytorch_model.bin; convert it to safetensors first)"
-            : "";
-        return makeError(ErrorCode::NotFound, directory + ": no " + kSingleFile + " and no "
-                                                  + kIndexFile + hint);
+                               ? " (it has pytorch_model.bin; convert it to safetensors first)"
+                               : "";
+        return makeError(ErrorCode::NotFound,
+                         directory + ": no " + kSingleFile + " and no " + kIndexFile + hint);
     }
     auto single = checkpoint->shard(kSingleFile);
     if (!single)
@@ -96,8 +96,8 @@ Result<at::Tensor> Checkpoint::read(const std::string &name) const
 {
     const auto it = m_fileOfTensor.find(name);
     if (it == m_fileOfTensor.end())
-        return makeError(ErrorCode::NotFound, m_directory + ": the checkpoint has no tensor '"
-                                                  + name + "'");
+        return makeError(ErrorCode::NotFound,
+                         m_directory + ": the checkpoint has no tensor '" + name + "'");
     auto file = shard(it->second);
     if (!file)
         return file.error();

@@ -49,8 +49,8 @@ Result<MappedFile> MappedFile::open(const std::string &path)
 {
     MappedFile file;
     file.m_path = path;
-    HANDLE handle = CreateFileA(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr,
-                                OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    HANDLE handle = CreateFileA(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING,
+                                FILE_ATTRIBUTE_NORMAL, nullptr);
     if (handle == INVALID_HANDLE_VALUE)
         return makeError(ErrorCode::Io, path + ": cannot open the file");
     file.m_fileHandle = handle;

@@ -55,13 +55,14 @@ Result<at::Tensor> readNpy(const std::string &path)
     if (!in.read(prefix, 10) || std::memcmp(prefix, kMagic, 6) != 0 || prefix[6] != 1)
         return makeError(ErrorCode::Format, path + ": not a version 1 .npy file");
     const std::size_t headerSize = std::size_t(static_cast<unsigned char>(prefix[8]))
-        | (std::size_t(static_cast<unsigned char>(prefix[9])) << 8);
+                                   | (std::size_t(static_cast<unsigned char>(prefix[9])) << 8);
     std::string header(headerSize, '\0');
     if (!in.read(header.data(), std::streamsize(headerSize)))
         return makeError(ErrorCode::Format, path + ": truncated header");
     if (header.find("'descr': '<f4'") == std::string::npos
         || header.find("'fortran_order': False") == std::string::npos)
-        return makeError(ErrorCode::Unsupported, path + ": only little-endian float32 C-order arrays");
+        return makeError(ErrorCode::Unsupported,
+                         path + ": only little-endian float32 C-order arrays");
     std::smatch match;
     if (!std::regex_search(header, match, std::regex(R"('shape': \(([0-9, ]*)\))")))
         return makeError(ErrorCode::Format, path + ": no shape in the header");

@@ -22,11 +22,11 @@ struct TypeEntry {
 };
 
 constexpr TypeEntry kTypes[] = {
-    {"F32", StorageType::F32, 4},   {"F16", StorageType::F16, 2},
-    {"BF16", StorageType::BF16, 2}, {"F64", StorageType::F64, 8},
-    {"I64", StorageType::I64, 8},   {"I32", StorageType::I32, 4},
-    {"I16", StorageType::I16, 2},   {"I8", StorageType::I8, 1},
-    {"U8", StorageType::U8, 1},     {"BOOL", StorageType::Bool, 1},
+    {"F32", StorageType::F32, 4},        {"F16", StorageType::F16, 2},
+    {"BF16", StorageType::BF16, 2},      {"F64", StorageType::F64, 8},
+    {"I64", StorageType::I64, 8},        {"I32", StorageType::I32, 4},
+    {"I16", StorageType::I16, 2},        {"I8", StorageType::I8, 1},
+    {"U8", StorageType::U8, 1},          {"BOOL", StorageType::Bool, 1},
     {"F8_E4M3", StorageType::F8E4M3, 1}, {"F8_E5M2", StorageType::F8E5M2, 1},
 };
 
@@ -62,9 +62,12 @@ const char *storageTypeName(StorageType type)
 Result<at::ScalarType> scalarTypeOf(StorageType type)
 {
     switch (type) {
-    case StorageType::F32: return at::kFloat;
-    case StorageType::F16: return at::kHalf;
-    case StorageType::BF16: return at::kBFloat16;
+    case StorageType::F32:
+        return at::kFloat;
+    case StorageType::F16:
+        return at::kHalf;
+    case StorageType::BF16:
+        return at::kBFloat16;
     default:
         return makeError(ErrorCode::Unsupported,
                          std::string("dtype ") + storageTypeName(type)
@@ -91,8 +94,8 @@ Result<void> SafetensorsFile::parseHeader()
     };
     const std::uint64_t fileSize = m_file.size();
     if (fileSize < 8)
-        return formatError("file is too short for a safetensors header ("
-                           + std::to_string(fileSize) + " bytes)");
+        return formatError("file is too short for a safetensors header (" + std::to_string(fileSize)
+                           + " bytes)");
     std::uint64_t headerSize = 0;
     for (int i = 7; i >= 0; --i)
         headerSize = (headerSize << 8) | m_file.data()[i];
@@ -152,7 +155,8 @@ Result<void> SafetensorsFile::parseHeader()
             if (!dim.is_number_unsigned())
                 return tensorError("shape entries must be non-negative integers");
             const std::uint64_t size = dim.get<std::uint64_t>();
-            if (size > std::uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, size, &elements))
+            if (size > std::uint64_t(INT64_MAX)
+                || __builtin_mul_overflow(elements, size, &elements))
                 return tensorError("shape is too large");
             info.shape.push_back(std::int64_t(size));
         }
@@ -167,8 +171,8 @@ Result<void> SafetensorsFile::parseHeader()
         const std::uint64_t begin = (*offsets)[0].get<std::uint64_t>();
         const std::uint64_t end = (*offsets)[1].get<std::uint64_t>();
         if (begin > end)
-            return tensorError("data_offsets [" + std::to_string(begin) + ", "
-                               + std::to_string(end) + "] are reversed");
+            return tensorError("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end)
+                               + "] are reversed");
         if (end > dataSize)
             return tensorError("data_offsets end " + std::to_string(end)
                                + " lies past the end of the data (" + std::to_string(dataSize)
@@ -184,13 +188,12 @@ Result<void> SafetensorsFile::parseHeader()
     std::vector<const TensorInfo *> byOffset;
     for (const TensorInfo &info : m_tensors)
         byOffset.push_back(&info);
-    std::sort(byOffset.begin(), byOffset.end(), [](const TensorInfo *a, const TensorInfo *b) {
-        return a->dataBegin < b->dataBegin;
-    });
+    std::sort(byOffset.begin(), byOffset.end(),
+              [](const TensorInfo *a, const TensorInfo *b) { return a->dataBegin < b->dataBegin; });
     for (std::size_t i = 1; i < byOffset.size(); ++i) {
         if (byOffset[i]->dataBegin < byOffset[i - 1]->dataEnd)
-            return formatError("tensors '" + byOffset[i - 1]->name + "' and '"
-                               + byOffset[i]->name + "' overlap");
+            return formatError("tensors '" + byOffset[i - 1]->name + "' and '" + byOffset[i]->name
+                               + "' overlap");
     }
     for (std::size_t i = 0; i < m_tensors.size(); ++i)
         m_index[m_tensors[i].name] = i;

@@ -48,7 +48,10 @@ public:
     std::set<std::string> touchedTensors() const;
 
 private:
-    explicit SafetensorsFile(MappedFile file) : m_file(std::move(file)) {}
+    explicit SafetensorsFile(MappedFile file)
+        : m_file(std::move(file))
+    {
+    }
     Result<void> parseHeader();
 
     MappedFile m_file;

@@ -16,9 +16,12 @@ namespace {
 Result<const char *> dtypeName(const at::Tensor &tensor)
 {
     switch (tensor.scalar_type()) {
-    case at::kFloat: return "F32";
-    case at::kHalf: return "F16";
-    case at::kBFloat16: return "BF16";
+    case at::kFloat:
+        return "F32";
+    case at::kHalf:
+        return "F16";
+    case at::kBFloat16:
+        return "BF16";
     default:
         return makeError(ErrorCode::Unsupported, "only F32, F16 and BF16 tensors can be written");
     }
@@ -38,8 +41,8 @@ Result<void> writeSafetensors(const std::string &path,
     for (const auto &[name, tensor] : tensors) {
         auto dtype = dtypeName(tensor);
         if (!dtype)
-            return makeError(ErrorCode::Unsupported, path + ": tensor '" + name + "': "
-                                                         + dtype.error().message);
+            return makeError(ErrorCode::Unsupported,
+                             path + ": tensor '" + name + "': " + dtype.error().message);
         contiguous.push_back(tensor.contiguous());
         const std::uint64_t bytes = contiguous.back().nbytes();
         header[name] = {{"dtype", *dtype},
@@ -64,15 +67,16 @@ Result<void> writeSafetensors(const std::string &path,
         out.write(reinterpret_cast<const char *>(sizeBytes), 8);
         out.write(headerText.data(), std::streamsize(headerText.size()));
         for (const at::Tensor &tensor : contiguous)
-            out.write(static_cast<const char *>(tensor.data_ptr()), std::streamsize(tensor.nbytes()));
+            out.write(static_cast<const char *>(tensor.data_ptr()),
+                      std::streamsize(tensor.nbytes()));
         if (!out.flush())
             return makeError(ErrorCode::Io, temporary + ": write failed (disk full?)");
     }
     std::error_code error;
     fs::rename(temporary, path, error);
     if (error)
-        return makeError(ErrorCode::Io, path + ": cannot move the finished file into place: "
-                                            + error.message());
+        return makeError(ErrorCode::Io,
+                         path + ": cannot move the finished file into place: " + error.message());
     return {};
 }
 

@@ -44,7 +44,9 @@ int blockIndexOf(const std::string &tensorName);
 class MemoryTensorSource : public TensorSource {
 public:
     explicit MemoryTensorSource(std::map<std::string, at::Tensor> tensors)
-        : m_tensors(std::move(tensors)) {}
+        : m_tensors(std::move(tensors))
+    {
+    }
 
     std::vector<std::string> tensorNames() const override;
     bool contains(const std::string &name) const override;

@@ -28,12 +28,14 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
                                          std::int64_t index, at::ScalarType dtype)
 {
     if (index < 0 || index >= config.numLayers)
-        return makeError(ErrorCode::InvalidArgument,
-                         "block " + std::to_string(index) + " does not exist; the model has "
-                             + std::to_string(config.numLayers));
+        return makeError(ErrorCode::InvalidArgument, "block " + std::to_string(index)
+                                                         + " does not exist; the model has "
+                                                         + std::to_string(config.numLayers));
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype);
-    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype);
+    case Architecture::Llama:
+        return LlamaBlock::load(config, source, index, dtype);
+    case Architecture::Bloom:
+        return BloomBlock::load(config, source, index, dtype);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -41,13 +43,16 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
 StepPreparation stepPreparation(const ModelConfig &config)
 {
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::stepPreparation(config);
-    case Architecture::Bloom: return {};
+    case Architecture::Llama:
+        return LlamaBlock::stepPreparation(config);
+    case Architecture::Bloom:
+        return {};
     }
     return {};
 }
 
-Result<void> WeightReader::read(const std::string &prefix, const std::vector<WeightSlot> &slots) const
+Result<void> WeightReader::read(const std::string &prefix,
+                                const std::vector<WeightSlot> &slots) const
 {
     for (const WeightSlot &slot : slots) {
         if (!slot.inCheckpoint)
@@ -72,8 +77,8 @@ Result<at::Tensor> WeightReader::require(const std::string &name,
         return tensor.error();
     if (tensor->sizes() != at::IntArrayRef(shape))
         return makeError(ErrorCode::Format, "tensor '" + name + "' has shape "
-                                                + shapeText(tensor->sizes()) + ", config.json implies "
-                                                + shapeText(shape));
+                                                + shapeText(tensor->sizes())
+                                                + ", config.json implies " + shapeText(shape));
     at::Tensor weight = tensor->to(m_dtype).contiguous();
     // Tensors made under InferenceMode can never join a backward pass; weights must.
     return weight.is_inference() ? weight.clone() : weight;

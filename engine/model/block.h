@@ -59,7 +59,10 @@ struct WeightSlot {
 class WeightReader {
 public:
     WeightReader(const TensorSource &source, at::ScalarType dtype)
-        : m_source(source), m_dtype(dtype) {}
+        : m_source(source)
+        , m_dtype(dtype)
+    {
+    }
 
     // Every slot's weight, in weight memory (see weightmemory.h); the first error otherwise.
     Result<void> read(const std::string &prefix, const std::vector<WeightSlot> &slots) const;

@@ -25,7 +25,8 @@ Result<at::ScalarType> parseComputeDtype(const std::string &name)
 
 const char *computeDtypeName(at::ScalarType dtype)
 {
-    return computeDtypeName(dtype == at::kBFloat16 ? ComputeDtype::BFloat16 : ComputeDtype::Float32).data();
+    return computeDtypeName(dtype == at::kBFloat16 ? ComputeDtype::BFloat16 : ComputeDtype::Float32)
+        .data();
 }
 
 Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
@@ -85,16 +86,17 @@ Result<void> BlockSpan::checkRange(std::int64_t from, std::int64_t to) const
     if (from < m_begin || to > m_end || from >= to)
         return makeError(ErrorCode::InvalidArgument,
                          "blocks [" + std::to_string(from) + ", " + std::to_string(to)
-                             + ") are not inside the served span [" + std::to_string(m_begin)
-                             + ", " + std::to_string(m_end) + ")");
+                             + ") are not inside the served span [" + std::to_string(m_begin) + ", "
+                             + std::to_string(m_end) + ")");
     return {};
 }
 
 Result<void> BlockSpan::checkHidden(const at::Tensor &hidden) const
 {
     if (hidden.dim() != 3 || hidden.size(2) != m_config.hiddenSize)
-        return makeError(ErrorCode::InvalidArgument,
-                         "hidden states must be [batch, tokens, " + std::to_string(m_config.hiddenSize) + "]");
+        return makeError(ErrorCode::InvalidArgument, "hidden states must be [batch, tokens, "
+                                                         + std::to_string(m_config.hiddenSize)
+                                                         + "]");
     return {};
 }
 
@@ -113,7 +115,8 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     if (hidden.size(0) != cache.batch() || cache.layers() != to - from)
-        return makeError(ErrorCode::InvalidArgument, "hidden states and cache disagree on the batch or blocks");
+        return makeError(ErrorCode::InvalidArgument,
+                         "hidden states and cache disagree on the batch or blocks");
     auto context = cache.beginStep(newTokens, hidden.size(1), m_config.slidingWindow);
     if (!context)
         return context.error();
@@ -161,7 +164,8 @@ Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tenso
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     if (!gradOutput.sizes().equals(hidden.sizes()))
-        return makeError(ErrorCode::InvalidArgument, "output gradients must have the shape of the inputs");
+        return makeError(ErrorCode::InvalidArgument,
+                         "output gradients must have the shape of the inputs");
     // The forward pass again, this time recorded: the cache lives only for this call.
     at::AutoGradMode recording(true);
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
@@ -181,12 +185,16 @@ Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tenso
     at::Tensor grad = gradOutput.to(at::kFloat).clone();
     for (std::int64_t b = 0; b < hidden.size(0); ++b)
         if (lengths[std::size_t(b)] < hidden.size(1))
-            grad[b].narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)]).zero_();
+            grad[b]
+                .narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)])
+                .zero_();
     x.to(at::kFloat).backward(grad);
     at::Tensor gradInput = input.grad().to(at::kFloat);
     for (std::int64_t b = 0; b < hidden.size(0); ++b)
         if (lengths[std::size_t(b)] < hidden.size(1))
-            gradInput[b].narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)]).zero_();
+            gradInput[b]
+                .narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)])
+                .zero_();
     return gradInput.detach();
 }
 

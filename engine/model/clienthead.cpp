@@ -11,8 +11,8 @@
 
 namespace corolla {
 
-Result<std::unique_ptr<ClientHead>> ClientHead::open(const std::string &directory,
-                                                     const ModelConfig &config, at::ScalarType dtype)
+Result<std::unique_ptr<ClientHead>>
+ClientHead::open(const std::string &directory, const ModelConfig &config, at::ScalarType dtype)
 {
     auto checkpoint = Checkpoint::open(directory);
     if (!checkpoint)
@@ -20,9 +20,8 @@ Result<std::unique_ptr<ClientHead>> ClientHead::open(const std::string &director
     return load(config, **checkpoint, dtype);
 }
 
-Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
-                                                     const TensorSource &source,
-                                                     at::ScalarType dtype)
+Result<std::unique_ptr<ClientHead>>
+ClientHead::load(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype)
 {
     c10::InferenceMode inference;
     auto head = std::unique_ptr<ClientHead>(new ClientHead);
@@ -42,7 +41,8 @@ Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
     } else {
         const std::string prefix =
             reader.pick({"word_embeddings.weight", "transformer.word_embeddings.weight"})
-                    .rfind("transformer.", 0) == 0
+                        .rfind("transformer.", 0)
+                    == 0
                 ? "transformer."
                 : "";
         slots = {{&head->m_embeddings, prefix + "word_embeddings.weight", {vocab, h}},
@@ -75,7 +75,8 @@ Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
 Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
 {
     if (ids.dim() != 2 || ids.scalar_type() != at::kLong)
-        return makeError(ErrorCode::InvalidArgument, "token ids must be an int64 [batch, tokens] tensor");
+        return makeError(ErrorCode::InvalidArgument,
+                         "token ids must be an int64 [batch, tokens] tensor");
     if (ids.numel() > 0) {
         const std::int64_t low = ids.min().item<std::int64_t>();
         const std::int64_t high = ids.max().item<std::int64_t>();
@@ -88,8 +89,8 @@ Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
     c10::InferenceMode inference;
     at::Tensor hidden = at::embedding(m_embeddings, ids); // [batch, T, hidden]
     if (m_embeddingNorm.defined())
-        hidden = at::layer_norm(hidden, {m_config.hiddenSize}, m_embeddingNorm,
-                                m_embeddingNormBias, m_config.normEps);
+        hidden = at::layer_norm(hidden, {m_config.hiddenSize}, m_embeddingNorm, m_embeddingNormBias,
+                                m_config.normEps);
     return hidden;
 }
 
@@ -98,8 +99,9 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
     c10::InferenceMode inference;
     const at::Tensor x = hidden.to(m_embeddings.scalar_type());
     const at::Tensor normed = m_config.architecture == Architecture::Llama
-        ? ops::rmsNorm(x, m_finalNorm, m_config.normEps)
-        : at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm, m_finalNormBias, m_config.normEps);
+                                  ? ops::rmsNorm(x, m_finalNorm, m_config.normEps)
+                                  : at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm,
+                                                   m_finalNormBias, m_config.normEps);
     return ops::linear(normed, m_lmHead).to(at::kFloat);
 }
 

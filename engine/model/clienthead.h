@@ -15,12 +15,11 @@ namespace corolla {
 
 class ClientHead {
 public:
-    static Result<std::unique_ptr<ClientHead>> load(const ModelConfig &config,
-                                                    const TensorSource &source,
-                                                    at::ScalarType dtype);
+    static Result<std::unique_ptr<ClientHead>>
+    load(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype);
     // The same from a checkpoint folder; only these tensors are read, the blocks stay on disk.
-    static Result<std::unique_ptr<ClientHead>> open(const std::string &directory,
-                                                    const ModelConfig &config, at::ScalarType dtype);
+    static Result<std::unique_ptr<ClientHead>>
+    open(const std::string &directory, const ModelConfig &config, at::ScalarType dtype);
 
     // ids [batch, T] int64 -> hidden states [batch, T, hiddenSize] in the compute dtype.
     // Ids outside [0, vocabSize) are an error, not an out-of-bounds read.
@@ -33,10 +32,10 @@ public:
 
 private:
     ModelConfig m_config;
-    at::Tensor m_embeddings;                  // [vocab, hidden]
+    at::Tensor m_embeddings;                         // [vocab, hidden]
     at::Tensor m_embeddingNorm, m_embeddingNormBias; // BLOOM only, [hidden]
-    at::Tensor m_finalNorm, m_finalNormBias;  // [hidden]; bias for BLOOM's LayerNorm
-    at::Tensor m_lmHead;                      // [vocab, hidden]; shares storage when tied
+    at::Tensor m_finalNorm, m_finalNormBias;         // [hidden]; bias for BLOOM's LayerNorm
+    at::Tensor m_lmHead;                             // [vocab, hidden]; shares storage when tied
 };
 
 } // namespace corolla

@@ -16,8 +16,7 @@ namespace {
 
 // A dot product with 16 independent partial sums, so that the compiler can vectorise it
 // (a single fp32 accumulator would serialise on the add latency).
-template <typename Scalar>
-float dot(const float *query, const Scalar *key, std::int64_t dim)
+template <typename Scalar> float dot(const float *query, const Scalar *key, std::int64_t dim)
 {
     constexpr int kLanes = 16;
     float lanes[kLanes] = {};
@@ -45,9 +44,10 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
     const Scalar *keys = k.data_ptr<Scalar>() + b * k.stride(0) + kvHead * k.stride(1);
     const Scalar *values = v.data_ptr<Scalar>() + b * v.stride(0) + kvHead * v.stride(1);
     const std::int64_t keyStride = k.stride(2), valueStride = v.stride(2);
-    const float *biasRow = bias.defined()
-        ? bias.data_ptr<float>() + (bias.size(0) == 1 ? 0 : b) * bias.stride(0) + h * bias.stride(1)
-        : nullptr;
+    const float *biasRow = bias.defined() ? bias.data_ptr<float>()
+                                                + (bias.size(0) == 1 ? 0 : b) * bias.stride(0)
+                                                + h * bias.stride(1)
+                                          : nullptr;
 
     std::vector<float> query(std::size_t(dim), 0.0f), scores(std::size_t(context), 0.0f),
         accumulated(std::size_t(dim), 0.0f);
@@ -62,7 +62,8 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
         for (std::int64_t j = 0; j < context; ++j) {
             float score = -std::numeric_limits<float>::infinity();
             if (maskRow[j] != -std::numeric_limits<float>::infinity()) {
-                score = dot(query.data(), keys + j * keyStride, dim) * scale + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
+                score = dot(query.data(), keys + j * keyStride, dim) * scale
+                        + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
             }
             scores[std::size_t(j)] = score;
             maximum = std::max(maximum, score);
@@ -70,8 +71,8 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
         float total = 0.0f;
         for (std::int64_t j = 0; j < context; ++j) {
             const float weight = scores[std::size_t(j)] == -std::numeric_limits<float>::infinity()
-                ? 0.0f
-                : std::exp(scores[std::size_t(j)] - maximum);
+                                     ? 0.0f
+                                     : std::exp(scores[std::size_t(j)] - maximum);
             scores[std::size_t(j)] = weight;
             total += weight;
         }

@@ -52,7 +52,8 @@ COROLLA_BF16_TARGET void gemvRange(const std::uint16_t *x, const std::uint16_t *
         }
         for (std::int64_t i = mainEnd; i < k; i += 32) {
             const std::int64_t remaining = k - i;
-            const __mmask32 mask = remaining >= 32 ? __mmask32(~0u) : __mmask32((1u << remaining) - 1);
+            const __mmask32 mask =
+                remaining >= 32 ? __mmask32(~0u) : __mmask32((1u << remaining) - 1);
             const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, weights + i);
             for (int r = 0; r < ROWS; ++r) {
                 const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + i);
@@ -80,7 +81,8 @@ constexpr std::int64_t kChunksPerThread = 8;
 template <typename RowRange>
 void forEachRowChunk(std::int64_t n, std::int64_t k, std::int64_t elementBytes, RowRange &&rows)
 {
-    const std::int64_t grain = std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, k * elementBytes));
+    const std::int64_t grain =
+        std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, k * elementBytes));
     const int threads = kernelThreadLimit();
     const std::int64_t chunks = std::int64_t(threads) * kChunksPerThread;
     kernelPool().parallelFor(n, std::max(grain, (n + chunks - 1) / chunks), threads, rows);
@@ -122,15 +124,18 @@ COROLLA_FP32_TARGET void gemvRangeFp32(const float *x, const float *w, std::int6
                 const __m512 wv = _mm512_loadu_ps(weights + i + 16 * a);
 #pragma GCC unroll 8
                 for (int r = 0; r < ROWS; ++r)
-                    acc[r][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + r * k + i + 16 * a), acc[r][a]);
+                    acc[r][a] =
+                        _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + r * k + i + 16 * a), acc[r][a]);
             }
         }
         for (std::int64_t i = mainEnd; i < k; i += 16) {
             const std::int64_t remaining = k - i;
-            const __mmask16 mask = remaining >= 16 ? __mmask16(0xffff) : __mmask16((1u << remaining) - 1);
+            const __mmask16 mask =
+                remaining >= 16 ? __mmask16(0xffff) : __mmask16((1u << remaining) - 1);
             const __m512 wv = _mm512_maskz_loadu_ps(mask, weights + i);
             for (int r = 0; r < ROWS; ++r)
-                acc[r][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
+                acc[r][0] =
+                    _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
         }
         for (int r = 0; r < ROWS; ++r) {
             __m512 sum = acc[r][0];
@@ -165,10 +170,18 @@ void gemvFp32(const float *x, std::int64_t rows, const float *w, std::int64_t n,
               const float *bias, float *y)
 {
     switch (rows) {
-    case 1: gemvRowsFp32<1, 4>(x, w, n, k, bias, y); break;
-    case 2: gemvRowsFp32<2, 2>(x, w, n, k, bias, y); break;
-    case 3: gemvRowsFp32<3, 1>(x, w, n, k, bias, y); break;
-    default: gemvRowsFp32<4, 1>(x, w, n, k, bias, y); break;
+    case 1:
+        gemvRowsFp32<1, 4>(x, w, n, k, bias, y);
+        break;
+    case 2:
+        gemvRowsFp32<2, 2>(x, w, n, k, bias, y);
+        break;
+    case 3:
+        gemvRowsFp32<3, 1>(x, w, n, k, bias, y);
+        break;
+    default:
+        gemvRowsFp32<4, 1>(x, w, n, k, bias, y);
+        break;
     }
 }
 
@@ -177,7 +190,7 @@ bool hasBf16Gemv()
     static const bool supported = [] {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512bf16");
+               && __builtin_cpu_supports("avx512bf16");
     }();
     return supported;
 }
@@ -188,10 +201,18 @@ void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w,
     // Accumulator counts chosen by measurement on Zen 4: enough independent sums to hide the
     // dot-product latency, fewer when several inputs already share each weight load.
     switch (rows) {
-    case 1: gemvRows<1, 4>(x, w, n, k, bias, y); break;
-    case 2: gemvRows<2, 2>(x, w, n, k, bias, y); break;
-    case 3: gemvRows<3, 1>(x, w, n, k, bias, y); break;
-    default: gemvRows<4, 1>(x, w, n, k, bias, y); break;
+    case 1:
+        gemvRows<1, 4>(x, w, n, k, bias, y);
+        break;
+    case 2:
+        gemvRows<2, 2>(x, w, n, k, bias, y);
+        break;
+    case 3:
+        gemvRows<3, 1>(x, w, n, k, bias, y);
+        break;
+    default:
+        gemvRows<4, 1>(x, w, n, k, bias, y);
+        break;
     }
 }
 

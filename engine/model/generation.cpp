@@ -17,7 +17,8 @@ double secondsSince(std::chrono::steady_clock::time_point start)
 } // namespace
 
 LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity)
-    : m_blocks(blocks), m_cache(blocks.makeCache(1, capacity))
+    : m_blocks(blocks)
+    , m_cache(blocks.makeCache(1, capacity))
 {
 }
 

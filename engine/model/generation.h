@@ -42,7 +42,7 @@ struct GenerationOptions {
     std::int64_t maxNewTokens = 32;
     SamplingOptions sampling;
     std::vector<std::int64_t> stopTokenIds; // generation ends after emitting one of these
-    std::stop_token stop; // checked before every step, and passed into it
+    std::stop_token stop;                   // checked before every step, and passed into it
     // Tokens the runner already holds from earlier turns: context for the repetition penalty.
     std::vector<std::int64_t> history;
 };
@@ -50,9 +50,9 @@ struct GenerationOptions {
 struct GenerationStats {
     std::int64_t promptTokens = 0;
     std::int64_t generatedTokens = 0;
-    double prefillSeconds = 0;  // prompt through the model up to the first token's logits
-    double decodeSeconds = 0;   // every later step
-    bool stopped = false;       // onToken asked to stop (a stop sequence, say), or `stop` did
+    double prefillSeconds = 0; // prompt through the model up to the first token's logits
+    double decodeSeconds = 0;  // every later step
+    bool stopped = false;      // onToken asked to stop (a stop sequence, say), or `stop` did
 };
 
 // Receives each token as soon as it is chosen; returns false to end the generation there.

@@ -17,8 +17,7 @@ KernelPool &kernelPool();
 // The calling thread's libtorch thread count.
 int kernelThreadLimit();
 
-template <typename Task>
-void parallelKernel(std::int64_t n, std::int64_t grain, const Task &task)
+template <typename Task> void parallelKernel(std::int64_t n, std::int64_t grain, const Task &task)
 {
     kernelPool().parallelFor(n, grain, kernelThreadLimit(), task);
 }

@@ -6,7 +6,8 @@ namespace corolla {
 
 KvCache::KvCache(std::int64_t layers, std::int64_t batch, std::int64_t kvHeads,
                  std::int64_t capacity, std::int64_t headDim, at::ScalarType dtype)
-    : m_lengths(std::size_t(batch), 0), m_capacity(capacity)
+    : m_lengths(std::size_t(batch), 0)
+    , m_capacity(capacity)
 {
     // Zeros, not uninitialised memory: masked slots are multiplied by a zero probability,
     // and 0 * NaN would poison the sequences that are real.
@@ -29,15 +30,15 @@ Result<StepContext> KvCache::beginStep(const std::vector<std::int64_t> &newToken
                                        std::int64_t seqLen, std::int64_t slidingWindow) const
 {
     if (std::int64_t(newTokens.size()) != batch())
-        return makeError(ErrorCode::InvalidArgument,
-                         "step has " + std::to_string(newTokens.size())
-                             + " sequences, the cache holds " + std::to_string(batch()));
+        return makeError(ErrorCode::InvalidArgument, "step has " + std::to_string(newTokens.size())
+                                                         + " sequences, the cache holds "
+                                                         + std::to_string(batch()));
     for (std::size_t b = 0; b < newTokens.size(); ++b) {
         if (newTokens[b] < 0 || newTokens[b] > seqLen)
-            return makeError(ErrorCode::InvalidArgument,
-                             "sequence " + std::to_string(b) + " has "
-                                 + std::to_string(newTokens[b]) + " new tokens in a step of "
-                                 + std::to_string(seqLen));
+            return makeError(ErrorCode::InvalidArgument, "sequence " + std::to_string(b) + " has "
+                                                             + std::to_string(newTokens[b])
+                                                             + " new tokens in a step of "
+                                                             + std::to_string(seqLen));
         if (m_lengths[b] + newTokens[b] > m_capacity)
             return makeError(ErrorCode::ResourceExhausted,
                              "sequence " + std::to_string(b) + " would hold "

@@ -18,9 +18,8 @@ Result<std::unique_ptr<LocalModel>> LocalModel::open(const std::string &director
     return fromSource(*config, **checkpoint, dtype);
 }
 
-Result<std::unique_ptr<LocalModel>> LocalModel::fromSource(const ModelConfig &config,
-                                                           const TensorSource &source,
-                                                           at::ScalarType dtype)
+Result<std::unique_ptr<LocalModel>>
+LocalModel::fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype)
 {
     auto model = std::unique_ptr<LocalModel>(new LocalModel);
     auto head = ClientHead::load(config, source, dtype);
@@ -34,7 +33,8 @@ Result<std::unique_ptr<LocalModel>> LocalModel::fromSource(const ModelConfig &co
     return model;
 }
 
-Result<at::Tensor> LocalModel::logits(const std::vector<std::int64_t> &ids, const IntermediateHook &inspect) const
+Result<at::Tensor> LocalModel::logits(const std::vector<std::int64_t> &ids,
+                                      const IntermediateHook &inspect) const
 {
     if (ids.empty())
         return makeError(ErrorCode::InvalidArgument, "no token ids");
@@ -42,7 +42,8 @@ Result<at::Tensor> LocalModel::logits(const std::vector<std::int64_t> &ids, cons
     auto hidden = m_head->embed(idTensor);
     if (!hidden)
         return hidden.error();
-    auto output = m_blocks->forward(*hidden, {std::int64_t(ids.size())}, m_blocks->begin(), m_blocks->end(), inspect);
+    auto output = m_blocks->forward(*hidden, {std::int64_t(ids.size())}, m_blocks->begin(),
+                                    m_blocks->end(), inspect);
     if (!output)
         return output.error();
     return m_head->logits(*output)[0];

@@ -18,9 +18,8 @@ public:
     static Result<std::unique_ptr<LocalModel>> open(const std::string &directory,
                                                     at::ScalarType dtype);
     // Builds the model from tensors already at hand (test weights, for instance).
-    static Result<std::unique_ptr<LocalModel>> fromSource(const ModelConfig &config,
-                                                          const TensorSource &source,
-                                                          at::ScalarType dtype);
+    static Result<std::unique_ptr<LocalModel>>
+    fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype);
 
     const ModelConfig &config() const { return m_blocks->config(); }
     const ClientHead &head() const { return *m_head; }
@@ -28,7 +27,8 @@ public:
 
     // Logits of every position of one sequence: [ids.size(), vocabSize] fp32. `inspect`,
     // when set, receives every block's named intermediates on the way.
-    Result<at::Tensor> logits(const std::vector<std::int64_t> &ids, const IntermediateHook &inspect = {}) const;
+    Result<at::Tensor> logits(const std::vector<std::int64_t> &ids,
+                              const IntermediateHook &inspect = {}) const;
 
 private:
     std::unique_ptr<ClientHead> m_head;

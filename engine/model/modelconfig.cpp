@@ -16,7 +16,11 @@ using Json = nlohmann::json;
 // Reads config values with the aliases Hugging Face accepts and errors that name the key.
 class ConfigReader {
 public:
-    ConfigReader(const Json &json, const std::string &origin) : m_json(json), m_origin(origin) {}
+    ConfigReader(const Json &json, const std::string &origin)
+        : m_json(json)
+        , m_origin(origin)
+    {
+    }
 
     const Json *find(std::initializer_list<const char *> keys) const
     {
@@ -70,12 +74,12 @@ private:
     const std::string &m_origin;
 };
 
-#define COROLLA_TRY_ASSIGN(target, expression)                                                 \
-    do {                                                                                       \
-        auto value_ = (expression);                                                            \
-        if (!value_)                                                                           \
-            return value_.error();                                                             \
-        target = *value_;                                                                      \
+#define COROLLA_TRY_ASSIGN(target, expression)                                                     \
+    do {                                                                                           \
+        auto value_ = (expression);                                                                \
+        if (!value_)                                                                               \
+            return value_.error();                                                                 \
+        target = *value_;                                                                          \
     } while (false)
 
 Result<RopeConfig> parseRope(const ConfigReader &reader)
@@ -87,8 +91,9 @@ Result<RopeConfig> parseRope(const ConfigReader &reader)
         return rope;
     if (!scaling->is_object())
         return reader.error("'rope_scaling' must be an object or null");
-    const Json *type = scaling->contains("rope_type") ? &(*scaling)["rope_type"]
-                                                      : (scaling->contains("type") ? &(*scaling)["type"] : nullptr);
+    const Json *type = scaling->contains("rope_type")
+                           ? &(*scaling)["rope_type"]
+                           : (scaling->contains("type") ? &(*scaling)["type"] : nullptr);
     const std::string kind = type && type->is_string() ? type->get<std::string>() : "";
     ConfigReader scalingReader(*scaling, "rope_scaling");
     if (kind == "default")
@@ -179,12 +184,15 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     if (config.modelType == "mistral" && windowed) {
         config.slidingWindow = window->get<std::int64_t>();
         config.slidingLayers.assign(std::size_t(config.numLayers), true);
-    } else if (config.modelType == "qwen2" && windowed && reader.flag("use_sliding_window", false)) {
+    } else if (config.modelType == "qwen2" && windowed
+               && reader.flag("use_sliding_window", false)) {
         // Qwen2 applies the window to the layers from max_window_layers on.
         config.slidingWindow = window->get<std::int64_t>();
         const Json *first = reader.find({"max_window_layers"});
         const std::int64_t firstWindowed =
-            first && first->is_number_integer() ? std::max<std::int64_t>(0, first->get<std::int64_t>()) : 0;
+            first && first->is_number_integer()
+                ? std::max<std::int64_t>(0, first->get<std::int64_t>())
+                : 0;
         for (std::int64_t layer = firstWindowed; layer < config.numLayers; ++layer)
             config.slidingLayers[std::size_t(layer)] = true;
     }
@@ -203,8 +211,7 @@ Result<void> parseBloom(const ConfigReader &reader, ModelConfig &config)
     config.intermediateSize = 4 * config.hiddenSize;
     COROLLA_TRY_ASSIGN(config.normEps, reader.number("layer_norm_epsilon", 1e-5));
     config.maxPositions = 1 << 20; // ALiBi has no position table
-    config.residualFromNormedInput =
-        reader.flag("apply_residual_connection_post_layernorm", false);
+    config.residualFromNormedInput = reader.flag("apply_residual_connection_post_layernorm", false);
     config.tieWordEmbeddings = reader.flag("tie_word_embeddings", true);
     config.slidingLayers.assign(std::size_t(config.numLayers), false);
     return {};
@@ -226,7 +233,8 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
     config.modelType = type->get<std::string>();
 
     Result<void> parsed;
-    if (config.modelType == "llama" || config.modelType == "mistral" || config.modelType == "qwen2") {
+    if (config.modelType == "llama" || config.modelType == "mistral"
+        || config.modelType == "qwen2") {
         config.architecture = Architecture::Llama;
         parsed = parseLlamaFamily(reader, config);
     } else if (config.modelType == "bloom") {
@@ -261,7 +269,7 @@ Result<ModelConfig> ModelConfig::load(const std::string &directory)
 bool ModelConfig::usesSlidingWindow(std::int64_t layer) const
 {
     return slidingWindow > 0 && layer >= 0 && layer < std::int64_t(slidingLayers.size())
-        && slidingLayers[std::size_t(layer)];
+           && slidingLayers[std::size_t(layer)];
 }
 
 } // namespace corolla

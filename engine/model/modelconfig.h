@@ -20,8 +20,8 @@ struct RopeConfig {
     double theta = 10000.0;
     Scaling scaling = Scaling::None;
     double factor = 1.0;
-    double lowFreqFactor = 1.0;             // llama3 only
-    double highFreqFactor = 4.0;            // llama3 only
+    double lowFreqFactor = 1.0;               // llama3 only
+    double highFreqFactor = 4.0;              // llama3 only
     std::int64_t originalMaxPositions = 8192; // llama3 only
 };
 
@@ -39,14 +39,14 @@ struct ModelConfig {
     std::int64_t maxPositions = 0;
     double normEps = 1e-5;
 
-    RopeConfig rope;                       // Llama family only
-    bool qkvBias = false;                  // Qwen2, Llama with attention_bias
-    bool outputBias = false;               // Llama with attention_bias
-    bool mlpBias = false;                  // Llama with mlp_bias
-    bool tieWordEmbeddings = false;        // LM head shares the embedding matrix
-    std::int64_t slidingWindow = 0;        // 0: full causal attention
-    std::vector<bool> slidingLayers;       // per layer, whether slidingWindow applies
-    bool residualFromNormedInput = false;  // BLOOM's apply_residual_connection_post_layernorm
+    RopeConfig rope;                      // Llama family only
+    bool qkvBias = false;                 // Qwen2, Llama with attention_bias
+    bool outputBias = false;              // Llama with attention_bias
+    bool mlpBias = false;                 // Llama with mlp_bias
+    bool tieWordEmbeddings = false;       // LM head shares the embedding matrix
+    std::int64_t slidingWindow = 0;       // 0: full causal attention
+    std::vector<bool> slidingLayers;      // per layer, whether slidingWindow applies
+    bool residualFromNormedInput = false; // BLOOM's apply_residual_connection_post_layernorm
 
     std::optional<std::int64_t> bosTokenId;
     std::vector<std::int64_t> eosTokenIds;

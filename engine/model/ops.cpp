@@ -39,7 +39,7 @@ bool useGemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bi
         return false;
     const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));
     return rows >= 1 && rows <= kGemvMaxRows
-        && (type == at::kBFloat16 ? hasBf16Gemv() : hasFp32Gemv());
+           && (type == at::kBFloat16 ? hasBf16Gemv() : hasFp32Gemv());
 }
 
 } // namespace
@@ -99,12 +99,15 @@ at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor 
     const at::Tensor probabilities = at::softmax(scores, -1).to(q.scalar_type());
     const at::Tensor out = at::matmul(probabilities.view({batch, kvHeads, group * steps, context}),
                                       v); // [b, kv, g*T, D]
-    return out.view({batch, heads, steps, dim}).transpose(1, 2).reshape({batch, steps, heads * dim});
+    return out.view({batch, heads, steps, dim})
+        .transpose(1, 2)
+        .reshape({batch, steps, heads * dim});
 }
 
 RotaryEmbedding::RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim)
 {
-    const at::Tensor exponents = at::arange(0, headDim, 2, at::kLong).to(at::kFloat) / double(headDim);
+    const at::Tensor exponents =
+        at::arange(0, headDim, 2, at::kLong).to(at::kFloat) / double(headDim);
     at::Tensor invFreq = 1.0 / at::pow(at::full({}, rope.theta, at::kFloat), exponents);
     if (rope.scaling == RopeConfig::Scaling::Linear) {
         invFreq = invFreq / rope.factor;
@@ -116,8 +119,8 @@ RotaryEmbedding::RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim)
         const double highFreqWavelen = oldContext / rope.highFreqFactor;
         const at::Tensor wavelen = 2.0 * M_PI / invFreq;
         at::Tensor scaled = at::where(wavelen > lowFreqWavelen, invFreq / rope.factor, invFreq);
-        const at::Tensor smooth =
-            (oldContext / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        const at::Tensor smooth = (oldContext / wavelen - rope.lowFreqFactor)
+                                  / (rope.highFreqFactor - rope.lowFreqFactor);
         const at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
         const at::Tensor medium = (wavelen >= highFreqWavelen) & (wavelen <= lowFreqWavelen);
         invFreq = at::where(medium, smoothed, scaled);
@@ -128,7 +131,7 @@ RotaryEmbedding::RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim)
 void RotaryEmbedding::fill(StepContext &ctx, at::ScalarType dtype) const
 {
     const at::Tensor angles = ctx.positions.to(at::kFloat).unsqueeze(-1) * m_invFreq; // [b, T, D/2]
-    const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1);          // [b, 1, T, D]
+    const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1); // [b, 1, T, D]
     ctx.rotaryCos = doubled.cos().to(dtype);
     ctx.rotarySin = doubled.sin().to(dtype);
 }

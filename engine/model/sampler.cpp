@@ -7,7 +7,11 @@
 
 namespace corolla {
 
-Sampler::Sampler(const SamplingOptions &options) : m_options(options), m_random(options.seed) {}
+Sampler::Sampler(const SamplingOptions &options)
+    : m_options(options)
+    , m_random(options.seed)
+{
+}
 
 double Sampler::uniform()
 {

@@ -25,10 +25,11 @@ struct StepContext {
     std::int64_t contextLength = 0;      // cache slots the step attends over: max(past + new)
     bool uniform = false;                // every sequence has the same past and new == T
 
-    at::Tensor positions;   // [batch, T] int64: past + t
-    at::Tensor causalMask;  // [batch, 1, T, contextLength] float32, 0 or -inf
-    at::Tensor slidingMask; // same, also hiding keys more than slidingWindow behind; may be undefined
-    at::Tensor rotaryCos;   // [batch, 1, T, headDim] compute dtype; Llama family only
+    at::Tensor positions;  // [batch, T] int64: past + t
+    at::Tensor causalMask; // [batch, 1, T, contextLength] float32, 0 or -inf
+    at::Tensor
+        slidingMask;      // same, also hiding keys more than slidingWindow behind; may be undefined
+    at::Tensor rotaryCos; // [batch, 1, T, headDim] compute dtype; Llama family only
     at::Tensor rotarySin;
 
     const IntermediateHook *hook = nullptr; // set for a step that is inspected

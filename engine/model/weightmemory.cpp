@@ -132,7 +132,10 @@ public:
     }
 
 private:
-    WeightWarmer() { std::thread([this] { loop(); }).detach(); }
+    WeightWarmer()
+    {
+        std::thread([this] { loop(); }).detach();
+    }
 
     void loop()
     {

@@ -7,7 +7,9 @@
 namespace corolla {
 
 Connection::Connection(QSslSocket *socket, std::uint32_t maxFrameBytes, QObject *parent)
-    : QObject(parent), m_socket(socket), m_reader(maxFrameBytes)
+    : QObject(parent)
+    , m_socket(socket)
+    , m_reader(maxFrameBytes)
 {
     m_socket->setParent(this);
     m_handshakeTimer.setSingleShot(true);
@@ -16,8 +18,7 @@ Connection::Connection(QSslSocket *socket, std::uint32_t maxFrameBytes, QObject 
     m_handshakeTimer.start(kHandshakeTimeoutMs);
     connect(m_socket, &QSslSocket::encrypted, this, &Connection::onEncrypted);
     connect(m_socket, &QSslSocket::readyRead, this, &Connection::onReadyRead);
-    connect(m_socket, &QSslSocket::errorOccurred, this,
-            [this] { close(m_socket->errorString()); });
+    connect(m_socket, &QSslSocket::errorOccurred, this, [this] { close(m_socket->errorString()); });
     connect(m_socket, &QSslSocket::disconnected, this,
             [this] { close(QStringLiteral("the peer closed the connection")); });
 }
@@ -65,7 +66,7 @@ Connection *Connection::connectTo(const QString &host, quint16 port,
 QString Connection::peerAddress() const
 {
     return m_socket->peerAddress().toString() + QLatin1Char(':')
-        + QString::number(m_socket->peerPort());
+           + QString::number(m_socket->peerPort());
 }
 
 void Connection::onEncrypted()
@@ -74,7 +75,8 @@ void Connection::onEncrypted()
     if (m_outgoing) {
         m_peerPublicKey = ed25519KeyOfCertificate(m_socket->peerCertificate().toDer());
         if (m_peerPublicKey.isEmpty()) {
-            close(QStringLiteral("%1 presented a certificate without an Ed25519 key").arg(m_description));
+            close(QStringLiteral("%1 presented a certificate without an Ed25519 key")
+                      .arg(m_description));
             return;
         }
         m_peerId = peerIdFromPublicKey(m_peerPublicKey);

@@ -13,7 +13,9 @@ QByteArray encodeFrame(const QByteArray &payload)
     const auto length = std::uint32_t(payload.size());
     QByteArray frame;
     frame.reserve(kHeaderBytes + payload.size());
-    frame.append(char(length >> 24)).append(char(length >> 16)).append(char(length >> 8))
+    frame.append(char(length >> 24))
+        .append(char(length >> 16))
+        .append(char(length >> 8))
         .append(char(length));
     frame.append(payload);
     return frame;
@@ -36,7 +38,7 @@ Result<std::optional<QByteArray>> FrameReader::next()
         return std::optional<QByteArray>();
     const auto *header = reinterpret_cast<const unsigned char *>(m_buffer.constData() + m_offset);
     const std::uint32_t length = (std::uint32_t(header[0]) << 24) | (std::uint32_t(header[1]) << 16)
-        | (std::uint32_t(header[2]) << 8) | std::uint32_t(header[3]);
+                                 | (std::uint32_t(header[2]) << 8) | std::uint32_t(header[3]);
     if (length > m_maxFrameBytes)
         return makeError(ErrorCode::Format, "frame of " + std::to_string(length)
                                                 + " bytes exceeds the limit of "

@@ -20,7 +20,9 @@ QByteArray encodeFrame(const QByteArray &payload);
 class FrameReader {
 public:
     explicit FrameReader(std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes)
-        : m_maxFrameBytes(maxFrameBytes) {}
+        : m_maxFrameBytes(maxFrameBytes)
+    {
+    }
 
     void append(const char *data, std::int64_t size);
     void append(const QByteArray &bytes) { append(bytes.constData(), bytes.size()); }

@@ -130,8 +130,8 @@ Result<PeerIdentity> PeerIdentity::loadOrCreate(const std::string &path)
             return makeError(ErrorCode::Io, path + ": cannot read the identity key: "
                                                 + file.errorString().toStdString());
         const QByteArray pem = file.readAll();
-        std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.constData(), int(pem.size())),
-                                                      BIO_free);
+        std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+            BIO_new_mem_buf(pem.constData(), int(pem.size())), BIO_free);
         EVP_PKEY *key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
         if (!key)
             return makeError(ErrorCode::Format, path + ": not a PEM private key");
@@ -147,7 +147,8 @@ Result<PeerIdentity> PeerIdentity::loadOrCreate(const std::string &path)
     QDir().mkpath(QFileInfo(fileName).absolutePath());
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
     if (PEM_write_bio_PrivateKey(bio.get(), identity->m_key.get(), nullptr, nullptr, 0, nullptr,
-                                 nullptr) != 1)
+                                 nullptr)
+        != 1)
         return makeError(ErrorCode::Internal, openSslError("encoding the identity key"));
     char *data = nullptr;
     const long length = BIO_get_mem_data(bio.get(), &data);
@@ -169,14 +170,14 @@ Result<PeerIdentity> PeerIdentity::loadOrCreate(const std::string &path)
 QByteArray PeerIdentity::sign(const QByteArray &message) const
 {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                   EVP_MD_CTX_free);
+                                                                    EVP_MD_CTX_free);
     unsigned char signature[kEd25519SignatureBytes];
     std::size_t length = sizeof signature;
     if (!context || EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, m_key.get()) != 1
         || EVP_DigestSign(context.get(), signature, &length,
                           reinterpret_cast<const unsigned char *>(message.constData()),
                           std::size_t(message.size()))
-            != 1)
+               != 1)
         return {};
     return QByteArray(reinterpret_cast<const char *>(signature), int(length));
 }
@@ -192,15 +193,15 @@ bool verifyEd25519(const QByteArray &publicKey, const QByteArray &message,
                                     std::size_t(publicKey.size())),
         EVP_PKEY_free);
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                   EVP_MD_CTX_free);
+                                                                    EVP_MD_CTX_free);
     return key && context
-        && EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.get()) == 1
-        && EVP_DigestVerify(context.get(),
-                            reinterpret_cast<const unsigned char *>(signature.constData()),
-                            std::size_t(signature.size()),
-                            reinterpret_cast<const unsigned char *>(message.constData()),
-                            std::size_t(message.size()))
-        == 1;
+           && EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.get()) == 1
+           && EVP_DigestVerify(context.get(),
+                               reinterpret_cast<const unsigned char *>(signature.constData()),
+                               std::size_t(signature.size()),
+                               reinterpret_cast<const unsigned char *>(message.constData()),
+                               std::size_t(message.size()))
+                  == 1;
 }
 
 QByteArray ed25519KeyOfCertificate(const QByteArray &certificateDer)
@@ -237,7 +238,8 @@ QSslConfiguration clientTlsConfiguration()
     return configuration;
 }
 
-Result<PeerIdentity> loadOrCreateLocked(const QString &path, std::unique_ptr<QLockFile> &lock, bool *shared)
+Result<PeerIdentity> loadOrCreateLocked(const QString &path, std::unique_ptr<QLockFile> &lock,
+                                        bool *shared)
 {
     QDir().mkpath(QFileInfo(path).absolutePath());
     lock = std::make_unique<QLockFile>(path + QStringLiteral(".lock"));

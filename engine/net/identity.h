@@ -65,6 +65,7 @@ QByteArray sha256(const QByteArray &data);
 // The identity in the key file `path`, held with `lock` so that one process at a time
 // speaks as it. When another process holds it (a second server on this machine), a fresh
 // identity of its own, and `*shared` is set.
-Result<PeerIdentity> loadOrCreateLocked(const QString &path, std::unique_ptr<QLockFile> &lock, bool *shared);
+Result<PeerIdentity> loadOrCreateLocked(const QString &path, std::unique_ptr<QLockFile> &lock,
+                                        bool *shared);
 
 } // namespace corolla

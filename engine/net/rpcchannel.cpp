@@ -6,9 +6,9 @@ namespace corolla {
 
 RpcChannel::RpcChannel(const QString &host, quint16 port, const std::string &peerId,
                        QObject *parent)
-    : QObject(parent),
-      m_connection(Connection::connectTo(host, port, peerId, kDefaultMaxFrameBytes, this)),
-      m_description(host + QLatin1Char(':') + QString::number(port))
+    : QObject(parent)
+    , m_connection(Connection::connectTo(host, port, peerId, kDefaultMaxFrameBytes, this))
+    , m_description(host + QLatin1Char(':') + QString::number(port))
 {
     connect(m_connection, &Connection::envelopeReceived, this, &RpcChannel::onEnvelope);
     connect(m_connection, &Connection::closed, this, &RpcChannel::onClosed);
@@ -76,11 +76,18 @@ Error RpcChannel::toError(const proto::ErrorReply &reply)
 {
     ErrorCode code = ErrorCode::Internal;
     switch (reply.kind()) {
-    case proto::ERROR_INVALID_REQUEST: code = ErrorCode::InvalidArgument; break;
-    case proto::ERROR_BUSY: code = ErrorCode::ResourceExhausted; break;
+    case proto::ERROR_INVALID_REQUEST:
+        code = ErrorCode::InvalidArgument;
+        break;
+    case proto::ERROR_BUSY:
+        code = ErrorCode::ResourceExhausted;
+        break;
     case proto::ERROR_NOT_SERVED:
-    case proto::ERROR_NO_SESSION: code = ErrorCode::NotFound; break;
-    default: break;
+    case proto::ERROR_NO_SESSION:
+        code = ErrorCode::NotFound;
+        break;
+    default:
+        break;
     }
     return makeError(code, reply.message());
 }
@@ -139,7 +146,8 @@ void RpcChannel::checkDeadlines()
     }
     armTimer();
     for (Handler &handler : expired)
-        handler(makeError(ErrorCode::Timeout, "no answer from " + m_description.toStdString() + " in time"));
+        handler(makeError(ErrorCode::Timeout,
+                          "no answer from " + m_description.toStdString() + " in time"));
 }
 
 } // namespace corolla

@@ -15,23 +15,25 @@ constexpr std::uint32_t kMaxInt8BlockSize = 1u << 20;
 std::size_t bytesPerElement(proto::Codec codec)
 {
     switch (codec) {
-    case proto::CODEC_FP32: return 4;
+    case proto::CODEC_FP32:
+        return 4;
     case proto::CODEC_BF16:
-    case proto::CODEC_FP16: return 2;
-    case proto::CODEC_INT8_BLOCK: return 1;
-    default: return 0;
+    case proto::CODEC_FP16:
+        return 2;
+    case proto::CODEC_INT8_BLOCK:
+        return 1;
+    default:
+        return 0;
     }
 }
 
-template <typename T>
-void storeLittleEndian(char *out, T value)
+template <typename T> void storeLittleEndian(char *out, T value)
 {
     static_assert(std::endian::native == std::endian::little, "big-endian hosts need byte swaps");
     std::memcpy(out, &value, sizeof value);
 }
 
-template <typename T>
-T loadLittleEndian(const char *in)
+template <typename T> T loadLittleEndian(const char *in)
 {
     T value;
     std::memcpy(&value, in, sizeof value);
@@ -134,18 +136,18 @@ Result<proto::Tensor> encodeTensor(std::span<const float> values,
             const std::uint16_t bits = floatToBf16(values[i]);
             // Within 2^-8 of FLT_MAX a value rounds to infinity, which no receiver accepts.
             if ((bits & 0x7f80u) == 0x7f80u)
-                return makeError(ErrorCode::InvalidArgument,
-                                 "tensor element " + std::to_string(i) + " (" + std::to_string(values[i])
-                                     + ") is outside the bf16 range");
+                return makeError(ErrorCode::InvalidArgument, "tensor element " + std::to_string(i)
+                                                                 + " (" + std::to_string(values[i])
+                                                                 + ") is outside the bf16 range");
             storeLittleEndian(out + 2 * i, bits);
         }
         break;
     case proto::CODEC_FP16:
         for (std::size_t i = 0; i < n; ++i) {
             if (std::fabs(values[i]) > kFp16Max)
-                return makeError(ErrorCode::InvalidArgument,
-                                 "tensor element " + std::to_string(i) + " (" + std::to_string(values[i])
-                                     + ") is outside the fp16 range");
+                return makeError(ErrorCode::InvalidArgument, "tensor element " + std::to_string(i)
+                                                                 + " (" + std::to_string(values[i])
+                                                                 + ") is outside the fp16 range");
             storeLittleEndian(out + 2 * i, floatToFp16(values[i]));
         }
         break;
@@ -165,7 +167,8 @@ Result<proto::Tensor> encodeTensor(std::span<const float> values,
             storeLittleEndian(scales.data() + 4 * block, scale);
             for (std::size_t i = begin; i < end; ++i) {
                 const float q = scale > 0.0f ? std::nearbyint(values[i] / scale) : 0.0f;
-                out[i] = static_cast<char>(static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f)));
+                out[i] =
+                    static_cast<char>(static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f)));
             }
         }
         break;
@@ -176,8 +179,7 @@ Result<proto::Tensor> encodeTensor(std::span<const float> values,
     return tensor;
 }
 
-Result<std::vector<std::int64_t>> checkTensor(const proto::Tensor &tensor,
-                                              std::int64_t maxElements)
+Result<std::vector<std::int64_t>> checkTensor(const proto::Tensor &tensor, std::int64_t maxElements)
 {
     const std::size_t width = bytesPerElement(tensor.codec());
     if (width == 0)
@@ -206,7 +208,8 @@ Result<std::vector<std::int64_t>> checkTensor(const proto::Tensor &tensor,
             return makeError(ErrorCode::InvalidArgument, "int8 block size out of range");
         const std::size_t blocks = (std::size_t(count) + blockSize - 1) / blockSize;
         if (tensor.scales().size() != blocks * 4)
-            return makeError(ErrorCode::InvalidArgument, "int8 tensor has the wrong number of scales");
+            return makeError(ErrorCode::InvalidArgument,
+                             "int8 tensor has the wrong number of scales");
     } else if (!tensor.scales().empty() || tensor.block_size() != 0) {
         return makeError(ErrorCode::InvalidArgument, "scales on a tensor that is not int8-block");
     }
@@ -269,18 +272,23 @@ Result<HostTensor> decodeTensor(const proto::Tensor &tensor, std::int64_t maxEle
 const char *codecName(proto::Codec codec)
 {
     switch (codec) {
-    case proto::CODEC_FP32: return "fp32";
-    case proto::CODEC_BF16: return "bf16";
-    case proto::CODEC_FP16: return "fp16";
-    case proto::CODEC_INT8_BLOCK: return "int8";
-    default: return "unknown";
+    case proto::CODEC_FP32:
+        return "fp32";
+    case proto::CODEC_BF16:
+        return "bf16";
+    case proto::CODEC_FP16:
+        return "fp16";
+    case proto::CODEC_INT8_BLOCK:
+        return "int8";
+    default:
+        return "unknown";
     }
 }
 
 Result<proto::Codec> parseCodec(const std::string &name)
 {
-    for (proto::Codec codec : {proto::CODEC_FP32, proto::CODEC_BF16, proto::CODEC_FP16,
-                               proto::CODEC_INT8_BLOCK})
+    for (proto::Codec codec :
+         {proto::CODEC_FP32, proto::CODEC_BF16, proto::CODEC_FP16, proto::CODEC_INT8_BLOCK})
         if (name == codecName(codec))
             return codec;
     return makeError(ErrorCode::InvalidArgument,

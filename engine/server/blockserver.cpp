@@ -40,9 +40,11 @@ void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObj
         try {
             response = work();
         } catch (const c10::Error &error) {
-            response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what_without_backtrace());
+            response = makeError(ErrorCode::Internal,
+                                 std::string("compute failed: ") + error.what_without_backtrace());
         } catch (const std::exception &error) {
-            response = makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
+            response =
+                makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
         }
         postTo(receiver, [done = std::move(done), response = std::move(response)]() mutable {
             done(std::move(response));
@@ -85,8 +87,11 @@ std::int64_t sum(const std::vector<std::int64_t> &values)
 
 BlockServer::BlockServer(const PeerIdentity &identity, std::string modelId, ServerLimits limits,
                          QObject *parent)
-    : QObject(parent), m_identity(identity), m_modelId(std::move(modelId)), m_limits(limits),
-      m_compute(std::make_unique<ComputeQueue>())
+    : QObject(parent)
+    , m_identity(identity)
+    , m_modelId(std::move(modelId))
+    , m_limits(limits)
+    , m_compute(std::make_unique<ComputeQueue>())
 {
     m_listener = new Listener(m_identity.serverConfiguration(), m_limits.maxFrameBytes, this);
     connect(m_listener, &Listener::accepted, this, &BlockServer::onAccepted);
@@ -149,8 +154,9 @@ void BlockServer::onAccepted(Connection *connection)
 {
     connection->setParent(this);
     m_connections[connection] = std::make_shared<int>(0);
-    connect(connection, &Connection::envelopeReceived, this,
-            [this, connection](const proto::Envelope &envelope) { onEnvelope(connection, envelope); });
+    connect(
+        connection, &Connection::envelopeReceived, this,
+        [this, connection](const proto::Envelope &envelope) { onEnvelope(connection, envelope); });
     connect(connection, &Connection::closed, this, [this, connection] {
         m_closedBytesIn += connection->bytesReceived();
         m_closedBytesOut += connection->bytesSent();
@@ -160,7 +166,8 @@ void BlockServer::onAccepted(Connection *connection)
     });
 }
 
-void BlockServer::reply(Connection *connection, std::uint64_t callId, const proto::Response &response)
+void BlockServer::reply(Connection *connection, std::uint64_t callId,
+                        const proto::Response &response)
 {
     proto::Envelope envelope;
     envelope.set_call_id(callId);
@@ -179,12 +186,14 @@ void BlockServer::replyError(Connection *connection, std::uint64_t callId, proto
     reply(connection, callId, response);
 }
 
-void BlockServer::answer(Connection *connection, std::uint64_t callId, const Result<proto::Response> &response)
+void BlockServer::answer(Connection *connection, std::uint64_t callId,
+                         const Result<proto::Response> &response)
 {
     if (response)
         reply(connection, callId, *response);
     else
-        replyError(connection, callId, toErrorKind(response.error().code), response.error().message);
+        replyError(connection, callId, toErrorKind(response.error().code),
+                   response.error().message);
 }
 
 std::function<void(Result<proto::Response>)> BlockServer::admit(Connection *connection,
@@ -205,9 +214,10 @@ std::function<void(Result<proto::Response>)> BlockServer::admit(Connection *conn
 }
 
 std::function<void(Result<proto::Response>)> BlockServer::replier(Connection *connection,
-                                                                 std::uint64_t callId)
+                                                                  std::uint64_t callId)
 {
-    return [this, target = QPointer<Connection>(connection), callId](Result<proto::Response> response) {
+    return [this, target = QPointer<Connection>(connection),
+            callId](Result<proto::Response> response) {
         if (target && !target->isClosed())
             answer(target, callId, response);
     };
@@ -224,11 +234,14 @@ void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &enve
     const proto::Request &request = envelope.request();
     if (!m_span && request.body_case() != proto::Request::kInfo
         && request.body_case() != proto::Request::kPing) {
-        replyError(connection, callId, proto::ERROR_BUSY, "this server is still loading its blocks");
+        replyError(connection, callId, proto::ERROR_BUSY,
+                   "this server is still loading its blocks");
         return;
     }
     switch (request.body_case()) {
-    case proto::Request::kInfo: handleInfo(connection, callId); break;
+    case proto::Request::kInfo:
+        handleInfo(connection, callId);
+        break;
     case proto::Request::kPing: {
         proto::Response response;
         response.mutable_ping()->set_client_time_us(request.ping().client_time_us());
@@ -236,11 +249,21 @@ void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &enve
         break;
     }
     case proto::Request::kForward:
-    case proto::Request::kBackward: handleSpanCall(connection, callId, request); break;
-    case proto::Request::kOpenSession: handleOpen(connection, callId, request.open_session()); break;
-    case proto::Request::kStep: handleStep(connection, callId, request.step()); break;
-    case proto::Request::kCloseSession: handleClose(connection, callId); break;
-    default: replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "unknown request"); break;
+    case proto::Request::kBackward:
+        handleSpanCall(connection, callId, request);
+        break;
+    case proto::Request::kOpenSession:
+        handleOpen(connection, callId, request.open_session());
+        break;
+    case proto::Request::kStep:
+        handleStep(connection, callId, request.step());
+        break;
+    case proto::Request::kCloseSession:
+        handleClose(connection, callId);
+        break;
+    default:
+        replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "unknown request");
+        break;
     }
 }
 
@@ -265,9 +288,11 @@ void BlockServer::handleInfo(Connection *connection, std::uint64_t callId)
     reply(connection, callId, response);
 }
 
-void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId, const proto::Request &request)
+void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
+                                 const proto::Request &request)
 {
-    auto call = checkedSpanCall(request, m_span->begin(), m_span->end(), m_span->config().hiddenSize, m_limits);
+    auto call = checkedSpanCall(request, m_span->begin(), m_span->end(),
+                                m_span->config().hiddenSize, m_limits);
     if (!call) {
         answer(connection, callId, call.error());
         return;
@@ -278,16 +303,20 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId, c
     m_stats.tokensServed += sum(call->lengths);
     const bool backward = call->isBackward();
     using Field = proto::Tensor *(*)(proto::Response &);
-    const Field field = backward
-        ? Field([](proto::Response &response) { return response.mutable_backward()->mutable_grad_input(); })
-        : Field([](proto::Response &response) { return response.mutable_forward()->mutable_hidden(); });
+    const Field field = backward ? Field([](proto::Response &response) {
+        return response.mutable_backward()->mutable_grad_input();
+    })
+                                 : Field([](proto::Response &response) {
+                                       return response.mutable_forward()->mutable_hidden();
+                                   });
     computeTensorThenReply(
-        *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward, this,
-        call->replyCodec,
+        *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward,
+        this, call->replyCodec,
         [span = m_span, call = std::move(*call)] {
             return call.isBackward()
-                ? span->backward(call.hidden, call.gradOutput, call.lengths, call.start, call.end)
-                : span->forward(call.hidden, call.lengths, call.start, call.end);
+                       ? span->backward(call.hidden, call.gradOutput, call.lengths, call.start,
+                                        call.end)
+                       : span->forward(call.hidden, call.lengths, call.start, call.end);
         },
         field, std::move(done));
 }
@@ -297,10 +326,12 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
 {
     const SessionKey key{connection, callId};
     if (m_sessions.count(key)) {
-        replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "a session is already open on this call");
+        replyError(connection, callId, proto::ERROR_INVALID_REQUEST,
+                   "a session is already open on this call");
         return;
     }
-    if (auto checked = checkOpenSession(request, m_span->begin(), m_span->end(), m_limits); !checked) {
+    if (auto checked = checkOpenSession(request, m_span->begin(), m_span->end(), m_limits);
+        !checked) {
         answer(connection, callId, checked.error());
         return;
     }
@@ -368,8 +399,11 @@ void BlockServer::runNextStep(const SessionKey &key)
 
     auto hidden = checkedHidden(request.hidden(), m_span->config().hiddenSize, m_limits);
     if (hidden && hidden->size(0) != session->batch)
-        hidden = makeError(ErrorCode::InvalidArgument, "the step's batch differs from the session's");
-    auto lengths = hidden.andThen([&](const at::Tensor &x) { return checkedLengths(request.lengths(), x.size(0), x.size(1)); });
+        hidden =
+            makeError(ErrorCode::InvalidArgument, "the step's batch differs from the session's");
+    auto lengths = hidden.andThen([&](const at::Tensor &x) {
+        return checkedLengths(request.lengths(), x.size(0), x.size(1));
+    });
     if (!lengths) {
         // The session stays usable: a bad step changes nothing in its cache.
         answer(connection, callId, lengths.error());

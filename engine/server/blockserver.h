@@ -28,19 +28,19 @@ struct ServerSession;
 
 struct ServerLimits {
     std::int64_t maxBatch = 8;
-    std::int64_t maxTokensPerRequest = 8192;     // batch x positions of one request
-    std::int64_t maxSessionLength = 8192;        // tokens per sequence of one session
-    std::int64_t cacheBudgetTokens = 16384;      // sum over sessions of batch x max_length
+    std::int64_t maxTokensPerRequest = 8192; // batch x positions of one request
+    std::int64_t maxSessionLength = 8192;    // tokens per sequence of one session
+    std::int64_t cacheBudgetTokens = 16384;  // sum over sessions of batch x max_length
     std::int64_t maxSessions = 64;
     std::int64_t maxSessionsPerConnection = 16;
-    int maxInFlightPerConnection = 32;            // forward/backward calls being computed
-    int maxPendingStepsPerSession = 256;          // a client catching up sends many at once
+    int maxInFlightPerConnection = 32;   // forward/backward calls being computed
+    int maxPendingStepsPerSession = 256; // a client catching up sends many at once
     int sessionIdleTimeoutMs = 5 * 60 * 1000;
     std::uint32_t maxFrameBytes = kDefaultMaxFrameBytes;
 };
 
 struct ServerStats {
-    std::int64_t tokensServed = 0;   // positions through the span, all calls
+    std::int64_t tokensServed = 0; // positions through the span, all calls
     std::int64_t requests = 0;
     std::int64_t errors = 0;
     std::int64_t sessionsOpened = 0;
@@ -83,20 +83,26 @@ private:
     void onEnvelope(Connection *connection, const proto::Envelope &envelope);
     void reply(Connection *connection, std::uint64_t callId, const proto::Response &response);
     // A completion that replies on the call, unless the connection went away meanwhile.
-    std::function<void(Result<proto::Response>)> replier(Connection *connection, std::uint64_t callId);
+    std::function<void(Result<proto::Response>)> replier(Connection *connection,
+                                                         std::uint64_t callId);
     // Counts a forward/backward call against the connection's in-flight limit; false (after
     // a BUSY reply) when the limit is reached. The returned completion releases it.
-    std::function<void(Result<proto::Response>)> admit(Connection *connection, std::uint64_t callId);
+    std::function<void(Result<proto::Response>)> admit(Connection *connection,
+                                                       std::uint64_t callId);
     void replyError(Connection *connection, std::uint64_t callId, proto::ErrorKind kind,
                     const std::string &message);
     // Replies with `response`, or with its error: the one way a Result becomes a reply.
-    void answer(Connection *connection, std::uint64_t callId, const Result<proto::Response> &response);
+    void answer(Connection *connection, std::uint64_t callId,
+                const Result<proto::Response> &response);
 
     void handleInfo(Connection *connection, std::uint64_t callId);
     // Forward and Backward: stateless calls through a range of blocks, one tensor answered.
-    void handleSpanCall(Connection *connection, std::uint64_t callId, const proto::Request &request);
-    void handleOpen(Connection *connection, std::uint64_t callId, const proto::OpenSessionRequest &request);
-    void handleStep(Connection *connection, std::uint64_t callId, const proto::StepRequest &request);
+    void handleSpanCall(Connection *connection, std::uint64_t callId,
+                        const proto::Request &request);
+    void handleOpen(Connection *connection, std::uint64_t callId,
+                    const proto::OpenSessionRequest &request);
+    void handleStep(Connection *connection, std::uint64_t callId,
+                    const proto::StepRequest &request);
     void handleClose(Connection *connection, std::uint64_t callId);
     void runNextStep(const SessionKey &key);
     void dropSessions(Connection *connection);

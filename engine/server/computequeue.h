@@ -36,7 +36,8 @@ private:
         bool operator<(const Job &other) const
         {
             // std::priority_queue pops the largest: lower priority value, then older first.
-            return priority != other.priority ? priority > other.priority : sequence > other.sequence;
+            return priority != other.priority ? priority > other.priority
+                                              : sequence > other.sequence;
         }
     };
 

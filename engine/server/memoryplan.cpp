@@ -15,7 +15,7 @@ std::int64_t blockParameterCount(const ModelConfig &c)
     if (c.architecture == Architecture::Bloom) {
         // fused QKV and dense with biases, 4x MLP with biases, two LayerNorms
         return (h * 3 * h + 3 * h) + (h * h + h) + (h * c.intermediateSize + c.intermediateSize)
-            + (c.intermediateSize * h + h) + 4 * h;
+               + (c.intermediateSize * h + h) + 4 * h;
     }
     std::int64_t count = h * q + 2 * h * kv + q * h + 3 * h * c.intermediateSize + 2 * h;
     if (c.qkvBias)
@@ -44,13 +44,13 @@ Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValu
     // Room for activations and the runtime: a tenth of the budget, at most 512 MiB.
     const std::int64_t reserve = std::min<std::int64_t>(budgetBytes / 10, std::int64_t(512) << 20);
     const std::int64_t perBlock = blockWeightBytes(config, bytesPerValue)
-        + cacheBytesPerBlock(config, bytesPerValue, cacheTokens);
+                                  + cacheBytesPerBlock(config, bytesPerValue, cacheTokens);
     const std::int64_t blocks = (budgetBytes - reserve) / perBlock;
     if (blocks < 1)
         return makeError(ErrorCode::InvalidArgument,
-                         "a memory budget of " + formatBytes(budgetBytes) + " does not hold one block ("
-                             + formatBytes(perBlock) + " with its cache, plus "
-                             + formatBytes(reserve) + " reserve)");
+                         "a memory budget of " + formatBytes(budgetBytes)
+                             + " does not hold one block (" + formatBytes(perBlock)
+                             + " with its cache, plus " + formatBytes(reserve) + " reserve)");
     return std::min(blocks, config.numLayers);
 }
 

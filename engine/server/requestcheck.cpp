@@ -23,8 +23,9 @@ namespace {
 
 // The fields Forward and Backward share.
 template <typename SpanRequest>
-Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t servedBegin, std::int64_t servedEnd,
-                                   std::int64_t hiddenSize, const ServerLimits &limits)
+Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t servedBegin,
+                                   std::int64_t servedEnd, std::int64_t hiddenSize,
+                                   const ServerLimits &limits)
 {
     if (auto blocks = checkBlocks(request.start(), request.end(), servedBegin, servedEnd); !blocks)
         return blocks.error();
@@ -36,14 +37,19 @@ Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t serv
     auto lengths = checkedLengths(request.lengths(), hidden->size(0), hidden->size(1));
     if (!lengths)
         return lengths.error();
-    return SpanCall{request.start(), request.end(), std::move(*hidden), std::move(*lengths), {},
+    return SpanCall{request.start(),
+                    request.end(),
+                    std::move(*hidden),
+                    std::move(*lengths),
+                    {},
                     replyCodec(request.reply_codec(), request.hidden().codec())};
 }
 
 } // namespace
 
-Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin, std::int64_t servedEnd,
-                                 std::int64_t hiddenSize, const ServerLimits &limits)
+Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin,
+                                 std::int64_t servedEnd, std::int64_t hiddenSize,
+                                 const ServerLimits &limits)
 {
     if (request.has_forward())
         return checkedSpanFields(request.forward(), servedBegin, servedEnd, hiddenSize, limits);

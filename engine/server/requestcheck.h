@@ -30,7 +30,8 @@ struct SpanCall {
     bool isBackward() const { return gradOutput.defined(); }
 };
 // `request` must hold a Forward or a Backward call.
-Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin, std::int64_t servedEnd,
-                                 std::int64_t hiddenSize, const ServerLimits &limits);
+Result<SpanCall> checkedSpanCall(const proto::Request &request, std::int64_t servedBegin,
+                                 std::int64_t servedEnd, std::int64_t hiddenSize,
+                                 const ServerLimits &limits);
 
 } // namespace corolla

@@ -32,8 +32,10 @@ QString spanText(std::int64_t begin, std::int64_t end)
 
 ServerNode::ServerNode(ServeOptions options, PeerIdentity identity,
                        std::unique_ptr<SwarmWatcher> watcher, QObject *parent)
-    : QObject(parent), m_options(std::move(options)), m_identity(std::move(identity)),
-      m_watcher(std::move(watcher))
+    : QObject(parent)
+    , m_options(std::move(options))
+    , m_identity(std::move(identity))
+    , m_watcher(std::move(watcher))
 {
     m_watcher->setParent(nullptr);
     connect(&m_announceTimer, &QTimer::timeout, this, &ServerNode::announce);
@@ -62,7 +64,8 @@ Result<void> ServerNode::start()
     m_config = *config;
     if (m_options.device.kind != ComputeDevice::Kind::Cpu)
         return makeError(ErrorCode::Unsupported,
-                         m_options.device.name() + ": this build of Corolla computes on the CPU only");
+                         m_options.device.name()
+                             + ": this build of Corolla computes on the CPU only");
     const int bytesPerValue = int(at::elementSize(scalarTypeOf(m_options.dtype)));
 
     if (m_options.blocks) {
@@ -70,33 +73,38 @@ Result<void> ServerNode::start()
         if (begin < 0 || end > m_config.numLayers || begin >= end)
             return makeError(ErrorCode::InvalidArgument,
                              "--blocks " + std::to_string(begin) + ":" + std::to_string(end)
-                                 + " is not inside the model's " + std::to_string(m_config.numLayers)
-                                 + " blocks");
+                                 + " is not inside the model's "
+                                 + std::to_string(m_config.numLayers) + " blocks");
         m_spanLength = end - begin;
     } else {
-        const std::int64_t budget = m_options.memoryBudgetBytes > 0 ? m_options.memoryBudgetBytes
-                                                                    : defaultMemoryBudget();
-        auto blocks = blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens, budget);
+        const std::int64_t budget =
+            m_options.memoryBudgetBytes > 0 ? m_options.memoryBudgetBytes : defaultMemoryBudget();
+        auto blocks =
+            blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens, budget);
         if (!blocks)
             return blocks.error();
         m_spanLength = *blocks;
         if (m_options.blockCount > 0)
             m_spanLength = std::min({m_spanLength, m_options.blockCount, m_config.numLayers});
-        Q_EMIT log(QStringLiteral("memory budget %1 holds %2 of %3 blocks (%4 of weights and %5 of cache each)")
-                       .arg(QString::fromStdString(formatBytes(budget))).arg(m_spanLength)
-                       .arg(m_config.numLayers)
-                       .arg(QString::fromStdString(formatBytes(blockWeightBytes(m_config, bytesPerValue))))
-                       .arg(QString::fromStdString(formatBytes(cacheBytesPerBlock(
-                           m_config, bytesPerValue, m_options.limits.cacheBudgetTokens)))));
+        Q_EMIT log(
+            QStringLiteral(
+                "memory budget %1 holds %2 of %3 blocks (%4 of weights and %5 of cache each)")
+                .arg(QString::fromStdString(formatBytes(budget)))
+                .arg(m_spanLength)
+                .arg(m_config.numLayers)
+                .arg(QString::fromStdString(formatBytes(blockWeightBytes(m_config, bytesPerValue))))
+                .arg(QString::fromStdString(formatBytes(cacheBytesPerBlock(
+                    m_config, bytesPerValue, m_options.limits.cacheBudgetTokens)))));
     }
 
     m_server = std::make_unique<BlockServer>(m_identity, modelId(), m_options.limits);
     if (!m_server->listen(m_options.listenAddress, m_options.port))
-        return makeError(ErrorCode::Io, "cannot listen on " + m_options.listenAddress.toStdString() + ":"
-                                            + std::to_string(m_options.port) + ": "
+        return makeError(ErrorCode::Io, "cannot listen on " + m_options.listenAddress.toStdString()
+                                            + ":" + std::to_string(m_options.port) + ": "
                                             + m_server->listenError().toStdString());
     Q_EMIT log(QStringLiteral("peer %1 listening on port %2")
-                   .arg(QString::fromStdString(m_identity.peerId())).arg(m_server->port()));
+                   .arg(QString::fromStdString(m_identity.peerId()))
+                   .arg(m_server->port()));
     m_watcher->start(std::max(200, m_options.announcePeriodMs / 2));
 
     if (m_options.blocks) {
@@ -118,8 +126,10 @@ void ServerNode::chooseAndLoad()
         m_watcher->state().blockThroughput(modelId(), m_config.numLayers, m_identity.peerId());
     const std::int64_t begin = chooseSpanStart(throughput, m_spanLength);
     const std::size_t others = m_watcher->state().servers(modelId()).size();
-    Q_EMIT log(QStringLiteral("the swarm has %1 other server(s) of this model; blocks %2 are the weakest")
-                   .arg(others).arg(spanText(begin, begin + m_spanLength)));
+    Q_EMIT log(
+        QStringLiteral("the swarm has %1 other server(s) of this model; blocks %2 are the weakest")
+            .arg(others)
+            .arg(spanText(begin, begin + m_spanLength)));
     load(begin, begin + m_spanLength);
 }
 
@@ -129,43 +139,47 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
     m_begin = begin;
     m_end = end;
     announce(); // JOINING: others see where we are going before the weights are in
-    Q_EMIT log(QStringLiteral("loading blocks %1 in %2").arg(spanText(begin, end),
-                                                            QString::fromLatin1(computeDtypeName(m_options.dtype))));
+    Q_EMIT log(
+        QStringLiteral("loading blocks %1 in %2")
+            .arg(spanText(begin, end), QString::fromLatin1(computeDtypeName(m_options.dtype))));
     const ThroughputCache cache(m_options.throughputCachePath);
-    const std::string key = ThroughputCache::key(modelId(), m_options.dtype, m_options.device, at::get_num_threads());
+    const std::string key =
+        ThroughputCache::key(modelId(), m_options.dtype, m_options.device, at::get_num_threads());
     const std::optional<BlockThroughput> cached =
         m_options.throughputCachePath.empty() ? std::nullopt : cache.find(key);
-    m_server->computeQueue().post(ComputeQueue::Priority::Background, [this, begin, end, cached, cache, key,
-                                                                       config = m_config,
-                                                                       dir = m_options.modelDir,
-                                                                       dtype = scalarTypeOf(m_options.dtype)] {
-        Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
-        BlockThroughput throughput;
-        try {
-            auto checkpoint = Checkpoint::open(dir);
-            if (!checkpoint)
-                span = checkpoint.error();
-            else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, dtype); !loaded)
-                span = loaded.error();
-            else
-                span = std::shared_ptr<BlockSpan>(std::move(*loaded));
-            if (span && cached) {
-                throughput = *cached;
-            } else if (span) {
-                auto measured = measureThroughput(**span);
-                if (measured) {
-                    throughput = *measured;
-                    if (!cache.find(key))
-                        cache.store(key, throughput);
+    m_server->computeQueue().post(
+        ComputeQueue::Priority::Background,
+        [this, begin, end, cached, cache, key, config = m_config, dir = m_options.modelDir,
+         dtype = scalarTypeOf(m_options.dtype)] {
+            Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
+            BlockThroughput throughput;
+            try {
+                auto checkpoint = Checkpoint::open(dir);
+                if (!checkpoint)
+                    span = checkpoint.error();
+                else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, dtype);
+                         !loaded)
+                    span = loaded.error();
+                else
+                    span = std::shared_ptr<BlockSpan>(std::move(*loaded));
+                if (span && cached) {
+                    throughput = *cached;
+                } else if (span) {
+                    auto measured = measureThroughput(**span);
+                    if (measured) {
+                        throughput = *measured;
+                        if (!cache.find(key))
+                            cache.store(key, throughput);
+                    }
                 }
+            } catch (const std::exception &error) {
+                span =
+                    makeError(ErrorCode::Internal, std::string("loading failed: ") + error.what());
             }
-        } catch (const std::exception &error) {
-            span = makeError(ErrorCode::Internal, std::string("loading failed: ") + error.what());
-        }
-        postTo(this, [this, begin, end, span = std::move(span), throughput]() mutable {
-            onLoaded(begin, end, std::move(span), throughput);
+            postTo(this, [this, begin, end, span = std::move(span), throughput]() mutable {
+                onLoaded(begin, end, std::move(span), throughput);
+            });
         });
-    });
 }
 
 void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
@@ -181,7 +195,8 @@ void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
     m_throughput = throughput;
     m_server->setSpan(std::move(*span));
     m_phase = Phase::Online;
-    Q_EMIT log(QStringLiteral("serving blocks %1: %2 inference steps/s and %3 forward tokens/s through them")
+    Q_EMIT log(QStringLiteral(
+                   "serving blocks %1: %2 inference steps/s and %3 forward tokens/s through them")
                    .arg(spanText(begin, end))
                    .arg(throughput.inferenceRps / double(end - begin), 0, 'f', 1)
                    .arg(throughput.forwardRps / double(end - begin), 0, 'f', 1));
@@ -219,12 +234,14 @@ std::vector<std::string> ServerNode::addresses() const
             || interface.flags().testFlag(QNetworkInterface::IsLoopBack))
             continue;
         const QString name = interface.name();
-        const bool bridge = name.startsWith(QLatin1String("docker")) || name.startsWith(QLatin1String("br-"))
+        const bool bridge =
+            name.startsWith(QLatin1String("docker")) || name.startsWith(QLatin1String("br-"))
             || name.startsWith(QLatin1String("veth")) || name.startsWith(QLatin1String("virbr"))
             || name.startsWith(QLatin1String("vboxnet")) || name.startsWith(QLatin1String("lxc"));
         for (const QNetworkAddressEntry &entry : interface.addressEntries())
             if (entry.ip().protocol() == QAbstractSocket::IPv4Protocol)
-                (bridge ? bridged : result).push_back(entry.ip().toString().toStdString() + ":" + port.toStdString());
+                (bridge ? bridged : result)
+                    .push_back(entry.ip().toString().toStdString() + ":" + port.toStdString());
     }
     result.insert(result.end(), bridged.begin(), bridged.end());
     // Records carry a bounded list (kMaxRecordAddresses); the loopback always fits.
@@ -261,7 +278,8 @@ proto::ServerRecord ServerNode::makeRecord() const
     record.set_forward_rps(m_throughput.forwardRps);
     // Tokens per second through the whole span, what each of its blocks adds to the swarm.
     // The network rate is not measured yet; until it is, compute alone sets the throughput.
-    record.set_throughput(m_end > m_begin ? m_throughput.inferenceRps / double(m_end - m_begin) : 0.0);
+    record.set_throughput(m_end > m_begin ? m_throughput.inferenceRps / double(m_end - m_begin)
+                                          : 0.0);
     record.set_dtype(std::string(computeDtypeName(m_options.dtype)));
     record.set_quantization("none");
     record.set_cache_tokens_left(m_server->cacheTokensLeft());
@@ -296,7 +314,8 @@ void ServerNode::checkBalance()
     std::vector<PlacedServer> servers;
     for (const proto::ServerRecord &record : m_watcher->state().servers(modelId()))
         if (record.num_blocks() == m_config.numLayers)
-            servers.push_back({record.peer_id(), record.start(), record.end(), record.throughput()});
+            servers.push_back(
+                {record.peer_id(), record.start(), record.end(), record.throughput()});
     if (!shouldMove(servers, m_identity.peerId(), m_config.numLayers)) {
         scheduleBalanceCheck();
         return;
@@ -317,9 +336,13 @@ void ServerNode::logActivity()
     const ServerStats &stats = m_server->stats();
     if (stats.tokensServed == m_loggedTokens)
         return;
-    Q_EMIT log(QStringLiteral("served %1 tokens in %2 requests; %3 sessions open, %4 connections, %5 cache tokens left")
-                   .arg(stats.tokensServed).arg(stats.requests).arg(stats.sessionsOpen)
-                   .arg(stats.connections).arg(m_server->cacheTokensLeft()));
+    Q_EMIT log(QStringLiteral("served %1 tokens in %2 requests; %3 sessions open, %4 connections, "
+                              "%5 cache tokens left")
+                   .arg(stats.tokensServed)
+                   .arg(stats.requests)
+                   .arg(stats.sessionsOpen)
+                   .arg(stats.connections)
+                   .arg(m_server->cacheTokensLeft()));
     m_loggedTokens = stats.tokensServed;
 }
 

@@ -43,7 +43,8 @@ Result<BlockThroughput> measureThroughput(const BlockSpan &span)
     const at::Tensor token = at::randn({1, 1, hidden});
     int steps = 0;
     const Clock::time_point start = Clock::now();
-    while (steps < kMaxProbeSteps && (steps < 4 || seconds(Clock::now() - start) < kMinProbeSeconds)) {
+    while (steps < kMaxProbeSteps
+           && (steps < 4 || seconds(Clock::now() - start) < kMinProbeSeconds)) {
         if (auto step = span.step(token, cache, {1}); !step)
             return step.error();
         ++steps;
@@ -59,15 +60,16 @@ Result<BlockThroughput> measureThroughput(const BlockSpan &span)
             return output.error();
         ++passes;
     }
-    result.forwardRps = passes * double(kForwardTokens) / seconds(Clock::now() - forwardStart) * blocks;
+    result.forwardRps =
+        passes * double(kForwardTokens) / seconds(Clock::now() - forwardStart) * blocks;
     return result;
 }
 
-std::string ThroughputCache::key(const std::string &modelId, ComputeDtype dtype, const ComputeDevice &device,
-                                 int threads)
+std::string ThroughputCache::key(const std::string &modelId, ComputeDtype dtype,
+                                 const ComputeDevice &device, int threads)
 {
     return modelId + "|" + std::string(computeDtypeName(dtype)) + "|" + device.name() + "|"
-        + std::to_string(threads) + " threads";
+           + std::to_string(threads) + " threads";
 }
 
 std::optional<BlockThroughput> ThroughputCache::find(const std::string &key) const
@@ -79,7 +81,8 @@ std::optional<BlockThroughput> ThroughputCache::find(const std::string &key) con
     if (!json.is_object() || !json.contains(key) || !json[key].is_object())
         return std::nullopt;
     const nlohmann::json &entry = json[key];
-    const double inference = entry.value("inference_rps", 0.0), forward = entry.value("forward_rps", 0.0);
+    const double inference = entry.value("inference_rps", 0.0),
+                 forward = entry.value("forward_rps", 0.0);
     if (!(inference > 0.0) || !(forward > 0.0))
         return std::nullopt;
     return BlockThroughput{inference, forward};
@@ -94,7 +97,8 @@ void ThroughputCache::store(const std::string &key, const BlockThroughput &throu
         if (!json.is_object())
             json = nlohmann::json::object();
     }
-    json[key] = {{"inference_rps", throughput.inferenceRps}, {"forward_rps", throughput.forwardRps}};
+    json[key] = {{"inference_rps", throughput.inferenceRps},
+                 {"forward_rps", throughput.forwardRps}};
     QDir().mkpath(QFileInfo(path).absolutePath());
     QSaveFile file(path);
     if (file.open(QIODevice::WriteOnly)) {

@@ -24,10 +24,13 @@ Result<BlockThroughput> measureThroughput(const BlockSpan &span);
 // A small JSON file of measured rates.
 class ThroughputCache {
 public:
-    explicit ThroughputCache(std::string path) : m_path(std::move(path)) {}
+    explicit ThroughputCache(std::string path)
+        : m_path(std::move(path))
+    {
+    }
 
-    static std::string key(const std::string &modelId, ComputeDtype dtype, const ComputeDevice &device,
-                           int threads);
+    static std::string key(const std::string &modelId, ComputeDtype dtype,
+                           const ComputeDevice &device, int threads);
     std::optional<BlockThroughput> find(const std::string &key) const;
     // Best effort: a cache that cannot be written only costs a new probe next time.
     void store(const std::string &key, const BlockThroughput &throughput) const;

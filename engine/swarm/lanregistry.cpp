@@ -15,7 +15,10 @@ constexpr qint64 kQueryAnswerIntervalMs = 250; // answer a burst of queries once
 
 } // namespace
 
-LanRegistry::LanRegistry(QObject *parent) : Registry(parent) {}
+LanRegistry::LanRegistry(QObject *parent)
+    : Registry(parent)
+{
+}
 
 Result<std::unique_ptr<LanRegistry>> LanRegistry::start(const LanOptions &options, QObject *parent)
 {

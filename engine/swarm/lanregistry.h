@@ -37,7 +37,7 @@ private:
 
     LanOptions m_options;
     QUdpSocket m_socket;
-    QList<QByteArray> m_ownRecords;      // what we announce, re-sent on queries
+    QList<QByteArray> m_ownRecords; // what we announce, re-sent on queries
     qint64 m_lastQueryAnswerMs = std::numeric_limits<qint64>::min() / 2; // steady clock; never
 };
 

@@ -28,7 +28,8 @@ void RecordBoard::clear()
 }
 
 BoardRegistry::BoardRegistry(std::shared_ptr<RecordBoard> board, QObject *parent)
-    : Registry(parent), m_board(std::move(board))
+    : Registry(parent)
+    , m_board(std::move(board))
 {
 }
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-
 #include "net/identity.h"
 
 namespace corolla {
@@ -65,7 +64,8 @@ QByteArray signRecord(const proto::ServerRecord &record, const PeerIdentity &ide
     const std::string bytes = record.SerializeAsString();
     proto::SignedRecord signedRecord;
     signedRecord.set_record(bytes);
-    signedRecord.set_public_key(identity.publicKey().constData(), std::size_t(identity.publicKey().size()));
+    signedRecord.set_public_key(identity.publicKey().constData(),
+                                std::size_t(identity.publicKey().size()));
     const QByteArray signature = identity.sign(QByteArray::fromStdString(bytes));
     signedRecord.set_signature(signature.constData(), std::size_t(signature.size()));
     return QByteArray::fromStdString(signedRecord.SerializeAsString());
@@ -95,10 +95,14 @@ Result<proto::ServerRecord> verifyRecord(const QByteArray &signedBytes, std::int
 const char *serverStateName(proto::ServerState state)
 {
     switch (state) {
-    case proto::STATE_JOINING: return "joining";
-    case proto::STATE_ONLINE: return "online";
-    case proto::STATE_OFFLINE: return "offline";
-    default: return "unknown";
+    case proto::STATE_JOINING:
+        return "joining";
+    case proto::STATE_ONLINE:
+        return "online";
+    case proto::STATE_OFFLINE:
+        return "offline";
+    default:
+        return "unknown";
     }
 }
 

@@ -26,7 +26,8 @@ Result<std::vector<StaticPeer>> parseStaticPeers(const std::string &text, const 
         auto address = parseHostPort(fields.front().toStdString());
         if (!address || fields.size() > 2)
             return makeError(ErrorCode::Format,
-                             source + ":" + std::to_string(lineNumber) + ": expected 'HOST:PORT [PEER_ID]'"
+                             source + ":" + std::to_string(lineNumber)
+                                 + ": expected 'HOST:PORT [PEER_ID]'"
                                  + (address ? "" : ": " + address.error().message));
         peers.push_back({address->first, address->second,
                          fields.size() == 2 ? fields[1].toStdString() : std::string()});
@@ -43,7 +44,8 @@ Result<std::vector<StaticPeer>> readStaticPeers(const std::string &path)
 }
 
 StaticRegistry::StaticRegistry(std::vector<StaticPeer> peers, QObject *parent)
-    : Registry(parent), m_peers(std::move(peers))
+    : Registry(parent)
+    , m_peers(std::move(peers))
 {
 }
 
@@ -73,7 +75,8 @@ void StaticRegistry::lookup(const std::string &modelId)
                     || response->info().signed_record().empty()
                     || response->info().model_id() != modelId)
                     return;
-                Q_EMIT self->recordsFound({QByteArray::fromStdString(response->info().signed_record())});
+                Q_EMIT self->recordsFound(
+                    {QByteArray::fromStdString(response->info().signed_record())});
             },
             kInfoTimeoutMs);
     }

@@ -24,7 +24,8 @@ struct StaticPeer {
 
 Result<std::vector<StaticPeer>> readStaticPeers(const std::string &path);
 // The same from text; errors name `source` and the line.
-Result<std::vector<StaticPeer>> parseStaticPeers(const std::string &text, const std::string &source);
+Result<std::vector<StaticPeer>> parseStaticPeers(const std::string &text,
+                                                 const std::string &source);
 
 class StaticRegistry : public Registry {
     Q_OBJECT

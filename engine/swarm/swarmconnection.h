@@ -18,12 +18,12 @@ namespace corolla {
 class RecordBoard;
 
 struct SwarmConnection {
-    std::vector<std::string> dhtBootstrap;    // "host:port" of OpenDHT nodes
-    std::optional<quint16> dhtPort;           // this peer's DHT port (0: any free one)
+    std::vector<std::string> dhtBootstrap; // "host:port" of OpenDHT nodes
+    std::optional<quint16> dhtPort;        // this peer's DHT port (0: any free one)
     bool lan = false;
     quint16 lanPort = 46779;
     std::vector<StaticPeer> staticPeers;
-    std::shared_ptr<RecordBoard> board;       // in-process peers
+    std::shared_ptr<RecordBoard> board; // in-process peers
 
     bool usesDht() const { return !dhtBootstrap.empty() || dhtPort.has_value(); }
     // With nothing asked for, LAN discovery alone: zero configuration on a home network.

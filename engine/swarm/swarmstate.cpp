@@ -18,7 +18,8 @@ void SwarmState::insert(const proto::ServerRecord &record)
 
 void SwarmState::prune(std::int64_t nowMs)
 {
-    std::erase_if(m_records, [nowMs](const auto &entry) { return entry.second.expires_at_ms() <= nowMs; });
+    std::erase_if(m_records,
+                  [nowMs](const auto &entry) { return entry.second.expires_at_ms() <= nowMs; });
 }
 
 std::vector<proto::ServerRecord> SwarmState::records(const std::string &modelId) const
@@ -36,7 +37,8 @@ std::vector<proto::ServerRecord> SwarmState::records(const std::string &modelId)
 std::vector<proto::ServerRecord> SwarmState::servers(const std::string &modelId) const
 {
     std::vector<proto::ServerRecord> result = records(modelId);
-    std::erase_if(result, [](const auto &record) { return record.state() == proto::STATE_OFFLINE; });
+    std::erase_if(result,
+                  [](const auto &record) { return record.state() == proto::STATE_OFFLINE; });
     return result;
 }
 
@@ -48,8 +50,7 @@ std::int64_t SwarmState::numBlocks(const std::string &modelId) const
     return blocks;
 }
 
-std::vector<double> SwarmState::blockThroughput(const std::string &modelId,
-                                                std::int64_t numBlocks,
+std::vector<double> SwarmState::blockThroughput(const std::string &modelId, std::int64_t numBlocks,
                                                 const std::string &excludePeer) const
 {
     std::vector<double> throughput(std::size_t(std::max<std::int64_t>(0, numBlocks)), 0.0);
@@ -69,7 +70,8 @@ nlohmann::json SwarmState::toJson(const std::string &modelId, std::int64_t numBl
         servers.push_back({
             {"peer_id", record.peer_id()},
             {"public_name", record.public_name()},
-            {"addresses", std::vector<std::string>(record.addresses().begin(), record.addresses().end())},
+            {"addresses",
+             std::vector<std::string>(record.addresses().begin(), record.addresses().end())},
             {"start", record.start()},
             {"end", record.end()},
             {"state", serverStateName(record.state())},

@@ -5,7 +5,8 @@
 namespace corolla {
 
 SwarmWatcher::SwarmWatcher(std::string modelId, QObject *parent)
-    : QObject(parent), m_modelId(std::move(modelId))
+    : QObject(parent)
+    , m_modelId(std::move(modelId))
 {
     connect(&m_timer, &QTimer::timeout, this, &SwarmWatcher::refresh);
 }

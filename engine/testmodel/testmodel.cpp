@@ -30,26 +30,58 @@ const std::vector<Shape> &shapes()
 {
     static const std::vector<Shape> table = {
         {"tiny", "", Json::object()},
-        {"demo", "", {{"hidden_size", 256}, {"intermediate_size", 688}, {"num_hidden_layers", 8},
-                      {"num_attention_heads", 8}, {"num_key_value_heads", 4}}},
-        {"tinyllama-1.1b", "llama",
-         {{"hidden_size", 2048}, {"intermediate_size", 5632}, {"num_hidden_layers", 22},
-          {"num_attention_heads", 32}, {"num_key_value_heads", 4}, {"vocab_size", 32000},
-          {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 2048},
+        {"demo",
+         "",
+         {{"hidden_size", 256},
+          {"intermediate_size", 688},
+          {"num_hidden_layers", 8},
+          {"num_attention_heads", 8},
+          {"num_key_value_heads", 4}}},
+        {"tinyllama-1.1b",
+         "llama",
+         {{"hidden_size", 2048},
+          {"intermediate_size", 5632},
+          {"num_hidden_layers", 22},
+          {"num_attention_heads", 32},
+          {"num_key_value_heads", 4},
+          {"vocab_size", 32000},
+          {"rope_theta", 10000.0},
+          {"rms_norm_eps", 1e-5},
+          {"max_position_embeddings", 2048},
           {"rope_scaling", nullptr}}},
-        {"llama-3.2-1b", "llama",
-         {{"hidden_size", 2048}, {"intermediate_size", 8192}, {"num_hidden_layers", 16},
-          {"num_attention_heads", 32}, {"num_key_value_heads", 8}, {"vocab_size", 128256},
-          {"rope_theta", 500000.0}, {"rms_norm_eps", 1e-5}, {"max_position_embeddings", 131072},
-          {"tie_word_embeddings", true}, {"head_dim", 64},
-          {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
-                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}}},
-        {"qwen2-0.5b", "qwen2",
-         {{"hidden_size", 896}, {"intermediate_size", 4864}, {"num_hidden_layers", 24},
-          {"num_attention_heads", 14}, {"num_key_value_heads", 2}, {"vocab_size", 151936},
-          {"rope_theta", 1000000.0}, {"rms_norm_eps", 1e-6}, {"max_position_embeddings", 32768},
+        {"llama-3.2-1b",
+         "llama",
+         {{"hidden_size", 2048},
+          {"intermediate_size", 8192},
+          {"num_hidden_layers", 16},
+          {"num_attention_heads", 32},
+          {"num_key_value_heads", 8},
+          {"vocab_size", 128256},
+          {"rope_theta", 500000.0},
+          {"rms_norm_eps", 1e-5},
+          {"max_position_embeddings", 131072},
+          {"tie_word_embeddings", true},
+          {"head_dim", 64},
+          {"rope_scaling",
+           {{"rope_type", "llama3"},
+            {"factor", 32.0},
+            {"low_freq_factor", 1.0},
+            {"high_freq_factor", 4.0},
+            {"original_max_position_embeddings", 8192}}}}},
+        {"qwen2-0.5b",
+         "qwen2",
+         {{"hidden_size", 896},
+          {"intermediate_size", 4864},
+          {"num_hidden_layers", 24},
+          {"num_attention_heads", 14},
+          {"num_key_value_heads", 2},
+          {"vocab_size", 151936},
+          {"rope_theta", 1000000.0},
+          {"rms_norm_eps", 1e-6},
+          {"max_position_embeddings", 32768},
           {"tie_word_embeddings", true}}},
-        {"bloom-560m", "bloom",
+        {"bloom-560m",
+         "bloom",
          {{"hidden_size", 1024}, {"n_layer", 24}, {"n_head", 16}, {"vocab_size", 250880}}},
     };
     return table;
@@ -61,21 +93,31 @@ const std::vector<Shape> &shapes()
 Json familyDefaults(const std::string &family)
 {
     if (family == "bloom") {
-        return {{"model_type", "bloom"}, {"architectures", {"BloomForCausalLM"}},
-                {"hidden_size", 96}, {"n_layer", 4}, {"n_head", 6}, {"vocab_size", 512},
-                {"layer_norm_epsilon", 1e-5}, {"apply_residual_connection_post_layernorm", false},
-                {"bos_token_id", 1}, {"eos_token_id", 2}, {"tie_word_embeddings", true}};
+        return {{"model_type", "bloom"},
+                {"architectures", {"BloomForCausalLM"}},
+                {"hidden_size", 96},
+                {"n_layer", 4},
+                {"n_head", 6},
+                {"vocab_size", 512},
+                {"layer_norm_epsilon", 1e-5},
+                {"apply_residual_connection_post_layernorm", false},
+                {"bos_token_id", 1},
+                {"eos_token_id", 2},
+                {"tie_word_embeddings", true}};
     }
-    Json config = {{"model_type", family}, {"hidden_size", 64}, {"intermediate_size", 160},
-                   {"num_hidden_layers", 4}, {"num_attention_heads", 4},
-                   {"num_key_value_heads", 2}, {"vocab_size", 512}, {"rms_norm_eps", 1e-6},
-                   {"max_position_embeddings", 256}, {"hidden_act", "silu"},
-                   {"bos_token_id", 1}, {"eos_token_id", 2}, {"tie_word_embeddings", false}};
+    Json config = {
+        {"model_type", family},        {"hidden_size", 64},        {"intermediate_size", 160},
+        {"num_hidden_layers", 4},      {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+        {"vocab_size", 512},           {"rms_norm_eps", 1e-6},     {"max_position_embeddings", 256},
+        {"hidden_act", "silu"},        {"bos_token_id", 1},        {"eos_token_id", 2},
+        {"tie_word_embeddings", false}};
     if (family == "llama") {
         config["architectures"] = {"LlamaForCausalLM"};
         config["rope_theta"] = 500000.0;
-        config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0},
-                                  {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+        config["rope_scaling"] = {{"rope_type", "llama3"},
+                                  {"factor", 8.0},
+                                  {"low_freq_factor", 1.0},
+                                  {"high_freq_factor", 4.0},
                                   {"original_max_position_embeddings", 64}};
     } else if (family == "mistral") {
         config["architectures"] = {"MistralForCausalLM"};
@@ -137,36 +179,59 @@ Json tokenizerJson(std::int64_t vocabSize)
         vocab[byteToken(b)] = 3 + b;
     Json added = Json::array();
     auto addSpecial = [&](std::int64_t id, const std::string &text) {
-        added.push_back({{"id", id}, {"content", text}, {"single_word", false}, {"lstrip", false},
-                         {"rstrip", false}, {"normalized", false}, {"special", true}});
+        added.push_back({{"id", id},
+                         {"content", text},
+                         {"single_word", false},
+                         {"lstrip", false},
+                         {"rstrip", false},
+                         {"normalized", false},
+                         {"special", true}});
     };
     addSpecial(0, "<unk>");
     addSpecial(1, "<s>");
     addSpecial(2, "</s>");
     for (std::int64_t id = 3 + 256; id < vocabSize; ++id)
         addSpecial(id, "<|reserved_" + std::to_string(id) + "|>");
-    return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
-            {"added_tokens", added}, {"normalizer", nullptr},
-            {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false},
-                               {"trim_offsets", true}, {"use_regex", true}}},
+    return {{"version", "1.0"},
+            {"truncation", nullptr},
+            {"padding", nullptr},
+            {"added_tokens", added},
+            {"normalizer", nullptr},
+            {"pre_tokenizer",
+             {{"type", "ByteLevel"},
+              {"add_prefix_space", false},
+              {"trim_offsets", true},
+              {"use_regex", true}}},
             {"post_processor", nullptr},
-            {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true},
-                         {"trim_offsets", true}, {"use_regex", true}}},
-            {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                       {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                       {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
-                       {"merges", Json::array()}}}};
+            {"decoder",
+             {{"type", "ByteLevel"},
+              {"add_prefix_space", true},
+              {"trim_offsets", true},
+              {"use_regex", true}}},
+            {"model",
+             {{"type", "BPE"},
+              {"dropout", nullptr},
+              {"unk_token", nullptr},
+              {"continuing_subword_prefix", nullptr},
+              {"end_of_word_suffix", nullptr},
+              {"fuse_unk", false},
+              {"byte_fallback", false},
+              {"vocab", vocab},
+              {"merges", Json::array()}}}};
 }
 
 Json tokenizerConfigJson()
 {
-    return {{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"},
-            {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"model_max_length", 4096},
+    return {{"add_bos_token", true},
+            {"add_eos_token", false},
+            {"bos_token", "<s>"},
+            {"eos_token", "</s>"},
+            {"unk_token", "<unk>"},
+            {"model_max_length", 4096},
             {"tokenizer_class", "PreTrainedTokenizerFast"},
-            {"chat_template",
-             "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + "
-             "message['content'] + '</s>\\n' }}{% endfor %}"
-             "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"}};
+            {"chat_template", "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + "
+                              "message['content'] + '</s>\\n' }}{% endfor %}"
+                              "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"}};
 }
 
 Result<void> writeText(const fs::path &path, const std::string &text)
@@ -184,7 +249,8 @@ std::vector<std::string> testModelShapes()
 {
     std::vector<std::string> names;
     for (const Shape &shape : shapes())
-        names.push_back(std::string(shape.name) + " (" + (*shape.family ? shape.family : "all") + ")");
+        names.push_back(std::string(shape.name) + " (" + (*shape.family ? shape.family : "all")
+                        + ")");
     return names;
 }
 
@@ -203,22 +269,26 @@ Result<std::string> testModelConfigJson(const TestModelSpec &spec)
 {
     if (spec.family != "llama" && spec.family != "mistral" && spec.family != "qwen2"
         && spec.family != "bloom")
-        return makeError(ErrorCode::InvalidArgument, "unknown family '" + spec.family
-                                                         + "' (choose llama, mistral, qwen2 or bloom)");
+        return makeError(ErrorCode::InvalidArgument,
+                         "unknown family '" + spec.family
+                             + "' (choose llama, mistral, qwen2 or bloom)");
     for (const Shape &shape : shapes()) {
         if (spec.shape != shape.name)
             continue;
         if (*shape.family && spec.family != shape.family)
-            return makeError(ErrorCode::InvalidArgument, "shape '" + spec.shape + "' is a "
-                                                             + shape.family + " shape");
+            return makeError(ErrorCode::InvalidArgument,
+                             "shape '" + spec.shape + "' is a " + shape.family + " shape");
         Json config = familyDefaults(spec.family);
         const bool bloom = spec.family == "bloom";
         for (const auto &[key, value] : shape.config.items()) {
             // Llama-style keys of the generic shapes, in BLOOM's spelling.
             std::string name = key;
-            if (bloom && key == "num_hidden_layers") name = "n_layer";
-            if (bloom && key == "num_attention_heads") name = "n_head";
-            if (bloom && (key == "intermediate_size" || key == "num_key_value_heads")) continue;
+            if (bloom && key == "num_hidden_layers")
+                name = "n_layer";
+            if (bloom && key == "num_attention_heads")
+                name = "n_head";
+            if (bloom && (key == "intermediate_size" || key == "num_key_value_heads"))
+                continue;
             config[name] = value;
         }
         config["torch_dtype"] = spec.storage == at::kFloat ? "float32" : "bfloat16";
@@ -227,7 +297,8 @@ Result<std::string> testModelConfigJson(const TestModelSpec &spec)
     std::string known;
     for (const std::string &name : testModelShapes())
         known += (known.empty() ? "" : ", ") + name;
-    return makeError(ErrorCode::InvalidArgument, "unknown shape '" + spec.shape + "' (known: " + known + ")");
+    return makeError(ErrorCode::InvalidArgument,
+                     "unknown shape '" + spec.shape + "' (known: " + known + ")");
 }
 
 std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std::uint64_t seed,
@@ -242,10 +313,17 @@ std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std
         auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, name));
         at::Tensor values = at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat));
         switch (kind) {
-        case Kind::Matrix: values /= std::sqrt(double(shape.back())); break;
-        case Kind::Norm: values = 1.0 + 0.1 * values; break;
-        case Kind::Bias: values *= 0.1; break;
-        case Kind::Embedding: break;
+        case Kind::Matrix:
+            values /= std::sqrt(double(shape.back()));
+            break;
+        case Kind::Norm:
+            values = 1.0 + 0.1 * values;
+            break;
+        case Kind::Bias:
+            values *= 0.1;
+            break;
+        case Kind::Embedding:
+            break;
         }
         weights.emplace(name, values.to(storage));
     };
@@ -273,7 +351,8 @@ std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std
         }
         return weights;
     }
-    const std::int64_t q = config.numHeads * config.headDim, kv = config.numKvHeads * config.headDim;
+    const std::int64_t q = config.numHeads * config.headDim,
+                       kv = config.numKvHeads * config.headDim;
     const std::int64_t ffn = config.intermediateSize;
     add("model.embed_tokens.weight", {vocab, h}, Kind::Embedding);
     add("model.norm.weight", {h}, Kind::Norm);
@@ -317,17 +396,20 @@ Result<void> writeTestModel(const std::string &directory, const TestModelSpec &s
     std::error_code error;
     fs::create_directories(directory, error);
     if (error)
-        return makeError(ErrorCode::Io, directory + ": cannot create the folder: " + error.message());
+        return makeError(ErrorCode::Io,
+                         directory + ": cannot create the folder: " + error.message());
     const fs::path folder(directory);
     for (const auto &[name, text] :
-         {std::pair{"config.json", *configText}, {"tokenizer.json", tokenizerJson(config->vocabSize).dump(2)},
+         {std::pair{"config.json", *configText},
+          {"tokenizer.json", tokenizerJson(config->vocabSize).dump(2)},
           {"tokenizer_config.json", tokenizerConfigJson().dump(2)},
           {"generation_config.json",
            Json{{"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}}.dump(2)}}) {
         if (auto written = writeText(folder / name, text); !written)
             return written;
     }
-    return writeCheckpointWeights(directory, makeTestWeights(*config, spec.seed, spec.storage), shards);
+    return writeCheckpointWeights(directory, makeTestWeights(*config, spec.seed, spec.storage),
+                                  shards);
 }
 
 } // namespace corolla

@@ -16,8 +16,8 @@
 namespace corolla {
 
 struct TestModelSpec {
-    std::string family = "llama";   // llama, mistral, qwen2 or bloom
-    std::string shape = "tiny";     // see testModelShapes()
+    std::string family = "llama"; // llama, mistral, qwen2 or bloom
+    std::string shape = "tiny";   // see testModelShapes()
     at::ScalarType storage = at::kBFloat16;
     std::uint64_t seed = 0;
 };

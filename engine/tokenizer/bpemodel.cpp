@@ -13,7 +13,7 @@ namespace {
 constexpr std::size_t kCacheLimit = 100000;
 // Longer pieces (whole SentencePiece segments) rarely repeat; caching them only costs copies.
 constexpr std::size_t kCacheMaxPieceBytes = 64;
-}
+} // namespace
 
 BpeModel::BpeModel(BpeModel &&other) noexcept
 {
@@ -42,14 +42,16 @@ Result<BpeModel> BpeModel::fromJson(const nlohmann::json &model)
         return error("missing");
     const std::string type = model.value("type", "BPE");
     if (type != "BPE")
-        return makeError(ErrorCode::Unsupported, "tokenizer.json: model type '" + type + "' is not supported (BPE is)");
+        return makeError(ErrorCode::Unsupported,
+                         "tokenizer.json: model type '" + type + "' is not supported (BPE is)");
     const auto vocab = model.find("vocab");
     if (vocab == model.end() || !vocab->is_object())
         return error("no 'vocab' object");
 
     BpeModel bpe;
     for (const auto &[token, id] : vocab->items()) {
-        if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > 10'000'000)
+        if (!id.is_number_integer() || id.get<std::int64_t>() < 0
+            || id.get<std::int64_t>() > 10'000'000)
             return error("token '" + token + "' has an invalid id");
         if (!utf8::isValid(token))
             return error("a vocabulary entry is not valid UTF-8");
@@ -72,15 +74,18 @@ Result<BpeModel> BpeModel::fromJson(const nlohmann::json &model)
                     return error("merge '" + text + "' is not two tokens separated by a space");
                 left = text.substr(0, space);
                 right = text.substr(space + 1);
-            } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+            } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string()
+                       && merge[1].is_string()) {
                 left = merge[0].get<std::string>();
                 right = merge[1].get<std::string>();
             } else {
                 return error("merge #" + std::to_string(rank) + " is malformed");
             }
-            const auto a = bpe.m_vocab.find(left), b = bpe.m_vocab.find(right), c = bpe.m_vocab.find(left + right);
+            const auto a = bpe.m_vocab.find(left), b = bpe.m_vocab.find(right),
+                       c = bpe.m_vocab.find(left + right);
             if (a == bpe.m_vocab.end() || b == bpe.m_vocab.end() || c == bpe.m_vocab.end())
-                return error("merge '" + left + " " + right + "' uses tokens outside the vocabulary");
+                return error("merge '" + left + " " + right
+                             + "' uses tokens outside the vocabulary");
             bpe.m_merges.emplace(std::make_pair(a->second, b->second), Merge{rank++, c->second});
         }
     }
@@ -197,9 +202,11 @@ std::vector<std::int64_t> BpeModel::encodeUncached(const std::string &piece) con
         const std::int64_t right = symbols[std::size_t(left)].next;
         if (right < 0)
             return;
-        const auto merge = m_merges.find({symbols[std::size_t(left)].id, symbols[std::size_t(right)].id});
+        const auto merge =
+            m_merges.find({symbols[std::size_t(left)].id, symbols[std::size_t(right)].id});
         if (merge != m_merges.end())
-            queue.push({merge->second.rank, left, symbols[std::size_t(left)].id, symbols[std::size_t(right)].id});
+            queue.push({merge->second.rank, left, symbols[std::size_t(left)].id,
+                        symbols[std::size_t(right)].id});
     };
     for (std::int64_t i = 0; i + 1 < count; ++i)
         consider(i);

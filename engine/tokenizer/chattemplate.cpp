@@ -18,7 +18,8 @@ Result<ChatTemplate> ChatTemplate::parse(const std::string &source)
     return chat;
 }
 
-Result<std::string> ChatTemplate::render(const nlohmann::ordered_json &messages, bool addGenerationPrompt,
+Result<std::string> ChatTemplate::render(const nlohmann::ordered_json &messages,
+                                         bool addGenerationPrompt,
                                          const nlohmann::ordered_json &variables) const
 {
     if (!messages.is_array())
@@ -32,12 +33,14 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json &messages,
         std::string text;
         for (const auto &message : messages)
             text += "<|im_start|>" + jinja::toText(message["role"]) + "\n"
-                + jinja::toText(message.value("content", nlohmann::ordered_json(""))) + "<|im_end|>\n";
+                    + jinja::toText(message.value("content", nlohmann::ordered_json("")))
+                    + "<|im_end|>\n";
         if (addGenerationPrompt)
             text += "<|im_start|>assistant\n";
         return text;
     }
-    nlohmann::ordered_json context = {{"messages", messages}, {"add_generation_prompt", addGenerationPrompt}};
+    nlohmann::ordered_json context = {{"messages", messages},
+                                      {"add_generation_prompt", addGenerationPrompt}};
     for (const auto &[key, value] : variables.items())
         context[key] = value;
     jinja::Interpreter interpreter;

@@ -19,8 +19,9 @@ public:
 
     // Renders `messages` (a JSON array of {"role", "content", ...}). `variables` adds or
     // overrides template variables: bos_token, eos_token, tools, documents, ...
-    Result<std::string> render(const nlohmann::ordered_json &messages, bool addGenerationPrompt,
-                               const nlohmann::ordered_json &variables = nlohmann::ordered_json::object()) const;
+    Result<std::string>
+    render(const nlohmann::ordered_json &messages, bool addGenerationPrompt,
+           const nlohmann::ordered_json &variables = nlohmann::ordered_json::object()) const;
 
     bool isFallback() const { return m_body.empty(); }
 

@@ -99,14 +99,21 @@ public:
 class Strip : public Decoder {
 public:
     Strip(std::string content, std::size_t start, std::size_t stop)
-        : m_content(std::move(content)), m_start(start), m_stop(stop) {}
+        : m_content(std::move(content))
+        , m_start(start)
+        , m_stop(stop)
+    {
+    }
     void decode(std::vector<std::string> &tokens) const override
     {
         for (std::string &token : tokens) {
-            for (std::size_t i = 0; i < m_start && !m_content.empty() && token.rfind(m_content, 0) == 0; ++i)
+            for (std::size_t i = 0;
+                 i < m_start && !m_content.empty() && token.rfind(m_content, 0) == 0; ++i)
                 token.erase(0, m_content.size());
-            for (std::size_t i = 0; i < m_stop && !m_content.empty() && token.size() >= m_content.size()
-                 && token.compare(token.size() - m_content.size(), m_content.size(), m_content) == 0;
+            for (std::size_t i = 0;
+                 i < m_stop && !m_content.empty() && token.size() >= m_content.size()
+                 && token.compare(token.size() - m_content.size(), m_content.size(), m_content)
+                        == 0;
                  ++i)
                 token.erase(token.size() - m_content.size());
         }
@@ -119,7 +126,10 @@ private:
 
 class Replace : public Decoder {
 public:
-    explicit Replace(ReplacePattern pattern) : m_pattern(std::move(pattern)) {}
+    explicit Replace(ReplacePattern pattern)
+        : m_pattern(std::move(pattern))
+    {
+    }
     void decode(std::vector<std::string> &tokens) const override
     {
         for (std::string &token : tokens)
@@ -134,7 +144,11 @@ private:
 // the pre-tokenizer prepended one.
 class Metaspace : public Decoder {
 public:
-    Metaspace(std::string replacement, bool stripFirst) : m_replacement(std::move(replacement)), m_stripFirst(stripFirst) {}
+    Metaspace(std::string replacement, bool stripFirst)
+        : m_replacement(std::move(replacement))
+        , m_stripFirst(stripFirst)
+    {
+    }
     void decode(std::vector<std::string> &tokens) const override
     {
         for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -161,7 +175,10 @@ private:
 
 class Sequence : public Decoder {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<Decoder>> steps) : m_steps(std::move(steps)) {}
+    explicit Sequence(std::vector<std::unique_ptr<Decoder>> steps)
+        : m_steps(std::move(steps))
+    {
+    }
     void decode(std::vector<std::string> &tokens) const override
     {
         for (const auto &step : m_steps)
@@ -186,7 +203,8 @@ Result<std::unique_ptr<Decoder>> Decoder::fromJson(const nlohmann::json &json)
     if (type == "Fuse")
         return std::unique_ptr<Decoder>(new Fuse);
     if (type == "Strip")
-        return std::unique_ptr<Decoder>(new Strip(json.value("content", " "), json.value("start", 0), json.value("stop", 0)));
+        return std::unique_ptr<Decoder>(
+            new Strip(json.value("content", " "), json.value("start", 0), json.value("stop", 0)));
     if (type == "Replace") {
         auto pattern = ReplacePattern::fromJson(json);
         if (!pattern)
@@ -194,8 +212,10 @@ Result<std::unique_ptr<Decoder>> Decoder::fromJson(const nlohmann::json &json)
         return std::unique_ptr<Decoder>(new Replace(std::move(pattern).value()));
     }
     if (type == "Metaspace") {
-        const std::string scheme = json.value("prepend_scheme", json.value("add_prefix_space", true) ? "always" : "never");
-        return std::unique_ptr<Decoder>(new Metaspace(json.value("replacement", "\xE2\x96\x81"), scheme != "never"));
+        const std::string scheme =
+            json.value("prepend_scheme", json.value("add_prefix_space", true) ? "always" : "never");
+        return std::unique_ptr<Decoder>(
+            new Metaspace(json.value("replacement", "\xE2\x96\x81"), scheme != "never"));
     }
     if (type == "Sequence") {
         auto steps = parsePipelineSteps<Decoder>(json, "decoders");
@@ -203,7 +223,8 @@ Result<std::unique_ptr<Decoder>> Decoder::fromJson(const nlohmann::json &json)
             return steps.error();
         return std::unique_ptr<Decoder>(new Sequence(std::move(steps).value()));
     }
-    return makeError(ErrorCode::Unsupported, "tokenizer.json: decoder type '" + type + "' is not supported");
+    return makeError(ErrorCode::Unsupported,
+                     "tokenizer.json: decoder type '" + type + "' is not supported");
 }
 
 } // namespace corolla

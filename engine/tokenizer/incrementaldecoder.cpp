@@ -11,7 +11,8 @@ Result<std::pair<std::string, std::string>> IncrementalDecoder::decodeWindow() c
     // Decoding from a few tokens back keeps the decoders' context (leading-space rules,
     // byte runs) while the text already emitted is subtracted.
     const auto begin = m_ids.begin() + std::ptrdiff_t(m_prefixOffset);
-    auto before = m_tokenizer.decode({begin, m_ids.begin() + std::ptrdiff_t(m_readOffset)}, m_special);
+    auto before =
+        m_tokenizer.decode({begin, m_ids.begin() + std::ptrdiff_t(m_readOffset)}, m_special);
     if (!before)
         return before.error();
     auto after = m_tokenizer.decode({begin, m_ids.end()}, m_special);
@@ -27,7 +28,8 @@ Result<std::string> IncrementalDecoder::push(std::int64_t id)
     if (!window)
         return window.error();
     const auto &[before, after] = *window;
-    const bool unfinished = after.size() >= 3 && after.compare(after.size() - 3, 3, kReplacement) == 0;
+    const bool unfinished =
+        after.size() >= 3 && after.compare(after.size() - 3, 3, kReplacement) == 0;
     if (after.size() <= before.size() || unfinished || after.compare(0, before.size(), before) != 0)
         return std::string();
     m_prefixOffset = m_readOffset;

@@ -15,7 +15,10 @@ namespace corolla {
 class IncrementalDecoder {
 public:
     IncrementalDecoder(const Tokenizer &tokenizer, SpecialTokens special)
-        : m_tokenizer(tokenizer), m_special(special) {}
+        : m_tokenizer(tokenizer)
+        , m_special(special)
+    {
+    }
 
     // The new text that token `id` completes; may be empty while a character is unfinished.
     Result<std::string> push(std::int64_t id);

@@ -16,7 +16,10 @@ namespace {
 
 class UnicodeNormalizer : public Normalizer {
 public:
-    explicit UnicodeNormalizer(QString::NormalizationForm form) : m_form(form) {}
+    explicit UnicodeNormalizer(QString::NormalizationForm form)
+        : m_form(form)
+    {
+    }
     std::string normalize(const std::string &text) const override
     {
         return QString::fromStdString(text).normalized(m_form).toStdString();
@@ -28,7 +31,10 @@ private:
 
 class Prepend : public Normalizer {
 public:
-    explicit Prepend(std::string prefix) : m_prefix(std::move(prefix)) {}
+    explicit Prepend(std::string prefix)
+        : m_prefix(std::move(prefix))
+    {
+    }
     std::string normalize(const std::string &text) const override
     {
         return text.empty() ? text : m_prefix + text;
@@ -40,7 +46,10 @@ private:
 
 class Replace : public Normalizer {
 public:
-    explicit Replace(ReplacePattern pattern) : m_pattern(std::move(pattern)) {}
+    explicit Replace(ReplacePattern pattern)
+        : m_pattern(std::move(pattern))
+    {
+    }
     std::string normalize(const std::string &text) const override { return m_pattern.apply(text); }
 
 private:
@@ -57,7 +66,11 @@ public:
 
 class Strip : public Normalizer {
 public:
-    Strip(bool left, bool right) : m_left(left), m_right(right) {}
+    Strip(bool left, bool right)
+        : m_left(left)
+        , m_right(right)
+    {
+    }
     std::string normalize(const std::string &text) const override
     {
         QString value = QString::fromStdString(text);
@@ -75,7 +88,10 @@ private:
 
 class Sequence : public Normalizer {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps) : m_steps(std::move(steps)) {}
+    explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps)
+        : m_steps(std::move(steps))
+    {
+    }
     std::string normalize(const std::string &text) const override
     {
         std::string value = text;
@@ -108,7 +124,8 @@ Result<std::unique_ptr<Normalizer>> Normalizer::fromJson(const nlohmann::json &j
     if (type == "Lowercase")
         return std::unique_ptr<Normalizer>(new Lowercase);
     if (type == "Strip")
-        return std::unique_ptr<Normalizer>(new Strip(json.value("strip_left", true), json.value("strip_right", true)));
+        return std::unique_ptr<Normalizer>(
+            new Strip(json.value("strip_left", true), json.value("strip_right", true)));
     if (type == "Replace") {
         auto pattern = ReplacePattern::fromJson(json);
         if (!pattern)
@@ -121,7 +138,8 @@ Result<std::unique_ptr<Normalizer>> Normalizer::fromJson(const nlohmann::json &j
             return steps.error();
         return std::unique_ptr<Normalizer>(new Sequence(std::move(steps).value()));
     }
-    return makeError(ErrorCode::Unsupported, "tokenizer.json: normalizer type '" + type + "' is not supported");
+    return makeError(ErrorCode::Unsupported,
+                     "tokenizer.json: normalizer type '" + type + "' is not supported");
 }
 
 } // namespace corolla

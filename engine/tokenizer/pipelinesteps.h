@@ -13,7 +13,8 @@
 namespace corolla {
 
 template <typename Stage>
-Result<std::vector<std::unique_ptr<Stage>>> parsePipelineSteps(const nlohmann::json &json, const char *key)
+Result<std::vector<std::unique_ptr<Stage>>> parsePipelineSteps(const nlohmann::json &json,
+                                                               const char *key)
 {
     std::vector<std::unique_ptr<Stage>> steps;
     for (const auto &step : json.value(key, nlohmann::json::array())) {

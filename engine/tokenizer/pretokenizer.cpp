@@ -17,16 +17,22 @@ enum class Behavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Con
 
 Result<Behavior> parseBehavior(const std::string &name)
 {
-    if (name == "Removed") return Behavior::Removed;
-    if (name == "Isolated") return Behavior::Isolated;
-    if (name == "MergedWithPrevious") return Behavior::MergedWithPrevious;
-    if (name == "MergedWithNext") return Behavior::MergedWithNext;
-    if (name == "Contiguous") return Behavior::Contiguous;
+    if (name == "Removed")
+        return Behavior::Removed;
+    if (name == "Isolated")
+        return Behavior::Isolated;
+    if (name == "MergedWithPrevious")
+        return Behavior::MergedWithPrevious;
+    if (name == "MergedWithNext")
+        return Behavior::MergedWithNext;
+    if (name == "Contiguous")
+        return Behavior::Contiguous;
     return makeError(ErrorCode::Format, "tokenizer.json: unknown split behavior '" + name + "'");
 }
 
 // Cuts `text` at the given match ranges and reassembles the parts by `behavior`.
-void splitByMatches(const std::string &text, const std::vector<std::pair<std::size_t, std::size_t>> &matches,
+void splitByMatches(const std::string &text,
+                    const std::vector<std::pair<std::size_t, std::size_t>> &matches,
                     Behavior behavior, bool invert, std::vector<std::string> &out)
 {
     struct Part {
@@ -91,7 +97,11 @@ void splitByMatches(const std::string &text, const std::vector<std::pair<std::si
 class RegexSplit : public PreTokenizer {
 public:
     RegexSplit(Regex regex, Behavior behavior, bool invert)
-        : m_regex(std::move(regex)), m_behavior(behavior), m_invert(invert) {}
+        : m_regex(std::move(regex))
+        , m_behavior(behavior)
+        , m_invert(invert)
+    {
+    }
     void split(std::vector<std::string> &pieces, bool /*inputStart*/) const override
     {
         std::vector<std::string> out;
@@ -113,7 +123,10 @@ constexpr const char *kGpt2Pattern =
 class ByteLevel : public PreTokenizer {
 public:
     ByteLevel(bool addPrefixSpace, std::optional<Regex> regex)
-        : m_addPrefixSpace(addPrefixSpace), m_regex(std::move(regex)) {}
+        : m_addPrefixSpace(addPrefixSpace)
+        , m_regex(std::move(regex))
+    {
+    }
     void split(std::vector<std::string> &pieces, bool /*inputStart*/) const override
     {
         std::vector<std::string> out;
@@ -143,7 +156,11 @@ private:
 class Metaspace : public PreTokenizer {
 public:
     Metaspace(std::string replacement, std::string prependScheme, bool split)
-        : m_replacement(std::move(replacement)), m_prependScheme(std::move(prependScheme)), m_split(split) {}
+        : m_replacement(std::move(replacement))
+        , m_prependScheme(std::move(prependScheme))
+        , m_split(split)
+    {
+    }
     void split(std::vector<std::string> &pieces, bool inputStart) const override
     {
         std::vector<std::string> out;
@@ -155,7 +172,8 @@ public:
                 else
                     text += c;
             }
-            const bool prepend = m_prependScheme == "always" || (m_prependScheme == "first" && inputStart && i == 0);
+            const bool prepend =
+                m_prependScheme == "always" || (m_prependScheme == "first" && inputStart && i == 0);
             if (prepend && text.rfind(m_replacement, 0) != 0)
                 text = m_replacement + text;
             if (!m_split) {
@@ -178,7 +196,10 @@ private:
 
 class Sequence : public PreTokenizer {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : m_steps(std::move(steps)) {}
+    explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps)
+        : m_steps(std::move(steps))
+    {
+    }
     void split(std::vector<std::string> &pieces, bool inputStart) const override
     {
         for (const auto &step : m_steps)
@@ -189,12 +210,14 @@ private:
     std::vector<std::unique_ptr<PreTokenizer>> m_steps;
 };
 
-Result<std::unique_ptr<PreTokenizer>> regexSplit(const std::string &pattern, Behavior behavior, bool invert)
+Result<std::unique_ptr<PreTokenizer>> regexSplit(const std::string &pattern, Behavior behavior,
+                                                 bool invert)
 {
     auto regex = Regex::compile(pattern);
     if (!regex)
         return regex.error();
-    return std::unique_ptr<PreTokenizer>(new RegexSplit(std::move(regex).value(), behavior, invert));
+    return std::unique_ptr<PreTokenizer>(
+        new RegexSplit(std::move(regex).value(), behavior, invert));
 }
 
 std::string escapeLiteral(const std::string &literal)
@@ -250,26 +273,29 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::fromJson(const nlohmann::jso
                 return compiled.error();
             regex = std::move(compiled).value();
         }
-        return std::unique_ptr<PreTokenizer>(new ByteLevel(json.value("add_prefix_space", true), std::move(regex)));
+        return std::unique_ptr<PreTokenizer>(
+            new ByteLevel(json.value("add_prefix_space", true), std::move(regex)));
     }
     if (type == "Split") {
         auto behavior = parseBehavior(json.value("behavior", "Isolated"));
         if (!behavior)
             return behavior.error();
         const auto &pattern = json.at("pattern");
-        const std::string regex = pattern.contains("Regex") ? pattern["Regex"].get<std::string>()
-                                                           : escapeLiteral(pattern.value("String", ""));
+        const std::string regex = pattern.contains("Regex")
+                                      ? pattern["Regex"].get<std::string>()
+                                      : escapeLiteral(pattern.value("String", ""));
         return regexSplit(regex, *behavior, json.value("invert", false));
     }
     if (type == "Metaspace") {
         std::string scheme = json.value("prepend_scheme", "");
         if (scheme.empty())
             scheme = json.value("add_prefix_space", true) ? "always" : "never";
-        return std::unique_ptr<PreTokenizer>(
-            new Metaspace(json.value("replacement", "\xE2\x96\x81"), scheme, json.value("split", true)));
+        return std::unique_ptr<PreTokenizer>(new Metaspace(
+            json.value("replacement", "\xE2\x96\x81"), scheme, json.value("split", true)));
     }
     if (type == "Digits")
-        return regexSplit(json.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+", Behavior::Isolated, false);
+        return regexSplit(json.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+",
+                          Behavior::Isolated, false);
     if (type == "Whitespace")
         return regexSplit(R"(\w+|[^\w\s]+)", Behavior::Removed, true);
     if (type == "WhitespaceSplit")
@@ -292,7 +318,8 @@ Result<std::unique_ptr<PreTokenizer>> PreTokenizer::fromJson(const nlohmann::jso
         steps.push_back(std::move(punctuation).value());
         return std::unique_ptr<PreTokenizer>(new Sequence(std::move(steps)));
     }
-    return makeError(ErrorCode::Unsupported, "tokenizer.json: pre_tokenizer type '" + type + "' is not supported");
+    return makeError(ErrorCode::Unsupported,
+                     "tokenizer.json: pre_tokenizer type '" + type + "' is not supported");
 }
 
 } // namespace corolla

@@ -20,7 +20,8 @@ Result<Regex> Regex::compile(const std::string &pattern)
     }
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); // faster when available; optional
     Regex regex;
-    regex.m_code = std::shared_ptr<void>(code, [](void *p) { pcre2_code_free(static_cast<pcre2_code *>(p)); });
+    regex.m_code =
+        std::shared_ptr<void>(code, [](void *p) { pcre2_code_free(static_cast<pcre2_code *>(p)); });
     return regex;
 }
 
@@ -43,7 +44,8 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::findAll(std::string_view
             if (begin >= text.size())
                 break;
             std::size_t step = 1;
-            while (begin + step < text.size() && (static_cast<unsigned char>(text[begin + step]) & 0xC0) == 0x80)
+            while (begin + step < text.size()
+                   && (static_cast<unsigned char>(text[begin + step]) & 0xC0) == 0x80)
                 ++step;
             offset = begin + step;
             continue;

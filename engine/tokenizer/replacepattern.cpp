@@ -21,7 +21,8 @@ Result<ReplacePattern> ReplacePattern::fromJson(const nlohmann::json &json)
             return regex.error();
         replace.m_regex = std::move(regex).value();
     } else {
-        return makeError(ErrorCode::Format, "tokenizer.json: Replace pattern must be String or Regex");
+        return makeError(ErrorCode::Format,
+                         "tokenizer.json: Replace pattern must be String or Regex");
     }
     return replace;
 }
@@ -37,7 +38,8 @@ std::string ReplacePattern::apply(const std::string &text) const
             last = end;
         }
     } else {
-        for (std::size_t at = text.find(m_literal); at != std::string::npos; at = text.find(m_literal, last)) {
+        for (std::size_t at = text.find(m_literal); at != std::string::npos;
+             at = text.find(m_literal, last)) {
             out.append(text, last, at - last);
             out += m_content;
             last = at + m_literal.size();

@@ -4,7 +4,8 @@
 
 namespace corolla {
 
-StopSequences::StopSequences(std::vector<std::string> sequences) : m_sequences(std::move(sequences))
+StopSequences::StopSequences(std::vector<std::string> sequences)
+    : m_sequences(std::move(sequences))
 {
     std::erase_if(m_sequences, [](const std::string &sequence) { return sequence.empty(); });
 }
@@ -26,7 +27,8 @@ std::string StopSequences::push(const std::string &piece)
     // Hold back the longest end of the text that a stop sequence could still grow from.
     std::size_t held = 0;
     for (const std::string &sequence : m_sequences)
-        for (std::size_t length = std::min(sequence.size() - 1, m_pending.size()); length > held; --length)
+        for (std::size_t length = std::min(sequence.size() - 1, m_pending.size()); length > held;
+             --length)
             if (m_pending.compare(m_pending.size() - length, length, sequence, 0, length) == 0) {
                 held = length;
                 break;

@@ -25,7 +25,8 @@ bool isSpaceByte(char c)
 }
 
 // The ids a post-processor adds around a single sequence.
-Result<void> parsePostProcessor(const Json &json, const Tokenizer &tokenizer, std::vector<std::int64_t> &prefix,
+Result<void> parsePostProcessor(const Json &json, const Tokenizer &tokenizer,
+                                std::vector<std::int64_t> &prefix,
                                 std::vector<std::int64_t> &suffix)
 {
     if (json.is_null())
@@ -55,10 +56,13 @@ Result<void> parsePostProcessor(const Json &json, const Tokenizer &tokenizer, st
                 afterSequence = true;
                 continue;
             }
-            const std::string name = item.contains("SpecialToken") ? item["SpecialToken"].value("id", "") : "";
+            const std::string name =
+                item.contains("SpecialToken") ? item["SpecialToken"].value("id", "") : "";
             const auto special = specials.find(name);
             if (special == specials.end())
-                return makeError(ErrorCode::Format, "tokenizer.json: template names unknown special token '" + name + "'");
+                return makeError(ErrorCode::Format,
+                                 "tokenizer.json: template names unknown special token '" + name
+                                     + "'");
             for (const Json &id : special->value("ids", Json::array()))
                 (afterSequence ? suffix : prefix).push_back(id.get<std::int64_t>());
         }
@@ -71,7 +75,8 @@ Result<void> parsePostProcessor(const Json &json, const Tokenizer &tokenizer, st
         }
         return {};
     }
-    return makeError(ErrorCode::Unsupported, "tokenizer.json: post_processor type '" + type + "' is not supported");
+    return makeError(ErrorCode::Unsupported,
+                     "tokenizer.json: post_processor type '" + type + "' is not supported");
 }
 
 // A token name from tokenizer_config.json: a string, or an AddedToken object with "content".
@@ -110,7 +115,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromJson(const std::string &tokeni
 {
     const Json json = Json::parse(tokenizerJson, nullptr, false);
     if (json.is_discarded() || !json.is_object())
-        return makeError(ErrorCode::Format, "tokenizer.json: not a JSON object (or not valid UTF-8)");
+        return makeError(ErrorCode::Format,
+                         "tokenizer.json: not a JSON object (or not valid UTF-8)");
     if (!json.contains("model"))
         return makeError(ErrorCode::Format, "tokenizer.json: no 'model'");
     auto model = BpeModel::fromJson(json["model"]);
@@ -141,15 +147,19 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromJson(const std::string &tokeni
         token.singleWord = entry.value("single_word", false);
         token.normalized = entry.value("normalized", !token.special);
         if (token.id < 0 || token.content.empty() || !utf8::isValid(token.content))
-            return makeError(ErrorCode::Format, "tokenizer.json: an added token has no id or content");
+            return makeError(ErrorCode::Format,
+                             "tokenizer.json: an added token has no id or content");
         tokenizer->m_added.push_back(token);
     }
     std::stable_sort(tokenizer->m_added.begin(), tokenizer->m_added.end(),
-                     [](const AddedToken &a, const AddedToken &b) { return a.content.size() > b.content.size(); });
+                     [](const AddedToken &a, const AddedToken &b) {
+                         return a.content.size() > b.content.size();
+                     });
     for (std::size_t i = 0; i < tokenizer->m_added.size(); ++i)
         tokenizer->m_addedById[tokenizer->m_added[i].id] = i;
 
-    const Json config = configJson.empty() ? Json::object() : Json::parse(configJson, nullptr, false);
+    const Json config =
+        configJson.empty() ? Json::object() : Json::parse(configJson, nullptr, false);
     if (config.is_discarded() || !config.is_object())
         return makeError(ErrorCode::Format, "tokenizer_config.json: not a JSON object");
     tokenizer->m_bos = tokenizer->tokenToId(tokenName(config, "bos_token"));
@@ -158,7 +168,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::fromJson(const std::string &tokeni
         tokenizer->m_chatTemplate = config["chat_template"].get<std::string>();
 
     const Json &post = json.value("post_processor", Json());
-    if (auto parsed = parsePostProcessor(post, *tokenizer, tokenizer->m_prefix, tokenizer->m_suffix); !parsed)
+    if (auto parsed =
+            parsePostProcessor(post, *tokenizer, tokenizer->m_prefix, tokenizer->m_suffix);
+        !parsed)
         return parsed.error();
     if (post.is_null()) {
         // Without a post-processor, transformers follows add_bos_token / add_eos_token.
@@ -211,8 +223,10 @@ void Tokenizer::splitOnAddedTokens(const std::string &text, bool normalizedToken
             std::size_t at = text.find(added.content, searchFrom);
             while (at != std::string::npos && added.singleWord) {
                 const std::size_t end = at + added.content.size();
-                const bool wordBefore = at > 0 && isWordByte(static_cast<unsigned char>(text[at - 1]));
-                const bool wordAfter = end < text.size() && isWordByte(static_cast<unsigned char>(text[end]));
+                const bool wordBefore =
+                    at > 0 && isWordByte(static_cast<unsigned char>(text[at - 1]));
+                const bool wordAfter =
+                    end < text.size() && isWordByte(static_cast<unsigned char>(text[end]));
                 if (!wordBefore && !wordAfter)
                     break;
                 at = text.find(added.content, at + 1);
@@ -241,7 +255,8 @@ void Tokenizer::splitOnAddedTokens(const std::string &text, bool normalizedToken
     onText(text.substr(segmentStart), segmentStart);
 }
 
-void Tokenizer::encodeStretch(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const
+void Tokenizer::encodeStretch(const std::string &text, bool inputStart,
+                              std::vector<std::int64_t> &ids) const
 {
     if (text.empty())
         return;
@@ -262,7 +277,8 @@ void Tokenizer::encodeStretch(const std::string &text, bool inputStart, std::vec
         [&](std::int64_t id) { ids.push_back(id); });
 }
 
-Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, SpecialTokens special) const
+Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text,
+                                                    SpecialTokens special) const
 {
     if (!utf8::isValid(text))
         return makeError(ErrorCode::InvalidArgument, "the text is not valid UTF-8");
@@ -271,7 +287,9 @@ Result<std::vector<std::int64_t>> Tokenizer::encode(const std::string &text, Spe
     std::vector<std::int64_t> ids;
     splitOnAddedTokens(
         text, false,
-        [&](const std::string &stretch, std::size_t offset) { encodeStretch(stretch, offset == 0, ids); },
+        [&](const std::string &stretch, std::size_t offset) {
+            encodeStretch(stretch, offset == 0, ids);
+        },
         [&](std::int64_t id) { ids.push_back(id); });
     return special == SpecialTokens::Include ? postProcess(std::move(ids)) : ids;
 }
@@ -283,7 +301,8 @@ std::vector<std::int64_t> Tokenizer::postProcess(std::vector<std::int64_t> ids) 
     return ids;
 }
 
-Result<std::string> Tokenizer::decode(const std::vector<std::int64_t> &ids, SpecialTokens special) const
+Result<std::string> Tokenizer::decode(const std::vector<std::int64_t> &ids,
+                                      SpecialTokens special) const
 {
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
@@ -296,7 +315,8 @@ Result<std::string> Tokenizer::decode(const std::vector<std::int64_t> &ids, Spec
         }
         const std::string *token = m_model.idToToken(id);
         if (!token)
-            return makeError(ErrorCode::InvalidArgument, "token id " + std::to_string(id) + " is not in the vocabulary");
+            return makeError(ErrorCode::InvalidArgument,
+                             "token id " + std::to_string(id) + " is not in the vocabulary");
         tokens.push_back(*token);
     }
     if (m_decoder)

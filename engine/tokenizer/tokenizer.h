@@ -58,7 +58,10 @@ public:
     const std::string &chatTemplate() const { return m_chatTemplate; }
 
 private:
-    Tokenizer(BpeModel model) : m_model(std::move(model)) {}
+    Tokenizer(BpeModel model)
+        : m_model(std::move(model))
+    {
+    }
     // Calls onText for each stretch of `text` between the added tokens whose `normalized`
     // flag equals `normalizedTokens`, and onToken for each such token, in order.
     template <typename OnText, typename OnToken>
@@ -66,7 +69,8 @@ private:
                             OnToken &&onToken) const;
     // Normalizes a stretch of raw text, splits it on normalized added tokens, and encodes
     // the rest through the pre-tokenizer and the model.
-    void encodeStretch(const std::string &text, bool inputStart, std::vector<std::int64_t> &ids) const;
+    void encodeStretch(const std::string &text, bool inputStart,
+                       std::vector<std::int64_t> &ids) const;
     std::vector<std::int64_t> postProcess(std::vector<std::int64_t> ids) const;
 
     BpeModel m_model;

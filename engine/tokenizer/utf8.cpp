@@ -60,8 +60,10 @@ std::string lossy(std::string_view text)
             if (expected > 1 && lead >= 0xC2 && lead <= 0xF4) {
                 // Rust counts only continuation bytes that keep the prefix valid; these
                 // checks cover the cases that matter (overlong E0/F0 and surrogate ED forms).
-                const unsigned char second = at + 1 < text.size() ? static_cast<unsigned char>(text[at + 1]) : 0;
-                const bool badSecond = (lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F)
+                const unsigned char second =
+                    at + 1 < text.size() ? static_cast<unsigned char>(text[at + 1]) : 0;
+                const bool badSecond =
+                    (lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F)
                     || (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F);
                 if (badSecond)
                     skip = 1;

@@ -12,8 +12,8 @@ Result<at::Tensor> tensorFromWire(const proto::Tensor &tensor, std::int64_t maxE
     if (!shape)
         return shape.error();
     at::Tensor result = at::empty(*shape, at::kFloat);
-    if (auto decoded = decodeTensorInto(tensor, std::span<float>(result.data_ptr<float>(),
-                                                                 std::size_t(result.numel())));
+    if (auto decoded = decodeTensorInto(
+            tensor, std::span<float>(result.data_ptr<float>(), std::size_t(result.numel())));
         !decoded)
         return decoded.error();
     return result;
@@ -22,8 +22,9 @@ Result<at::Tensor> tensorFromWire(const proto::Tensor &tensor, std::int64_t maxE
 Result<proto::Tensor> tensorToWire(const at::Tensor &tensor, proto::Codec codec)
 {
     const at::Tensor values = tensor.to(at::kFloat).contiguous();
-    return encodeTensor(std::span<const float>(values.data_ptr<float>(), std::size_t(values.numel())),
-                        values.sizes().vec(), codec);
+    return encodeTensor(
+        std::span<const float>(values.data_ptr<float>(), std::size_t(values.numel())),
+        values.sizes().vec(), codec);
 }
 
 } // namespace corolla

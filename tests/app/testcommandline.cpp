@@ -51,7 +51,7 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         for (const char *family : {"llama", "bloom"}) {
             const Run made = runCorolla({"make-test-model", "--family", family, "--out",
-                                      path(QString::fromLatin1(family)), "--shards", "2"});
+                                         path(QString::fromLatin1(family)), "--shards", "2"});
             QVERIFY2(made.exitCode == 0, qPrintable(made.err));
         }
         QVERIFY(QFile::exists(path("llama/model.safetensors.index.json")));
@@ -64,7 +64,8 @@ private Q_SLOTS:
         for (const char *family : {"llama", "bloom"}) {
             const QString model = path(QString::fromLatin1(family));
             const QString out = path(QString::fromLatin1(family) + ".npy");
-            const Run run = runCorolla({"logits", "--model", model, "--ids", "1,5,9,200", "--out", out});
+            const Run run =
+                runCorolla({"logits", "--model", model, "--ids", "1,5,9,200", "--out", out});
             QVERIFY2(run.exitCode == 0, qPrintable(run.err));
             auto written = readNpy(out.toStdString());
             QVERIFY(written.ok());
@@ -83,15 +84,18 @@ private Q_SLOTS:
     {
         const QString model = path(QStringLiteral("llama"));
         const QString folder = path(QStringLiteral("intermediates"));
-        const Run run = runCorolla({"logits", "--model", model, "--ids", "1,5,9", "--out",
-                                    path(QStringLiteral("with-intermediates.npy")), "--intermediates", folder});
+        const Run run =
+            runCorolla({"logits", "--model", model, "--ids", "1,5,9", "--out",
+                        path(QStringLiteral("with-intermediates.npy")), "--intermediates", folder});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         auto local = LocalModel::open(model.toStdString(), at::kFloat);
         QVERIFY(local.ok());
-        const std::int64_t blocks = (*local)->config().numLayers, hidden = (*local)->config().hiddenSize;
+        const std::int64_t blocks = (*local)->config().numLayers,
+                           hidden = (*local)->config().hiddenSize;
         const QStringList files = QDir(folder).entryList({QStringLiteral("*.npy")});
         QCOMPARE(files.size(), int(blocks) * 9);
-        auto out = readNpy(QDir(folder).filePath(QStringLiteral("block%1.out.npy").arg(blocks - 1)).toStdString());
+        auto out = readNpy(
+            QDir(folder).filePath(QStringLiteral("block%1.out.npy").arg(blocks - 1)).toStdString());
         QVERIFY(out.ok());
         QCOMPARE(out->sizes().vec(), (std::vector<std::int64_t>{1, 3, hidden}));
         auto logits = readNpy(path(QStringLiteral("with-intermediates.npy")).toStdString());
@@ -99,16 +103,19 @@ private Q_SLOTS:
         QVERIFY(at::allclose((*local)->head().logits(*out)[0], *logits, 1e-5, 1e-5));
 
         // A folder that cannot be made is a clear error.
-        const Run blocked = runCorolla({"logits", "--model", model, "--ids", "1", "--out", path(QStringLiteral("x.npy")),
-                                        "--intermediates", path(QStringLiteral("llama/config.json/sub"))});
+        const Run blocked = runCorolla({"logits", "--model", model, "--ids", "1", "--out",
+                                        path(QStringLiteral("x.npy")), "--intermediates",
+                                        path(QStringLiteral("llama/config.json/sub"))});
         QCOMPARE(blocked.exitCode, 1);
-        QVERIFY2(blocked.err.contains(QLatin1String("cannot create the folder")), qPrintable(blocked.err));
+        QVERIFY2(blocked.err.contains(QLatin1String("cannot create the folder")),
+                 qPrintable(blocked.err));
     }
 
     void generateStreamsTheSameTokensAsTheEngine()
     {
         const QString model = path("llama");
-        const Run run = runCorolla({"generate", "--model", model, "--ids", "1,70,71,72", "--max-new-tokens", "12"});
+        const Run run = runCorolla(
+            {"generate", "--model", model, "--ids", "1,70,71,72", "--max-new-tokens", "12"});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         QVERIFY(run.err.contains(QLatin1String("tokens/s")));
 
@@ -118,17 +125,20 @@ private Q_SLOTS:
         options.maxNewTokens = 12;
         options.stopTokenIds = (*local)->config().eosTokenIds;
         QStringList expected;
-        auto stats = generate(**local, {1, 70, 71, 72}, options,
-                              [&](std::int64_t token) { expected << QString::number(token); return true; });
+        auto stats = generate(**local, {1, 70, 71, 72}, options, [&](std::int64_t token) {
+            expected << QString::number(token);
+            return true;
+        });
         QVERIFY(stats.ok());
         QCOMPARE(run.out.trimmed(), expected.join(QLatin1Char(' ')));
     }
 
     void samplingIsReproducibleWithASeed()
     {
-        const QStringList arguments = {"generate", "--model", path("llama"), "--ids", "1,2,3",
-                                       "--temperature", "1.5", "--top-k", "50", "--top-p", "0.95",
-                                       "--seed", "42", "--max-new-tokens", "10"};
+        const QStringList arguments = {"generate", "--model",          path("llama"), "--ids",
+                                       "1,2,3",    "--temperature",    "1.5",         "--top-k",
+                                       "50",       "--top-p",          "0.95",        "--seed",
+                                       "42",       "--max-new-tokens", "10"};
         const Run first = runCorolla(arguments);
         const Run second = runCorolla(arguments);
         QVERIFY2(first.exitCode == 0, qPrintable(first.err));
@@ -143,28 +153,38 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<int>("exitCode");
         QTest::addColumn<QString>("message");
-        QTest::newRow("app without a display") << QStringList{} << 2 << "no display to open the window on";
+        QTest::newRow("app without a display")
+            << QStringList{} << 2 << "no display to open the window on";
         QTest::newRow("unknown command") << QStringList{"fly"} << 2 << "unknown command 'fly'";
-        QTest::newRow("missing model") << QStringList{"logits", "--ids", "1", "--out", "x.npy"} << 2
-                                       << "--model is required";
+        QTest::newRow("missing model")
+            << QStringList{"logits", "--ids", "1", "--out", "x.npy"} << 2 << "--model is required";
         QTest::newRow("bad ids") << QStringList{"generate", "--model", "m", "--ids", "1,x"} << 2
                                  << "'x' is not a token id";
-        QTest::newRow("no text") << QStringList{"tokenize", "--model", "m"} << 2 << "exactly one of";
-        QTest::newRow("both prompts") << QStringList{"generate", "--model", "m", "--ids", "1", "--prompt", "hi"}
-                                      << 2 << "exactly one of";
-        QTest::newRow("bad number") << QStringList{"generate", "--model", "m", "--ids", "1", "--top-p", "2"}
-                                    << 2 << "--top-p must be a number in [0, 1]";
-        QTest::newRow("unknown option") << QStringList{"logits", "--colour", "red"} << 2 << "colour";
-        QTest::newRow("no folder") << QStringList{"logits", "--model", "/nonexistent/m", "--ids", "1", "--out", "x.npy"}
-                                   << 1 << "/nonexistent/m";
-        QTest::newRow("bad dtype") << QStringList{"make-test-model", "--family", "llama", "--out", "x", "--dtype", "fp16"}
-                                   << 1 << "unknown dtype 'fp16'";
-        QTest::newRow("bad serve dtype") << QStringList{"serve", "--model", "m", "--dtype", "int4"} << 2
-                                         << "unknown dtype 'int4' (choose fp32 or bf16)";
-        QTest::newRow("bad family") << QStringList{"make-test-model", "--family", "gpt", "--out", "x"}
-                                    << 1 << "unknown family 'gpt'";
-        QTest::newRow("bad shape") << QStringList{"make-test-model", "--family", "bloom", "--out", "x",
-                                                  "--shape", "tinyllama-1.1b"} << 1 << "is a llama shape";
+        QTest::newRow("no text") << QStringList{"tokenize", "--model", "m"} << 2
+                                 << "exactly one of";
+        QTest::newRow("both prompts")
+            << QStringList{"generate", "--model", "m", "--ids", "1", "--prompt", "hi"} << 2
+            << "exactly one of";
+        QTest::newRow("bad number")
+            << QStringList{"generate", "--model", "m", "--ids", "1", "--top-p", "2"} << 2
+            << "--top-p must be a number in [0, 1]";
+        QTest::newRow("unknown option")
+            << QStringList{"logits", "--colour", "red"} << 2 << "colour";
+        QTest::newRow("no folder")
+            << QStringList{"logits", "--model", "/nonexistent/m", "--ids", "1", "--out", "x.npy"}
+            << 1 << "/nonexistent/m";
+        QTest::newRow("bad dtype")
+            << QStringList{"make-test-model", "--family", "llama", "--out", "x", "--dtype", "fp16"}
+            << 1 << "unknown dtype 'fp16'";
+        QTest::newRow("bad serve dtype") << QStringList{"serve", "--model", "m", "--dtype", "int4"}
+                                         << 2 << "unknown dtype 'int4' (choose fp32 or bf16)";
+        QTest::newRow("bad family")
+            << QStringList{"make-test-model", "--family", "gpt", "--out", "x"} << 1
+            << "unknown family 'gpt'";
+        QTest::newRow("bad shape")
+            << QStringList{"make-test-model", "--family",      "bloom", "--out", "x",
+                           "--shape",         "tinyllama-1.1b"}
+            << 1 << "is a llama shape";
         QTest::newRow("bad bench") << QStringList{"bench", "remote"} << 1 << "bench local";
     }
 
@@ -182,39 +202,52 @@ private Q_SLOTS:
     {
         const QString sp = QStringLiteral(COROLLA_TEST_DATA "/tokenizers/sp-bpe-32k");
         const QString qwen = QStringLiteral(COROLLA_TEST_DATA "/tokenizers/byte-bpe-151k");
-        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world"}).out.trimmed(), QStringLiteral("[22557,1526]"));
-        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world", "--special"}).out.trimmed(),
+        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world"}).out.trimmed(),
+                 QStringLiteral("[22557,1526]"));
+        QCOMPARE(runCorolla({"tokenize", "--model", sp, "--text", "Hello world", "--special"})
+                     .out.trimmed(),
                  QStringLiteral("[1,22557,1526]"));
         QFile texts(path("texts.json"));
         QVERIFY(texts.open(QIODevice::WriteOnly));
         texts.write(R"(["Hello world", "<|im_start|>user\nhi<|im_end|>"])");
         texts.close();
-        QCOMPARE(runCorolla({"tokenize", "--model", qwen, "--texts", path("texts.json")}).out.trimmed(),
-                 QStringLiteral("[[9707,1879],[151644,872,198,6023,151645]]"));
-        QCOMPARE(runCorolla({"detokenize", "--model", sp, "--ids", "1,22557,1526", "--skip-special"}).out,
-                 QStringLiteral("Hello world\n"));
+        QCOMPARE(
+            runCorolla({"tokenize", "--model", qwen, "--texts", path("texts.json")}).out.trimmed(),
+            QStringLiteral("[[9707,1879],[151644,872,198,6023,151645]]"));
+        QCOMPARE(
+            runCorolla({"detokenize", "--model", sp, "--ids", "1,22557,1526", "--skip-special"})
+                .out,
+            QStringLiteral("Hello world\n"));
 
         QFile messages(path("messages.json"));
         QVERIFY(messages.open(QIODevice::WriteOnly));
         messages.write(R"([{"role": "user", "content": "Hello!"}])");
         messages.close();
-        const Run chat = runCorolla({"chat-template", "--model", qwen, "--messages", path("messages.json"), "--add-generation-prompt"});
+        const Run chat = runCorolla({"chat-template", "--model", qwen, "--messages",
+                                     path("messages.json"), "--add-generation-prompt"});
         QVERIFY2(chat.exitCode == 0, qPrintable(chat.err));
-        QCOMPARE(chat.out, QStringLiteral("<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"));
+        QCOMPARE(chat.out,
+                 QStringLiteral("<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"));
         QCOMPARE(runCorolla({"tokenize", "--model", path("nowhere"), "--text", "x"}).exitCode, 1);
     }
 
     void generateFromTextEqualsGenerateFromIds()
     {
         const QString model = path("llama");
-        const QString ids = runCorolla({"tokenize", "--model", model, "--text", "Hello, swarm", "--special"})
-                                .out.trimmed().remove(QLatin1Char('[')).remove(QLatin1Char(']'));
+        const QString ids =
+            runCorolla({"tokenize", "--model", model, "--text", "Hello, swarm", "--special"})
+                .out.trimmed()
+                .remove(QLatin1Char('['))
+                .remove(QLatin1Char(']'));
         QVERIFY(!ids.isEmpty());
-        const Run fromIds = runCorolla({"generate", "--model", model, "--ids", ids, "--max-new-tokens", "24"});
-        const Run fromText = runCorolla({"generate", "--model", model, "--prompt", "Hello, swarm", "--max-new-tokens", "24"});
+        const Run fromIds =
+            runCorolla({"generate", "--model", model, "--ids", ids, "--max-new-tokens", "24"});
+        const Run fromText = runCorolla(
+            {"generate", "--model", model, "--prompt", "Hello, swarm", "--max-new-tokens", "24"});
         QVERIFY2(fromIds.exitCode == 0 && fromText.exitCode == 0, qPrintable(fromText.err));
         const QString generated = fromIds.out.trimmed().replace(QLatin1Char(' '), QLatin1Char(','));
-        const Run decoded = runCorolla({"detokenize", "--model", model, "--ids", generated, "--skip-special"});
+        const Run decoded =
+            runCorolla({"detokenize", "--model", model, "--ids", generated, "--skip-special"});
         QCOMPARE(fromText.out, decoded.out);
     }
 
@@ -222,7 +255,8 @@ private Q_SLOTS:
     {
         const QString model = path("llama");
         QProcess full;
-        full.start(QStringLiteral(COROLLA_BINARY), {"generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "64"});
+        full.start(QStringLiteral(COROLLA_BINARY),
+                   {"generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "64"});
         QVERIFY(full.waitForFinished(-1));
         const QByteArray answer = full.readAllStandardOutput();
         // A printable character a few bytes in (the test model's answers are random bytes).
@@ -232,23 +266,28 @@ private Q_SLOTS:
         QVERIFY(at < answer.size() - 1);
         const QByteArray stop = answer.mid(at, 1);
         QProcess stopped;
-        stopped.start(QStringLiteral(COROLLA_BINARY), {"generate", "--model", model, "--prompt", "Hello",
-                                                       "--max-new-tokens", "64", "--stop", QString::fromLatin1(stop)});
+        stopped.start(QStringLiteral(COROLLA_BINARY),
+                      {"generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "64",
+                       "--stop", QString::fromLatin1(stop)});
         QVERIFY(stopped.waitForFinished(-1));
         QCOMPARE(stopped.readAllStandardOutput(), answer.left(answer.indexOf(stop)) + "\n");
-        const Run withIds = runCorolla({"generate", "--model", model, "--ids", "1,2", "--stop", "x"});
+        const Run withIds =
+            runCorolla({"generate", "--model", model, "--ids", "1,2", "--stop", "x"});
         QCOMPARE(withIds.exitCode, 2);
         QVERIFY(withIds.err.contains(QLatin1String("--stop applies to text")));
     }
 
     void outOfVocabularyIdsAndBrokenConfigs()
     {
-        const Run outside = runCorolla({"logits", "--model", path("llama"), "--ids", "1,512", "--out", path("o.npy")});
+        const Run outside = runCorolla(
+            {"logits", "--model", path("llama"), "--ids", "1,512", "--out", path("o.npy")});
         QCOMPARE(outside.exitCode, 1);
-        QVERIFY2(outside.err.contains(QLatin1String("outside the vocabulary")), qPrintable(outside.err));
+        QVERIFY2(outside.err.contains(QLatin1String("outside the vocabulary")),
+                 qPrintable(outside.err));
 
         QDir().mkpath(path("broken"));
-        QFile::copy(path("llama/model.safetensors.index.json"), path("broken/model.safetensors.index.json"));
+        QFile::copy(path("llama/model.safetensors.index.json"),
+                    path("broken/model.safetensors.index.json"));
         QFile config(path("broken/config.json"));
         QVERIFY(config.open(QIODevice::WriteOnly));
         config.write("{\"model_type\": \"llama\", \"hidden_size\": 64");

@@ -47,10 +47,14 @@ enum class Moment { BeforeOpen, AtOpen, MidDecode, DuringFailover };
 const char *momentName(Moment moment)
 {
     switch (moment) {
-    case Moment::BeforeOpen: return "before-open";
-    case Moment::AtOpen: return "at-open";
-    case Moment::MidDecode: return "mid-decode";
-    case Moment::DuringFailover: return "during-failover";
+    case Moment::BeforeOpen:
+        return "before-open";
+    case Moment::AtOpen:
+        return "at-open";
+    case Moment::MidDecode:
+        return "mid-decode";
+    case Moment::DuringFailover:
+        return "during-failover";
     }
     return "?";
 }
@@ -66,8 +70,11 @@ struct Summary {
 class Campaign {
 public:
     Campaign(const QString &corolla, int tokens, int stepTimeoutS, int routeTimeoutS, bool verbose)
-        : m_peers(corolla), m_tokens(tokens), m_stepTimeoutS(stepTimeoutS), m_routeTimeoutS(routeTimeoutS),
-          m_verbose(verbose)
+        : m_peers(corolla)
+        , m_tokens(tokens)
+        , m_stepTimeoutS(stepTimeoutS)
+        , m_routeTimeoutS(routeTimeoutS)
+        , m_verbose(verbose)
     {
     }
 
@@ -85,8 +92,9 @@ public:
         if (!waitForLog(m_bootstrap, QStringLiteral("DHT bootstrap node")))
             return false;
         // Every block has two holders, in spans that do not line up.
-        m_slots = {{QStringLiteral("a"), 0, 4}, {QStringLiteral("b"), 0, 3}, {QStringLiteral("c"), 3, 4},
-                   {QStringLiteral("d"), 4, 8}, {QStringLiteral("e"), 4, 6}, {QStringLiteral("f"), 6, 8}};
+        m_slots = {{QStringLiteral("a"), 0, 4}, {QStringLiteral("b"), 0, 3},
+                   {QStringLiteral("c"), 3, 4}, {QStringLiteral("d"), 4, 8},
+                   {QStringLiteral("e"), 4, 6}, {QStringLiteral("f"), 6, 8}};
         auto [code, output] = m_peers.run(generateArguments(), kStartTimeoutMs);
         if (code != 0 || output.isEmpty()) {
             std::fprintf(stderr, "chaos: local generation failed (exit %d)\n", code);
@@ -126,14 +134,17 @@ public:
         // The victims, how, and when.
         std::vector<int> candidates(alive.begin(), alive.end());
         std::shuffle(candidates.begin(), candidates.end(), random);
-        const int victims = std::min<int>(int(candidates.size()), std::bernoulli_distribution(0.4)(random) ? 2 : 1);
+        const int victims =
+            std::min<int>(int(candidates.size()), std::bernoulli_distribution(0.4)(random) ? 2 : 1);
         candidates.resize(std::size_t(victims));
         const bool stop = std::bernoulli_distribution(0.35)(random);
-        Moment moment = std::array{Moment::BeforeOpen, Moment::AtOpen, Moment::MidDecode, Moment::MidDecode,
-                                   Moment::DuringFailover}[std::uniform_int_distribution<int>(0, 4)(random)];
+        Moment moment =
+            std::array{Moment::BeforeOpen, Moment::AtOpen, Moment::MidDecode, Moment::MidDecode,
+                       Moment::DuringFailover}[std::uniform_int_distribution<int>(0, 4)(random)];
         if (moment == Moment::DuringFailover && victims < 2)
             moment = Moment::MidDecode;
-        const int killAfterTokens = std::uniform_int_distribution<int>(1, std::max(1, m_tokens - 2))(random);
+        const int killAfterTokens =
+            std::uniform_int_distribution<int>(1, std::max(1, m_tokens - 2))(random);
         const int secondDelayMs = std::uniform_int_distribution<int>(0, 40)(random);
 
         auto strike = [&](int slot) {
@@ -191,8 +202,10 @@ public:
         Outcome outcome;
         if (hung)
             outcome = Outcome::Hang;
-        else if (client->exitStatus() != QProcess::NormalExit || (client->exitCode() != 0 && client->exitCode() != 1)
-                 || log.contains(QLatin1String("Sanitizer")) || log.contains(QLatin1String("runtime error")))
+        else if (client->exitStatus() != QProcess::NormalExit
+                 || (client->exitCode() != 0 && client->exitCode() != 1)
+                 || log.contains(QLatin1String("Sanitizer"))
+                 || log.contains(QLatin1String("runtime error")))
             outcome = Outcome::Crash;
         else if (client->exitCode() == 0)
             outcome = output == m_expected ? Outcome::Identical : Outcome::Wrong;
@@ -202,10 +215,12 @@ public:
         // Servers that died on their own are crashes too.
         for (int i = 0; i < int(m_slots.size()); ++i) {
             ServerSlot &server = m_slots[std::size_t(i)];
-            const bool victim = std::find(candidates.begin(), candidates.end(), i) != candidates.end();
+            const bool victim =
+                std::find(candidates.begin(), candidates.end(), i) != candidates.end();
             if (server.process && alive.count(i) && !victim && !isRunning(i)) {
                 ++m_serverCrashes;
-                std::fprintf(stderr, "chaos: run %d: server %s died:\n%s\n", index, qPrintable(server.name),
+                std::fprintf(stderr, "chaos: run %d: server %s died:\n%s\n", index,
+                             qPrintable(server.name),
                              qPrintable(m_peers.log(server.process).right(4000)));
             }
             if (server.stopped) {
@@ -224,10 +239,12 @@ public:
             if (outcome != Outcome::Identical && outcome != Outcome::CleanError) {
                 std::fprintf(stderr, "%s\n", qPrintable(log.right(6000)));
                 for (const ServerSlot &server : m_slots)
-                    std::fprintf(stderr, "chaos: server %s, blocks %d:%d, port %d, %s\n", qPrintable(server.name),
-                                 server.start, server.end, int(server.port),
-                                 server.process && server.process->state() != QProcess::NotRunning ? "running"
-                                                                                                   : "not running");
+                    std::fprintf(stderr, "chaos: server %s, blocks %d:%d, port %d, %s\n",
+                                 qPrintable(server.name), server.start, server.end,
+                                 int(server.port),
+                                 server.process && server.process->state() != QProcess::NotRunning
+                                     ? "running"
+                                     : "not running");
             }
         }
         return outcome;
@@ -238,12 +255,18 @@ public:
     static const char *outcomeName(Outcome outcome)
     {
         switch (outcome) {
-        case Outcome::Identical: return "identical";
-        case Outcome::CleanError: return "clean error";
-        case Outcome::Wrong: return "WRONG OUTPUT";
-        case Outcome::UnexpectedError: return "UNEXPECTED ERROR";
-        case Outcome::Crash: return "CRASH";
-        case Outcome::Hang: return "HANG";
+        case Outcome::Identical:
+            return "identical";
+        case Outcome::CleanError:
+            return "clean error";
+        case Outcome::Wrong:
+            return "WRONG OUTPUT";
+        case Outcome::UnexpectedError:
+            return "UNEXPECTED ERROR";
+        case Outcome::Crash:
+            return "CRASH";
+        case Outcome::Hang:
+            return "HANG";
         }
         return "?";
     }
@@ -251,16 +274,26 @@ public:
 private:
     QStringList generateArguments() const
     {
-        return {QStringLiteral("generate"), QStringLiteral("--model"), m_model, QStringLiteral("--dtype"),
-                QStringLiteral("fp32"), QStringLiteral("--ids"), QStringLiteral("1,7,42,99,3,18"),
-                QStringLiteral("--max-new-tokens"), QString::number(m_tokens)};
+        return {QStringLiteral("generate"),
+                QStringLiteral("--model"),
+                m_model,
+                QStringLiteral("--dtype"),
+                QStringLiteral("fp32"),
+                QStringLiteral("--ids"),
+                QStringLiteral("1,7,42,99,3,18"),
+                QStringLiteral("--max-new-tokens"),
+                QString::number(m_tokens)};
     }
 
     QStringList swarmArguments() const
     {
-        return {QStringLiteral("--swarm"), QStringLiteral("--dht-bootstrap"),
-                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort), QStringLiteral("--route-timeout"),
-                QString::number(m_routeTimeoutS), QStringLiteral("--step-timeout"), QString::number(m_stepTimeoutS)};
+        return {QStringLiteral("--swarm"),
+                QStringLiteral("--dht-bootstrap"),
+                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
+                QStringLiteral("--route-timeout"),
+                QString::number(m_routeTimeoutS),
+                QStringLiteral("--step-timeout"),
+                QString::number(m_stepTimeoutS)};
     }
 
     bool isRunning(int slot) const
@@ -274,7 +307,8 @@ private:
         std::set<int> missing;
         for (int block = 0; block < kNumBlocks; ++block)
             if (std::none_of(servers.begin(), servers.end(), [&](int i) {
-                    return m_slots[std::size_t(i)].start <= block && block < m_slots[std::size_t(i)].end;
+                    return m_slots[std::size_t(i)].start <= block
+                           && block < m_slots[std::size_t(i)].end;
                 }))
                 missing.insert(block);
         return missing;
@@ -287,7 +321,8 @@ private:
     static bool isCleanError(const QString &log, const std::set<int> &missing)
     {
         const QRegularExpressionMatch match =
-            QRegularExpression(QStringLiteral("no server holds blocks? ([0-9, -]+) of model")).match(log);
+            QRegularExpression(QStringLiteral("no server holds blocks? ([0-9, -]+) of model"))
+                .match(log);
         if (!match.hasMatch() || missing.empty())
             return false;
         for (const QString &part : match.captured(1).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
@@ -315,8 +350,8 @@ private:
             QElapsedTimer probe;
             probe.start();
             ++probes;
-            auto [code, output] = m_peers.run({QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
-                                               QStringLiteral("--dht-bootstrap"),
+            auto [code, output] = m_peers.run({QStringLiteral("swarm"), QStringLiteral("--model"),
+                                               m_model, QStringLiteral("--dht-bootstrap"),
                                                QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
                                                QStringLiteral("--json"), QStringLiteral("--wait"),
                                                QString::number(probes == 1 ? 3 : 8)});
@@ -327,29 +362,37 @@ private:
                 continue;
             missing.clear();
             for (int slot : alive) {
-                const std::string address = "127.0.0.1:" + std::to_string(m_slots[std::size_t(slot)].port);
-                const bool seen = std::any_of(view["servers"].begin(), view["servers"].end(), [&](const nlohmann::json &server) {
-                    const auto &addresses = server.value("addresses", nlohmann::json::array());
-                    return server.value("state", "") == "online"
-                        && std::find(addresses.begin(), addresses.end(), address) != addresses.end();
-                });
+                const std::string address =
+                    "127.0.0.1:" + std::to_string(m_slots[std::size_t(slot)].port);
+                const bool seen =
+                    std::any_of(view["servers"].begin(), view["servers"].end(),
+                                [&](const nlohmann::json &server) {
+                                    const auto &addresses =
+                                        server.value("addresses", nlohmann::json::array());
+                                    return server.value("state", "") == "online"
+                                           && std::find(addresses.begin(), addresses.end(), address)
+                                                  != addresses.end();
+                                });
                 if (!seen)
                     missing.insert(slot);
             }
             if (missing.empty()) {
                 if (m_verbose)
-                    std::fprintf(stderr, "chaos: the DHT showed every running server after %lld ms\n",
+                    std::fprintf(stderr,
+                                 "chaos: the DHT showed every running server after %lld ms\n",
                                  qint64(timer.elapsed()));
                 return true;
             }
         }
-        std::fprintf(stderr,
-                     "chaos: the DHT did not show every running server within %d s (%d probes, the slowest "
-                     "%lld ms, the last exited with %d)\n",
-                     kSwarmViewTimeoutMs / 1000, probes, slowestProbeMs, lastCode);
+        std::fprintf(
+            stderr,
+            "chaos: the DHT did not show every running server within %d s (%d probes, the slowest "
+            "%lld ms, the last exited with %d)\n",
+            kSwarmViewTimeoutMs / 1000, probes, slowestProbeMs, lastCode);
         for (int slot : missing)
             std::fprintf(stderr, "chaos: server %s (port %d) missing; its log ends:\n%s\n",
-                         qPrintable(m_slots[std::size_t(slot)].name), int(m_slots[std::size_t(slot)].port),
+                         qPrintable(m_slots[std::size_t(slot)].name),
+                         int(m_slots[std::size_t(slot)].port),
                          qPrintable(m_peers.log(m_slots[std::size_t(slot)].process).right(2000)));
         return false;
     }
@@ -374,19 +417,21 @@ private:
     {
         ServerSlot &server = m_slots[std::size_t(slot)];
         server.process = m_peers.start(
-            {QStringLiteral("serve"), QStringLiteral("--model"), m_model, QStringLiteral("--blocks"),
-             QStringLiteral("%1:%2").arg(server.start).arg(server.end), QStringLiteral("--dtype"),
-             QStringLiteral("fp32"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-             QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
-             QStringLiteral("--announce-period"), QStringLiteral("10"), QStringLiteral("--public-name"),
-             server.name, QStringLiteral("--identity"),
+            {QStringLiteral("serve"), QStringLiteral("--model"), m_model,
+             QStringLiteral("--blocks"), QStringLiteral("%1:%2").arg(server.start).arg(server.end),
+             QStringLiteral("--dtype"), QStringLiteral("fp32"), QStringLiteral("--listen"),
+             QStringLiteral("127.0.0.1"), QStringLiteral("--dht-bootstrap"),
+             QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
+             QStringLiteral("--announce-period"), QStringLiteral("10"),
+             QStringLiteral("--public-name"), server.name, QStringLiteral("--identity"),
              m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name)});
         if (!waitForLog(server.process, QStringLiteral("serving blocks"))) {
             m_peers.kill(server.process);
             return;
         }
         const QRegularExpressionMatch match =
-            QRegularExpression(QStringLiteral("listening on port (\\d+)")).match(m_peers.log(server.process));
+            QRegularExpression(QStringLiteral("listening on port (\\d+)"))
+                .match(m_peers.log(server.process));
         server.port = quint16(match.captured(1).toUInt());
     }
 
@@ -409,17 +454,22 @@ int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Seeded failure campaigns against a local swarm."));
+    parser.setApplicationDescription(
+        QStringLiteral("Seeded failure campaigns against a local swarm."));
     parser.addHelpOption();
-    parser.addOption({QStringLiteral("runs"), QStringLiteral("number of runs"), QStringLiteral("N"), QStringLiteral("30")});
-    parser.addOption({QStringLiteral("seed"), QStringLiteral("random seed"), QStringLiteral("S"), QStringLiteral("1")});
-    parser.addOption({QStringLiteral("tokens"), QStringLiteral("tokens per run"), QStringLiteral("N"), QStringLiteral("48")});
-    parser.addOption({QStringLiteral("corolla"), QStringLiteral("the corolla program"), QStringLiteral("PATH"),
-                      QStringLiteral(COROLLA_BINARY)});
+    parser.addOption({QStringLiteral("runs"), QStringLiteral("number of runs"), QStringLiteral("N"),
+                      QStringLiteral("30")});
+    parser.addOption({QStringLiteral("seed"), QStringLiteral("random seed"), QStringLiteral("S"),
+                      QStringLiteral("1")});
+    parser.addOption({QStringLiteral("tokens"), QStringLiteral("tokens per run"),
+                      QStringLiteral("N"), QStringLiteral("48")});
+    parser.addOption({QStringLiteral("corolla"), QStringLiteral("the corolla program"),
+                      QStringLiteral("PATH"), QStringLiteral(COROLLA_BINARY)});
     parser.addOption({QStringLiteral("step-timeout"), QStringLiteral("the client's --step-timeout"),
                       QStringLiteral("S"), QStringLiteral("2")});
-    parser.addOption({QStringLiteral("route-timeout"), QStringLiteral("the client's --route-timeout"),
-                      QStringLiteral("S"), QStringLiteral("3")});
+    parser.addOption({QStringLiteral("route-timeout"),
+                      QStringLiteral("the client's --route-timeout"), QStringLiteral("S"),
+                      QStringLiteral("3")});
     parser.addOption({QStringLiteral("verbose"), QStringLiteral("one line per run")});
     parser.process(app);
     bool runsOk = false, seedOk = false, tokensOk = false;
@@ -429,10 +479,11 @@ int main(int argc, char **argv)
     bool stepOk = false, routeOk = false;
     const int stepTimeoutS = parser.value(QStringLiteral("step-timeout")).toInt(&stepOk);
     const int routeTimeoutS = parser.value(QStringLiteral("route-timeout")).toInt(&routeOk);
-    if (!runsOk || !seedOk || !tokensOk || !stepOk || !routeOk || runs < 1 || tokens < 4 || tokens > 1000
-        || stepTimeoutS < 1 || routeTimeoutS < 0) {
-        std::fprintf(stderr, "chaos: --runs must be at least 1, --seed a whole number, --tokens 4-1000, "
-                             "--step-timeout at least 1 and --route-timeout at least 0\n");
+    if (!runsOk || !seedOk || !tokensOk || !stepOk || !routeOk || runs < 1 || tokens < 4
+        || tokens > 1000 || stepTimeoutS < 1 || routeTimeoutS < 0) {
+        std::fprintf(stderr,
+                     "chaos: --runs must be at least 1, --seed a whole number, --tokens 4-1000, "
+                     "--step-timeout at least 1 and --route-timeout at least 0\n");
         return 2;
     }
 
@@ -447,13 +498,14 @@ int main(int argc, char **argv)
         ++summary.runs;
     }
     const int crashes = summary.counts[Outcome::Crash] + campaign.serverCrashes();
-    std::printf("chaos: seed %llu, %d runs, %d identical, %d clean errors, %d wrong outputs, %d unexpected errors, "
+    std::printf("chaos: seed %llu, %d runs, %d identical, %d clean errors, %d wrong outputs, %d "
+                "unexpected errors, "
                 "%d crashes, %d hangs\n",
-                seed, summary.runs, summary.counts[Outcome::Identical], summary.counts[Outcome::CleanError],
-                summary.counts[Outcome::Wrong], summary.counts[Outcome::UnexpectedError], crashes,
-                summary.counts[Outcome::Hang]);
-    const bool failed = summary.counts[Outcome::Wrong] + summary.counts[Outcome::UnexpectedError] + crashes
-            + summary.counts[Outcome::Hang]
-        > 0;
+                seed, summary.runs, summary.counts[Outcome::Identical],
+                summary.counts[Outcome::CleanError], summary.counts[Outcome::Wrong],
+                summary.counts[Outcome::UnexpectedError], crashes, summary.counts[Outcome::Hang]);
+    const bool failed = summary.counts[Outcome::Wrong] + summary.counts[Outcome::UnexpectedError]
+                            + crashes + summary.counts[Outcome::Hang]
+                        > 0;
     return failed ? 1 : 0;
 }

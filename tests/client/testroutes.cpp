@@ -39,15 +39,16 @@ class TestRoutes : public QObject {
 private Q_SLOTS:
     void chainCoversEveryBlock()
     {
-        auto route = planRoute({server("a", 0, 4, 1), server("b", 4, 8, 1)}, 0, 8, RouteKind::Inference, 100);
+        auto route = planRoute({server("a", 0, 4, 1), server("b", 4, 8, 1)}, 0, 8,
+                               RouteKind::Inference, 100);
         QVERIFY(route);
         QCOMPARE(describe(*route), std::string("a[0,4)b[4,8)"));
     }
 
     void fewerHopsWinWhenServersAreAlike()
     {
-        auto route = planRoute({server("a", 0, 4, 5), server("b", 4, 8, 5), server("all", 0, 8, 5)}, 0, 8,
-                               RouteKind::Inference, 100);
+        auto route = planRoute({server("a", 0, 4, 5), server("b", 4, 8, 5), server("all", 0, 8, 5)},
+                               0, 8, RouteKind::Inference, 100);
         QCOMPARE(describe(*route), std::string("all[0,8)"));
     }
 
@@ -55,32 +56,39 @@ private Q_SLOTS:
     {
         const std::vector<ServerCandidate> servers{server("head", 0, 2, 1), server("far", 2, 4, 80),
                                                    server("near", 2, 4, 2)};
-        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)), std::string("head[0,2)near[2,4)"));
+        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)),
+                 std::string("head[0,2)near[2,4)"));
         // Unknown latency is priced as a typical internet round trip, not as zero.
         std::vector<ServerCandidate> unknown = servers;
         unknown[2].rttMs = -1;
-        QCOMPARE(describe(*planRoute(unknown, 0, 4, RouteKind::Inference, 100)), std::string("head[0,2)near[2,4)"));
+        QCOMPARE(describe(*planRoute(unknown, 0, 4, RouteKind::Inference, 100)),
+                 std::string("head[0,2)near[2,4)"));
         unknown[1].rttMs = 200;
-        QCOMPARE(describe(*planRoute(unknown, 0, 4, RouteKind::Inference, 100)), std::string("head[0,2)near[2,4)"));
+        QCOMPARE(describe(*planRoute(unknown, 0, 4, RouteKind::Inference, 100)),
+                 std::string("head[0,2)near[2,4)"));
     }
 
     void slowComputeCanOutweighLatency()
     {
         // 8 blocks at 10 steps/s cost 800 ms: a far but fast server wins.
-        const std::vector<ServerCandidate> servers{server("slow", 0, 8, 1, 10), server("fast", 0, 8, 60, 1000)};
-        QCOMPARE(describe(*planRoute(servers, 0, 8, RouteKind::Inference, 100)), std::string("fast[0,8)"));
+        const std::vector<ServerCandidate> servers{server("slow", 0, 8, 1, 10),
+                                                   server("fast", 0, 8, 60, 1000)};
+        QCOMPARE(describe(*planRoute(servers, 0, 8, RouteKind::Inference, 100)),
+                 std::string("fast[0,8)"));
     }
 
     void spansMaySplitAnywhere()
     {
         // b overlaps a: the route may leave a early or enter b late.
-        auto route = planRoute({server("a", 0, 6, 1), server("b", 3, 8, 1)}, 0, 8, RouteKind::Inference, 100);
+        auto route = planRoute({server("a", 0, 6, 1), server("b", 3, 8, 1)}, 0, 8,
+                               RouteKind::Inference, 100);
         QCOMPARE(route->size(), std::size_t(2));
         QCOMPARE(route->front().start, std::int64_t(0));
         QCOMPARE(route->back().end, std::int64_t(8));
         QCOMPARE(route->front().end, route->back().start);
         // A sub-range, as a failover re-plans only the lost blocks.
-        QCOMPARE(describe(*planRoute({server("a", 0, 6, 1), server("b", 3, 8, 1)}, 4, 6, RouteKind::Inference, 100)),
+        QCOMPARE(describe(*planRoute({server("a", 0, 6, 1), server("b", 3, 8, 1)}, 4, 6,
+                                     RouteKind::Inference, 100)),
                  std::string("a[4,6)"));
     }
 
@@ -88,17 +96,21 @@ private Q_SLOTS:
     {
         std::vector<ServerCandidate> servers{server("flaky", 0, 4, 1), server("steady", 0, 4, 20)};
         servers[0].recentFailures = 1;
-        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)), std::string("steady[0,4)"));
+        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)),
+                 std::string("steady[0,4)"));
         servers[0].recentFailures = 0;
         servers[0].cacheTokensLeft = 50;
-        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)), std::string("steady[0,4)"));
+        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Inference, 100)),
+                 std::string("steady[0,4)"));
         // Forward passes keep no cache: the full one is fine for them.
-        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Forward, 100)), std::string("flaky[0,4)"));
+        QCOMPARE(describe(*planRoute(servers, 0, 4, RouteKind::Forward, 100)),
+                 std::string("flaky[0,4)"));
     }
 
     void missingBlocksAreNamed()
     {
-        auto route = planRoute({server("a", 0, 2, 1), server("b", 5, 8, 1)}, 0, 8, RouteKind::Inference, 100);
+        auto route = planRoute({server("a", 0, 2, 1), server("b", 5, 8, 1)}, 0, 8,
+                               RouteKind::Inference, 100);
         QVERIFY(!route);
         QCOMPARE(route.error().code, ErrorCode::NotFound);
         QCOMPARE(route.error().message, std::string("no server holds blocks 2-4"));

@@ -24,7 +24,7 @@ namespace {
 struct StartedServer {
     QProcess *process = nullptr;
     QString peerId;
-    quint16 port = 0;        // where clients connect: the relay's port when there is one
+    quint16 port = 0; // where clients connect: the relay's port when there is one
 };
 
 quint16 freeTcpPort()
@@ -45,7 +45,8 @@ class TestSwarmGeneration : public QObject {
     {
         const QString path = m_folder.filePath(family);
         if (!QFileInfo::exists(path)) {
-            auto written = writeTestModel(path.toStdString(), {family.toStdString(), "tiny", at::kFloat, 9}, 1);
+            auto written = writeTestModel(path.toStdString(),
+                                          {family.toStdString(), "tiny", at::kFloat, 9}, 1);
             if (!written)
                 qFatal("%s", written.error().message.c_str());
         }
@@ -60,18 +61,29 @@ class TestSwarmGeneration : public QObject {
         const quint16 relayPort = delayMs >= 0 ? freeTcpPort() : 0;
         const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
         QFile(noPeers).open(QIODevice::WriteOnly);
-        QStringList arguments{QStringLiteral("serve"), QStringLiteral("--model"), model,
-                              QStringLiteral("--blocks"), blocks, QStringLiteral("--dtype"), QStringLiteral("fp32"),
-                              QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-                              QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
-                              QStringLiteral("--identity"), m_folder.filePath(name + QStringLiteral(".pem"))};
+        QStringList arguments{QStringLiteral("serve"),
+                              QStringLiteral("--model"),
+                              model,
+                              QStringLiteral("--blocks"),
+                              blocks,
+                              QStringLiteral("--dtype"),
+                              QStringLiteral("fp32"),
+                              QStringLiteral("--listen"),
+                              QStringLiteral("127.0.0.1"),
+                              QStringLiteral("--static-peers"),
+                              noPeers,
+                              QStringLiteral("--public-name"),
+                              name,
+                              QStringLiteral("--identity"),
+                              m_folder.filePath(name + QStringLiteral(".pem"))};
         if (relayPort)
-            arguments << QStringLiteral("--announce-address") << QStringLiteral("127.0.0.1:%1").arg(relayPort);
+            arguments << QStringLiteral("--announce-address")
+                      << QStringLiteral("127.0.0.1:%1").arg(relayPort);
         server.process = peers.start(arguments + extra);
         QElapsedTimer timer;
         timer.start();
-        while (!peers.log(server.process).contains(QLatin1String("serving blocks")) && timer.elapsed() < 60000
-               && server.process->state() == QProcess::Running)
+        while (!peers.log(server.process).contains(QLatin1String("serving blocks"))
+               && timer.elapsed() < 60000 && server.process->state() == QProcess::Running)
             QTest::qWait(20);
         const QString log = peers.log(server.process);
         const QRegularExpressionMatch match =
@@ -82,10 +94,12 @@ class TestSwarmGeneration : public QObject {
         server.port = quint16(match.captured(2).toUInt());
         if (relayPort) {
             QProcess *relay = peers.start({QStringLiteral("--listen"), QString::number(relayPort),
-                                           QStringLiteral("--to"), QStringLiteral("127.0.0.1:%1").arg(server.port),
+                                           QStringLiteral("--to"),
+                                           QStringLiteral("127.0.0.1:%1").arg(server.port),
                                            QStringLiteral("--delay-ms"), QString::number(delayMs)},
                                           QStringLiteral(COROLLA_RELAY_BINARY));
-            while (!peers.log(relay).contains(QLatin1String("relaying")) && relay->state() == QProcess::Running)
+            while (!peers.log(relay).contains(QLatin1String("relaying"))
+                   && relay->state() == QProcess::Running)
                 QTest::qWait(10);
             server.port = relayPort;
         }
@@ -99,21 +113,31 @@ class TestSwarmGeneration : public QObject {
         QFile file(path);
         file.open(QIODevice::WriteOnly);
         for (const StartedServer &server : servers)
-            file.write(QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
+            file.write(
+                QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
         return path;
     }
 
     static QStringList generateArguments(const QString &model, int tokens)
     {
-        return {QStringLiteral("generate"), QStringLiteral("--model"), model, QStringLiteral("--ids"),
-                QStringLiteral("1,5,9,13"), QStringLiteral("--max-new-tokens"), QString::number(tokens)};
+        return {QStringLiteral("generate"),
+                QStringLiteral("--model"),
+                model,
+                QStringLiteral("--ids"),
+                QStringLiteral("1,5,9,13"),
+                QStringLiteral("--max-new-tokens"),
+                QString::number(tokens)};
     }
 
     // The wire dtype is left at its default, which must be lossless.
     static QStringList swarmArguments(const QString &peersFile)
     {
-        return {QStringLiteral("--swarm"), QStringLiteral("--static-peers"), peersFile,
-                QStringLiteral("--route-timeout"), QStringLiteral("10"), QStringLiteral("--step-timeout"),
+        return {QStringLiteral("--swarm"),
+                QStringLiteral("--static-peers"),
+                peersFile,
+                QStringLiteral("--route-timeout"),
+                QStringLiteral("10"),
+                QStringLiteral("--step-timeout"),
                 QStringLiteral("10")};
     }
 
@@ -121,24 +145,28 @@ class TestSwarmGeneration : public QObject {
     static quint16 startBootstrap(PeerProcesses &peers)
     {
         const quint16 port = freeUdpPort();
-        QProcess *node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+        QProcess *node = peers.start(
+            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
         QElapsedTimer timer;
         timer.start();
-        while (!peers.log(node).contains(QLatin1String("DHT bootstrap node")) && timer.elapsed() < 30000)
+        while (!peers.log(node).contains(QLatin1String("DHT bootstrap node"))
+               && timer.elapsed() < 30000)
             QTest::qWait(20);
         return port;
     }
 
     static QStringList dhtArguments(quint16 bootstrapPort)
     {
-        return {QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(bootstrapPort)};
+        return {QStringLiteral("--dht-bootstrap"),
+                QStringLiteral("127.0.0.1:%1").arg(bootstrapPort)};
     }
 
     static QStringList dhtClientArguments(quint16 bootstrapPort, int routeTimeoutS)
     {
-        return QStringList{QStringLiteral("--swarm"), QStringLiteral("--route-timeout"), QString::number(routeTimeoutS),
-                           QStringLiteral("--step-timeout"), QStringLiteral("5")}
-            + dhtArguments(bootstrapPort);
+        return QStringList{QStringLiteral("--swarm"), QStringLiteral("--route-timeout"),
+                           QString::number(routeTimeoutS), QStringLiteral("--step-timeout"),
+                           QStringLiteral("5")}
+               + dhtArguments(bootstrapPort);
     }
 
 private Q_SLOTS:
@@ -154,12 +182,14 @@ private Q_SLOTS:
         QFETCH(QString, family);
         const QString model = modelFor(family);
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("a")),
-                                                 startServer(peers, model, QStringLiteral("2:3"), QStringLiteral("b")),
-                                                 startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("c"))};
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("a")),
+            startServer(peers, model, QStringLiteral("2:3"), QStringLiteral("b")),
+            startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("c"))};
         const auto [localCode, local] = peers.run(generateArguments(model, 24));
         QCOMPARE(localCode, 0);
-        const auto [swarmCode, swarm] = peers.run(generateArguments(model, 24) + swarmArguments(peersFile(servers)));
+        const auto [swarmCode, swarm] =
+            peers.run(generateArguments(model, 24) + swarmArguments(peersFile(servers)));
         QVERIFY2(swarmCode == 0, qPrintable(peers.logs()));
         QCOMPARE(swarm, local);
         QCOMPARE(local.trimmed().split(' ').size(), 24);
@@ -187,11 +217,13 @@ private Q_SLOTS:
         const auto [localCode, local] = peers.run(generateArguments(model, 30));
         QCOMPARE(localCode, 0);
 
-        QProcess *client = peers.start(generateArguments(model, 30) + swarmArguments(peersFile(servers)));
+        QProcess *client =
+            peers.start(generateArguments(model, 30) + swarmArguments(peersFile(servers)));
         client->setReadChannel(QProcess::StandardOutput);
         QByteArray output;
         QString route;
-        QTRY_VERIFY_WITH_TIMEOUT((route = peers.log(client)).contains(QLatin1String("route:")), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT((route = peers.log(client)).contains(QLatin1String("route:")),
+                                 30000);
         if (killAfterTokens > 0)
             QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(),
                                       output.split(' ').size() > killAfterTokens),
@@ -205,18 +237,26 @@ private Q_SLOTS:
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
         QCOMPARE(output, local);
         QVERIFY2(log.contains(QLatin1String("recovered from 1 failed server")), qPrintable(log));
-        QVERIFY2(log.contains(firstTail ? QLatin1String("on tail2") : QLatin1String("on tail1")), qPrintable(log));
+        QVERIFY2(log.contains(firstTail ? QLatin1String("on tail2") : QLatin1String("on tail1")),
+                 qPrintable(log));
     }
 
     void chatOverTheSwarmKeepsItsSessionAcrossTurns()
     {
         const QString model = modelFor(QStringLiteral("llama"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:3"), QStringLiteral("a")),
-                                                 startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("b"))};
-        const QStringList chat{QStringLiteral("chat"), QStringLiteral("--model"), model, QStringLiteral("--dtype"),
-                               QStringLiteral("fp32"), QStringLiteral("--max-new-tokens"), QStringLiteral("8"),
-                               QStringLiteral("--system"), QStringLiteral("Be brief.")};
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:3"), QStringLiteral("a")),
+            startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("b"))};
+        const QStringList chat{QStringLiteral("chat"),
+                               QStringLiteral("--model"),
+                               model,
+                               QStringLiteral("--dtype"),
+                               QStringLiteral("fp32"),
+                               QStringLiteral("--max-new-tokens"),
+                               QStringLiteral("8"),
+                               QStringLiteral("--system"),
+                               QStringLiteral("Be brief.")};
         auto converse = [&](const QStringList &arguments) {
             QProcess *process = peers.start(arguments);
             process->write("Hello there\nAnd a second question\n");
@@ -244,20 +284,24 @@ private Q_SLOTS:
     {
         const QString model = modelFor(QStringLiteral("llama"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("front")),
-                                                 startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("back")),
-                                                 startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("whole"))};
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("front")),
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("back")),
+            startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("whole"))};
         std::vector<StaticPeer> staticPeers;
         for (const StartedServer &server : servers)
             staticPeers.push_back({"127.0.0.1", server.port, server.peerId.toStdString()});
         const std::string modelId = *modelIdForDirectory(model.toStdString());
-        auto client = SwarmClient::start([&]() -> Result<std::unique_ptr<SwarmWatcher>> {
-            auto watcher = std::make_unique<SwarmWatcher>(modelId);
-            watcher->addRegistry(std::make_unique<StaticRegistry>(staticPeers));
-            return watcher;
-        }, 500);
+        auto client = SwarmClient::start(
+            [&]() -> Result<std::unique_ptr<SwarmWatcher>> {
+                auto watcher = std::make_unique<SwarmWatcher>(modelId);
+                watcher->addRegistry(std::make_unique<StaticRegistry>(staticPeers));
+                return watcher;
+            },
+            500);
         QVERIFY(client);
-        QVERIFY((*client)->waitForServers([](const auto &found) { return found.size() == 3; }, 30000));
+        QVERIFY(
+            (*client)->waitForServers([](const auto &found) { return found.size() == 3; }, 30000));
 
         const ModelConfig config = *ModelConfig::load(model.toStdString());
         auto checkpoint = Checkpoint::open(model.toStdString());
@@ -302,12 +346,13 @@ private Q_SLOTS:
         const QString model = modelFor(QStringLiteral("llama"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         // The record's first address refuses connections; the second is the server.
-        const std::vector<StartedServer> servers{startServer(
-            peers, model, QStringLiteral("0:4"), QStringLiteral("multihomed"), -1,
-            {QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1:1"),
-             QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1")})};
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("multihomed"), -1,
+                        {QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1:1"),
+                         QStringLiteral("--announce-address"), QStringLiteral("127.0.0.1")})};
         const auto [localCode, local] = peers.run(generateArguments(model, 8));
-        QProcess *client = peers.start(generateArguments(model, 8) + swarmArguments(peersFile(servers)));
+        QProcess *client =
+            peers.start(generateArguments(model, 8) + swarmArguments(peersFile(servers)));
         QVERIFY(client->waitForFinished(60000));
         const QString log = peers.log(client);
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
@@ -319,7 +364,8 @@ private Q_SLOTS:
     {
         const QString model = modelFor(QStringLiteral("llama"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("only"))};
+        const std::vector<StartedServer> servers{
+            startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("only"))};
         QStringList arguments = generateArguments(model, 8) + swarmArguments(peersFile(servers));
         arguments[arguments.indexOf(QStringLiteral("--route-timeout")) + 1] = QStringLiteral("2");
         QProcess *client = peers.start(arguments);
@@ -345,21 +391,29 @@ private Q_SLOTS:
         const QString model = modelFor(QStringLiteral("llama"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const quint16 bootstrap = startBootstrap(peers);
-        startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), -1, dhtArguments(bootstrap));
+        startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), -1,
+                    dhtArguments(bootstrap));
         const StartedServer tail = startServer(
             peers, model, QStringLiteral("2:4"), QStringLiteral("tail"), -1,
-            dhtArguments(bootstrap) + (killed ? QStringList{} : QStringList{QStringLiteral("--cache-tokens"), QStringLiteral("1")}));
+            dhtArguments(bootstrap)
+                + (killed ? QStringList{}
+                          : QStringList{QStringLiteral("--cache-tokens"), QStringLiteral("1")}));
         if (killed)
             peers.kill(tail.process);
 
-        QProcess *client = peers.start(generateArguments(model, 8) + dhtClientArguments(bootstrap, 3));
+        QProcess *client =
+            peers.start(generateArguments(model, 8) + dhtClientArguments(bootstrap, 3));
         QVERIFY(client->waitForFinished(60000));
         const QString log = peers.log(client);
-        QVERIFY2(client->exitStatus() == QProcess::NormalExit && client->exitCode() == 1, qPrintable(log));
-        QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")), qPrintable(log));
-        QVERIFY2(log.contains(QLatin1String("2 server(s) seen")), qPrintable(log)); // the stale record too
+        QVERIFY2(client->exitStatus() == QProcess::NormalExit && client->exitCode() == 1,
+                 qPrintable(log));
+        QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")),
+                 qPrintable(log));
+        QVERIFY2(log.contains(QLatin1String("2 server(s) seen")),
+                 qPrintable(log)); // the stale record too
         if (!killed)
-            QVERIFY2(log.contains(QLatin1String("last failure")), qPrintable(log)); // it did try to open a session
+            QVERIFY2(log.contains(QLatin1String("last failure")),
+                     qPrintable(log)); // it did try to open a session
     }
 
     // The only holder of a span dies mid-answer: the client waits for a replacement, then
@@ -379,15 +433,18 @@ private Q_SLOTS:
         const quint16 bootstrap = startBootstrap(peers);
         const QStringList dht = dhtArguments(bootstrap);
         startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("head"), 2, dht);
-        const StartedServer tail = startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("tail"), 2, dht);
+        const StartedServer tail =
+            startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("tail"), 2, dht);
         const auto [localCode, local] = peers.run(generateArguments(model, 30));
         QCOMPARE(localCode, 0);
 
-        QProcess *client = peers.start(generateArguments(model, 30)
-                                       + dhtClientArguments(bootstrap, replacementAppears ? 60 : 3));
+        QProcess *client =
+            peers.start(generateArguments(model, 30)
+                        + dhtClientArguments(bootstrap, replacementAppears ? 60 : 3));
         client->setReadChannel(QProcess::StandardOutput);
         QByteArray output;
-        QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
         peers.kill(tail.process);
         if (replacementAppears)
             startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("newtail"), -1, dht);
@@ -401,8 +458,11 @@ private Q_SLOTS:
             QVERIFY2(log.contains(QLatin1String("on newtail")), qPrintable(log));
         } else {
             QVERIFY2(client->exitCode() == 1, qPrintable(log));
-            QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")), qPrintable(log));
-            QVERIFY2(local.startsWith(output.trimmed()), (output + " / " + local).constData()); // what was printed before the error was right
+            QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")),
+                     qPrintable(log));
+            QVERIFY2(local.startsWith(output.trimmed()),
+                     (output + " / " + local)
+                         .constData()); // what was printed before the error was right
         }
     }
 
@@ -421,16 +481,20 @@ private Q_SLOTS:
 
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const quint16 bootstrap = startBootstrap(peers);
-        startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("original"), -1, dhtArguments(bootstrap));
+        startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("original"), -1,
+                    dhtArguments(bootstrap));
         // The twin's client finds no server of its weights...
-        QProcess *twinClient = peers.start(generateArguments(twin, 4) + dhtClientArguments(bootstrap, 3));
+        QProcess *twinClient =
+            peers.start(generateArguments(twin, 4) + dhtClientArguments(bootstrap, 3));
         QVERIFY(twinClient->waitForFinished(60000));
         QString log = peers.log(twinClient);
         QCOMPARE(twinClient->exitCode(), 1);
         QVERIFY2(log.contains(QLatin1String("no server holds blocks 0-3 of model ")
-                              + QString::fromStdString(*twinId)), qPrintable(log));
+                              + QString::fromStdString(*twinId)),
+                 qPrintable(log));
         // ...while the original's client uses the server.
-        QProcess *client = peers.start(generateArguments(model, 4) + dhtClientArguments(bootstrap, 30));
+        QProcess *client =
+            peers.start(generateArguments(model, 4) + dhtClientArguments(bootstrap, 30));
         QVERIFY(client->waitForFinished(60000));
         log = peers.log(client);
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
@@ -449,19 +513,23 @@ private Q_SLOTS:
             startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("far"), 80)};
         const auto [localCode, local] = peers.run(generateArguments(model, 60));
         QCOMPARE(localCode, 0);
-        QProcess *client = peers.start(generateArguments(model, 60) + swarmArguments(peersFile(servers)));
+        QProcess *client =
+            peers.start(generateArguments(model, 60) + swarmArguments(peersFile(servers)));
         QString log;
-        QTRY_VERIFY_WITH_TIMEOUT((log = peers.log(client)).contains(QLatin1String("route:")), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT((log = peers.log(client)).contains(QLatin1String("route:")),
+                                 30000);
         QVERIFY2(log.contains(QLatin1String("on near")), qPrintable(log));
         QByteArray output;
-        QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
         peers.kill(servers[1].process);
         QVERIFY(client->waitForFinished(60000));
         output += client->readAllStandardOutput();
         log = peers.log(client);
         QCOMPARE(client->exitCode(), 0);
         QCOMPARE(output, local);
-        QVERIFY2(log.contains(QLatin1String("route now: blocks 0-1 on head")) && log.contains(QLatin1String("on far")),
+        QVERIFY2(log.contains(QLatin1String("route now: blocks 0-1 on head"))
+                     && log.contains(QLatin1String("on far")),
                  qPrintable(log));
     }
 };

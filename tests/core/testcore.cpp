@@ -45,7 +45,8 @@ private Q_SLOTS:
         QCOMPARE(calls, 0); // nothing runs after an error
 
         // The next step may change the value's type.
-        auto text = half(8).andThen([](int value) -> Result<std::string> { return std::to_string(value); });
+        auto text =
+            half(8).andThen([](int value) -> Result<std::string> { return std::to_string(value); });
         QCOMPARE(*text, std::string("4"));
     }
 
@@ -62,12 +63,15 @@ private Q_SLOTS:
         QCOMPARE(ComputeDevice::fromName("cpu")->kind, ComputeDevice::Kind::Cpu);
         QVERIFY(*ComputeDevice::fromName("cuda") == ComputeDevice::cuda(0));
         QVERIFY(*ComputeDevice::fromName("cuda:3") == ComputeDevice::cuda(3));
-        for (const ComputeDevice &device : {ComputeDevice{}, ComputeDevice::cuda(0), ComputeDevice::cuda(12)})
+        for (const ComputeDevice &device :
+             {ComputeDevice{}, ComputeDevice::cuda(0), ComputeDevice::cuda(12)})
             QVERIFY(*ComputeDevice::fromName(device.name()) == device);
-        for (const char *bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU"}) {
+        for (const char *bad :
+             {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU"}) {
             auto device = ComputeDevice::fromName(bad);
             QVERIFY2(!device, bad);
-            QVERIFY2(device.error().message.find("choose cpu, cuda or cuda:N") != std::string::npos, bad);
+            QVERIFY2(device.error().message.find("choose cpu, cuda or cuda:N") != std::string::npos,
+                     bad);
         }
     }
 };

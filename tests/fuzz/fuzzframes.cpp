@@ -25,8 +25,9 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     const QByteArray one = encodeFrame(QByteArray::fromStdString(envelope.SerializeAsString()));
     fuzz::writeSeed(folder, QStringLiteral("forward"), one.toStdString());
     envelope.mutable_request()->mutable_ping()->set_client_time_us(12345);
-    fuzz::writeSeed(folder, QStringLiteral("two-frames"),
-                    (one + encodeFrame(QByteArray::fromStdString(envelope.SerializeAsString()))).toStdString());
+    fuzz::writeSeed(
+        folder, QStringLiteral("two-frames"),
+        (one + encodeFrame(QByteArray::fromStdString(envelope.SerializeAsString()))).toStdString());
     return 0;
 }
 
@@ -47,10 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         if (payloadBytes + 4 * std::size_t(frames + 1) > size)
             fuzz::violated("the reader returned more payload than the stream held");
         proto::Envelope envelope;
-        if (envelope.ParseFromArray((*payload)->constData(), int((*payload)->size())) && envelope.has_request()) {
+        if (envelope.ParseFromArray((*payload)->constData(), int((*payload)->size()))
+            && envelope.has_request()) {
             const proto::Request &request = envelope.request();
-            for (const proto::Tensor *tensor : {&request.forward().hidden(), &request.backward().hidden(),
-                                                &request.backward().grad_output(), &request.step().hidden()}) {
+            for (const proto::Tensor *tensor :
+                 {&request.forward().hidden(), &request.backward().hidden(),
+                  &request.backward().grad_output(), &request.step().hidden()}) {
                 auto decoded = decodeTensor(*tensor, 1 << 20);
                 (void)decoded;
             }

@@ -23,7 +23,6 @@ const PeerIdentity &signer()
     return identity;
 }
 
-
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
@@ -50,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     proto::LanDatagram datagram;
     if (datagram.ParseFromArray(data, int(size)))
         for (const proto::SignedRecord &signedRecord : datagram.records()) {
-            auto verified = verifyRecord(QByteArray::fromStdString(signedRecord.SerializeAsString()), kNowMs);
+            auto verified =
+                verifyRecord(QByteArray::fromStdString(signedRecord.SerializeAsString()), kNowMs);
             (void)verified;
         }
 

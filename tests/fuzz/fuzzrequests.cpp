@@ -33,8 +33,9 @@ bool checkHidden(const proto::Tensor &wire)
     auto shape = checkTensor(wire, limit.maxTokensPerRequest * kHiddenSize);
     if (!shape || !checkHiddenShape(*shape, kHiddenSize, limit))
         return false;
-    if (shape->size() != 3 || (*shape)[2] != kHiddenSize || (*shape)[0] < 1 || (*shape)[0] > limit.maxBatch
-        || (*shape)[1] < 1 || (*shape)[0] * (*shape)[1] > limit.maxTokensPerRequest)
+    if (shape->size() != 3 || (*shape)[2] != kHiddenSize || (*shape)[0] < 1
+        || (*shape)[0] > limit.maxBatch || (*shape)[1] < 1
+        || (*shape)[0] * (*shape)[1] > limit.maxTokensPerRequest)
         fuzz::violated("hidden states outside the limits passed");
     std::vector<float> values(std::size_t((*shape)[0] * (*shape)[1] * kHiddenSize));
     if (!decodeTensorInto(wire, values))
@@ -47,9 +48,11 @@ bool checkHidden(const proto::Tensor &wire)
 
 // Forward and backward inputs as checkedSpanCall() checks them.
 void checkSpanInput(std::int64_t start, std::int64_t end, const proto::Tensor &hidden,
-                    const google::protobuf::RepeatedField<std::int64_t> &lengths, proto::Codec replyCodec)
+                    const google::protobuf::RepeatedField<std::int64_t> &lengths,
+                    proto::Codec replyCodec)
 {
-    if (!checkBlocks(start, end, kServedBegin, kServedEnd) || !checkReplyCodec(replyCodec) || !checkHidden(hidden))
+    if (!checkBlocks(start, end, kServedBegin, kServedEnd) || !checkReplyCodec(replyCodec)
+        || !checkHidden(hidden))
         return;
     if (start < kServedBegin || end > kServedEnd || start >= end)
         fuzz::violated("a block range outside the span passed");
@@ -94,8 +97,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     open.mutable_open_session()->set_reply_codec(proto::CODEC_BF16);
     fuzz::writeSeed(folder, QStringLiteral("open"), open.SerializeAsString());
     proto::Request step;
-    *step.mutable_step()->mutable_hidden() =
-        *encodeTensor(std::vector<float>(kHiddenSize, 1.0f), {1, 1, kHiddenSize}, proto::CODEC_BF16);
+    *step.mutable_step()->mutable_hidden() = *encodeTensor(std::vector<float>(kHiddenSize, 1.0f),
+                                                           {1, 1, kHiddenSize}, proto::CODEC_BF16);
     fuzz::writeSeed(folder, QStringLiteral("step"), step.SerializeAsString());
     return 0;
 }
@@ -109,7 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     switch (request.body_case()) {
     case proto::Request::kForward: {
         const proto::ForwardRequest &forward = request.forward();
-        checkSpanInput(forward.start(), forward.end(), forward.hidden(), forward.lengths(), forward.reply_codec());
+        checkSpanInput(forward.start(), forward.end(), forward.hidden(), forward.lengths(),
+                       forward.reply_codec());
         break;
     }
     case proto::Request::kBackward: {
@@ -124,7 +128,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         if (checkOpenSession(open, kServedBegin, kServedEnd, limit)
             && (open.start() < kServedBegin || open.end() > kServedEnd || open.start() >= open.end()
                 || open.batch() < 1 || open.batch() > limit.maxBatch || open.max_length() < 1
-                || open.max_length() > limit.maxSessionLength || !proto::Codec_IsValid(open.reply_codec())))
+                || open.max_length() > limit.maxSessionLength
+                || !proto::Codec_IsValid(open.reply_codec())))
             fuzz::violated("an open request outside the limits passed");
         break;
     }

@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     if (folder.isEmpty())
         return 0;
     const std::vector<float> values{1.0f, -2.0f, 0.5f, 3.0f, 0.25f, -1.0f, 1e-3f, 65000.0f};
-    for (proto::Codec codec : {proto::CODEC_FP32, proto::CODEC_BF16, proto::CODEC_FP16, proto::CODEC_INT8_BLOCK})
+    for (proto::Codec codec :
+         {proto::CODEC_FP32, proto::CODEC_BF16, proto::CODEC_FP16, proto::CODEC_INT8_BLOCK})
         fuzz::writeSeed(folder, QString::fromLatin1(codecName(codec)),
                         encodeTensor(values, {2, 4}, codec, 4)->SerializeAsString());
     return 0;

@@ -49,7 +49,7 @@ std::string tensorEntry(const std::string &dtype, const std::string &shape, std:
                         std::uint64_t end)
 {
     return "{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":["
-        + std::to_string(begin) + "," + std::to_string(end) + "]}";
+           + std::to_string(begin) + "," + std::to_string(end) + "]}";
 }
 
 } // namespace
@@ -59,7 +59,10 @@ class TestSafetensors : public QObject {
 
 private:
     QTemporaryDir m_dir;
-    std::string path(const char *name) const { return m_dir.filePath(QString::fromLatin1(name)).toStdString(); }
+    std::string path(const char *name) const
+    {
+        return m_dir.filePath(QString::fromLatin1(name)).toStdString();
+    }
 
     // Opens `file` expecting failure; the message must name the file and contain `fragment`.
     void expectOpenError(const std::string &file, const std::string &fragment)
@@ -124,13 +127,17 @@ private Q_SLOTS:
         expectOpenError(path("count.safetensors"), "need 12 bytes but data_offsets span 16");
 
         writeRaw(path("overlap.safetensors"),
-                 "{\"a\":" + tensorEntry("F32", "[2]", 0, 8) + ",\"b\":" + tensorEntry("F32", "[2]", 4, 12) + "}", 12);
+                 "{\"a\":" + tensorEntry("F32", "[2]", 0, 8)
+                     + ",\"b\":" + tensorEntry("F32", "[2]", 4, 12) + "}",
+                 12);
         expectOpenError(path("overlap.safetensors"), "overlap");
 
-        writeRaw(path("reversed.safetensors"), "{\"w\":" + tensorEntry("F32", "[0]", 8, 4) + "}", 8);
+        writeRaw(path("reversed.safetensors"), "{\"w\":" + tensorEntry("F32", "[0]", 8, 4) + "}",
+                 8);
         expectOpenError(path("reversed.safetensors"), "reversed");
 
-        writeRaw(path("negative.safetensors"), "{\"w\":" + tensorEntry("F32", "[-1]", 0, 4) + "}", 4);
+        writeRaw(path("negative.safetensors"), "{\"w\":" + tensorEntry("F32", "[-1]", 0, 4) + "}",
+                 4);
         expectOpenError(path("negative.safetensors"), "non-negative");
 
         writeRaw(path("overflow.safetensors"),
@@ -155,7 +162,8 @@ private Q_SLOTS:
 
     void unsupportedButKnownDtypeFailsOnRead()
     {
-        writeRaw(path("ints.safetensors"), "{\"ids\":" + tensorEntry("I64", "[2]", 0, 16) + "}", 16);
+        writeRaw(path("ints.safetensors"), "{\"ids\":" + tensorEntry("I64", "[2]", 0, 16) + "}",
+                 16);
         auto file = SafetensorsFile::open(path("ints.safetensors"));
         QVERIFY(file.ok());
         auto read = (*file)->read("ids");
@@ -271,14 +279,16 @@ private Q_SLOTS:
         std::ifstream in(path("values.npy"), std::ios::binary);
         std::string head(10, '\0');
         in.read(head.data(), 10);
-        const std::size_t headerLength = std::size_t(std::uint8_t(head[8])) | (std::size_t(std::uint8_t(head[9])) << 8);
+        const std::size_t headerLength =
+            std::size_t(std::uint8_t(head[8])) | (std::size_t(std::uint8_t(head[9])) << 8);
         QCOMPARE((10 + headerLength) % 64, std::size_t(0)); // NumPy's alignment rule
     }
 
     void modelIdsFollowConfigAndWeightsNotTheFolder()
     {
         QTemporaryDir dir;
-        auto make = [&](const QString &folder, std::uint64_t seed, int shards, const std::string &shape = "tiny") {
+        auto make = [&](const QString &folder, std::uint64_t seed, int shards,
+                        const std::string &shape = "tiny") {
             TestModelSpec spec;
             spec.shape = shape;
             spec.seed = seed;
@@ -289,14 +299,16 @@ private Q_SLOTS:
         make(QStringLiteral("other-seed"), 2, 1);
         make(QStringLiteral("sharded"), 1, 3);
         make(QStringLiteral("other-shape"), 1, 1, "demo");
-        auto id = [&](const QString &folder) { return modelIdForDirectory(dir.filePath(folder).toStdString()); };
+        auto id = [&](const QString &folder) {
+            return modelIdForDirectory(dir.filePath(folder).toStdString());
+        };
         const auto a = id(QStringLiteral("TinyLlama"));
         const auto b = id(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6"));
         const auto seed = id(QStringLiteral("other-seed"));
         const auto sharded = id(QStringLiteral("sharded"));
         const auto shape = id(QStringLiteral("other-shape"));
         QVERIFY(a && b && seed && sharded && shape);
-        QCOMPARE(*a, *b); // the folder's name and place do not matter
+        QCOMPARE(*a, *b);     // the folder's name and place do not matter
         QVERIFY(*a != *seed); // same config.json, other weights
         QVERIFY(*a != *shape);
         QVERIFY(*a != *sharded); // other files
@@ -309,22 +321,26 @@ private Q_SLOTS:
         QVERIFY(config1.open(QIODevice::ReadOnly) && config2.open(QIODevice::ReadOnly));
         QCOMPARE(config1.readAll(), config2.readAll());
         {
-            QFile weights(dir.filePath(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6/model.safetensors")));
+            QFile weights(dir.filePath(QStringLiteral(
+                "snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6/model.safetensors")));
             QVERIFY(weights.open(QIODevice::ReadWrite));
             QVERIFY(weights.seek(weights.size() - 2));
             const QByteArray last = weights.read(2);
             QVERIFY(weights.seek(weights.size() - 2));
             weights.write(QByteArray(2, char(last[0] ^ 0x55)));
         }
-        const auto changed = id(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6"));
+        const auto changed =
+            id(QStringLiteral("snapshots/fe8a4ea1ffedaf415f4da2f062534de366a451e6"));
         QVERIFY(changed && *changed != *a);
 
         // Missing or broken files are errors that name them.
         QVERIFY(!id(QStringLiteral("missing")));
-        QVERIFY(QFile::remove(dir.filePath(QStringLiteral("sharded/model-00002-of-00003.safetensors"))));
+        QVERIFY(QFile::remove(
+            dir.filePath(QStringLiteral("sharded/model-00002-of-00003.safetensors"))));
         const auto noShard = id(QStringLiteral("sharded"));
         QVERIFY(!noShard);
-        QVERIFY2(noShard.error().message.find("model-00002-of-00003.safetensors") != std::string::npos,
+        QVERIFY2(noShard.error().message.find("model-00002-of-00003.safetensors")
+                     != std::string::npos,
                  noShard.error().message.c_str());
         {
             QFile weights(dir.filePath(QStringLiteral("TinyLlama/model.safetensors")));
@@ -333,7 +349,8 @@ private Q_SLOTS:
         }
         const auto broken = id(QStringLiteral("TinyLlama"));
         QVERIFY(!broken);
-        QVERIFY2(broken.error().message.find("header size") != std::string::npos, broken.error().message.c_str());
+        QVERIFY2(broken.error().message.find("header size") != std::string::npos,
+                 broken.error().message.c_str());
     }
 };
 

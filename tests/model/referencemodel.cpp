@@ -58,11 +58,13 @@ std::vector<double> rotaryFrequencies(const ModelConfig &config)
         } else if (rope.scaling == RopeConfig::Scaling::Llama3) {
             const double wavelength = 2.0 * M_PI / f;
             const double lowFreqWavelength = double(rope.originalMaxPositions) / rope.lowFreqFactor;
-            const double highFreqWavelength = double(rope.originalMaxPositions) / rope.highFreqFactor;
+            const double highFreqWavelength =
+                double(rope.originalMaxPositions) / rope.highFreqFactor;
             if (wavelength > lowFreqWavelength) {
                 f /= rope.factor;
             } else if (wavelength >= highFreqWavelength) {
-                const double smooth = (double(rope.originalMaxPositions) / wavelength - rope.lowFreqFactor)
+                const double smooth =
+                    (double(rope.originalMaxPositions) / wavelength - rope.lowFreqFactor)
                     / (rope.highFreqFactor - rope.lowFreqFactor);
                 f = (1.0 - smooth) * f / rope.factor + smooth * f;
             }
@@ -107,7 +109,8 @@ at::Tensor attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor
     return at::matmul(shifted / shifted.sum({-1}, true), v);
 }
 
-at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x, std::int64_t layer)
+at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                      std::int64_t layer)
 {
     const std::string p = "model.layers." + std::to_string(layer) + ".";
     const std::int64_t d = c.headDim, group = c.numHeads / c.numKvHeads;
@@ -115,9 +118,12 @@ at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
     const std::int64_t window = c.usesSlidingWindow(layer) ? c.slidingWindow : 0;
 
     const at::Tensor h = rmsNorm(x, weight(w, p + "input_layernorm.weight"), c.normEps);
-    const at::Tensor q = project(h, weight(w, p + "self_attn.q_proj.weight"), maybe(w, p + "self_attn.q_proj.bias"));
-    const at::Tensor k = project(h, weight(w, p + "self_attn.k_proj.weight"), maybe(w, p + "self_attn.k_proj.bias"));
-    const at::Tensor v = project(h, weight(w, p + "self_attn.v_proj.weight"), maybe(w, p + "self_attn.v_proj.bias"));
+    const at::Tensor q =
+        project(h, weight(w, p + "self_attn.q_proj.weight"), maybe(w, p + "self_attn.q_proj.bias"));
+    const at::Tensor k =
+        project(h, weight(w, p + "self_attn.k_proj.weight"), maybe(w, p + "self_attn.k_proj.bias"));
+    const at::Tensor v =
+        project(h, weight(w, p + "self_attn.v_proj.weight"), maybe(w, p + "self_attn.v_proj.bias"));
     std::vector<at::Tensor> heads;
     for (std::int64_t head = 0; head < c.numHeads; ++head) {
         const std::int64_t kvHead = head / group;
@@ -126,17 +132,24 @@ at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
                                    v.narrow(1, kvHead * d, d), window, 0.0));
     }
     const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.numHeads * d});
-    const at::Tensor afterAttention =
-        x + project(attended, weight(w, p + "self_attn.o_proj.weight"), maybe(w, p + "self_attn.o_proj.bias"));
+    const at::Tensor afterAttention = x
+                                      + project(attended, weight(w, p + "self_attn.o_proj.weight"),
+                                                maybe(w, p + "self_attn.o_proj.bias"));
 
-    const at::Tensor h2 = rmsNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"), c.normEps);
-    const at::Tensor gate = project(h2, weight(w, p + "mlp.gate_proj.weight"), maybe(w, p + "mlp.gate_proj.bias"));
-    const at::Tensor up = project(h2, weight(w, p + "mlp.up_proj.weight"), maybe(w, p + "mlp.up_proj.bias"));
+    const at::Tensor h2 =
+        rmsNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"), c.normEps);
+    const at::Tensor gate =
+        project(h2, weight(w, p + "mlp.gate_proj.weight"), maybe(w, p + "mlp.gate_proj.bias"));
+    const at::Tensor up =
+        project(h2, weight(w, p + "mlp.up_proj.weight"), maybe(w, p + "mlp.up_proj.bias"));
     const at::Tensor silu = gate / (1.0 + at::exp(-gate));
-    return afterAttention + project(silu * up, weight(w, p + "mlp.down_proj.weight"), maybe(w, p + "mlp.down_proj.bias"));
+    return afterAttention
+           + project(silu * up, weight(w, p + "mlp.down_proj.weight"),
+                     maybe(w, p + "mlp.down_proj.bias"));
 }
 
-at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x, std::int64_t layer)
+at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                      std::int64_t layer)
 {
     const std::string p = "h." + std::to_string(layer) + ".";
     const std::int64_t d = c.headDim;
@@ -155,14 +168,21 @@ at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
                                    qkv.narrow(1, base + 2 * d, d), 0, slopes[std::size_t(head)]));
     }
     const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.hiddenSize});
-    const at::Tensor afterAttention = project(attended, weight(w, p + "self_attention.dense.weight"),
-                                              weight(w, p + "self_attention.dense.bias")) + residual;
-    const at::Tensor ln2 = layerNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"),
-                                     weight(w, p + "post_attention_layernorm.bias"), c.normEps);
+    const at::Tensor afterAttention =
+        project(attended, weight(w, p + "self_attention.dense.weight"),
+                weight(w, p + "self_attention.dense.bias"))
+        + residual;
+    const at::Tensor ln2 =
+        layerNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"),
+                  weight(w, p + "post_attention_layernorm.bias"), c.normEps);
     const at::Tensor residual2 = c.residualFromNormedInput ? ln2 : afterAttention;
-    const at::Tensor up = project(ln2, weight(w, p + "mlp.dense_h_to_4h.weight"), weight(w, p + "mlp.dense_h_to_4h.bias"));
-    const at::Tensor gelu = 0.5 * up * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (up + 0.044715 * up * up * up)));
-    return project(gelu, weight(w, p + "mlp.dense_4h_to_h.weight"), weight(w, p + "mlp.dense_4h_to_h.bias")) + residual2;
+    const at::Tensor up = project(ln2, weight(w, p + "mlp.dense_h_to_4h.weight"),
+                                  weight(w, p + "mlp.dense_h_to_4h.bias"));
+    const at::Tensor gelu =
+        0.5 * up * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (up + 0.044715 * up * up * up)));
+    return project(gelu, weight(w, p + "mlp.dense_4h_to_h.weight"),
+                   weight(w, p + "mlp.dense_4h_to_h.bias"))
+           + residual2;
 }
 
 } // namespace
@@ -194,10 +214,12 @@ at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::T
     return h;
 }
 
-at::Tensor logits(const ModelConfig &config, const Weights &weights, const std::vector<std::int64_t> &ids)
+at::Tensor logits(const ModelConfig &config, const Weights &weights,
+                  const std::vector<std::int64_t> &ids)
 {
     const bool llama = config.architecture == Architecture::Llama;
-    const at::Tensor embeddings = weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
+    const at::Tensor embeddings =
+        weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
     std::vector<at::Tensor> rows;
     for (std::int64_t id : ids)
         rows.push_back(embeddings[id]);
@@ -207,8 +229,10 @@ at::Tensor logits(const ModelConfig &config, const Weights &weights, const std::
                       weight(weights, "word_embeddings_layernorm.bias"), config.normEps);
     h = blocks(config, weights, h, 0, config.numLayers);
     h = llama ? rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps)
-              : layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"), config.normEps);
-    const at::Tensor head = weights.count("lm_head.weight") ? weight(weights, "lm_head.weight") : embeddings;
+              : layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"),
+                          config.normEps);
+    const at::Tensor head =
+        weights.count("lm_head.weight") ? weight(weights, "lm_head.weight") : embeddings;
     return at::matmul(h, head.t());
 }
 

@@ -80,7 +80,8 @@ private Q_SLOTS:
         const MemoryTensorSource source(f.weights);
         // 20 tokens: longer than Mistral's test window of 8, so the window matters.
         const at::Tensor x = randomHidden({1, 20, f.config.hiddenSize}, 1);
-        for (const auto &[begin, end] : {std::pair<std::int64_t, std::int64_t>{0, f.config.numLayers}, {1, 3}}) {
+        for (const auto &[begin, end] :
+             {std::pair<std::int64_t, std::int64_t>{0, f.config.numLayers}, {1, 3}}) {
             auto span = BlockSpan::load(f.config, source, begin, end, at::kFloat);
             QVERIFY2(span.ok(), span.ok() ? "" : span.error().message.c_str());
             auto ours = (*span)->forward(x, {20});
@@ -88,7 +89,9 @@ private Q_SLOTS:
             const at::Tensor expected = reference::blocks(f.config, f.weights, x[0], begin, end);
             const double diff = maxAbsDiff((*ours)[0], expected);
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("blocks [%1, %2): max |diff| %3")
-                                                  .arg(begin).arg(end).arg(diff)));
+                                                  .arg(begin)
+                                                  .arg(end)
+                                                  .arg(diff)));
         }
     }
 
@@ -105,7 +108,8 @@ private Q_SLOTS:
         QVERIFY(span.ok());
         std::vector<std::pair<std::int64_t, std::string>> seen;
         std::map<std::int64_t, at::Tensor> outs;
-        const IntermediateHook hook = [&](std::int64_t block, std::string_view name, const at::Tensor &value) {
+        const IntermediateHook hook = [&](std::int64_t block, std::string_view name,
+                                          const at::Tensor &value) {
             seen.emplace_back(block, std::string(name));
             if (name == "out")
                 outs[block] = value.clone();
@@ -115,8 +119,8 @@ private Q_SLOTS:
         QVERIFY(inspected.ok() && plain.ok());
         QVERIFY(at::equal(*inspected, *plain));
 
-        const std::vector<std::string> steps{"attn_norm", "q", "k", "v", "attention",
-                                             "attn_residual", "ffn_norm", "ffn_act", "out"};
+        const std::vector<std::string> steps{
+            "attn_norm", "q", "k", "v", "attention", "attn_residual", "ffn_norm", "ffn_act", "out"};
         QCOMPARE(seen.size(), steps.size() * std::size_t(f.config.numLayers));
         for (std::size_t i = 0; i < seen.size(); ++i) {
             QCOMPARE(seen[i].first, std::int64_t(i / steps.size()));
@@ -125,7 +129,8 @@ private Q_SLOTS:
         for (std::int64_t block = 0; block < f.config.numLayers; ++block) {
             const at::Tensor expected = reference::blocks(f.config, f.weights, x[0], 0, block + 1);
             const double diff = maxAbsDiff(outs.at(block)[0], expected);
-            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: max |diff| %2").arg(block).arg(diff)));
+            QVERIFY2(diff <= 1e-5,
+                     qPrintable(QStringLiteral("block %1: max |diff| %2").arg(block).arg(diff)));
         }
     }
 
@@ -218,7 +223,8 @@ private Q_SLOTS:
             if (m > 0) {
                 auto singleStep = (*span)->step(y.narrow(0, b, 1).narrow(1, 0, m), cache, {m});
                 QVERIFY(singleStep.ok());
-                diff = std::max(diff, maxAbsDiff(batchStep->narrow(0, b, 1).narrow(1, 0, m), *singleStep));
+                diff = std::max(
+                    diff, maxAbsDiff(batchStep->narrow(0, b, 1).narrow(1, 0, m), *singleStep));
             }
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("sequence %1: %2").arg(b).arg(diff)));
         }
@@ -241,7 +247,8 @@ private Q_SLOTS:
         QVERIFY(reference.ok() && prefill.ok() && decode.ok());
         const at::Tensor ours = at::cat({*prefill, *decode}, 1);
         QCOMPARE(ours.scalar_type(), at::kBFloat16);
-        const double relative = maxAbsDiff(ours, *reference) / reference->abs().max().item<double>();
+        const double relative =
+            maxAbsDiff(ours, *reference) / reference->abs().max().item<double>();
         QVERIFY2(relative < 0.03, qPrintable(QString::number(relative)));
     }
 
@@ -252,11 +259,13 @@ private Q_SLOTS:
         for (std::int64_t rows : {1, 2, 3, 4}) {
             for (std::int64_t k : {32, 100, 2048 + 17}) {
                 const std::int64_t n = 37;
-                const at::Tensor x = randomHidden({rows, k}, std::uint64_t(rows * k)).to(at::kBFloat16);
+                const at::Tensor x =
+                    randomHidden({rows, k}, std::uint64_t(rows * k)).to(at::kBFloat16);
                 const at::Tensor w = randomHidden({n, k}, std::uint64_t(k + 1)).to(at::kBFloat16);
                 const at::Tensor bias = randomHidden({n}, 9).to(at::kBFloat16);
                 const at::Tensor ours = ops::linear(x, w, bias);
-                const at::Tensor exact = at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
+                const at::Tensor exact =
+                    at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
                 // Only the final rounding to bf16 (half a unit in the 8-bit mantissa) and fp32
                 // accumulation separate the two.
                 const at::Tensor error = (ours.to(at::kDouble) - exact).abs();
@@ -277,9 +286,12 @@ private Q_SLOTS:
                 const at::Tensor x = randomHidden({rows, k}, std::uint64_t(rows * k));
                 const at::Tensor w = randomHidden({n, k}, std::uint64_t(k + 1));
                 const at::Tensor bias = randomHidden({n}, 9);
-                const at::Tensor exact = at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
+                const at::Tensor exact =
+                    at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
                 const double diff = maxAbsDiff(ops::linear(x, w, bias), exact);
-                QVERIFY2(diff <= 1e-5 * std::sqrt(double(k)), qPrintable(QStringLiteral("rows %1, k %2: %3").arg(rows).arg(k).arg(diff)));
+                QVERIFY2(
+                    diff <= 1e-5 * std::sqrt(double(k)),
+                    qPrintable(QStringLiteral("rows %1, k %2: %3").arg(rows).arg(k).arg(diff)));
             }
         }
     }

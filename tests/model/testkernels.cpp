@@ -140,7 +140,8 @@ private Q_SLOTS:
         KernelPool pool(2);
         std::atomic<std::int64_t> total{0};
         pool.parallelFor(8, 1, 2, [&](std::int64_t, std::int64_t) {
-            pool.parallelFor(10, 1, 2, [&](std::int64_t begin, std::int64_t end) { total += end - begin; });
+            pool.parallelFor(10, 1, 2,
+                             [&](std::int64_t begin, std::int64_t end) { total += end - begin; });
         });
         QCOMPARE(total.load(), std::int64_t(80));
     }

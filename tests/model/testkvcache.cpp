@@ -22,11 +22,15 @@ private Q_SLOTS:
         const StepContext ctx = makeStepContext({2, 0}, {3, 1}, 3, 0);
         QVERIFY(!ctx.uniform);
         QCOMPARE(ctx.contextLength, 5);
-        QVERIFY(at::equal(ctx.positions, at::tensor(std::vector<std::int64_t>{2, 3, 4, 0, 1, 2}, at::kLong).view({2, 3})));
+        QVERIFY(at::equal(
+            ctx.positions,
+            at::tensor(std::vector<std::int64_t>{2, 3, 4, 0, 1, 2}, at::kLong).view({2, 3})));
         const float inf = std::numeric_limits<float>::infinity();
-        const at::Tensor expected = at::tensor(std::vector<float>{
-            0, 0, 0, -inf, -inf,  0, 0, 0, 0, -inf,  0, 0, 0, 0, 0,
-            0, -inf, -inf, -inf, -inf,  0, 0, -inf, -inf, -inf,  0, 0, 0, -inf, -inf}).view({2, 1, 3, 5});
+        const at::Tensor expected =
+            at::tensor(std::vector<float>{0, 0, 0,    -inf, -inf, 0, 0,    0,    0,    -inf,
+                                          0, 0, 0,    0,    0,    0, -inf, -inf, -inf, -inf,
+                                          0, 0, -inf, -inf, -inf, 0, 0,    0,    -inf, -inf})
+                .view({2, 1, 3, 5});
         QVERIFY(at::equal(ctx.causalMask, expected));
         QVERIFY(!ctx.slidingMask.defined());
     }
@@ -36,7 +40,9 @@ private Q_SLOTS:
         const StepContext ctx = makeStepContext({4}, {1}, 1, 2);
         const float inf = std::numeric_limits<float>::infinity();
         // Query position 4 with a window of 2 sees keys 3 and 4 only.
-        QVERIFY(at::equal(ctx.slidingMask, at::tensor(std::vector<float>{-inf, -inf, -inf, 0, 0}).view({1, 1, 1, 5})));
+        QVERIFY(
+            at::equal(ctx.slidingMask,
+                      at::tensor(std::vector<float>{-inf, -inf, -inf, 0, 0}).view({1, 1, 1, 5})));
         QVERIFY(ctx.uniform);
     }
 

@@ -20,7 +20,8 @@ private Q_SLOTS:
             "head_dim": 64, "tie_word_embeddings": true, "max_position_embeddings": 131072,
             "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
                              "original_max_position_embeddings": 8192, "rope_type": "llama3"},
-            "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]})", "config.json");
+            "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]})",
+                                         "config.json");
         QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
         QCOMPARE(config->architecture, Architecture::Llama);
         QCOMPARE(config->numKvHeads, 8);
@@ -40,7 +41,8 @@ private Q_SLOTS:
             "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
             "num_key_value_heads": 2, "vocab_size": 151936, "rope_theta": 1000000.0,
             "sliding_window": 32768, "use_sliding_window": false, "max_window_layers": 21,
-            "tie_word_embeddings": true})", "q");
+            "tie_word_embeddings": true})",
+                                       "q");
         QVERIFY(qwen.ok());
         QVERIFY(qwen->qkvBias);
         QVERIFY(!qwen->outputBias);
@@ -49,7 +51,8 @@ private Q_SLOTS:
 
         auto mistral = ModelConfig::parse(R"({"model_type": "mistral", "hidden_size": 64,
             "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-            "num_key_value_heads": 1, "vocab_size": 100, "sliding_window": 4096})", "m");
+            "num_key_value_heads": 1, "vocab_size": 100, "sliding_window": 4096})",
+                                          "m");
         QVERIFY(mistral.ok());
         QCOMPARE(mistral->slidingWindow, 4096);
         QVERIFY(mistral->usesSlidingWindow(1));
@@ -61,7 +64,8 @@ private Q_SLOTS:
         auto config = ModelConfig::parse(R"({"model_type": "qwen2", "hidden_size": 64,
             "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
             "vocab_size": 100, "sliding_window": 16, "use_sliding_window": true,
-            "layer_types": ["full_attention", "sliding_attention", "full_attention"]})", "q");
+            "layer_types": ["full_attention", "sliding_attention", "full_attention"]})",
+                                         "q");
         QVERIFY(config.ok());
         QCOMPARE(config->slidingWindow, 16);
         QVERIFY(!config->usesSlidingWindow(0));
@@ -71,7 +75,8 @@ private Q_SLOTS:
         auto legacy = ModelConfig::parse(R"({"model_type": "qwen2", "hidden_size": 64,
             "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
             "vocab_size": 100, "sliding_window": 16, "use_sliding_window": true,
-            "max_window_layers": 2})", "q");
+            "max_window_layers": 2})",
+                                         "q");
         QVERIFY(legacy.ok());
         QVERIFY(!legacy->usesSlidingWindow(1));
         QVERIFY(legacy->usesSlidingWindow(2));
@@ -81,7 +86,8 @@ private Q_SLOTS:
     {
         auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
             "n_layer": 24, "num_attention_heads": 16, "vocab_size": 250880,
-            "apply_residual_connection_post_layernorm": false})", "b");
+            "apply_residual_connection_post_layernorm": false})",
+                                         "b");
         QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
         QCOMPARE(config->architecture, Architecture::Bloom);
         QCOMPARE(config->hiddenSize, 1024);
@@ -97,22 +103,33 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("fragment");
-        QTest::newRow("not json") << "{" << "not a JSON object";
-        QTest::newRow("no type") << R"({"hidden_size": 4})" << "model_type";
-        QTest::newRow("unknown type") << R"({"model_type": "gpt2"})" << "not supported";
-        QTest::newRow("missing size") << R"({"model_type": "llama", "vocab_size": 5})" << "hidden_size";
-        QTest::newRow("negative") << R"({"model_type": "llama", "hidden_size": -4})" << "positive";
-        QTest::newRow("heads") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
-            "num_hidden_layers": 1, "num_attention_heads": 6, "vocab_size": 9})" << "multiple";
-        QTest::newRow("gqa") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+        QTest::newRow("not json") << "{"
+                                  << "not a JSON object";
+        QTest::newRow("no type") << R"({"hidden_size": 4})"
+                                 << "model_type";
+        QTest::newRow("unknown type") << R"({"model_type": "gpt2"})"
+                                      << "not supported";
+        QTest::newRow("missing size") << R"({"model_type": "llama", "vocab_size": 5})"
+                                      << "hidden_size";
+        QTest::newRow("negative") << R"({"model_type": "llama", "hidden_size": -4})"
+                                  << "positive";
+        QTest::newRow("heads")
+            << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 6, "vocab_size": 9})"
+            << "multiple";
+        QTest::newRow("gqa")
+            << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 3, "vocab_size": 9})"
-                             << "num_key_value_heads";
-        QTest::newRow("rope") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            << "num_key_value_heads";
+        QTest::newRow("rope")
+            << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
-            "rope_scaling": {"rope_type": "yarn", "factor": 4}})" << "yarn";
-        QTest::newRow("activation") << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
+            "rope_scaling": {"rope_type": "yarn", "factor": 4}})"
+            << "yarn";
+        QTest::newRow("activation")
+            << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9, "hidden_act": "gelu"})"
-                                    << "hidden_act";
+            << "hidden_act";
     }
 
     void errorsNameTheProblem()
@@ -124,7 +141,6 @@ private Q_SLOTS:
         const QString message = QString::fromStdString(config.error().message);
         QVERIFY2(message.contains(fragment), qPrintable(message));
     }
-
 };
 
 QTEST_GUILESS_MAIN(TestModelConfig)

@@ -13,7 +13,10 @@
 using namespace corolla;
 
 namespace {
-at::Tensor logits(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+at::Tensor logits(std::vector<float> values)
+{
+    return at::tensor(values, at::kFloat);
+}
 } // namespace
 
 class TestSampler : public QObject {
@@ -94,8 +97,10 @@ private Q_SLOTS:
             const double frequency = double(counts[std::int64_t(id)]) / kDraws;
             // Five standard deviations of a binomial proportion.
             const double sigma = std::sqrt(expected[id] * (1 - expected[id]) / kDraws);
-            QVERIFY2(std::abs(frequency - expected[id]) < 5 * sigma,
-                     qPrintable(QStringLiteral("token %1: %2 vs %3").arg(id).arg(frequency).arg(expected[id])));
+            QVERIFY2(
+                std::abs(frequency - expected[id]) < 5 * sigma,
+                qPrintable(
+                    QStringLiteral("token %1: %2 vs %3").arg(id).arg(frequency).arg(expected[id])));
         }
     }
 };

@@ -65,12 +65,14 @@ private Q_SLOTS:
                      qPrintable(QString::number(values[i])));
         // Round to nearest even at an exact tie: 1 + 2^-8 lies between 1 and 1 + 2^-7.
         QCOMPARE(bf16ToFloat(floatToBf16(1.0f + std::ldexp(1.0f, -8))), 1.0f);
-        QCOMPARE(bf16ToFloat(floatToBf16(1.0f + 3 * std::ldexp(1.0f, -8))), 1.0f + std::ldexp(1.0f, -6));
+        QCOMPARE(bf16ToFloat(floatToBf16(1.0f + 3 * std::ldexp(1.0f, -8))),
+                 1.0f + std::ldexp(1.0f, -6));
         // Values that would round to infinity are refused, not sent as something no peer takes.
         const std::vector<float> huge{1.0f, std::numeric_limits<float>::max()};
         auto refused = encodeTensor(huge, {2}, proto::CODEC_BF16);
         QVERIFY(!refused);
-        QVERIFY(QString::fromStdString(refused.error().message).contains(QLatin1String("bf16 range")));
+        QVERIFY(
+            QString::fromStdString(refused.error().message).contains(QLatin1String("bf16 range")));
         QVERIFY(encodeTensor(std::vector<float>{3.3e38f}, {1}, proto::CODEC_BF16));
     }
 
@@ -84,7 +86,8 @@ private Q_SLOTS:
             const float magnitude = std::fabs(values[i]);
             const float bound = magnitude >= std::ldexp(1.0f, -14) ? std::ldexp(magnitude, -11)
                                                                    : std::ldexp(1.0f, -25);
-            QVERIFY2(std::fabs(decoded[i] - values[i]) <= bound, qPrintable(QString::number(values[i])));
+            QVERIFY2(std::fabs(decoded[i] - values[i]) <= bound,
+                     qPrintable(QString::number(values[i])));
         }
         // Every half value survives a round trip exactly.
         for (std::uint32_t bits = 0; bits < 0x10000; ++bits) {
@@ -94,7 +97,8 @@ private Q_SLOTS:
         }
         auto tooLarge = encodeTensor(std::vector<float>{1.0f, 70000.0f}, {2}, proto::CODEC_FP16);
         QVERIFY(!tooLarge);
-        QVERIFY(QString::fromStdString(tooLarge.error().message).contains(QLatin1String("fp16 range")));
+        QVERIFY(
+            QString::fromStdString(tooLarge.error().message).contains(QLatin1String("fp16 range")));
     }
 
     void int8BlockWithinBound()
@@ -166,7 +170,8 @@ private Q_SLOTS:
         QVERIFY(fp32); // fp32 carries what it is given...
         auto decoded = decodeTensor(*fp32, 10);
         QVERIFY(!decoded); // ...and the receiver refuses non-finite values
-        QVERIFY(QString::fromStdString(decoded.error().message).contains(QLatin1String("element 1")));
+        QVERIFY(
+            QString::fromStdString(decoded.error().message).contains(QLatin1String("element 1")));
     }
 
     void base58RoundTrips()
@@ -225,8 +230,9 @@ private Q_SLOTS:
         const QString path = dir.filePath(QStringLiteral("keys/identity.pem"));
         auto created = PeerIdentity::loadOrCreate(path.toStdString());
         QVERIFY(created);
-        QCOMPARE(QFile(path).permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther
-                                              | QFileDevice::WriteGroup | QFileDevice::WriteOther),
+        QCOMPARE(QFile(path).permissions()
+                     & (QFileDevice::ReadGroup | QFileDevice::ReadOther | QFileDevice::WriteGroup
+                        | QFileDevice::WriteOther),
                  QFileDevice::Permissions());
         auto loaded = PeerIdentity::loadOrCreate(path.toStdString());
         QVERIFY(loaded);
@@ -288,7 +294,8 @@ private Q_SLOTS:
         fooled.call(ping, [&](Result<proto::Response> response) { refused = std::move(response); });
         QTRY_VERIFY(refused.has_value());
         QVERIFY(!refused->ok());
-        QVERIFY2(QString::fromStdString(refused->error().message).contains(QLatin1String("not the expected")),
+        QVERIFY2(QString::fromStdString(refused->error().message)
+                     .contains(QLatin1String("not the expected")),
                  refused->error().message.c_str());
         QCOMPARE(fooled.connection()->bytesSent(), qint64(0));
         qDeleteAll(accepted);
@@ -305,7 +312,8 @@ private Q_SLOTS:
         proto::Request ping;
         ping.mutable_ping();
         std::optional<Result<proto::Response>> answer;
-        channel.call(ping, [&](Result<proto::Response> response) { answer = std::move(response); }, 300);
+        channel.call(
+            ping, [&](Result<proto::Response> response) { answer = std::move(response); }, 300);
         QTRY_VERIFY(answer.has_value());
         QVERIFY(!answer->ok());
         QVERIFY(QString::fromStdString(answer->error().message).contains(QLatin1String("in time")));

@@ -29,11 +29,15 @@ constexpr int kCallTimeoutMs = 20000;
 // Sends requests on one stream call and collects one response per request.
 class Stream {
 public:
-    Stream(RpcChannel &channel, const proto::Request &open) : m_channel(channel)
+    Stream(RpcChannel &channel, const proto::Request &open)
+        : m_channel(channel)
     {
-        m_id = channel.openStream(open, [this](Result<proto::Response> response) {
-            m_responses.push_back(std::move(response));
-        }, kCallTimeoutMs);
+        m_id = channel.openStream(
+            open,
+            [this](Result<proto::Response> response) {
+                m_responses.push_back(std::move(response));
+            },
+            kCallTimeoutMs);
     }
     Result<proto::Response> next()
     {
@@ -41,7 +45,10 @@ public:
             return makeError(ErrorCode::Internal, "no response");
         return m_responses[m_taken++];
     }
-    void send(const proto::Request &request) { m_channel.sendOnStream(m_id, request, kCallTimeoutMs); }
+    void send(const proto::Request &request)
+    {
+        m_channel.sendOnStream(m_id, request, kCallTimeoutMs);
+    }
 
 private:
     // QTRY without failing the test from inside a helper.
@@ -89,7 +96,8 @@ proto::Request forwardRequest(std::int64_t start, std::int64_t end, const at::Te
     return request;
 }
 
-proto::Request openRequest(std::int64_t start, std::int64_t end, std::int64_t batch, std::int64_t maxLength)
+proto::Request openRequest(std::int64_t start, std::int64_t end, std::int64_t batch,
+                           std::int64_t maxLength)
 {
     proto::Request request;
     proto::OpenSessionRequest &open = *request.mutable_open_session();
@@ -109,7 +117,8 @@ proto::Request stepRequest(const at::Tensor &hidden)
 
 proto::ErrorKind errorKindOf(const Result<proto::Response> &response)
 {
-    return response.ok() && response->has_error() ? response->error().kind() : proto::ERROR_UNSPECIFIED;
+    return response.ok() && response->has_error() ? response->error().kind()
+                                                  : proto::ERROR_UNSPECIFIED;
 }
 
 } // namespace
@@ -192,7 +201,8 @@ private Q_SLOTS:
         const at::Tensor x = randomHidden({2, 7, m_config.hiddenSize}, 1);
         for (auto [start, end] : {std::pair<std::int64_t, std::int64_t>{1, 4}, {2, 3}}) {
             auto response = callAndWait(*m_channel, forwardRequest(start, end, x));
-            QVERIFY2(response && response->has_forward(), response ? "error reply" : response.error().message.c_str());
+            QVERIFY2(response && response->has_forward(),
+                     response ? "error reply" : response.error().message.c_str());
             const at::Tensor expected = *m_local->forward(x, {7, 7}, start, end);
             QVERIFY(maxAbsDiff(fromWire(response->forward().hidden()), expected) < 1e-6);
         }
@@ -200,7 +210,8 @@ private Q_SLOTS:
         auto response = callAndWait(*m_channel, forwardRequest(1, 4, x, proto::CODEC_BF16));
         QVERIFY(response && response->has_forward());
         QCOMPARE(response->forward().hidden().codec(), proto::CODEC_BF16);
-        const at::Tensor expected = *m_local->forward(x.to(at::kBFloat16).to(at::kFloat), {7, 7}, 1, 4);
+        const at::Tensor expected =
+            *m_local->forward(x.to(at::kBFloat16).to(at::kFloat), {7, 7}, 1, 4);
         const at::Tensor got = fromWire(response->forward().hidden());
         QVERIFY((got - expected).abs().le(expected.abs() * (1.0 / 256) + 1e-6).all().item<bool>());
     }
@@ -215,7 +226,8 @@ private Q_SLOTS:
         *request.mutable_backward()->mutable_hidden() = wire(x);
         *request.mutable_backward()->mutable_grad_output() = wire(g);
         auto response = callAndWait(*m_channel, request);
-        QVERIFY2(response && response->has_backward(), response ? response->error().message().c_str() : response.error().message.c_str());
+        QVERIFY2(response && response->has_backward(),
+                 response ? response->error().message().c_str() : response.error().message.c_str());
         const at::Tensor got = fromWire(response->backward().grad_input());
 
         // d<blocks(x), g>/dx by central differences of the double-precision reference, one
@@ -258,7 +270,8 @@ private Q_SLOTS:
         std::vector<at::Tensor> outputs;
         for (int i = 0; i < 5; ++i) {
             auto step = stream.next();
-            QVERIFY2(step && step->has_step(), step ? step->error().message().c_str() : step.error().message.c_str());
+            QVERIFY2(step && step->has_step(),
+                     step ? step->error().message().c_str() : step.error().message.c_str());
             outputs.push_back(fromWire(step->step().hidden()));
             QCOMPARE(step->step().position(), i == 0 ? std::int64_t(5) : std::int64_t(5 + i));
         }
@@ -269,7 +282,8 @@ private Q_SLOTS:
         stream.send(stepRequest(randomHidden({1, 8, m_config.hiddenSize}, 5)));
         auto overflow = stream.next();
         QVERIFY(overflow && overflow->has_error());
-        QVERIFY(QString::fromStdString(overflow->error().message()).contains(QLatin1String("sized for 16")));
+        QVERIFY(QString::fromStdString(overflow->error().message())
+                    .contains(QLatin1String("sized for 16")));
     }
 
     void sessionsThatDoNotFitAreRefusedAtOnce()
@@ -279,7 +293,8 @@ private Q_SLOTS:
         Stream refused(*m_channel, openRequest(1, 4, 1, 100));
         auto answer = refused.next();
         QCOMPARE(errorKindOf(answer), proto::ERROR_BUSY);
-        QVERIFY(QString::fromStdString(answer->error().message()).contains(QLatin1String("cache tokens")));
+        QVERIFY(QString::fromStdString(answer->error().message())
+                    .contains(QLatin1String("cache tokens")));
         QCOMPARE(m_server->cacheTokensLeft(), std::int64_t(56));
 
         proto::Request close;
@@ -310,19 +325,27 @@ private Q_SLOTS:
     void badRequestsGetErrorsAndServiceContinues()
     {
         const std::int64_t h = m_config.hiddenSize;
-        auto expectError = [&](const proto::Request &request, proto::ErrorKind kind, const char *text) {
+        auto expectError = [&](const proto::Request &request, proto::ErrorKind kind,
+                               const char *text) {
             auto response = callAndWait(*m_channel, request);
             QVERIFY2(response, response ? "" : response.error().message.c_str());
             QCOMPARE(errorKindOf(response), kind);
-            QVERIFY2(QString::fromStdString(response->error().message()).contains(QLatin1String(text)),
-                     response->error().message().c_str());
+            QVERIFY2(
+                QString::fromStdString(response->error().message()).contains(QLatin1String(text)),
+                response->error().message().c_str());
         };
-        expectError(forwardRequest(0, 2, randomHidden({1, 3, h}, 6)), proto::ERROR_NOT_SERVED, "not all served");
-        expectError(forwardRequest(3, 5, randomHidden({1, 3, h}, 6)), proto::ERROR_NOT_SERVED, "holds [1, 4)");
-        expectError(forwardRequest(2, 2, randomHidden({1, 3, h}, 6)), proto::ERROR_INVALID_REQUEST, "empty");
-        expectError(forwardRequest(1, 4, randomHidden({1, 3, h + 1}, 6)), proto::ERROR_INVALID_REQUEST, "shape");
-        expectError(forwardRequest(1, 4, randomHidden({5, 3, h}, 6)), proto::ERROR_INVALID_REQUEST, "batch");
-        expectError(forwardRequest(1, 4, randomHidden({1, 600, h}, 6)), proto::ERROR_INVALID_REQUEST, "elements");
+        expectError(forwardRequest(0, 2, randomHidden({1, 3, h}, 6)), proto::ERROR_NOT_SERVED,
+                    "not all served");
+        expectError(forwardRequest(3, 5, randomHidden({1, 3, h}, 6)), proto::ERROR_NOT_SERVED,
+                    "holds [1, 4)");
+        expectError(forwardRequest(2, 2, randomHidden({1, 3, h}, 6)), proto::ERROR_INVALID_REQUEST,
+                    "empty");
+        expectError(forwardRequest(1, 4, randomHidden({1, 3, h + 1}, 6)),
+                    proto::ERROR_INVALID_REQUEST, "shape");
+        expectError(forwardRequest(1, 4, randomHidden({5, 3, h}, 6)), proto::ERROR_INVALID_REQUEST,
+                    "batch");
+        expectError(forwardRequest(1, 4, randomHidden({1, 600, h}, 6)),
+                    proto::ERROR_INVALID_REQUEST, "elements");
         at::Tensor withNan = randomHidden({1, 3, h}, 6);
         withNan[0][1][2] = NAN;
         expectError(forwardRequest(1, 4, withNan), proto::ERROR_INVALID_REQUEST, "finite");
@@ -334,7 +357,8 @@ private Q_SLOTS:
         proto::Request truncated = forwardRequest(1, 4, randomHidden({1, 3, h}, 6));
         truncated.mutable_forward()->mutable_hidden()->mutable_data()->resize(10);
         expectError(truncated, proto::ERROR_INVALID_REQUEST, "bytes");
-        expectError(stepRequest(randomHidden({1, 1, h}, 6)), proto::ERROR_NO_SESSION, "no open session");
+        expectError(stepRequest(randomHidden({1, 1, h}, 6)), proto::ERROR_NO_SESSION,
+                    "no open session");
         proto::Request empty;
         expectError(empty, proto::ERROR_INVALID_REQUEST, "unknown request");
         expectError(openRequest(1, 4, 1, 100000), proto::ERROR_INVALID_REQUEST, "tokens");
@@ -374,18 +398,23 @@ private Q_SLOTS:
                 return QStringLiteral("no handshake");
             socket.write(bytes);
             spinUntil([&] {
-                return socket.state() == QAbstractSocket::UnconnectedState || socket.bytesAvailable() > 0;
+                return socket.state() == QAbstractSocket::UnconnectedState
+                       || socket.bytesAvailable() > 0;
             });
             if (socket.state() == QAbstractSocket::UnconnectedState)
                 return QStringLiteral("closed");
-            return socket.bytesAvailable() > 0 ? QStringLiteral("answered") : QStringLiteral("silent");
+            return socket.bytesAvailable() > 0 ? QStringLiteral("answered")
+                                               : QStringLiteral("silent");
         };
-        QCOMPARE(sendRaw(encodeFrame(QByteArray("\xff\xff\xff garbage that is not protobuf", 33))), QStringLiteral("closed"));
-        QCOMPARE(sendRaw(QByteArray::fromHex("7fffffff") + QByteArray(64, 'x')), QStringLiteral("closed"));
+        QCOMPARE(sendRaw(encodeFrame(QByteArray("\xff\xff\xff garbage that is not protobuf", 33))),
+                 QStringLiteral("closed"));
+        QCOMPARE(sendRaw(QByteArray::fromHex("7fffffff") + QByteArray(64, 'x')),
+                 QStringLiteral("closed"));
         // An envelope that is a response, not a request: an error reply, the connection stays.
         proto::Envelope wrongWay;
         wrongWay.mutable_response()->mutable_ping();
-        QCOMPARE(sendRaw(encodeFrame(QByteArray::fromStdString(wrongWay.SerializeAsString()))), QStringLiteral("answered"));
+        QCOMPARE(sendRaw(encodeFrame(QByteArray::fromStdString(wrongWay.SerializeAsString()))),
+                 QStringLiteral("answered"));
         // A truncated frame: the server waits for the rest; the client gives up and goes.
         {
             QSslSocket socket;
@@ -402,7 +431,8 @@ private Q_SLOTS:
         plain.write("GET / HTTP/1.0\r\n\r\n");
         QTRY_COMPARE(plain.state(), QAbstractSocket::UnconnectedState);
 
-        auto response = callAndWait(*m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 9)));
+        auto response = callAndWait(
+            *m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 9)));
         QVERIFY(response && response->has_forward());
     }
 
@@ -422,7 +452,8 @@ private Q_SLOTS:
         QTRY_COMPARE(answered, 20);
         QVERIFY2(busy > 0 && busy <= 18, qPrintable(QString::number(busy)));
         // Once they are answered, the connection takes calls again.
-        auto response = callAndWait(*m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 12)));
+        auto response = callAndWait(
+            *m_channel, forwardRequest(1, 4, randomHidden({1, 2, m_config.hiddenSize}, 12)));
         QVERIFY(response && response->has_forward());
     }
 

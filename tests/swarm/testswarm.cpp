@@ -29,7 +29,8 @@ QByteArray signedWith(const proto::ServerRecord &record, const PeerIdentity &sig
     return signRecord(record, signer);
 }
 
-PlacedServer placed(const std::string &id, std::int64_t start, std::int64_t end, double throughput = 1.0)
+PlacedServer placed(const std::string &id, std::int64_t start, std::int64_t end,
+                    double throughput = 1.0)
 {
     return {id, start, end, throughput};
 }
@@ -80,12 +81,14 @@ private Q_SLOTS:
         tampered.set_record(body.SerializeAsString());
         auto result = verifyRecord(QByteArray::fromStdString(tampered.SerializeAsString()), now);
         QVERIFY(!result);
-        QVERIFY(QString::fromStdString(result.error().message).contains(QLatin1String("signature")));
+        QVERIFY(
+            QString::fromStdString(result.error().message).contains(QLatin1String("signature")));
 
         // Mallory signs a record that claims to be Alice.
         result = verifyRecord(signedWith(sampleRecord(*alice, now), *mallory), now);
         QVERIFY(!result);
-        QVERIFY(QString::fromStdString(result.error().message).contains(QLatin1String("does not belong")));
+        QVERIFY(QString::fromStdString(result.error().message)
+                    .contains(QLatin1String("does not belong")));
 
         // Garbage and truncation.
         QVERIFY(!verifyRecord(QByteArray("\x0a\xff\xff\xff\x0f garbage"), now));
@@ -102,17 +105,20 @@ private Q_SLOTS:
             edit(record);
             auto result = verifyRecord(signRecord(record, *identity), now);
             QVERIFY2(!result, expected);
-            QVERIFY2(QString::fromStdString(result.error().message).contains(QLatin1String(expected)),
-                     result.error().message.c_str());
+            QVERIFY2(
+                QString::fromStdString(result.error().message).contains(QLatin1String(expected)),
+                result.error().message.c_str());
         };
         check([&](auto &r) { r.set_expires_at_ms(now - 1); }, "expired");
         check([&](auto &r) { r.set_expires_at_ms(now + 10 * kMaxRecordLifetimeMs); }, "lifetime");
         check([&](auto &r) { r.set_announced_at_ms(now + 3600 * 1000); }, "announcement");
         // Hostile times must not overflow the lifetime's subtraction (UBSan would stop here).
-        check([&](auto &r) {
-            r.set_announced_at_ms(INT64_MIN);
-            r.set_expires_at_ms(INT64_MAX);
-        }, "announcement");
+        check(
+            [&](auto &r) {
+                r.set_announced_at_ms(INT64_MIN);
+                r.set_expires_at_ms(INT64_MAX);
+            },
+            "announcement");
         check([](auto &r) { r.set_end(9); }, "not inside");
         check([](auto &r) { r.set_start(6); }, "not inside");
         check([](auto &r) { r.set_throughput(NAN); }, "finite");
@@ -121,10 +127,12 @@ private Q_SLOTS:
         check([](auto &r) { r.set_model_id(""); }, "model id");
         check([](auto &r) { r.set_public_name(std::string(1000, 'n')); }, "oversized");
         check([](auto &r) { r.set_state(proto::ServerState(9)); }, "state");
-        check([](auto &r) {
-            for (int i = 0; i < 20; ++i)
-                r.add_addresses("10.0.0.1:1");
-        }, "addresses");
+        check(
+            [](auto &r) {
+                for (int i = 0; i < 20; ++i)
+                    r.add_addresses("10.0.0.1:1");
+            },
+            "addresses");
     }
 
     void swarmStateKeepsNewestAndDropsExpired()
@@ -157,8 +165,9 @@ private Q_SLOTS:
         const nlohmann::json json = state.toJson(first.model_id(), 8);
         QCOMPARE(json["num_blocks"].get<int>(), 8);
         QCOMPARE(json["servers"].size(), std::size_t(2));
-        for (const char *field : {"peer_id", "public_name", "addresses", "start", "end", "state",
-                                  "throughput", "inference_rps", "forward_rps", "cache_tokens_left", "version"})
+        for (const char *field :
+             {"peer_id", "public_name", "addresses", "start", "end", "state", "throughput",
+              "inference_rps", "forward_rps", "cache_tokens_left", "version"})
             QVERIFY2(json["servers"][0].contains(field), field);
 
         state.prune(now + 200);
@@ -186,10 +195,9 @@ private Q_SLOTS:
         auto registry = std::make_unique<ScriptedRegistry>();
         ScriptedRegistry *scripted = registry.get();
         scripted->found = {signRecord(aliceRecord, *alice),
-                           signRecord(sampleRecord(*bob, now), *mallory), // forged
-                           signRecord(stale, *bob),                       // expired
-                           QByteArray("garbage"),
-                           signRecord(otherModel, *bob)};                 // not this model
+                           signRecord(sampleRecord(*bob, now), *mallory),        // forged
+                           signRecord(stale, *bob),                              // expired
+                           QByteArray("garbage"), signRecord(otherModel, *bob)}; // not this model
         SwarmWatcher watcher(aliceRecord.model_id());
         watcher.addRegistry(std::move(registry));
         watcher.refresh();
@@ -250,15 +258,18 @@ private Q_SLOTS:
         auto config = ModelConfig::parse(*configText, "config.json");
         QVERIFY(config);
         // TinyLlama: 22 blocks of 44M parameters each.
-        QCOMPARE(blockParameterCount(*config), std::int64_t(2048 * 2048 * 2 + 2 * 2048 * 256 + 3 * 2048 * 5632 + 2 * 2048));
-        const std::int64_t perBlock = blockWeightBytes(*config, 2) + cacheBytesPerBlock(*config, 2, 4096);
+        QCOMPARE(blockParameterCount(*config),
+                 std::int64_t(2048 * 2048 * 2 + 2 * 2048 * 256 + 3 * 2048 * 5632 + 2 * 2048));
+        const std::int64_t perBlock =
+            blockWeightBytes(*config, 2) + cacheBytesPerBlock(*config, 2, 4096);
         auto blocks = blocksForBudget(*config, 2, 4096, std::int64_t(1) << 30);
         QVERIFY(blocks);
         QCOMPARE(*blocks, ((std::int64_t(1) << 30) - (std::int64_t(1) << 30) / 10) / perBlock);
         QCOMPARE(*blocksForBudget(*config, 2, 4096, std::int64_t(64) << 30), std::int64_t(22));
         auto tooSmall = blocksForBudget(*config, 2, 4096, std::int64_t(50) << 20);
         QVERIFY(!tooSmall);
-        QVERIFY(QString::fromStdString(tooSmall.error().message).contains(QLatin1String("does not hold one block")));
+        QVERIFY(QString::fromStdString(tooSmall.error().message)
+                    .contains(QLatin1String("does not hold one block")));
 
         QCOMPARE(*parseByteSize("8GiB"), std::int64_t(8) << 30);
         QCOMPARE(*parseByteSize("512MB"), std::int64_t(512000000));

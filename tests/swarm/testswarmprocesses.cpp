@@ -55,25 +55,37 @@ class TestSwarmProcesses : public QObject {
     QStringList serveArguments(const QStringList &registry, std::int64_t blocks, int index,
                                double rebalanceSeconds) const
     {
-        return QStringList{QStringLiteral("serve"), QStringLiteral("--model"), m_model,
-                           QStringLiteral("--blocks"), QStringLiteral("auto"),
-                           QStringLiteral("--memory-budget"), QString::number(budgetFor(blocks)),
-                           QStringLiteral("--dtype"), QStringLiteral("fp32"),
-                           QStringLiteral("--cache-tokens"), QString::number(kCacheTokens),
-                           QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-                           QStringLiteral("--identity"), m_folder.filePath(QStringLiteral("peer%1.pem").arg(index)),
-                           QStringLiteral("--public-name"), QStringLiteral("peer%1").arg(index),
-                           QStringLiteral("--announce-period"), QString::number(kAnnouncePeriodSeconds),
-                           QStringLiteral("--rebalance-period"), QString::number(rebalanceSeconds)}
-            + registry;
+        return QStringList{QStringLiteral("serve"),
+                           QStringLiteral("--model"),
+                           m_model,
+                           QStringLiteral("--blocks"),
+                           QStringLiteral("auto"),
+                           QStringLiteral("--memory-budget"),
+                           QString::number(budgetFor(blocks)),
+                           QStringLiteral("--dtype"),
+                           QStringLiteral("fp32"),
+                           QStringLiteral("--cache-tokens"),
+                           QString::number(kCacheTokens),
+                           QStringLiteral("--listen"),
+                           QStringLiteral("127.0.0.1"),
+                           QStringLiteral("--identity"),
+                           m_folder.filePath(QStringLiteral("peer%1.pem").arg(index)),
+                           QStringLiteral("--public-name"),
+                           QStringLiteral("peer%1").arg(index),
+                           QStringLiteral("--announce-period"),
+                           QString::number(kAnnouncePeriodSeconds),
+                           QStringLiteral("--rebalance-period"),
+                           QString::number(rebalanceSeconds)}
+               + registry;
     }
 
     // `corolla swarm --json` as seen through `registry`.
     nlohmann::json swarm(PeerProcesses &peers, const QStringList &registry) const
     {
-        auto [code, output] = peers.run(QStringList{QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
-                                                    QStringLiteral("--json"), QStringLiteral("--wait"),
-                                                    QStringLiteral("1")} + registry);
+        auto [code, output] = peers.run(
+            QStringList{QStringLiteral("swarm"), QStringLiteral("--model"), m_model,
+                        QStringLiteral("--json"), QStringLiteral("--wait"), QStringLiteral("1")}
+            + registry);
         if (code != 0)
             return nlohmann::json::object();
         return nlohmann::json::parse(output.toStdString(), nullptr, false);
@@ -86,7 +98,8 @@ class TestSwarmProcesses : public QObject {
             return servers;
         for (const auto &server : state["servers"])
             if (server["state"] == "online")
-                servers.push_back({server["peer_id"], server["addresses"][0], server["start"], server["end"]});
+                servers.push_back(
+                    {server["peer_id"], server["addresses"][0], server["start"], server["end"]});
         return servers;
     }
 
@@ -120,14 +133,16 @@ class TestSwarmProcesses : public QObject {
             QVERIFY(server != servers.end());
             auto hostPort = parseHostPort(server->address);
             QVERIFY(hostPort);
-            RpcChannel channel(QString::fromStdString(hostPort->first), hostPort->second, server->peerId);
+            RpcChannel channel(QString::fromStdString(hostPort->first), hostPort->second,
+                               server->peerId);
             proto::Request request;
             request.mutable_forward()->set_start(block);
             request.mutable_forward()->set_end(server->end);
             *request.mutable_forward()->mutable_hidden() = *tensorToWire(x, proto::CODEC_FP32);
             auto response = callAndWait(channel, request);
-            QVERIFY2(response && response->has_forward(),
-                     response ? response->error().message().c_str() : response.error().message.c_str());
+            QVERIFY2(response && response->has_forward(), response
+                                                              ? response->error().message().c_str()
+                                                              : response.error().message.c_str());
             x = *tensorFromWire(response->forward().hidden(), std::int64_t(1) << 24);
             block = server->end;
         }
@@ -153,15 +168,19 @@ private Q_SLOTS:
     {
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const quint16 port = freeUdpPort();
-        QProcess *bootstrap = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-        const QStringList registry{QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(port)};
-        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")), 10000);
+        QProcess *bootstrap = peers.start(
+            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+        const QStringList registry{QStringLiteral("--dht-bootstrap"),
+                                   QStringLiteral("127.0.0.1:%1").arg(port)};
+        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")),
+                                 10000);
 
         // Three servers started together, each with room for half the model: they all look
         // at an empty swarm at first, and re-balancing has to spread them.
         std::vector<QProcess *> servers;
         for (int i = 0; i < 3; ++i)
-            servers.push_back(peers.start(serveArguments(registry, m_config.numLayers / 2, i, 2.0)));
+            servers.push_back(
+                peers.start(serveArguments(registry, m_config.numLayers / 2, i, 2.0)));
         std::vector<Server> online;
         QTRY_VERIFY2_WITH_TIMEOUT((online = onlineServers(swarm(peers, registry)),
                                    online.size() == 3 && coversEveryBlock(online)),
@@ -180,7 +199,8 @@ private Q_SLOTS:
         sinceKill.start();
         auto isGone = [&] {
             const auto now = onlineServers(swarm(peers, registry));
-            return std::none_of(now.begin(), now.end(), [&](const Server &s) { return s.peerId == deadPeer; });
+            return std::none_of(now.begin(), now.end(),
+                                [&](const Server &s) { return s.peerId == deadPeer; });
         };
         // Two periods, plus the second `corolla swarm` listens and the time it takes to start.
         const qint64 deadline = qint64(2 * kAnnouncePeriodSeconds * 1000) + 4000;
@@ -200,19 +220,26 @@ private Q_SLOTS:
     {
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const quint16 port = freeUdpPort();
-        QProcess *bootstrap = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-        const QStringList registry{QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(port)};
-        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")), 10000);
+        QProcess *bootstrap = peers.start(
+            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
+        const QStringList registry{QStringLiteral("--dht-bootstrap"),
+                                   QStringLiteral("127.0.0.1:%1").arg(port)};
+        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")),
+                                 10000);
         // One block each and no re-balancing: where each server lands is its own choice.
         for (int i = 0; i < m_config.numLayers; ++i) {
             peers.start(serveArguments(registry, 1, 10 + i, 3600.0));
             std::vector<Server> online;
-            QTRY_VERIFY2_WITH_TIMEOUT((online = onlineServers(swarm(peers, registry)), int(online.size()) == i + 1),
-                                      qPrintable(peers.logs()), kSwarmTimeoutMs);
+            QTRY_VERIFY2_WITH_TIMEOUT(
+                (online = onlineServers(swarm(peers, registry)), int(online.size()) == i + 1),
+                qPrintable(peers.logs()), kSwarmTimeoutMs);
             const auto count = coverage(online);
-            QVERIFY2(std::all_of(count.begin(), count.end(), [](int c) { return c <= 1; }),
-                     qPrintable(QStringLiteral("a joining server stacked on a covered block while others were empty\n")
-                                + peers.logs()));
+            QVERIFY2(
+                std::all_of(count.begin(), count.end(), [](int c) { return c <= 1; }),
+                qPrintable(
+                    QStringLiteral(
+                        "a joining server stacked on a covered block while others were empty\n")
+                    + peers.logs()));
         }
         QVERIFY(coversEveryBlock(onlineServers(swarm(peers, registry))));
     }
@@ -224,7 +251,8 @@ private Q_SLOTS:
                                    QString::number(freeUdpPort())};
         std::vector<QProcess *> servers;
         for (int i = 0; i < 3; ++i)
-            servers.push_back(peers.start(serveArguments(registry, m_config.numLayers / 2, 20 + i, 2.0)));
+            servers.push_back(
+                peers.start(serveArguments(registry, m_config.numLayers / 2, 20 + i, 2.0)));
         std::vector<Server> online;
         QTRY_VERIFY2_WITH_TIMEOUT((online = onlineServers(swarm(peers, registry)),
                                    online.size() == 3 && coversEveryBlock(online)),

@@ -73,13 +73,14 @@ private Q_SLOTS:
                 streamed += *stream.push(id);
             streamed += *stream.finish();
 
-            const bool match = *ours == ids && *oursSpecial == withSpecial && *oursDecoded == decoded
-                && streamed == decoded;
+            const bool match = *ours == ids && *oursSpecial == withSpecial
+                               && *oursDecoded == decoded && streamed == decoded;
             if (!match) {
                 ++failures;
-                qWarning().noquote() << "text:" << QString::fromStdString(text) << "\n expected" << show(ids)
-                                     << "\n got     " << show(*ours) << "\n decoded" << QString::fromStdString(*oursDecoded)
-                                     << "\n streamed" << QString::fromStdString(streamed);
+                qWarning().noquote() << "text:" << QString::fromStdString(text) << "\n expected"
+                                     << show(ids) << "\n got     " << show(*ours) << "\n decoded"
+                                     << QString::fromStdString(*oursDecoded) << "\n streamed"
+                                     << QString::fromStdString(streamed);
             }
         }
         QCOMPARE(failures, 0);
@@ -96,10 +97,12 @@ private Q_SLOTS:
         const Json golden = readJson(dir + "/chat_golden.json");
         QVERIFY(golden["cases"].size() >= 4);
         for (const Json &entry : golden["cases"]) {
-            const nlohmann::ordered_json messages = nlohmann::ordered_json::parse(entry["messages"].dump());
+            const nlohmann::ordered_json messages =
+                nlohmann::ordered_json::parse(entry["messages"].dump());
             auto text = chat->render(messages, entry["add_generation_prompt"].get<bool>());
             QVERIFY2(text.ok(), text.ok() ? "" : text.error().message.c_str());
-            QCOMPARE(QString::fromStdString(*text), QString::fromStdString(entry["text"].get<std::string>()));
+            QCOMPARE(QString::fromStdString(*text),
+                     QString::fromStdString(entry["text"].get<std::string>()));
         }
     }
 
@@ -107,24 +110,42 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("source");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("trim and lstrip blocks") << "{% for x in [1, 2] %}\n  {{ x }}\n{% endfor %}" << "  1\n  2\n";
-        QTest::newRow("whitespace control") << "a  {%- if true -%}  b  {%- endif %}" << "ab";
-        QTest::newRow("loop variables") << "{% for x in 'abc' %}{{ loop.index0 }}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}"
-                                         << "0a,1b,2c";
-        QTest::newRow("namespace") << "{% set ns = namespace(n=0) %}{% for i in range(4) %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}" << "6";
-        QTest::newRow("slices") << "{{ [1, 2, 3][::-1] }} {{ 'hello'[1:3] }} {{ [1, 2, 3][-1] }}" << "[3, 2, 1] el 3";
-        QTest::newRow("filters") << "{{ ' Hi '|trim|upper }} {{ [3, 1]|length }} {{ {'a': [1, 'x']}|tojson }} {{ none|default('d') }} {{ x|default('u') }}"
+        QTest::newRow("trim and lstrip blocks") << "{% for x in [1, 2] %}\n  {{ x }}\n{% endfor %}"
+                                                << "  1\n  2\n";
+        QTest::newRow("whitespace control") << "a  {%- if true -%}  b  {%- endif %}"
+                                            << "ab";
+        QTest::newRow("loop variables") << "{% for x in 'abc' %}{{ loop.index0 }}{{ x }}{% if not "
+                                           "loop.last %},{% endif %}{% endfor %}"
+                                        << "0a,1b,2c";
+        QTest::newRow("namespace") << "{% set ns = namespace(n=0) %}{% for i in range(4) %}{% set "
+                                      "ns.n = ns.n + i %}{% endfor %}{{ ns.n }}"
+                                   << "6";
+        QTest::newRow("slices") << "{{ [1, 2, 3][::-1] }} {{ 'hello'[1:3] }} {{ [1, 2, 3][-1] }}"
+                                << "[3, 2, 1] el 3";
+        QTest::newRow("filters") << "{{ ' Hi '|trim|upper }} {{ [3, 1]|length }} {{ {'a': [1, "
+                                    "'x']}|tojson }} {{ none|default('d') }} {{ x|default('u') }}"
                                  << "HI 2 {\"a\": [1, \"x\"]} None u";
-        QTest::newRow("tests") << "{{ 4 is even }} {{ x is defined }} {{ 'a' is string }} {{ 3 is divisibleby(3) }}" << "True False True True";
-        QTest::newRow("string methods") << "{{ 'a,b'.split(',') }} {{ 'xhix'.strip('x') }} {{ 'abc'.startswith(('z', 'a')) }}"
-                                        << "['a', 'b'] hi True";
-        QTest::newRow("macro") << "{% macro greet(name, mark='!') %}hi {{ name }}{{ mark }}{% endmacro %}{{ greet('bo') }}{{ greet('al', mark='?') }}"
+        QTest::newRow("tests")
+            << "{{ 4 is even }} {{ x is defined }} {{ 'a' is string }} {{ 3 is divisibleby(3) }}"
+            << "True False True True";
+        QTest::newRow("string methods")
+            << "{{ 'a,b'.split(',') }} {{ 'xhix'.strip('x') }} {{ 'abc'.startswith(('z', 'a')) }}"
+            << "['a', 'b'] hi True";
+        QTest::newRow("macro") << "{% macro greet(name, mark='!') %}hi {{ name }}{{ mark }}{% "
+                                  "endmacro %}{{ greet('bo') }}{{ greet('al', mark='?') }}"
                                << "hi bo!hi al?";
-        QTest::newRow("loop controls") << "{% for i in range(10) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% endfor %}"
-                                       << "02";
-        QTest::newRow("set block and conditional") << "{% set x %}in{% endset %}{{ x ~ ('y' if 1 > 2 else 'z') }}" << "inz";
-        QTest::newRow("escapes and formatting") << "{{ '\\u2581x\\x41' }} {{ '%s=%d' % ('n', 3) }}" << "\u2581xA n=3";
-        QTest::newRow("selectattr") << "{{ [{'r': 'a'}, {'r': 'b'}]|selectattr('r', 'equalto', 'b')|list|length }}" << "1";
+        QTest::newRow("loop controls")
+            << "{% for i in range(10) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}{% "
+               "continue %}{% endif %}{{ i }}{% endfor %}"
+            << "02";
+        QTest::newRow("set block and conditional")
+            << "{% set x %}in{% endset %}{{ x ~ ('y' if 1 > 2 else 'z') }}"
+            << "inz";
+        QTest::newRow("escapes and formatting") << "{{ '\\u2581x\\x41' }} {{ '%s=%d' % ('n', 3) }}"
+                                                << "\u2581xA n=3";
+        QTest::newRow("selectattr")
+            << "{{ [{'r': 'a'}, {'r': 'b'}]|selectattr('r', 'equalto', 'b')|list|length }}"
+            << "1";
     }
 
     void templateLanguage()
@@ -152,7 +173,8 @@ private Q_SLOTS:
         QVERIFY(text.error().message.find("roles must alternate") != std::string::npos);
         auto fallback = ChatTemplate::parse("");
         QVERIFY(fallback.ok() && fallback->isFallback());
-        auto rendered = fallback->render(nlohmann::ordered_json::parse(R"([{"role": "user", "content": "hi"}])"), true);
+        auto rendered = fallback->render(
+            nlohmann::ordered_json::parse(R"([{"role": "user", "content": "hi"}])"), true);
         QCOMPARE(*rendered, std::string("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
     }
 
@@ -161,17 +183,27 @@ private Q_SLOTS:
         // SentencePiece-style without a normalizer: Metaspace marks word starts with U+2581.
         // With "first", only the very start of the input gets one, not text after <s>.
         for (const char *scheme : {"first", "always"}) {
-            Json json = {{"model", {{"type", "BPE"}, {"byte_fallback", false},
-                                    {"vocab", {{"<s>", 0}, {"a", 1}, {"\u2581", 2}, {"\u2581a", 3}}},
-                                    {"merges", Json::array({"\u2581 a"})}}},
-                         {"added_tokens", Json::array({{{"id", 0}, {"content", "<s>"}, {"special", true}}})},
-                         {"pre_tokenizer", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", false}}},
-                         {"decoder", {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}}}};
+            Json json = {
+                {"model",
+                 {{"type", "BPE"},
+                  {"byte_fallback", false},
+                  {"vocab", {{"<s>", 0}, {"a", 1}, {"\u2581", 2}, {"\u2581a", 3}}},
+                  {"merges", Json::array({"\u2581 a"})}}},
+                {"added_tokens", Json::array({{{"id", 0}, {"content", "<s>"}, {"special", true}}})},
+                {"pre_tokenizer",
+                 {{"type", "Metaspace"},
+                  {"replacement", "\u2581"},
+                  {"prepend_scheme", scheme},
+                  {"split", false}}},
+                {"decoder",
+                 {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}}}};
             auto tokenizer = Tokenizer::fromJson(json.dump());
             QVERIFY2(tokenizer.ok(), tokenizer.ok() ? "" : tokenizer.error().message.c_str());
-            QCOMPARE(*(*tokenizer)->encode("a", SpecialTokens::Omit), (std::vector<std::int64_t>{3}));
+            QCOMPARE(*(*tokenizer)->encode("a", SpecialTokens::Omit),
+                     (std::vector<std::int64_t>{3}));
             const std::vector<std::int64_t> afterSpecial = std::string(scheme) == "first"
-                ? std::vector<std::int64_t>{0, 1} : std::vector<std::int64_t>{0, 3};
+                                                               ? std::vector<std::int64_t>{0, 1}
+                                                               : std::vector<std::int64_t>{0, 3};
             QCOMPARE(*(*tokenizer)->encode("<s>a", SpecialTokens::Omit), afterSpecial);
             QCOMPARE(*(*tokenizer)->decode({3, 3}, SpecialTokens::Include), std::string("a a"));
         }
@@ -181,15 +213,21 @@ private Q_SLOTS:
     {
         // A lowercasing normalizer: the normalized token <X> is found in "a<x>" only after
         // normalization; the raw token [RAW] must match the raw text.
-        Json json = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}, {"merges", Json::array()}}},
-                     {"normalizer", {{"type", "Lowercase"}}},
-                     {"added_tokens", Json::array({{{"id", 5}, {"content", "<x>"}, {"special", false}, {"normalized", true}},
-                                                   {{"id", 6}, {"content", "[RAW]"}, {"special", true}, {"normalized", false}}})}};
+        Json json = {
+            {"model",
+             {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}, {"merges", Json::array()}}},
+            {"normalizer", {{"type", "Lowercase"}}},
+            {"added_tokens",
+             Json::array(
+                 {{{"id", 5}, {"content", "<x>"}, {"special", false}, {"normalized", true}},
+                  {{"id", 6}, {"content", "[RAW]"}, {"special", true}, {"normalized", false}}})}};
         auto tokenizer = Tokenizer::fromJson(json.dump());
         QVERIFY(tokenizer.ok());
-        QCOMPARE(*(*tokenizer)->encode("A<X>b[RAW]a", SpecialTokens::Omit), (std::vector<std::int64_t>{0, 5, 1, 6, 0}));
+        QCOMPARE(*(*tokenizer)->encode("A<X>b[RAW]a", SpecialTokens::Omit),
+                 (std::vector<std::int64_t>{0, 5, 1, 6, 0}));
         // Not the raw token: its letters go to the model (unknown ones are dropped, no unk).
-        QCOMPARE(*(*tokenizer)->encode("a[raw]", SpecialTokens::Omit), (std::vector<std::int64_t>{0, 0}));
+        QCOMPARE(*(*tokenizer)->encode("a[raw]", SpecialTokens::Omit),
+                 (std::vector<std::int64_t>{0, 0}));
     }
 
     void malformedInput()
@@ -206,13 +244,17 @@ private Q_SLOTS:
         auto unknown = Tokenizer::fromJson(R"({"model": {"type": "WordLevel", "vocab": {}}})");
         QVERIFY(!unknown.ok());
         QVERIFY(unknown.error().message.find("WordLevel") != std::string::npos);
-        auto badMerge = Tokenizer::fromJson(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
+        auto badMerge = Tokenizer::fromJson(
+            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
         QVERIFY(!badMerge.ok());
         QVERIFY(badMerge.error().message.find("a b") != std::string::npos);
-        auto badUtf8 = Tokenizer::fromJson("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xFF\": 0}}}");
+        auto badUtf8 =
+            Tokenizer::fromJson("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xFF\": 0}}}");
         QVERIFY(!badUtf8.ok());
-        Json split = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
-        Json broken = {{"model", {{"type", "BPE"}, {"vocab", Json::object()}}}, {"pre_tokenizer", split}};
+        Json split = {
+            {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+        Json broken = {{"model", {{"type", "BPE"}, {"vocab", Json::object()}}},
+                       {"pre_tokenizer", split}};
         auto badRegex = Tokenizer::fromJson(broken.dump());
         QVERIFY(!badRegex.ok());
         QVERIFY(badRegex.error().message.find("unclosed") != std::string::npos);

@@ -27,7 +27,10 @@ namespace {
 class DelayedPipe : public QObject {
 public:
     DelayedPipe(QTcpSocket *from, QTcpSocket *to, int delayMs, QObject *parent)
-        : QObject(parent), m_from(from), m_to(to), m_delay(std::chrono::milliseconds(delayMs))
+        : QObject(parent)
+        , m_from(from)
+        , m_to(to)
+        , m_delay(std::chrono::milliseconds(delayMs))
     {
         m_timer.setSingleShot(true);
         m_timer.setTimerType(Qt::PreciseTimer);
@@ -85,9 +88,12 @@ int main(int argc, char **argv)
     QCoreApplication application(argc, argv);
     QCommandLineParser parser;
     parser.addHelpOption();
-    parser.addOption({QStringLiteral("listen"), QStringLiteral("port to listen on (127.0.0.1)"), QStringLiteral("PORT")});
-    parser.addOption({QStringLiteral("to"), QStringLiteral("where to relay"), QStringLiteral("HOST:PORT")});
-    parser.addOption({QStringLiteral("delay-ms"), QStringLiteral("delay each way"), QStringLiteral("D"), QStringLiteral("0")});
+    parser.addOption({QStringLiteral("listen"), QStringLiteral("port to listen on (127.0.0.1)"),
+                      QStringLiteral("PORT")});
+    parser.addOption(
+        {QStringLiteral("to"), QStringLiteral("where to relay"), QStringLiteral("HOST:PORT")});
+    parser.addOption({QStringLiteral("delay-ms"), QStringLiteral("delay each way"),
+                      QStringLiteral("D"), QStringLiteral("0")});
     parser.process(application);
     const QString target = parser.value(QStringLiteral("to"));
     const int colon = int(target.lastIndexOf(QLatin1Char(':')));
@@ -95,13 +101,16 @@ int main(int argc, char **argv)
     const quint16 port = quint16(target.mid(colon + 1).toUInt());
     const int delayMs = parser.value(QStringLiteral("delay-ms")).toInt();
     if (colon <= 0 || port == 0 || delayMs < 0) {
-        std::fprintf(stderr, "corolla-delay-relay: --to HOST:PORT and --delay-ms >= 0 are required\n");
+        std::fprintf(stderr,
+                     "corolla-delay-relay: --to HOST:PORT and --delay-ms >= 0 are required\n");
         return 2;
     }
 
     QTcpServer server;
-    if (!server.listen(QHostAddress::LocalHost, quint16(parser.value(QStringLiteral("listen")).toUInt()))) {
-        std::fprintf(stderr, "corolla-delay-relay: cannot listen: %s\n", qPrintable(server.errorString()));
+    if (!server.listen(QHostAddress::LocalHost,
+                       quint16(parser.value(QStringLiteral("listen")).toUInt()))) {
+        std::fprintf(stderr, "corolla-delay-relay: cannot listen: %s\n",
+                     qPrintable(server.errorString()));
         return 1;
     }
     QObject::connect(&server, &QTcpServer::newConnection, [&] {
@@ -109,8 +118,9 @@ int main(int argc, char **argv)
             auto *upstream = new QTcpSocket(client);
             client->setSocketOption(QAbstractSocket::LowDelayOption, 1);
             // Socket options apply to a connected socket: no Nagle on the way to the server.
-            QObject::connect(upstream, &QTcpSocket::connected, upstream,
-                             [upstream] { upstream->setSocketOption(QAbstractSocket::LowDelayOption, 1); });
+            QObject::connect(upstream, &QTcpSocket::connected, upstream, [upstream] {
+                upstream->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+            });
             new DelayedPipe(client, upstream, delayMs, client);
             new DelayedPipe(upstream, client, delayMs, client);
             // Either side closing closes the other, after what is in flight has been written.

@@ -12,7 +12,10 @@
 
 namespace corolla {
 
-PeerProcesses::PeerProcesses(QString binary) : m_binary(std::move(binary)) {}
+PeerProcesses::PeerProcesses(QString binary)
+    : m_binary(std::move(binary))
+{
+}
 
 PeerProcesses::~PeerProcesses()
 {
@@ -24,8 +27,10 @@ QProcessEnvironment PeerProcesses::environment() const
 {
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     environment.insert(QStringLiteral("XDG_DATA_HOME"), m_folder.filePath(QStringLiteral("data")));
-    environment.insert(QStringLiteral("XDG_CACHE_HOME"), m_folder.filePath(QStringLiteral("cache")));
-    environment.insert(QStringLiteral("XDG_CONFIG_HOME"), m_folder.filePath(QStringLiteral("config")));
+    environment.insert(QStringLiteral("XDG_CACHE_HOME"),
+                       m_folder.filePath(QStringLiteral("cache")));
+    environment.insert(QStringLiteral("XDG_CONFIG_HOME"),
+                       m_folder.filePath(QStringLiteral("config")));
     // Several peers share two cores: one compute thread each keeps them from starving.
     environment.insert(QStringLiteral("COROLLA_NUM_THREADS"), QStringLiteral("1"));
     return environment;
@@ -93,7 +98,8 @@ QString PeerProcesses::logs() const
 {
     QString text;
     for (const auto &process : m_processes)
-        text += process->arguments().join(QLatin1Char(' ')) + QLatin1Char('\n') + log(process.get());
+        text +=
+            process->arguments().join(QLatin1Char(' ')) + QLatin1Char('\n') + log(process.get());
     return text;
 }
 
@@ -104,14 +110,18 @@ quint16 freeUdpPort()
     return socket.localPort();
 }
 
-Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request, int timeoutMs)
+Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request,
+                                    int timeoutMs)
 {
     std::optional<Result<proto::Response>> answer;
     QEventLoop loop;
-    channel.call(request, [&](Result<proto::Response> response) {
-        answer = std::move(response);
-        loop.quit();
-    }, timeoutMs);
+    channel.call(
+        request,
+        [&](Result<proto::Response> response) {
+            answer = std::move(response);
+            loop.quit();
+        },
+        timeoutMs);
     if (!answer)
         loop.exec();
     return std::move(*answer);

@@ -70,14 +70,15 @@ private:
 void TestDesktop::initTestCase()
 {
     QVERIFY(m_folder.isValid());
-    m_settings = std::make_unique<Settings>(
-        std::make_unique<QSettings>(m_folder.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat));
+    m_settings = std::make_unique<Settings>(std::make_unique<QSettings>(
+        m_folder.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat));
     m_settings->maxTokens = 24;
     m_settings->publicName = QStringLiteral("tester");
     m_engine = std::make_unique<Engine>(m_folder.path());
     auto conditions = std::make_unique<FakeConditions>();
     m_conditions = conditions.get();
-    m_window = std::make_unique<MainWindow>(*m_engine, *m_settings, m_folder.path(), std::move(conditions));
+    m_window = std::make_unique<MainWindow>(*m_engine, *m_settings, m_folder.path(),
+                                            std::move(conditions));
     m_window->show();
 
     // A first run: no model, no swarm; the window offers the demo swarm.
@@ -88,7 +89,8 @@ void TestDesktop::initTestCase()
     QVERIFY(start);
     start->click();
     QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().demoSwarm && m_engine->status().chatReady
-                                 && m_engine->status().numBlocks == 8 && m_engine->status().missingBlocks.isEmpty(),
+                                 && m_engine->status().numBlocks == 8
+                                 && m_engine->status().missingBlocks.isEmpty(),
                              kStartTimeoutMs);
     QVERIFY(!m_window->isOfferingDemo());
     QCOMPARE(m_window->swarmPage()->peersModel()->rowCount(), 3);
@@ -110,12 +112,13 @@ void TestDesktop::chatStreamsAnAnswerThroughTheSwarm()
     ChatPage &chat = *m_window->chatPage();
     QString streamed;
     int chunksWhileAnswering = 0;
-    auto connection = connect(m_engine.get(), &Engine::chatChunk, this, [&](const ChatChunk &chunk) {
-        streamed += chunk.text;
-        // The page shows each piece as it comes, before the answer is complete.
-        if (chat.isAnswering() && chat.streamingText() == streamed)
-            ++chunksWhileAnswering;
-    });
+    auto connection =
+        connect(m_engine.get(), &Engine::chatChunk, this, [&](const ChatChunk &chunk) {
+            streamed += chunk.text;
+            // The page shows each piece as it comes, before the answer is complete.
+            if (chat.isAnswering() && chat.streamingText() == streamed)
+                ++chunksWhileAnswering;
+        });
     const ChatResult result = answer([&] { chat.send(QStringLiteral("Hello, swarm!")); });
     disconnect(connection);
     QVERIFY2(result.error == ChatError::None, qPrintable(result.message));
@@ -133,7 +136,8 @@ void TestDesktop::chatStreamsAnAnswerThroughTheSwarm()
     }
     QCOMPARE(next, 8);
 
-    const SavedConversation &saved = m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
+    const SavedConversation &saved =
+        m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
     QCOMPARE(saved.messages.size(), 2);
     QCOMPARE(saved.messages[0].content, QStringLiteral("Hello, swarm!"));
     QCOMPARE(saved.messages[1].content, streamed);
@@ -158,7 +162,8 @@ void TestDesktop::stopEndsAnAnswerMidway()
     QVERIFY(result.stoppedByUser);
     QVERIFY(result.generatedTokens >= 3);
     QVERIFY(result.generatedTokens < 1500);
-    const SavedConversation &saved = m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
+    const SavedConversation &saved =
+        m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
     QCOMPARE(saved.messages.size(), 2);
     QVERIFY(saved.messages[1].stopped);
     QVERIFY(!chat.isAnswering());
@@ -176,7 +181,8 @@ void TestDesktop::regenerateReplacesTheAnswer()
     QVERIFY(second.id != first.id);
     // A random demo model may sample its end-of-sequence token early.
     QVERIFY(second.generatedTokens > 0 && second.generatedTokens <= 24);
-    const SavedConversation &saved = m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
+    const SavedConversation &saved =
+        m_window->findChild<ConversationsModel *>()->at(chat.currentRow());
     QCOMPARE(saved.messages.size(), 2); // the question, and only the new answer
     QCOMPARE(saved.messages[1].content, second.answer);
     // Another seed samples another answer from the same prompt.
@@ -193,9 +199,11 @@ void TestDesktop::editTakesTheLastMessageBack()
     auto *input = m_window->findChild<QPlainTextEdit *>(QStringLiteral("messageInput"));
     QCOMPARE(input->toPlainText(), QStringLiteral("Pick a number."));
     input->setPlainText(QStringLiteral("Pick a letter."));
-    const ChatResult result = answer([&] { QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier); });
+    const ChatResult result =
+        answer([&] { QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier); });
     QVERIFY2(result.error == ChatError::None, qPrintable(result.message));
-    QCOMPARE(m_window->findChild<ConversationsModel *>()->at(row).messages[0].content, QStringLiteral("Pick a letter."));
+    QCOMPARE(m_window->findChild<ConversationsModel *>()->at(row).messages[0].content,
+             QStringLiteral("Pick a letter."));
 }
 
 void TestDesktop::trayMenuDrivesServing()
@@ -210,7 +218,8 @@ void TestDesktop::trayMenuDrivesServing()
     tray.donateAction()->trigger();
     QVERIFY(donation.isServing());
     QVERIFY(m_window->contributePage()->donateSwitch()->isChecked());
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online,
+                             kStartTimeoutMs);
     // The block map fills in: this computer's share is highlighted, and it is a peer now.
     QTRY_VERIFY_WITH_TIMEOUT(blocksServedHere(blockMap) > 0, kStartTimeoutMs);
     QTRY_COMPARE_WITH_TIMEOUT(m_window->swarmPage()->peersModel()->rowCount(), 4, kStartTimeoutMs);
@@ -223,20 +232,24 @@ void TestDesktop::trayMenuDrivesServing()
     QCOMPARE(donation.reason(), DonationController::Reason::Paused);
     QVERIFY(donation.pausedUntil() > QDateTime::currentDateTimeUtc().addSecs(3500));
     QCOMPARE(tray.pauseAction()->text(), QStringLiteral("Resume donating"));
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off,
+                             kStartTimeoutMs);
     QTRY_COMPARE_WITH_TIMEOUT(blocksServedHere(blockMap), 0, kStartTimeoutMs);
 
     tray.pauseAction()->trigger(); // resume
     QVERIFY(donation.isServing());
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online,
+                             kStartTimeoutMs);
 
     tray.donateAction()->trigger(); // off
     QVERIFY(!donation.isServing());
     QVERIFY(!m_settings->donate.get());
     QVERIFY(!m_window->contributePage()->donateSwitch()->isChecked());
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off,
+                             kStartTimeoutMs);
 
-    disconnect(&tray, &TrayController::quitRequested, nullptr, nullptr); // keep the test's event loop
+    disconnect(&tray, &TrayController::quitRequested, nullptr,
+               nullptr); // keep the test's event loop
     QSignalSpy open(&tray, &TrayController::openRequested);
     QSignalSpy quit(&tray, &TrayController::quitRequested);
     tray.openAction()->trigger();
@@ -259,13 +272,15 @@ void TestDesktop::servingWaitsForMainsPowerWhenAsked()
     m_conditions->mains = true; // plugged in
     donation.reevaluate();
     QVERIFY(donation.isServing());
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Online,
+                             kStartTimeoutMs);
 
     m_settings->onlyWhenIdle = true;
     m_conditions->idle = false; // the volunteer is gaming
     donation.reevaluate();
     QCOMPARE(donation.reason(), DonationController::Reason::Busy);
-    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off, kStartTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->status().contribution.state == ServingState::Off,
+                             kStartTimeoutMs);
     donation.setWanted(false);
 }
 

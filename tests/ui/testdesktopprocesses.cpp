@@ -40,29 +40,33 @@ private Q_SLOTS:
     void chatsThroughServeProcesses();
 
 private:
-    Server startServer(PeerProcesses &peers, const QString &model, const QString &blocks, const QString &name);
+    Server startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
+                       const QString &name);
     QTemporaryDir m_folder;
 };
 
-Server TestDesktopProcesses::startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
-                                         const QString &name)
+Server TestDesktopProcesses::startServer(PeerProcesses &peers, const QString &model,
+                                         const QString &blocks, const QString &name)
 {
     const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
     QFile(noPeers).open(QIODevice::WriteOnly);
     Server server;
-    server.process = peers.start({QStringLiteral("serve"), QStringLiteral("--model"), model, QStringLiteral("--blocks"),
-                                  blocks, QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
-                                  QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
-                                  QStringLiteral("--announce-period"), QStringLiteral("1"), QStringLiteral("--identity"),
-                                  m_folder.filePath(name + QStringLiteral(".pem"))});
+    server.process = peers.start(
+        {QStringLiteral("serve"), QStringLiteral("--model"), model, QStringLiteral("--blocks"),
+         blocks, QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
+         QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
+         QStringLiteral("--announce-period"), QStringLiteral("1"), QStringLiteral("--identity"),
+         m_folder.filePath(name + QStringLiteral(".pem"))});
     QDeadlineTimer deadline(kTimeoutMs);
     while (!peers.log(server.process).contains(QLatin1String("serving blocks"))
            && server.process->state() == QProcess::Running && !deadline.hasExpired())
         QTest::qWait(20);
     const QRegularExpressionMatch match =
-        QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(peers.log(server.process));
+        QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)"))
+            .match(peers.log(server.process));
     if (!match.hasMatch())
-        qFatal("server %s did not start:\n%s", qPrintable(name), qPrintable(peers.log(server.process)));
+        qFatal("server %s did not start:\n%s", qPrintable(name),
+               qPrintable(peers.log(server.process)));
     server.line = QStringLiteral("127.0.0.1:%1 %2").arg(match.captured(2), match.captured(1));
     return server;
 }
@@ -71,14 +75,17 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
 {
     PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
     const QString model = m_folder.filePath(QStringLiteral("model"));
-    QCOMPARE(peers.run({QStringLiteral("make-test-model"), QStringLiteral("--family"), QStringLiteral("llama"),
-                        QStringLiteral("--shape"), QStringLiteral("demo"), QStringLiteral("--out"), model})
+    QCOMPARE(peers
+                 .run({QStringLiteral("make-test-model"), QStringLiteral("--family"),
+                       QStringLiteral("llama"), QStringLiteral("--shape"), QStringLiteral("demo"),
+                       QStringLiteral("--out"), model})
                  .first,
              0);
     const Server alpha = startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("alpha"));
     const Server beta = startServer(peers, model, QStringLiteral("4:8"), QStringLiteral("beta"));
 
-    Settings settings(std::make_unique<QSettings>(m_folder.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat));
+    Settings settings(std::make_unique<QSettings>(m_folder.filePath(QStringLiteral("settings.ini")),
+                                                  QSettings::IniFormat));
     settings.modelDir = model;
     settings.lanDiscovery = false;
     settings.staticPeers = alpha.line + QLatin1Char('\n') + beta.line + QLatin1Char('\n');
@@ -97,7 +104,8 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     names.sort();
     QCOMPARE(names, QStringList({"alpha", "beta"}));
     // Pings are measured every few seconds by the chat side.
-    QTRY_VERIFY_WITH_TIMEOUT(peersModel.peer(0).pingMs >= 0 && peersModel.peer(1).pingMs >= 0, kTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(peersModel.peer(0).pingMs >= 0 && peersModel.peer(1).pingMs >= 0,
+                             kTimeoutMs);
 
     ChatPage &chat = *window.chatPage();
     QSignalSpy finished(&chat, &ChatPage::answerFinished);
@@ -121,7 +129,8 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     chat.newConversation();
     window.findChild<QSpinBox *>(QStringLiteral("maxTokens"))->setValue(400);
     chat.send(QStringLiteral("Keep talking."));
-    QTRY_VERIFY_WITH_TIMEOUT(statuses.count() >= 4 && chat.isAnswering() && !chat.streamingText().isEmpty(), kTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        statuses.count() >= 4 && chat.isAnswering() && !chat.streamingText().isEmpty(), kTimeoutMs);
     const int statusesBeforeStop = int(statuses.count());
     QTRY_VERIFY_WITH_TIMEOUT(statuses.count() >= statusesBeforeStop + 4, kTimeoutMs);
     QVERIFY(chat.isAnswering()); // still waiting on the frozen server
@@ -142,7 +151,8 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     result = finished.takeFirst().at(0).value<ChatResult>();
     QCOMPARE(result.error, ChatError::MissingBlocks);
     QCOMPARE(result.missingBlocks, QStringLiteral("4-7"));
-    QVERIFY2(chat.notice().contains(QStringLiteral("4-7")) && chat.notice().contains(QStringLiteral("Donate my GPU")),
+    QVERIFY2(chat.notice().contains(QStringLiteral("4-7"))
+                 && chat.notice().contains(QStringLiteral("Donate my GPU")),
              qPrintable(chat.notice()));
 }
 

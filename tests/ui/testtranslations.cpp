@@ -85,9 +85,11 @@ void TestTranslations::everyMessageIsTranslated()
     for (const Message &message : messages) {
         const QString where = message.context + QStringLiteral(": ") + message.source;
         QVERIFY2(message.type.isEmpty(), qPrintable(where + QStringLiteral(" is ") + message.type));
-        QVERIFY2(!message.translation.trimmed().isEmpty(), qPrintable(where + QStringLiteral(" has no translation")));
+        QVERIFY2(!message.translation.trimmed().isEmpty(),
+                 qPrintable(where + QStringLiteral(" has no translation")));
         QVERIFY2(placeholders(message.source) == placeholders(message.translation),
-                 qPrintable(where + QStringLiteral(" -> ") + message.translation + QStringLiteral(": placeholders differ")));
+                 qPrintable(where + QStringLiteral(" -> ") + message.translation
+                            + QStringLiteral(": placeholders differ")));
     }
 }
 
@@ -103,10 +105,11 @@ void TestTranslations::everySourceStringIsInTheCatalogue()
     const QString fresh = folder.filePath(QStringLiteral("fresh_zh_CN.ts"));
     QStringList arguments;
     const QDir ui(QStringLiteral(COROLLA_SOURCE_DIR "/ui"));
-    for (const QString &file : ui.entryList({QStringLiteral("*.cpp"), QStringLiteral("*.h")}, QDir::Files))
+    for (const QString &file :
+         ui.entryList({QStringLiteral("*.cpp"), QStringLiteral("*.h")}, QDir::Files))
         arguments.push_back(ui.filePath(file));
-    arguments << QStringLiteral(COROLLA_SOURCE_DIR "/app/guicommands.cpp")
-              << QStringLiteral("-I") << QStringLiteral(COROLLA_SOURCE_DIR) << QStringLiteral("-I")
+    arguments << QStringLiteral(COROLLA_SOURCE_DIR "/app/guicommands.cpp") << QStringLiteral("-I")
+              << QStringLiteral(COROLLA_SOURCE_DIR) << QStringLiteral("-I")
               << QStringLiteral(COROLLA_SOURCE_DIR "/engine") << QStringLiteral("-ts") << fresh;
     QProcess lupdate;
     lupdate.start(QStringLiteral(COROLLA_LUPDATE), arguments);
@@ -128,14 +131,17 @@ void TestTranslations::theCompiledCatalogueAnswersInChinese()
     QTemporaryDir folder;
     const QString qm = folder.filePath(QStringLiteral("corolla_zh_CN.qm"));
     QProcess lrelease;
-    lrelease.start(QStringLiteral(COROLLA_LRELEASE), {QStringLiteral(COROLLA_TS_FILE), QStringLiteral("-qm"), qm});
+    lrelease.start(QStringLiteral(COROLLA_LRELEASE),
+                   {QStringLiteral(COROLLA_TS_FILE), QStringLiteral("-qm"), qm});
     QVERIFY(lrelease.waitForFinished(60000));
     QCOMPARE(lrelease.exitCode(), 0);
     QTranslator translator;
     QVERIFY(translator.load(qm));
     QCOMPARE(translator.translate("corolla::TrayController", "Quit"), QStringLiteral("退出"));
-    QCOMPARE(translator.translate("corolla::ContributePage", "Donate my GPU"), QStringLiteral("捐献我的 GPU"));
-    QCOMPARE(translator.translate("corolla::BlockMapModel", "Block %1: %n server(s), %2 tokens/s", nullptr, 3),
+    QCOMPARE(translator.translate("corolla::ContributePage", "Donate my GPU"),
+             QStringLiteral("捐献我的 GPU"));
+    QCOMPARE(translator.translate("corolla::BlockMapModel", "Block %1: %n server(s), %2 tokens/s",
+                                  nullptr, 3),
              QStringLiteral("第 %1 块：%n 台服务器，%2 词元/秒"));
 }
 

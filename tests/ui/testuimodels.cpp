@@ -44,7 +44,8 @@ QStringList peerIds(const PeersModel &model)
 
 std::unique_ptr<QSettings> iniSettings(const QTemporaryDir &folder)
 {
-    return std::make_unique<QSettings>(folder.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
+    return std::make_unique<QSettings>(folder.filePath(QStringLiteral("settings.ini")),
+                                       QSettings::IniFormat);
 }
 
 } // namespace
@@ -95,7 +96,8 @@ void TestUiModels::peersSortAsNumbers()
     model.setPeers({peer("a", 0, 2, 9), peer("b", 2, 4, 100), peer("c", 4, 6, 20)});
     QStringList order;
     for (int row = 0; row < sorted.rowCount(); ++row)
-        order.push_back(sorted.data(sorted.index(row, PeersModel::PeerId), Qt::UserRole).toString());
+        order.push_back(
+            sorted.data(sorted.index(row, PeersModel::PeerId), Qt::UserRole).toString());
     // As text "9" would sort above "20" and "100".
     QCOMPARE(order, QStringList({"b", "c", "a"}));
 }
@@ -127,7 +129,8 @@ void TestUiModels::conversationsSurviveARestart()
     const QString path = folder.filePath(QStringLiteral("conversations.json"));
     {
         ConversationsModel model(path);
-        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::Fatal);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::Fatal);
         QString error;
         QVERIFY(model.load(&error));
         model.create(QStringLiteral("be brief"));
@@ -147,7 +150,8 @@ void TestUiModels::conversationsSurviveARestart()
         QCOMPARE(model.rowCount(), 2);
     }
     ConversationsModel restored(path);
-    QAbstractItemModelTester tester(&restored, QAbstractItemModelTester::FailureReportingMode::Fatal);
+    QAbstractItemModelTester tester(&restored,
+                                    QAbstractItemModelTester::FailureReportingMode::Fatal);
     QString error;
     QVERIFY2(restored.load(&error), qPrintable(error));
     QCOMPARE(restored.rowCount(), 2);
@@ -169,7 +173,8 @@ void TestUiModels::unreadableConversationsAreSetAside()
     // Cut off mid-file, and a message whose role is none of ours.
     const QList<QByteArray> contents{
         "{\"version\": 1, \"conversations\": [ {\"title\": ",
-        "{\"version\": 1, \"conversations\": [ {\"title\": \"t\", \"messages\": [ {\"role\": \"robot\", "
+        "{\"version\": 1, \"conversations\": [ {\"title\": \"t\", \"messages\": [ {\"role\": "
+        "\"robot\", "
         "\"content\": \"hi\"} ] } ] }",
     };
     for (const QByteArray &content : contents) {
@@ -251,13 +256,15 @@ void TestUiModels::settingsPageRefusesBadAddresses()
 
     auto *staticPeers = page.findChild<QPlainTextEdit *>(QStringLiteral("staticPeers"));
     bootstrap->setText(QStringLiteral("bootstrap.example.org:4222, 192.168.1.5:4222"));
-    staticPeers->setPlainText(QStringLiteral("# home\n192.168.1.7:31330 PeerXyz\nnot an address\n"));
+    staticPeers->setPlainText(
+        QStringLiteral("# home\n192.168.1.7:31330 PeerXyz\nnot an address\n"));
     QVERIFY(!page.apply());
 
     staticPeers->setPlainText(QStringLiteral("# home\n192.168.1.7:31330 PeerXyz\n"));
     QVERIFY(page.apply());
     QCOMPARE(applied.count(), 1);
-    QCOMPARE(settings.dhtBootstrap.get(), QStringList({"bootstrap.example.org:4222", "192.168.1.5:4222"}));
+    QCOMPARE(settings.dhtBootstrap.get(),
+             QStringList({"bootstrap.example.org:4222", "192.168.1.5:4222"}));
     QCOMPARE(settings.staticPeers.get(), QStringLiteral("# home\n192.168.1.7:31330 PeerXyz\n"));
 
     // A folder without config.json is not a model.
@@ -279,7 +286,8 @@ void TestUiModels::startAtLoginWritesAnAutostartEntry()
     QFile entry(folder.filePath(QStringLiteral("config/autostart/corolla.desktop")));
     QVERIFY(entry.open(QIODevice::ReadOnly));
     const QString text = QString::fromUtf8(entry.readAll());
-    QVERIFY2(text.contains(QStringLiteral("Exec=\"") + QCoreApplication::applicationFilePath() + QStringLiteral("\" --minimized")),
+    QVERIFY2(text.contains(QStringLiteral("Exec=\"") + QCoreApplication::applicationFilePath()
+                           + QStringLiteral("\" --minimized")),
              qPrintable(text));
     QVERIFY(settings.startAtLogin.get());
     SettingsPage reopened(settings); // reads what the system will do

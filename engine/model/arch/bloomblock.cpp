@@ -14,7 +14,8 @@ namespace corolla {
 
 std::vector<double> alibiSlopes(std::int64_t heads)
 {
-    const std::int64_t closestPower = std::int64_t(1) << std::int64_t(std::floor(std::log2(double(heads))));
+    const std::int64_t closestPower = std::int64_t(1)
+                                      << std::int64_t(std::floor(std::log2(double(heads))));
     auto geometric = [](std::int64_t n, std::int64_t first, std::int64_t step, std::int64_t count) {
         const double base = std::pow(2.0, -std::pow(2.0, -(std::log2(double(n)) - 3.0)));
         std::vector<double> slopes;
@@ -46,11 +47,12 @@ Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
 
     const WeightReader reader(source, dtype);
     const std::string local = "h." + std::to_string(index) + ".";
-    const std::string prefix =
-        reader.pick({local + "input_layernorm.weight", "transformer." + local + "input_layernorm.weight"})
-                .rfind("transformer.", 0) == 0
-            ? "transformer." + local
-            : local;
+    const std::string prefix = reader.pick({local + "input_layernorm.weight",
+                                            "transformer." + local + "input_layernorm.weight"})
+                                           .rfind("transformer.", 0)
+                                       == 0
+                                   ? "transformer." + local
+                                   : local;
     const std::int64_t h = config.hiddenSize;
     BloomBlock &b = *block;
     const std::vector<WeightSlot> slots{
@@ -78,39 +80,43 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
     // Attention: normalise (LayerNorm with bias); some checkpoints (apply_residual_connection_
     // post_layernorm) add the normed input instead of the input after each half.
-    const at::Tensor normed = at::layer_norm(x, {hidden}, m_inputNorm, m_inputNormBias, m_eps); // [b, T, hidden]
+    const at::Tensor normed =
+        at::layer_norm(x, {hidden}, m_inputNorm, m_inputNormBias, m_eps); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
     const at::Tensor &residual = m_residualFromNormedInput ? normed : x;
 
     // One fused projection, laid out per head as (q, k, v), each headDim wide.
     const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias)
                                .view({batch, steps, m_numHeads, 3, m_headDim}); // [b, T, nH, 3, D]
-    const at::Tensor q = qkv.select(3, 0).transpose(1, 2);                   // [b, nH, T, D]
-    const at::Tensor k = qkv.select(3, 1).transpose(1, 2);                   // [b, nH, T, D]
-    const at::Tensor v = qkv.select(3, 2).transpose(1, 2);                   // [b, nH, T, D]
+    const at::Tensor q = qkv.select(3, 0).transpose(1, 2);                      // [b, nH, T, D]
+    const at::Tensor k = qkv.select(3, 1).transpose(1, 2);                      // [b, nH, T, D]
+    const at::Tensor v = qkv.select(3, 2).transpose(1, 2);                      // [b, nH, T, D]
     ctx.inspect("q", q);
     ctx.inspect("k", k);
     ctx.inspect("v", v);
 
     // Append this step to the cache and attend over everything visible, positions given by
     // ALiBi: each head adds slope * key position; the query's own offset cancels in softmax.
-    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nH, S, D]
+    const auto [keys, values] = KvCache::append(cache, ctx, k, v); // [b, nH, S, D]
     const at::Tensor alibi =
         m_slopes * at::arange(ctx.contextLength, at::kFloat).view({1, 1, 1, -1}); // [1, nH, 1, S]
-    const at::Tensor attended = ops::attention(q, keys, values, ctx.causalMask,
-                                               1.0 / std::sqrt(double(m_headDim)), alibi); // [b, T, hidden]
+    const at::Tensor attended =
+        ops::attention(q, keys, values, ctx.causalMask, 1.0 / std::sqrt(double(m_headDim)),
+                       alibi); // [b, T, hidden]
     ctx.inspect("attention", attended);
-    const at::Tensor afterAttention = ops::linear(attended, m_dense, m_denseBias) + residual; // [b, T, hidden]
+    const at::Tensor afterAttention =
+        ops::linear(attended, m_dense, m_denseBias) + residual; // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(gelu_tanh(up(h))), after a second LayerNorm.
-    const at::Tensor normed2 =
-        at::layer_norm(afterAttention, {hidden}, m_postNorm, m_postNormBias, m_eps); // [b, T, hidden]
+    const at::Tensor normed2 = at::layer_norm(afterAttention, {hidden}, m_postNorm, m_postNormBias,
+                                              m_eps); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
     const at::Tensor &residual2 = m_residualFromNormedInput ? normed2 : afterAttention;
-    const at::Tensor up = at::gelu(ops::linear(normed2, m_up, m_upBias), "tanh"); // [b, T, 4 hidden]
+    const at::Tensor up =
+        at::gelu(ops::linear(normed2, m_up, m_upBias), "tanh"); // [b, T, 4 hidden]
     ctx.inspect("ffn_act", up);
-    const at::Tensor out = ops::linear(up, m_down, m_downBias) + residual2;       // [b, T, hidden]
+    const at::Tensor out = ops::linear(up, m_down, m_downBias) + residual2; // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }

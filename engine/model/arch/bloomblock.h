@@ -23,12 +23,12 @@ private:
     bool m_residualFromNormedInput = false;
     at::Tensor m_slopes; // [1, nHeads, 1, 1] fp32 ALiBi slopes
 
-    at::Tensor m_inputNorm, m_inputNormBias;  // [hidden]
-    at::Tensor m_qkv, m_qkvBias;              // [3 * hidden, hidden], rows ordered (head, q|k|v, d)
-    at::Tensor m_dense, m_denseBias;          // [hidden, hidden]
-    at::Tensor m_postNorm, m_postNormBias;    // [hidden]
-    at::Tensor m_up, m_upBias;                // [4 * hidden, hidden]
-    at::Tensor m_down, m_downBias;            // [hidden, 4 * hidden]
+    at::Tensor m_inputNorm, m_inputNormBias; // [hidden]
+    at::Tensor m_qkv, m_qkvBias;             // [3 * hidden, hidden], rows ordered (head, q|k|v, d)
+    at::Tensor m_dense, m_denseBias;         // [hidden, hidden]
+    at::Tensor m_postNorm, m_postNormBias;   // [hidden]
+    at::Tensor m_up, m_upBias;               // [4 * hidden, hidden]
+    at::Tensor m_down, m_downBias;           // [hidden, 4 * hidden]
 };
 
 // ALiBi slopes for `heads` heads: a geometric sequence from 2^(-8/n) for the nearest power of

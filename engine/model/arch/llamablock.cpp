@@ -31,26 +31,31 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
           {"self_attn.k_proj.weight", {kvRows, h}},
           {"self_attn.v_proj.weight", {kvRows, h}}}},
         {&b.m_qkvBias,
-         {{"self_attn.q_proj.bias", {qRows}}, {"self_attn.k_proj.bias", {kvRows}}, {"self_attn.v_proj.bias", {kvRows}}},
+         {{"self_attn.q_proj.bias", {qRows}},
+          {"self_attn.k_proj.bias", {kvRows}},
+          {"self_attn.v_proj.bias", {kvRows}}},
          config.qkvBias},
         {&b.m_output, {{"self_attn.o_proj.weight", {h, qRows}}}},
         {&b.m_outputBias, {{"self_attn.o_proj.bias", {h}}}, config.outputBias},
         {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
         {&b.m_gateUp, {{"mlp.gate_proj.weight", {ffn, h}}, {"mlp.up_proj.weight", {ffn, h}}}},
-        {&b.m_gateUpBias, {{"mlp.gate_proj.bias", {ffn}}, {"mlp.up_proj.bias", {ffn}}}, config.mlpBias},
+        {&b.m_gateUpBias,
+         {{"mlp.gate_proj.bias", {ffn}}, {"mlp.up_proj.bias", {ffn}}},
+         config.mlpBias},
         {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
         {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
     };
-    if (auto read = WeightReader(source, dtype).read("model.layers." + std::to_string(index) + ".", slots); !read)
+    if (auto read =
+            WeightReader(source, dtype).read("model.layers." + std::to_string(index) + ".", slots);
+        !read)
         return read.error();
     return std::unique_ptr<Block>(std::move(block));
 }
 
 StepPreparation LlamaBlock::stepPreparation(const ModelConfig &config)
 {
-    return [rotary = ops::RotaryEmbedding(config.rope, config.headDim)](StepContext &ctx, at::ScalarType dtype) {
-        rotary.fill(ctx, dtype);
-    };
+    return [rotary = ops::RotaryEmbedding(config.rope, config.headDim)](
+               StepContext &ctx, at::ScalarType dtype) { rotary.fill(ctx, dtype); };
 }
 
 at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
@@ -59,18 +64,18 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     const std::int64_t qRows = m_numHeads * m_headDim, kvRows = m_numKvHeads * m_headDim;
 
     // Attention: normalise, project to q, k, v, rotate q and k by position.
-    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps);           // [b, T, hidden]
+    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
-    const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias);             // [b, T, qRows + 2 kvRows]
+    const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias); // [b, T, qRows + 2 kvRows]
     at::Tensor q = qkv.narrow(-1, 0, qRows)
                        .view({batch, steps, m_numHeads, m_headDim})
-                       .transpose(1, 2);                                      // [b, nHeads, T, D]
+                       .transpose(1, 2); // [b, nHeads, T, D]
     at::Tensor k = qkv.narrow(-1, qRows, kvRows)
                        .view({batch, steps, m_numKvHeads, m_headDim})
-                       .transpose(1, 2);                                      // [b, nKv, T, D]
+                       .transpose(1, 2); // [b, nKv, T, D]
     const at::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows)
                              .view({batch, steps, m_numKvHeads, m_headDim})
-                             .transpose(1, 2);                                // [b, nKv, T, D]
+                             .transpose(1, 2); // [b, nKv, T, D]
     q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin);
     k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin);
     ctx.inspect("q", q);
@@ -78,30 +83,32 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     ctx.inspect("v", v);
 
     // Append this step to the cache and attend over everything visible.
-    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nKv, S, D]
-    const at::Tensor &mask = m_sliding ? ctx.slidingMask : ctx.causalMask;   // [b, 1, T, S]
+    const auto [keys, values] = KvCache::append(cache, ctx, k, v);         // [b, nKv, S, D]
+    const at::Tensor &mask = m_sliding ? ctx.slidingMask : ctx.causalMask; // [b, 1, T, S]
     const at::Tensor attended =
         ops::attention(q, keys, values, mask, 1.0 / std::sqrt(double(m_headDim))); // [b, T, qRows]
     ctx.inspect("attention", attended);
-    const at::Tensor afterAttention = x + ops::linear(attended, m_output, m_outputBias); // [b, T, hidden]
+    const at::Tensor afterAttention =
+        x + ops::linear(attended, m_output, m_outputBias); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(silu(gate(h)) * up(h)).
     const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
-    const at::Tensor gateUp = ops::linear(normed2, m_gateUp, m_gateUpBias);   // [b, T, 2 ffn]
-    const at::Tensor activated =
-        at::silu(gateUp.narrow(-1, 0, m_intermediate)) * gateUp.narrow(-1, m_intermediate, m_intermediate); // [b, T, ffn]
+    const at::Tensor gateUp = ops::linear(normed2, m_gateUp, m_gateUpBias); // [b, T, 2 ffn]
+    const at::Tensor activated = at::silu(gateUp.narrow(-1, 0, m_intermediate))
+                                 * gateUp.narrow(-1, m_intermediate, m_intermediate); // [b, T, ffn]
     ctx.inspect("ffn_act", activated);
-    const at::Tensor out = afterAttention + ops::linear(activated, m_down, m_downBias); // [b, T, hidden]
+    const at::Tensor out =
+        afterAttention + ops::linear(activated, m_down, m_downBias); // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }
 
 std::int64_t LlamaBlock::weightBytes() const
 {
-    return tensorBytes({m_inputNorm, m_qkv, m_qkvBias, m_output, m_outputBias, m_postNorm,
-                        m_gateUp, m_gateUpBias, m_down, m_downBias});
+    return tensorBytes({m_inputNorm, m_qkv, m_qkvBias, m_output, m_outputBias, m_postNorm, m_gateUp,
+                        m_gateUpBias, m_down, m_downBias});
 }
 
 } // namespace corolla

@@ -25,16 +25,16 @@ private:
     double m_eps = 0;
     bool m_sliding = false;
 
-    at::Tensor m_inputNorm;    // [hidden]
-    at::Tensor m_qkv;          // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
-    at::Tensor m_qkvBias;      // [(nHeads + 2 nKvHeads) * headDim] or undefined
-    at::Tensor m_output;       // [hidden, nHeads * headDim]
-    at::Tensor m_outputBias;   // [hidden] or undefined
-    at::Tensor m_postNorm;     // [hidden]
-    at::Tensor m_gateUp;       // [2 * intermediate, hidden]: gate, up stacked
-    at::Tensor m_gateUpBias;   // [2 * intermediate] or undefined
-    at::Tensor m_down;         // [hidden, intermediate]
-    at::Tensor m_downBias;     // [hidden] or undefined
+    at::Tensor m_inputNorm;  // [hidden]
+    at::Tensor m_qkv;        // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
+    at::Tensor m_qkvBias;    // [(nHeads + 2 nKvHeads) * headDim] or undefined
+    at::Tensor m_output;     // [hidden, nHeads * headDim]
+    at::Tensor m_outputBias; // [hidden] or undefined
+    at::Tensor m_postNorm;   // [hidden]
+    at::Tensor m_gateUp;     // [2 * intermediate, hidden]: gate, up stacked
+    at::Tensor m_gateUpBias; // [2 * intermediate] or undefined
+    at::Tensor m_down;       // [hidden, intermediate]
+    at::Tensor m_downBias;   // [hidden] or undefined
 };
 
 } // namespace corolla

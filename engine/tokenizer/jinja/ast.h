@@ -34,14 +34,15 @@ struct Expression {
         Conditional, // then if condition else otherwise
     };
     Kind kind = Kind::Literal;
-    Value value;                      // Literal
-    std::string name;                 // Variable, Attribute, Filter, Test, Unary/Binary operator
-    ExpressionPtr object;             // Attribute, Subscript, Slice, Call callee, Filter, Test, Unary
-    ExpressionPtr left, right;        // Binary; Conditional: left = then, right = otherwise
-    ExpressionPtr condition;          // Conditional
-    std::vector<ExpressionPtr> items; // List, Tuple, Dict (key, value, ...), Subscript index, arguments
+    Value value;               // Literal
+    std::string name;          // Variable, Attribute, Filter, Test, Unary/Binary operator
+    ExpressionPtr object;      // Attribute, Subscript, Slice, Call callee, Filter, Test, Unary
+    ExpressionPtr left, right; // Binary; Conditional: left = then, right = otherwise
+    ExpressionPtr condition;   // Conditional
+    std::vector<ExpressionPtr>
+        items; // List, Tuple, Dict (key, value, ...), Subscript index, arguments
     std::vector<std::pair<std::string, ExpressionPtr>> keywords; // Call, Filter, Test
-    bool negated = false;             // Test with `is not`
+    bool negated = false;                                        // Test with `is not`
 };
 
 struct Node;
@@ -51,13 +52,13 @@ using Body = std::vector<NodePtr>;
 struct Node {
     enum class Kind { Text, Output, If, For, Set, SetBlock, Macro, Break, Continue };
     Kind kind = Kind::Text;
-    std::string text;                              // Text
-    ExpressionPtr expression;                      // Output, Set value, For iterable
+    std::string text;                                     // Text
+    ExpressionPtr expression;                             // Output, Set value, For iterable
     std::vector<std::pair<ExpressionPtr, Body>> branches; // If: condition (null for else) and body
-    std::vector<std::string> targets;              // For loop variables; Set: variable (+ attribute)
-    ExpressionPtr filter;                          // For ... if filter
-    Body body, otherwise;                          // For body / else; SetBlock, Macro body
-    std::string name;                              // Macro
+    std::vector<std::string> targets; // For loop variables; Set: variable (+ attribute)
+    ExpressionPtr filter;             // For ... if filter
+    Body body, otherwise;             // For body / else; SetBlock, Macro body
+    std::string name;                 // Macro
     std::vector<std::pair<std::string, ExpressionPtr>> parameters; // Macro (default may be null)
 };
 

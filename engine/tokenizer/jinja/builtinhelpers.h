@@ -15,8 +15,9 @@
 
 namespace corolla::jinja::builtin {
 
-inline const Value &argument(const std::vector<Value> &arguments, const std::map<std::string, Value> &keywords,
-                      std::size_t index, const std::string &name, const Value &fallback)
+inline const Value &argument(const std::vector<Value> &arguments,
+                             const std::map<std::string, Value> &keywords, std::size_t index,
+                             const std::string &name, const Value &fallback)
 {
     if (index < arguments.size())
         return arguments[index];
@@ -24,7 +25,8 @@ inline const Value &argument(const std::vector<Value> &arguments, const std::map
     return it == keywords.end() ? fallback : it->second;
 }
 
-inline std::string stripped(const std::string &text, const std::string &characters, bool left, bool right)
+inline std::string stripped(const std::string &text, const std::string &characters, bool left,
+                            bool right)
 {
     const std::string set = characters.empty() ? std::string(" \t\n\r\f\v") : characters;
     std::size_t begin = 0, end = text.size();
@@ -55,19 +57,23 @@ inline std::string titled(const std::string &text)
     bool start = true;
     for (char &c : out) {
         const bool letter = std::isalpha(static_cast<unsigned char>(c));
-        c = char(letter ? (start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c))) : c);
+        c = char(letter ? (start ? std::toupper(static_cast<unsigned char>(c))
+                                 : std::tolower(static_cast<unsigned char>(c)))
+                        : c);
         start = !letter;
     }
     return out;
 }
 
-inline std::string replaced(const std::string &text, const std::string &from, const std::string &to, std::int64_t count)
+inline std::string replaced(const std::string &text, const std::string &from, const std::string &to,
+                            std::int64_t count)
 {
     if (from.empty())
         return text;
     std::string out;
     std::size_t last = 0;
-    for (std::size_t at = text.find(from); at != std::string::npos && count != 0; at = text.find(from, last), --count) {
+    for (std::size_t at = text.find(from); at != std::string::npos && count != 0;
+         at = text.find(from, last), --count) {
         out.append(text, last, at - last);
         out += to;
         last = at + from.size();
@@ -81,7 +87,8 @@ inline Value attributeOf(const Value &item, const std::string &path)
     std::size_t start = 0;
     while (start <= path.size()) {
         const std::size_t dot = path.find('.', start);
-        const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        const std::string key =
+            path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (!current.is_object() || !current.contains(key))
             return undefined();
         current = current[key];

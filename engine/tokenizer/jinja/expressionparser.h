@@ -14,7 +14,10 @@ namespace corolla::jinja {
 
 class ExpressionParser {
 public:
-    explicit ExpressionParser(std::vector<Token> tokens) : m_tokens(std::move(tokens)) {}
+    explicit ExpressionParser(std::vector<Token> tokens)
+        : m_tokens(std::move(tokens))
+    {
+    }
 
     bool atEnd() const { return peek().kind == Token::Kind::End; }
     const Token &peek(std::size_t ahead = 0) const
@@ -25,7 +28,10 @@ public:
     {
         return peek(ahead).kind == Token::Kind::Name && peek(ahead).text == name;
     }
-    bool isOperator(const char *op) const { return peek().kind == Token::Kind::Operator && peek().text == op; }
+    bool isOperator(const char *op) const
+    {
+        return peek().kind == Token::Kind::Operator && peek().text == op;
+    }
     Token next() { return m_tokens[std::min(m_position++, m_tokens.size() - 1)]; }
     void expectOperator(const char *op)
     {
@@ -132,8 +138,8 @@ private:
         ExpressionPtr left = parseMath1();
         for (;;) {
             if (peek().kind == Token::Kind::Operator
-                && (peek().text == "==" || peek().text == "!=" || peek().text == "<" || peek().text == "<="
-                    || peek().text == ">" || peek().text == ">=")) {
+                && (peek().text == "==" || peek().text == "!=" || peek().text == "<"
+                    || peek().text == "<=" || peek().text == ">" || peek().text == ">=")) {
                 const std::string op = next().text;
                 left = binary(op, left, parseMath1());
             } else if (isName("in")) {
@@ -194,11 +200,13 @@ private:
         return parseFilters(parsePostfix(parsePrimary()));
     }
 
-    void parseArguments(std::vector<ExpressionPtr> &items, std::vector<std::pair<std::string, ExpressionPtr>> &keywords)
+    void parseArguments(std::vector<ExpressionPtr> &items,
+                        std::vector<std::pair<std::string, ExpressionPtr>> &keywords)
     {
         expectOperator("(");
         while (!isOperator(")")) {
-            if (peek().kind == Token::Kind::Name && peek(1).kind == Token::Kind::Operator && peek(1).text == "=") {
+            if (peek().kind == Token::Kind::Name && peek(1).kind == Token::Kind::Operator
+                && peek(1).text == "=") {
                 const std::string name = next().text;
                 ++m_position;
                 keywords.emplace_back(name, parseExpression());
@@ -226,7 +234,8 @@ private:
             return node;
         }
         case Token::Kind::Name: {
-            if (token.text == "true" || token.text == "True" || token.text == "false" || token.text == "False") {
+            if (token.text == "true" || token.text == "True" || token.text == "false"
+                || token.text == "False") {
                 auto node = make(Expression::Kind::Literal);
                 node->value = token.text == "true" || token.text == "True";
                 return node;
@@ -341,8 +350,8 @@ private:
                 node->name = expectName();
                 if (isOperator("(")) {
                     parseArguments(node->items, node->keywords);
-                } else if (!atEnd() && !isName("and") && !isName("or") && !isName("else") && !isName("if")
-                           && peek().kind != Token::Kind::Operator) {
+                } else if (!atEnd() && !isName("and") && !isName("or") && !isName("else")
+                           && !isName("if") && peek().kind != Token::Kind::Operator) {
                     node->items.push_back(parsePrimary()); // `is divisibleby 3`, `is equalto 'x'`
                 }
                 object = node;

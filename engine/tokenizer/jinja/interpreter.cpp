@@ -45,8 +45,10 @@ Value sliceOf(const Value &object, const Value &start, const Value &stop, const 
         characters = utf8::characters(object.get_ref<const std::string &>());
     else if (!object.is_array())
         throw RenderError{"only lists and strings can be sliced"};
-    const std::int64_t size = isString ? std::int64_t(characters.size()) : std::int64_t(object.size());
-    const std::int64_t step = stepValue.is_null() || isUndefined(stepValue) ? 1 : asInteger(stepValue);
+    const std::int64_t size =
+        isString ? std::int64_t(characters.size()) : std::int64_t(object.size());
+    const std::int64_t step =
+        stepValue.is_null() || isUndefined(stepValue) ? 1 : asInteger(stepValue);
     if (step == 0)
         throw RenderError{"slice step cannot be zero"};
     auto bound = [&](const Value &value, std::int64_t fallback) {
@@ -147,7 +149,8 @@ Interpreter::Flow Interpreter::run(const Body &body, std::string &out)
                 for (const auto &entry : iterable.items())
                     items.emplace_back(entry.key());
             } else if (iterable.is_string()) {
-                for (const std::string &c : utf8::characters(iterable.get_ref<const std::string &>()))
+                for (const std::string &c :
+                     utf8::characters(iterable.get_ref<const std::string &>()))
                     items.emplace_back(c);
             } else if (!isUndefined(iterable) && !iterable.is_null()) {
                 throw RenderError{"cannot loop over " + toRepr(iterable)};
@@ -177,8 +180,9 @@ Interpreter::Flow Interpreter::run(const Body &body, std::string &out)
             for (std::int64_t i = 0; i < length; ++i) {
                 m_scopes.back().clear();
                 bind(items[std::size_t(i)]);
-                Value loop = {{"index", i + 1}, {"index0", i}, {"revindex", length - i},
-                              {"revindex0", length - i - 1}, {"first", i == 0}, {"last", i == length - 1},
+                Value loop = {{"index", i + 1},         {"index0", i},
+                              {"revindex", length - i}, {"revindex0", length - i - 1},
+                              {"first", i == 0},        {"last", i == length - 1},
                               {"length", length}};
                 loop["previtem"] = i > 0 ? items[std::size_t(i - 1)] : undefined();
                 loop["nextitem"] = i + 1 < length ? items[std::size_t(i + 1)] : undefined();
@@ -290,8 +294,11 @@ Value Interpreter::evaluate(const Expression &e)
         if ((object.is_array() || object.is_string()) && isInteger(index)) {
             if (object.is_string()) {
                 const auto characters = utf8::characters(object.get_ref<const std::string &>());
-                const std::int64_t i = normaliseIndex(asInteger(index), std::int64_t(characters.size()));
-                return i >= 0 && i < std::int64_t(characters.size()) ? Value(characters[std::size_t(i)]) : undefined();
+                const std::int64_t i =
+                    normaliseIndex(asInteger(index), std::int64_t(characters.size()));
+                return i >= 0 && i < std::int64_t(characters.size())
+                           ? Value(characters[std::size_t(i)])
+                           : undefined();
             }
             const std::int64_t i = normaliseIndex(asInteger(index), std::int64_t(object.size()));
             return i >= 0 && i < std::int64_t(object.size()) ? object[std::size_t(i)] : undefined();
@@ -299,7 +306,9 @@ Value Interpreter::evaluate(const Expression &e)
         return undefined();
     }
     case Expression::Kind::Slice: {
-        auto part = [&](std::size_t i) { return e.items[i] ? evaluate(*e.items[i]) : Value(nullptr); };
+        auto part = [&](std::size_t i) {
+            return e.items[i] ? evaluate(*e.items[i]) : Value(nullptr);
+        };
         return sliceOf(evaluate(*e.object), part(0), part(1), part(2));
     }
     case Expression::Kind::Call: {
@@ -360,7 +369,8 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
     if (op == "~")
         return toText(left) + toText(right);
     if (op == "==")
-        return (isNumber(left) && isNumber(right)) ? asDouble(left) == asDouble(right) : left == right;
+        return (isNumber(left) && isNumber(right)) ? asDouble(left) == asDouble(right)
+                                                   : left == right;
     if (op == "!=")
         return !isTrue(binary("==", left, right));
     if (op == "in" || op == "not in") {
@@ -402,7 +412,10 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
                 if (next >= values.size())
                     throw RenderError{"not enough values for the format string"};
                 const Value &value = values[next++];
-                out += spec == 'r' ? toRepr(value) : spec == 'd' && value.is_number() ? std::to_string(std::int64_t(value.get<double>())) : toText(value);
+                out += spec == 'r' ? toRepr(value)
+                       : spec == 'd' && value.is_number()
+                           ? std::to_string(std::int64_t(value.get<double>()))
+                           : toText(value);
             } else {
                 throw RenderError{std::string("format '%") + spec + "' is not supported"};
             }
@@ -416,27 +429,42 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
         return repeated;
     }
     if (left.is_string() && right.is_string()) {
-        const std::string &a = left.get_ref<const std::string &>(), &b = right.get_ref<const std::string &>();
-        if (op == "<") return a < b;
-        if (op == "<=") return a <= b;
-        if (op == ">") return a > b;
-        if (op == ">=") return a >= b;
+        const std::string &a = left.get_ref<const std::string &>(),
+                          &b = right.get_ref<const std::string &>();
+        if (op == "<")
+            return a < b;
+        if (op == "<=")
+            return a <= b;
+        if (op == ">")
+            return a > b;
+        if (op == ">=")
+            return a >= b;
     }
     if (!isNumber(left) || !isNumber(right))
-        throw RenderError{"unsupported operands for '" + op + "': " + toRepr(left) + " and " + toRepr(right)};
+        throw RenderError{"unsupported operands for '" + op + "': " + toRepr(left) + " and "
+                          + toRepr(right)};
     const double a = asDouble(left), b = asDouble(right);
     const bool integers = isInteger(left) && isInteger(right);
-    if (op == "<") return a < b;
-    if (op == "<=") return a <= b;
-    if (op == ">") return a > b;
-    if (op == ">=") return a >= b;
-    if (op == "+") return integers ? Value(asInteger(left) + asInteger(right)) : Value(a + b);
-    if (op == "-") return integers ? Value(asInteger(left) - asInteger(right)) : Value(a - b);
-    if (op == "*") return integers ? Value(asInteger(left) * asInteger(right)) : Value(a * b);
+    if (op == "<")
+        return a < b;
+    if (op == "<=")
+        return a <= b;
+    if (op == ">")
+        return a > b;
+    if (op == ">=")
+        return a >= b;
+    if (op == "+")
+        return integers ? Value(asInteger(left) + asInteger(right)) : Value(a + b);
+    if (op == "-")
+        return integers ? Value(asInteger(left) - asInteger(right)) : Value(a - b);
+    if (op == "*")
+        return integers ? Value(asInteger(left) * asInteger(right)) : Value(a * b);
     if ((op == "/" || op == "//" || op == "%") && b == 0)
         throw RenderError{"division by zero"};
-    if (op == "/") return a / b;
-    if (op == "//") return integers ? Value(std::int64_t(std::floor(a / b))) : Value(std::floor(a / b));
+    if (op == "/")
+        return a / b;
+    if (op == "//")
+        return integers ? Value(std::int64_t(std::floor(a / b))) : Value(std::floor(a / b));
     if (op == "%") {
         if (integers) {
             const std::int64_t r = asInteger(left) % asInteger(right);
@@ -444,7 +472,9 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
         }
         return a - b * std::floor(a / b);
     }
-    if (op == "**") return integers && b >= 0 ? Value(std::int64_t(std::llround(std::pow(a, b)))) : Value(std::pow(a, b));
+    if (op == "**")
+        return integers && b >= 0 ? Value(std::int64_t(std::llround(std::pow(a, b))))
+                                  : Value(std::pow(a, b));
     throw RenderError{"unknown operator '" + op + "'"};
 }
 

@@ -11,23 +11,27 @@ std::vector<Token> lexExpression(const std::string &source)
     std::vector<Token> tokens;
     std::size_t i = 0;
     const std::size_t n = source.size();
-    static const char *operators[] = {"==", "!=", "<=", ">=", "//", "**", "<", ">", "+", "-", "*", "/",
-                                      "%", "~", "|", ".", ",", ":", "(", ")", "[", "]", "{", "}", "="};
+    static const char *operators[] = {"==", "!=", "<=", ">=", "//", "**", "<", ">", "+",
+                                      "-",  "*",  "/",  "%",  "~",  "|",  ".", ",", ":",
+                                      "(",  ")",  "[",  "]",  "{",  "}",  "="};
     while (i < n) {
         const char c = source[i];
         if (std::isspace(static_cast<unsigned char>(c))) {
             ++i;
         } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
             std::size_t j = i;
-            while (j < n && (std::isalnum(static_cast<unsigned char>(source[j])) || source[j] == '_'))
+            while (j < n
+                   && (std::isalnum(static_cast<unsigned char>(source[j])) || source[j] == '_'))
                 ++j;
             tokens.push_back({Token::Kind::Name, source.substr(i, j - i), {}});
             i = j;
         } else if (std::isdigit(static_cast<unsigned char>(c))) {
             std::size_t j = i;
             bool isFloat = false;
-            while (j < n && (std::isdigit(static_cast<unsigned char>(source[j])) || source[j] == '_'
-                             || (source[j] == '.' && !isFloat && j + 1 < n && std::isdigit(static_cast<unsigned char>(source[j + 1]))))) {
+            while (j < n
+                   && (std::isdigit(static_cast<unsigned char>(source[j])) || source[j] == '_'
+                       || (source[j] == '.' && !isFloat && j + 1 < n
+                           && std::isdigit(static_cast<unsigned char>(source[j + 1]))))) {
                 isFloat = isFloat || source[j] == '.';
                 ++j;
             }
@@ -46,12 +50,24 @@ std::vector<Token> lexExpression(const std::string &source)
                 if (source[j] == '\\' && j + 1 < n) {
                     const char e = source[++j];
                     switch (e) {
-                    case 'n': text += '\n'; break;
-                    case 't': text += '\t'; break;
-                    case 'r': text += '\r'; break;
-                    case '\\': text += '\\'; break;
-                    case '\'': text += '\''; break;
-                    case '"': text += '"'; break;
+                    case 'n':
+                        text += '\n';
+                        break;
+                    case 't':
+                        text += '\t';
+                        break;
+                    case 'r':
+                        text += '\r';
+                        break;
+                    case '\\':
+                        text += '\\';
+                        break;
+                    case '\'':
+                        text += '\'';
+                        break;
+                    case '"':
+                        text += '"';
+                        break;
                     case 'u':
                     case 'x': {
                         // \uXXXX and \xXX, as Python's unicode-escape reads them.
@@ -65,7 +81,10 @@ std::vector<Token> lexExpression(const std::string &source)
                         j += digits;
                         break;
                     }
-                    default: text += '\\'; text += e; break;
+                    default:
+                        text += '\\';
+                        text += e;
+                        break;
                     }
                 } else {
                     text += source[j];

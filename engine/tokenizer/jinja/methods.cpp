@@ -11,7 +11,8 @@ namespace corolla::jinja {
 
 using namespace builtin;
 
-Value Interpreter::callMethod(const Value &object, const std::string &name, const std::vector<Value> &arguments,
+Value Interpreter::callMethod(const Value &object, const std::string &name,
+                              const std::vector<Value> &arguments,
                               const std::map<std::string, Value> &keywords)
 {
     auto arg = [&](std::size_t i, const std::string &key, const Value &fallback = undefined()) {
@@ -25,21 +26,29 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
             for (const Value &candidate : list) {
                 const std::string affix = toText(candidate);
                 if (affix.size() <= text.size()
-                    && (name == "startswith" ? text.compare(0, affix.size(), affix) == 0
-                                             : text.compare(text.size() - affix.size(), affix.size(), affix) == 0))
+                    && (name == "startswith"
+                            ? text.compare(0, affix.size(), affix) == 0
+                            : text.compare(text.size() - affix.size(), affix.size(), affix) == 0))
                     return true;
             }
             return false;
         }
         if (name == "strip" || name == "lstrip" || name == "rstrip") {
             const Value characters = arg(0, "chars");
-            return stripped(text, characters.is_string() ? characters.get<std::string>() : "", name != "rstrip", name != "lstrip");
+            return stripped(text, characters.is_string() ? characters.get<std::string>() : "",
+                            name != "rstrip", name != "lstrip");
         }
-        if (name == "upper") return uppered(text);
-        if (name == "lower") return lowered(text);
-        if (name == "title") return titled(text);
-        if (name == "capitalize") return callFilter("capitalize", object, {}, {});
-        if (name == "replace") return replaced(text, toText(arg(0, "old")), toText(arg(1, "new")), arg(2, "count", -1).get<std::int64_t>());
+        if (name == "upper")
+            return uppered(text);
+        if (name == "lower")
+            return lowered(text);
+        if (name == "title")
+            return titled(text);
+        if (name == "capitalize")
+            return callFilter("capitalize", object, {}, {});
+        if (name == "replace")
+            return replaced(text, toText(arg(0, "old")), toText(arg(1, "new")),
+                            arg(2, "count", -1).get<std::int64_t>());
         if (name == "find") {
             const std::size_t at = text.find(toText(arg(0, "sub")));
             return at == std::string::npos ? std::int64_t(-1) : std::int64_t(at);
@@ -47,7 +56,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
         if (name == "count") {
             const std::string sub = toText(arg(0, "sub"));
             std::int64_t count = 0;
-            for (std::size_t at = text.find(sub); !sub.empty() && at != std::string::npos; at = text.find(sub, at + sub.size()))
+            for (std::size_t at = text.find(sub); !sub.empty() && at != std::string::npos;
+                 at = text.find(sub, at + sub.size()))
                 ++count;
             return count;
         }
@@ -63,7 +73,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
         if (name == "split" || name == "splitlines") {
             Value parts = Value::array();
             const Value separator = name == "splitlines" ? Value("\n") : arg(0, "sep");
-            std::int64_t limit = name == "splitlines" ? -1 : arg(1, "maxsplit", -1).get<std::int64_t>();
+            std::int64_t limit =
+                name == "splitlines" ? -1 : arg(1, "maxsplit", -1).get<std::int64_t>();
             if (!separator.is_string()) {
                 // Python's split(): runs of whitespace, no empty parts.
                 std::size_t at = 0;
@@ -73,7 +84,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
                     if (at >= text.size())
                         break;
                     std::size_t end = at;
-                    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])))
+                    while (end < text.size()
+                           && !std::isspace(static_cast<unsigned char>(text[end])))
                         ++end;
                     if (limit == 0) {
                         parts.push_back(text.substr(at));
@@ -89,7 +101,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
             if (sep.empty())
                 throw RenderError{"split() with an empty separator"};
             std::size_t last = 0;
-            for (std::size_t at = text.find(sep); at != std::string::npos && limit != 0; at = text.find(sep, last), --limit) {
+            for (std::size_t at = text.find(sep); at != std::string::npos && limit != 0;
+                 at = text.find(sep, last), --limit) {
                 parts.push_back(text.substr(last, at - last));
                 last = at + sep.size();
             }
@@ -100,8 +113,10 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
         }
     }
     if (object.is_object()) {
-        if (name == "items") return callFilter("items", object, {}, {});
-        if (name == "keys") return asList(object);
+        if (name == "items")
+            return callFilter("items", object, {}, {});
+        if (name == "keys")
+            return asList(object);
         if (name == "values") {
             Value values = Value::array();
             for (const auto &entry : object.items())
@@ -113,7 +128,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name, cons
             return object.contains(key) ? object[key] : arg(1, "default", nullptr);
         }
     }
-    throw RenderError{"the method '" + name + "' is not supported on " + std::string(object.type_name())};
+    throw RenderError{"the method '" + name + "' is not supported on "
+                      + std::string(object.type_name())};
 }
 
 Value Interpreter::callFunction(const std::string &name, const std::vector<Value> &arguments,
@@ -145,7 +161,8 @@ Value Interpreter::callFunction(const std::string &name, const std::vector<Value
         return list;
     }
     if (name == "strftime_now") {
-        const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+        const std::time_t now =
+            std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
         std::tm local{};
 #ifdef _WIN32
         localtime_s(&local, &now);
@@ -153,7 +170,9 @@ Value Interpreter::callFunction(const std::string &name, const std::vector<Value
         localtime_r(&now, &local);
 #endif
         char buffer[256];
-        const std::size_t length = std::strftime(buffer, sizeof buffer, toText(arguments.empty() ? Value("") : arguments[0]).c_str(), &local);
+        const std::size_t length =
+            std::strftime(buffer, sizeof buffer,
+                          toText(arguments.empty() ? Value("") : arguments[0]).c_str(), &local);
         return std::string(buffer, length);
     }
     throw RenderError{"the function '" + name + "' is not defined"};

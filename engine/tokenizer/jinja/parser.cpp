@@ -23,14 +23,16 @@ std::vector<Tag> splitTags(const std::string &source)
     while (position <= source.size()) {
         const std::size_t open = source.find('{', position);
         std::size_t tagStart = std::string::npos;
-        for (std::size_t at = open; at != std::string::npos && at + 1 < source.size(); at = source.find('{', at + 1)) {
+        for (std::size_t at = open; at != std::string::npos && at + 1 < source.size();
+             at = source.find('{', at + 1)) {
             const char kind = source[at + 1];
             if (kind == '{' || kind == '%' || kind == '#') {
                 tagStart = at;
                 break;
             }
         }
-        std::string text = source.substr(position, tagStart == std::string::npos ? std::string::npos : tagStart - position);
+        std::string text = source.substr(
+            position, tagStart == std::string::npos ? std::string::npos : tagStart - position);
         if (trimNextNewline && !text.empty() && text.front() == '\n')
             text.erase(0, 1);
         if (stripNextText) {
@@ -65,7 +67,8 @@ std::vector<Tag> splitTags(const std::string &source)
         if (close == std::string::npos)
             throw ParseError{"a tag opened with '{" + std::string(1, kind) + "' is never closed"};
         const bool stripAfter = close > contentStart && source[close - 1] == '-';
-        std::string content = source.substr(contentStart, close - contentStart - (stripAfter ? 1 : 0));
+        std::string content =
+            source.substr(contentStart, close - contentStart - (stripAfter ? 1 : 0));
         if (kind == '{')
             tags.push_back({Tag::Kind::Output, content});
         else if (kind == '%')
@@ -80,9 +83,13 @@ std::vector<Tag> splitTags(const std::string &source)
 // Builds the tree from the tags, matching block statements with their ends.
 class TreeBuilder {
 public:
-    explicit TreeBuilder(std::vector<Tag> tags) : m_tags(std::move(tags)) {}
+    explicit TreeBuilder(std::vector<Tag> tags)
+        : m_tags(std::move(tags))
+    {
+    }
 
-    Body parseBody(const std::vector<std::string> &terminators, std::string &endedBy, ExpressionParser *&endTag)
+    Body parseBody(const std::vector<std::string> &terminators, std::string &endedBy,
+                   ExpressionParser *&endTag)
     {
         Body body;
         while (m_index < m_tags.size()) {
