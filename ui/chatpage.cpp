@@ -42,8 +42,12 @@ QString paragraphs(const QString &text)
 
 } // namespace
 
-ChatPage::ChatPage(Engine &engine, ConversationsModel &conversations, Settings &settings, QWidget *parent)
-    : QWidget(parent), m_engine(engine), m_conversations(conversations), m_settings(settings)
+ChatPage::ChatPage(Engine &engine, ConversationsModel &conversations, Settings &settings,
+                   QWidget *parent)
+    : QWidget(parent)
+    , m_engine(engine)
+    , m_conversations(conversations)
+    , m_settings(settings)
 {
     buildLayout();
     connect(&m_engine, &Engine::chatChunk, this, &ChatPage::onChunk);
@@ -54,37 +58,56 @@ ChatPage::ChatPage(Engine &engine, ConversationsModel &conversations, Settings &
 
 void ChatPage::buildLayout()
 {
-    auto *left = new QWidget;
-    auto *leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
+    auto *splitter = new QSplitter;
+    splitter->addWidget(buildConversationList());
+    splitter->addWidget(buildConversationPanel());
+    splitter->setStretchFactor(1, 3);
+    auto *layout = new QHBoxLayout(this);
+    layout->addWidget(splitter);
+    connectControls();
+    updateButtons();
+}
+
+QWidget *ChatPage::buildConversationList()
+{
+    auto *panel = new QWidget;
+    auto *layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(0, 0, 0, 0);
     m_list = new QListView;
     m_list->setObjectName(QStringLiteral("conversationList"));
     m_list->setModel(&m_conversations);
     m_newButton = new QPushButton(tr("New conversation"));
     m_deleteButton = new QPushButton(tr("Delete"));
-    auto *listButtons = new QHBoxLayout;
-    listButtons->addWidget(m_newButton);
-    listButtons->addWidget(m_deleteButton);
-    leftLayout->addWidget(m_list);
-    leftLayout->addLayout(listButtons);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_newButton);
+    buttons->addWidget(m_deleteButton);
+    layout->addWidget(m_list);
+    layout->addLayout(buttons);
+    return panel;
+}
 
-    auto *right = new QWidget;
-    auto *rightLayout = new QVBoxLayout(right);
-    rightLayout->setContentsMargins(0, 0, 0, 0);
+QWidget *ChatPage::buildConversationPanel()
+{
+    auto *panel = new QWidget;
+    auto *layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(0, 0, 0, 0);
     m_systemPrompt = new QLineEdit;
-    m_systemPrompt->setPlaceholderText(tr("System prompt (optional): how the assistant should behave"));
+    m_systemPrompt->setPlaceholderText(
+        tr("System prompt (optional): how the assistant should behave"));
     m_transcript = new QTextBrowser;
     m_transcript->setObjectName(QStringLiteral("transcript"));
     m_notice = new QLabel;
     m_notice->setWordWrap(true);
     m_notice->setVisible(false);
-    m_notice->setStyleSheet(QStringLiteral("QLabel { background: #fff4d6; padding: 6px; border-radius: 4px; }"));
+    m_notice->setStyleSheet(
+        QStringLiteral("QLabel { background: #fff4d6; padding: 6px; border-radius: 4px; }"));
     m_input = new QPlainTextEdit;
     m_input->setObjectName(QStringLiteral("messageInput"));
     m_input->setPlaceholderText(tr("Type a message"));
     m_input->setMaximumHeight(90);
     m_sendButton = new QPushButton(tr("Send"));
     m_sendButton->setDefault(true);
+    m_sendButton->setToolTip(tr("Send (Ctrl+Enter)"));
     m_stopButton = new QPushButton(tr("Stop"));
     m_regenerateButton = new QPushButton(tr("Regenerate"));
     m_editButton = new QPushButton(tr("Edit last message"));
@@ -95,8 +118,19 @@ void ChatPage::buildLayout()
     buttons->addWidget(m_stopButton);
     buttons->addWidget(m_sendButton);
 
-    auto *samplingBox = new QGroupBox(tr("Sampling"));
-    auto *samplingLayout = new QHBoxLayout(samplingBox);
+    layout->addWidget(m_systemPrompt);
+    layout->addWidget(m_transcript, 1);
+    layout->addWidget(m_notice);
+    layout->addWidget(m_input);
+    layout->addLayout(buttons);
+    layout->addWidget(buildSamplingBox());
+    return panel;
+}
+
+QGroupBox *ChatPage::buildSamplingBox()
+{
+    auto *box = new QGroupBox(tr("Sampling"));
+    auto *layout = new QHBoxLayout(box);
     const SamplingSettings saved = m_settings.sampling();
     m_temperature = new QDoubleSpinBox;
     m_temperature->setRange(0.0, 2.0);
@@ -118,33 +152,24 @@ void ChatPage::buildLayout()
     m_seed->setObjectName(QStringLiteral("seed"));
     m_seed->setRange(0, INT32_MAX);
     m_seed->setValue(int(saved.seed));
-    auto addField = [samplingLayout](const QString &label, QWidget *field) {
-        samplingLayout->addWidget(new QLabel(label));
-        samplingLayout->addWidget(field);
+    auto addField = [layout](const QString &label, QWidget *field) {
+        layout->addWidget(new QLabel(label));
+        layout->addWidget(field);
     };
     addField(tr("Temperature"), m_temperature);
     addField(tr("Top-p"), m_topP);
     addField(tr("Top-k"), m_topK);
     addField(tr("Max tokens"), m_maxTokens);
     addField(tr("Seed"), m_seed);
-    samplingLayout->addStretch();
+    layout->addStretch();
+    return box;
+}
 
-    rightLayout->addWidget(m_systemPrompt);
-    rightLayout->addWidget(m_transcript, 1);
-    rightLayout->addWidget(m_notice);
-    rightLayout->addWidget(m_input);
-    rightLayout->addLayout(buttons);
-    rightLayout->addWidget(samplingBox);
-
-    auto *splitter = new QSplitter;
-    splitter->addWidget(left);
-    splitter->addWidget(right);
-    splitter->setStretchFactor(1, 3);
-    auto *layout = new QHBoxLayout(this);
-    layout->addWidget(splitter);
-
-    connect(m_list->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex &current) { selectRow(current.isValid() ? current.row() : -1); });
+void ChatPage::connectControls()
+{
+    connect(
+        m_list->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this](const QModelIndex &current) { selectRow(current.isValid() ? current.row() : -1); });
     connect(m_newButton, &QPushButton::clicked, this, &ChatPage::newConversation);
     connect(m_deleteButton, &QPushButton::clicked, this, [this] {
         if (m_row >= 0 && !isAnswering())
@@ -152,7 +177,6 @@ void ChatPage::buildLayout()
         selectRow(m_conversations.rowCount() > 0 ? 0 : -1);
     });
     connect(m_sendButton, &QPushButton::clicked, this, [this] { send(m_input->toPlainText()); });
-    m_sendButton->setToolTip(tr("Send (Ctrl+Enter)"));
     m_input->installEventFilter(this);
     connect(m_stopButton, &QPushButton::clicked, this, &ChatPage::stop);
     connect(m_regenerateButton, &QPushButton::clicked, this, &ChatPage::regenerate);
@@ -164,7 +188,6 @@ void ChatPage::buildLayout()
         conversation.systemPrompt = m_systemPrompt->text();
         m_conversations.update(m_row, conversation);
     });
-    updateButtons();
 }
 
 bool ChatPage::eventFilter(QObject *watched, QEvent *event)
@@ -262,7 +285,8 @@ void ChatPage::regenerate()
     if (isAnswering() || m_row < 0)
         return;
     SavedConversation conversation = m_conversations.at(m_row);
-    if (!conversation.messages.isEmpty() && conversation.messages.back().role == ChatRole::Assistant)
+    if (!conversation.messages.isEmpty()
+        && conversation.messages.back().role == ChatRole::Assistant)
         conversation.messages.pop_back();
     if (conversation.messages.isEmpty())
         return;
@@ -304,10 +328,12 @@ QString ChatPage::errorText(const ChatResult &result) const
 {
     switch (result.error) {
     case ChatError::NoModel:
-        return tr("No model is ready for chatting. Choose a model in Settings, or start the local demo swarm.");
+        return tr("No model is ready for chatting. Choose a model in Settings, or start the local "
+                  "demo swarm.");
     case ChatError::MissingBlocks:
         return tr("The swarm has no server for blocks %1 of this model, so it cannot answer yet. "
-                  "Turn on \"Donate my GPU\" to serve them yourself, wait for servers to join, or start "
+                  "Turn on \"Donate my GPU\" to serve them yourself, wait for servers to join, or "
+                  "start "
                   "the local demo swarm.")
             .arg(result.missingBlocks);
     case ChatError::Failed:
@@ -346,11 +372,14 @@ void ChatPage::onFinished(const ChatResult &result)
 void ChatPage::render()
 {
     QString html;
-    auto bubble = [&html](const QString &who, const QString &colour, const QString &body, const QString &footer) {
-        html += QStringLiteral("<div style='margin:6px 0; padding:6px; background:%1;'><b>%2</b><br>%3")
-                    .arg(colour, who.toHtmlEscaped(), body);
+    auto bubble = [&html](const QString &who, const QString &colour, const QString &body,
+                          const QString &footer) {
+        html +=
+            QStringLiteral("<div style='margin:6px 0; padding:6px; background:%1;'><b>%2</b><br>%3")
+                .arg(colour, who.toHtmlEscaped(), body);
         if (!footer.isEmpty())
-            html += QStringLiteral("<br><span style='color:#666; font-size:small'>%1</span>").arg(footer.toHtmlEscaped());
+            html += QStringLiteral("<br><span style='color:#666; font-size:small'>%1</span>")
+                        .arg(footer.toHtmlEscaped());
         html += QStringLiteral("</div>");
     };
     if (m_row >= 0) {
@@ -359,9 +388,10 @@ void ChatPage::render()
                 bubble(tr("You"), QStringLiteral("#eef3fb"), paragraphs(message.content), {});
                 continue;
             }
-            QString footer = tr("%n token(s), first after %1 s, %2 tokens/s", nullptr, int(message.tokens))
-                                 .arg(message.timeToFirstTokenSeconds, 0, 'f', 2)
-                                 .arg(message.tokensPerSecond, 0, 'f', 1);
+            QString footer =
+                tr("%n token(s), first after %1 s, %2 tokens/s", nullptr, int(message.tokens))
+                    .arg(message.timeToFirstTokenSeconds, 0, 'f', 2)
+                    .arg(message.tokensPerSecond, 0, 'f', 1);
             if (!message.route.isEmpty())
                 footer += tr("; route: %1").arg(message.route);
             if (message.stopped)

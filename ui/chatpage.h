@@ -9,6 +9,7 @@
 #include "facade/enginetypes.h"
 
 class QDoubleSpinBox;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QListView;
@@ -27,7 +28,8 @@ struct SavedConversation;
 class ChatPage : public QWidget {
     Q_OBJECT
 public:
-    ChatPage(Engine &engine, ConversationsModel &conversations, Settings &settings, QWidget *parent = nullptr);
+    ChatPage(Engine &engine, ConversationsModel &conversations, Settings &settings,
+             QWidget *parent = nullptr);
 
     // What the buttons do, for the window's shortcuts and for tests.
     void send(const QString &text);
@@ -48,7 +50,13 @@ protected:
     bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
+    // The page is built panel by panel: the conversation list on the left, the transcript
+    // with its input and sampling settings on the right.
     void buildLayout();
+    QWidget *buildConversationList();
+    QWidget *buildConversationPanel();
+    QGroupBox *buildSamplingBox();
+    void connectControls();
     void selectRow(int row);
     void ask(SavedConversation conversation);
     void onChunk(const ChatChunk &chunk);

@@ -22,11 +22,13 @@ public:
     // Renders `body` with the variables of `context` (a JSON object).
     Result<std::string> render(const Body &body, const Value &context);
 
-    // Entry points of builtins.cpp.
-    Value callFilter(const std::string &name, const Value &value, const std::vector<Value> &arguments,
+    // Entry points of filters.cpp, tests.cpp and methods.cpp.
+    Value callFilter(const std::string &name, const Value &value,
+                     const std::vector<Value> &arguments,
                      const std::map<std::string, Value> &keywords);
     bool callTest(const std::string &name, const Value &value, const std::vector<Value> &arguments);
-    Value callMethod(const Value &object, const std::string &name, const std::vector<Value> &arguments,
+    Value callMethod(const Value &object, const std::string &name,
+                     const std::vector<Value> &arguments,
                      const std::map<std::string, Value> &keywords);
     Value callFunction(const std::string &name, const std::vector<Value> &arguments,
                        const std::map<std::string, Value> &keywords);
