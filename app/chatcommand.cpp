@@ -11,57 +11,91 @@
 
 #include "app/clientoptions.h"
 #include "app/commands.h"
+#include "app/events.h"
 #include "client/conversation.h"
 #include "tokenizer/tokenizer.h"
 
 namespace corolla {
 
-int runChat(const QStringList &arguments)
+namespace {
+
+// What `corolla chat` runs with.
+struct ChatCommand {
+    ClientModelOptions model;
+    GenerationOptions generation;
+    std::int64_t maxLength = 0;
+    std::optional<std::string> systemPrompt;
+    std::vector<std::string> stopTexts;
+};
+
+std::optional<ChatCommand> parseChat(const QStringList &arguments, int &exitCode)
 {
-    CommandParser parser(QStringLiteral("chat"),
-                         QStringLiteral("Chats with a model in the terminal: type a message and Enter; "
-                                        "/reset starts over, /exit (or end of input) quits. The blocks run "
-                                        "on this machine, or on a swarm with --swarm."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
+    CommandParser parser(
+        QStringLiteral("chat"),
+        QStringLiteral("Chats with a model in the terminal: type a message and Enter; "
+                       "/reset starts over, /exit (or end of input) quits. The blocks run "
+                       "on this machine, or on a swarm with --swarm."));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("system"), QStringLiteral("TEXT"), QStringLiteral("a system prompt"));
+    parser.addValueOption(QStringLiteral("system"), QStringLiteral("TEXT"),
+                          QStringLiteral("a system prompt"));
     parser.addValueOption(QStringLiteral("max-length"), QStringLiteral("N"),
                           QStringLiteral("tokens a conversation may hold"), QStringLiteral("2048"));
     parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
                           QStringLiteral("end an answer before this text (repeatable)"));
     addSamplingOptions(parser, QStringLiteral("512"));
     addSwarmClientOptions(parser);
-    int exitCode = 0;
+    addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
-        return exitCode;
+        return std::nullopt;
+    enableEvents(parser);
     parser.require(QStringLiteral("model"));
-    GenerationOptions options = generationOptions(parser);
-    const std::int64_t maxLength = parser.integer(QStringLiteral("max-length"), 16, 1 << 20);
-    if (parser.failed())
-        return 2;
-    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    ChatCommand command;
+    command.generation = generationOptions(parser);
+    command.maxLength = parser.integer(QStringLiteral("max-length"), 16, 1 << 20);
+    if (parser.isSet(QStringLiteral("system")))
+        command.systemPrompt = parser.text(QStringLiteral("system"));
+    for (const QString &stop : parser.values(QStringLiteral("stop")))
+        command.stopTexts.push_back(stop.toStdString());
+    auto model = clientModelOptions(parser);
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    if (!model) {
+        exitCode = reportError("chat", model.error().toString());
+        return std::nullopt;
+    }
+    command.model = std::move(*model);
+    return command;
+}
+
+int execute(const ChatCommand &command)
+{
+    auto tokenizer = Tokenizer::load(command.model.modelDir);
     if (!tokenizer)
         return reportError("chat", tokenizer.error().toString());
-    auto model = ModelBackend::open(parser);
+    auto model = ModelBackend::open(command.model);
     if (!model)
         return reportError("chat", model.error().toString());
     auto conversation = Conversation::create(
         **tokenizer, (*model)->head(), (*model)->config().eosTokenIds,
-        [&model](std::int64_t length, const std::stop_token &stop) { return (*model)->newSession(length, stop); }, maxLength);
+        [&model](std::int64_t length, const std::stop_token &stop) {
+            return (*model)->newSession(length, stop);
+        },
+        command.maxLength);
     if (!conversation)
         return reportError("chat", conversation.error().toString());
-    std::vector<std::string> stopTexts;
-    for (const QString &stop : parser.values(QStringLiteral("stop")))
-        stopTexts.push_back(stop.toStdString());
 
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    if (parser.isSet(QStringLiteral("system")))
-        messages.push_back({{"role", "system"}, {"content", parser.text(QStringLiteral("system"))}});
+    if (command.systemPrompt)
+        messages.push_back({{"role", "system"}, {"content", *command.systemPrompt}});
     const nlohmann::ordered_json initialMessages = messages;
 
     std::fprintf(stderr, "Chatting with %s%s. /reset starts over, /exit quits.\n",
-                 parser.text(QStringLiteral("model")).c_str(), (*model)->isSwarm() ? " on the swarm" : "");
+                 command.model.modelDir.c_str(), (*model)->isSwarm() ? " on the swarm" : "");
     std::string line;
     for (;;) {
         std::printf("> ");
@@ -76,11 +110,13 @@ int runChat(const QStringList &arguments)
         if (line.empty())
             continue;
         messages.push_back({{"role", "user"}, {"content", line}});
-        auto turn = (*conversation)->answer(messages, options, stopTexts, [](const std::string &piece) {
-            std::fputs(piece.c_str(), stdout);
-            std::fflush(stdout);
-            return true;
-        });
+        auto turn = (*conversation)
+                        ->answer(messages, command.generation, command.stopTexts,
+                                 [](const std::string &piece) {
+                                     std::fputs(piece.c_str(), stdout);
+                                     std::fflush(stdout);
+                                     return true;
+                                 });
         std::printf("\n");
         if (!turn)
             return reportError("chat", turn.error().toString());
@@ -88,17 +124,36 @@ int runChat(const QStringList &arguments)
 
         const GenerationStats &stats = turn->stats;
         const double rate = stats.generatedTokens > 1 && stats.decodeSeconds > 0
-            ? double(stats.generatedTokens - 1) / stats.decodeSeconds
-            : 0.0;
-        std::fprintf(stderr, "[%lld new prompt tokens, %lld reused; %lld answer tokens, first after %.0f ms, %.1f tokens/s",
-                     static_cast<long long>(turn->newPromptTokens), static_cast<long long>(turn->reusedTokens),
-                     static_cast<long long>(stats.generatedTokens), stats.prefillSeconds * 1000.0, rate);
-        if (auto *remote = dynamic_cast<RemoteSession *>((*conversation)->runner()))
+                                ? double(stats.generatedTokens - 1) / stats.decodeSeconds
+                                : 0.0;
+        std::fprintf(stderr,
+                     "[%lld new prompt tokens, %lld reused; %lld answer tokens, first after %.0f "
+                     "ms, %.1f tokens/s",
+                     static_cast<long long>(turn->newPromptTokens),
+                     static_cast<long long>(turn->reusedTokens),
+                     static_cast<long long>(stats.generatedTokens), stats.prefillSeconds * 1000.0,
+                     rate);
+        nlohmann::json event{{"new_prompt_tokens", turn->newPromptTokens},
+                             {"reused_tokens", turn->reusedTokens},
+                             {"generated_tokens", stats.generatedTokens}};
+        if (auto *remote = dynamic_cast<RemoteSession *>((*conversation)->runner())) {
             std::fprintf(stderr, "; route: %s", remote->routeText().c_str());
+            event["hops"] = routeJson(*remote);
+        }
         std::fprintf(stderr, "]\n");
+        emitEvent("turn", event);
     }
     std::printf("\n");
     return 0;
+}
+
+} // namespace
+
+int runChat(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<ChatCommand> command = parseChat(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 } // namespace corolla

@@ -11,14 +11,16 @@ void addSamplingOptions(CommandParser &parser, const QString &defaultMaxNewToken
                           QStringLiteral("tokens to generate at most"), defaultMaxNewTokens);
     parser.addValueOption(QStringLiteral("temperature"), QStringLiteral("T"),
                           QStringLiteral("0 for greedy decoding"), QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("top-p"), QStringLiteral("P"), QStringLiteral("nucleus size"),
-                          QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("top-p"), QStringLiteral("P"),
+                          QStringLiteral("nucleus size"), QStringLiteral("1"));
     parser.addValueOption(QStringLiteral("top-k"), QStringLiteral("K"),
-                          QStringLiteral("keep the K likeliest tokens (0: all)"), QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("repetition-penalty"), QStringLiteral("R"),
-                          QStringLiteral("penalty for repeated tokens (1: none)"), QStringLiteral("1"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"), QStringLiteral("sampling seed"),
+                          QStringLiteral("keep the K likeliest tokens (0: all)"),
                           QStringLiteral("0"));
+    parser.addValueOption(QStringLiteral("repetition-penalty"), QStringLiteral("R"),
+                          QStringLiteral("penalty for repeated tokens (1: none)"),
+                          QStringLiteral("1"));
+    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
+                          QStringLiteral("sampling seed"), QStringLiteral("0"));
 }
 
 GenerationOptions generationOptions(CommandParser &parser)
@@ -28,27 +30,32 @@ GenerationOptions generationOptions(CommandParser &parser)
     options.sampling.temperature = parser.number(QStringLiteral("temperature"), 0.0, 100.0);
     options.sampling.topP = parser.number(QStringLiteral("top-p"), 0.0, 1.0);
     options.sampling.topK = parser.integer(QStringLiteral("top-k"), 0, INT32_MAX);
-    options.sampling.repetitionPenalty = parser.number(QStringLiteral("repetition-penalty"), 1e-3, 100.0);
+    options.sampling.repetitionPenalty =
+        parser.number(QStringLiteral("repetition-penalty"), 1e-3, 100.0);
     options.sampling.seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
     return options;
 }
 
 void addSwarmClientOptions(CommandParser &parser)
 {
-    parser.addFlag(QStringLiteral("swarm"), QStringLiteral("run the blocks on the swarm, not on this machine"));
+    parser.addFlag(QStringLiteral("swarm"),
+                   QStringLiteral("run the blocks on the swarm, not on this machine"));
     addRegistryOptions(parser);
     addWireDtypeOption(parser);
     parser.addValueOption(QStringLiteral("step-timeout"), QStringLiteral("SECONDS"),
-                          QStringLiteral("a server silent this long counts as failed"), QStringLiteral("30"));
+                          QStringLiteral("a server silent this long counts as failed"),
+                          QStringLiteral("30"));
     parser.addValueOption(QStringLiteral("route-timeout"), QStringLiteral("SECONDS"),
-                          QStringLiteral("how long to wait for servers of missing blocks"), QStringLiteral("15"));
+                          QStringLiteral("how long to wait for servers of missing blocks"),
+                          QStringLiteral("15"));
 }
 
 void addWireDtypeOption(CommandParser &parser)
 {
-    parser.addValueOption(QStringLiteral("wire-dtype"), QStringLiteral("auto|fp32|bf16|fp16|int8"),
-                          QStringLiteral("hidden states on the wire; auto: the compute dtype, lossless"),
-                          QStringLiteral("auto"));
+    parser.addValueOption(
+        QStringLiteral("wire-dtype"), QStringLiteral("auto|fp32|bf16|fp16|int8"),
+        QStringLiteral("hidden states on the wire; auto: the compute dtype, lossless"),
+        QStringLiteral("auto"));
 }
 
 Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtype)
@@ -59,7 +66,8 @@ Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtyp
     return parseCodec(name);
 }
 
-Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser, at::ScalarType computeDtype)
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser,
+                                                  at::ScalarType computeDtype)
 {
     RemoteSessionOptions options;
     auto codec = wireCodec(parser, computeDtype);
@@ -67,19 +75,50 @@ Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser, at::Sca
         return codec.error();
     options.codec = *codec;
     options.stepTimeoutMs = int(parser.number(QStringLiteral("step-timeout"), 0.1, 3600.0) * 1000);
-    options.routeTimeoutMs = int(parser.number(QStringLiteral("route-timeout"), 0.0, 3600.0) * 1000);
+    options.routeTimeoutMs =
+        int(parser.number(QStringLiteral("route-timeout"), 0.0, 3600.0) * 1000);
     return options;
 }
 
-Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
+nlohmann::json routeJson(const RemoteSession &session)
 {
+    nlohmann::json hops = nlohmann::json::array();
+    for (const RemoteSession::Hop &hop : session.route())
+        hops.push_back({{"start", hop.span.start},
+                        {"end", hop.span.end},
+                        {"peer_id", hop.server.peer_id()},
+                        {"name", hop.server.public_name()}});
+    return hops;
+}
+
+Result<ClientModelOptions> clientModelOptions(CommandParser &parser)
+{
+    ClientModelOptions options;
+    options.modelDir = parser.text(QStringLiteral("model"));
     auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
     if (!dtype)
         return dtype.error();
-    const std::string directory = parser.text(QStringLiteral("model"));
+    options.dtype = *dtype;
+    options.swarm = parser.isSet(QStringLiteral("swarm"));
+    if (!options.swarm)
+        return options;
+    auto sessionOptions = remoteSessionOptions(parser, options.dtype);
+    if (!sessionOptions)
+        return sessionOptions.error();
+    options.sessionOptions = *sessionOptions;
+    auto connection = swarmConnection(parser);
+    if (!connection)
+        return connection.error();
+    options.connection = std::move(*connection);
+    return options;
+}
+
+Result<std::unique_ptr<ModelBackend>> ModelBackend::open(const ClientModelOptions &options)
+{
+    const std::string &directory = options.modelDir;
     auto backend = std::make_unique<ModelBackend>();
-    if (!parser.isSet(QStringLiteral("swarm"))) {
-        auto local = LocalModel::open(directory, *dtype);
+    if (!options.swarm) {
+        auto local = LocalModel::open(directory, options.dtype);
         if (!local)
             return local.error();
         backend->m_local = std::move(*local);
@@ -87,33 +126,35 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(CommandParser &parser)
         return backend;
     }
 
-    auto sessionOptions = remoteSessionOptions(parser, *dtype);
-    if (!sessionOptions)
-        return sessionOptions.error();
-    backend->m_sessionOptions = *sessionOptions;
+    backend->m_sessionOptions = options.sessionOptions;
     auto model = resolveModel(directory);
     if (!model)
         return model.error();
     if (model->directory.empty())
-        return makeError(ErrorCode::NotFound, directory + ": the client part of the model (config, tokenizer, "
-                                                          "embeddings, LM head) must be a local folder");
+        return makeError(ErrorCode::NotFound,
+                         directory
+                             + ": the client part of the model (config, tokenizer, "
+                               "embeddings, LM head) must be a local folder");
     auto config = ModelConfig::load(directory);
     if (!config)
         return config.error();
     backend->m_config = *config;
-    auto head = ClientHead::open(directory, *config, *dtype);
+    auto head = ClientHead::open(directory, *config, options.dtype);
     if (!head)
         return head.error();
     backend->m_head = std::move(*head);
-    const std::string modelId = model->id;
-    auto swarm = SwarmClient::start([&parser, modelId] { return makeSwarmWatcher(parser, modelId); }, 1000);
+    auto swarm =
+        SwarmClient::start([connection = options.connection,
+                            modelId = model->id] { return makeSwarmWatcher(connection, modelId); },
+                           1000);
     if (!swarm)
         return swarm.error();
     backend->m_swarm = std::move(*swarm);
     return backend;
 }
 
-Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength, const std::stop_token &stop)
+Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength,
+                                                              const std::stop_token &stop)
 {
     if (m_local)
         return std::unique_ptr<BlockRunner>(new LocalBlockRunner(m_local->blocks(), maxLength));

@@ -7,12 +7,15 @@
 #include <stop_token>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "app/commandparser.h"
 #include "client/remotesession.h"
 #include "client/swarmclient.h"
 #include "model/clienthead.h"
 #include "model/generation.h"
 #include "model/localmodel.h"
+#include "swarm/swarmconnection.h"
 
 namespace corolla {
 
@@ -22,18 +25,35 @@ GenerationOptions generationOptions(CommandParser &parser);
 
 // --swarm and how to reach it (registries, --wire-dtype, timeouts).
 void addSwarmClientOptions(CommandParser &parser);
-Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser, at::ScalarType computeDtype);
+Result<RemoteSessionOptions> remoteSessionOptions(CommandParser &parser,
+                                                  at::ScalarType computeDtype);
 
 // --wire-dtype: `auto` (the default) is the lossless codec of the compute dtype.
 void addWireDtypeOption(CommandParser &parser);
 Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtype);
 
+// --model, --dtype, and --swarm with how to reach it: the option group that opens a
+// ModelBackend.
+struct ClientModelOptions {
+    std::string modelDir;
+    at::ScalarType dtype = at::kFloat;
+    bool swarm = false;
+    SwarmConnection connection;          // with swarm
+    RemoteSessionOptions sessionOptions; // with swarm
+};
+// The options given; a bad value is recorded in the parser (see CommandParser::failed()),
+// a static peers file that cannot be read is an error.
+Result<ClientModelOptions> clientModelOptions(CommandParser &parser);
+
+// The hops of a session's route, for events: [{start, end, peer_id, name}, ...].
+nlohmann::json routeJson(const RemoteSession &session);
+
 // A model to generate with: the client head and the blocks, local or on a swarm.
 class ModelBackend {
 public:
-    // Local with everything in DIR, or (with --swarm) the client part from DIR and the
-    // blocks from the swarm the options describe.
-    static Result<std::unique_ptr<ModelBackend>> open(CommandParser &parser);
+    // Local with everything in modelDir, or (with swarm) the client part from modelDir and
+    // the blocks from the swarm the options describe.
+    static Result<std::unique_ptr<ModelBackend>> open(const ClientModelOptions &options);
 
     const ModelConfig &config() const { return m_config; }
     const ClientHead &head() const { return m_local ? m_local->head() : *m_head; }
@@ -41,7 +61,8 @@ public:
     SwarmClient *swarm() const { return m_swarm.get(); }
 
     // Fresh blocks state for a sequence of up to maxLength positions.
-    Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength, const std::stop_token &stop = {});
+    Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength,
+                                                    const std::stop_token &stop = {});
 
 private:
     ModelConfig m_config;

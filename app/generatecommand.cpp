@@ -4,15 +4,29 @@
 #include <cstdio>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "app/clientoptions.h"
 #include "app/commands.h"
+#include "app/events.h"
 #include "tokenizer/incrementaldecoder.h"
 #include "tokenizer/stopsequences.h"
 #include "tokenizer/tokenizer.h"
 
 namespace corolla {
 
-int runGenerate(const QStringList &arguments)
+namespace {
+
+// What `corolla generate` runs with.
+struct GenerateCommand {
+    ClientModelOptions model;
+    GenerationOptions generation;
+    std::vector<std::int64_t> promptIds;   // --ids
+    std::optional<std::string> promptText; // --prompt
+    std::vector<std::string> stopTexts;
+};
+
+std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &exitCode)
 {
     CommandParser parser(
         QStringLiteral("generate"),
@@ -32,65 +46,90 @@ int runGenerate(const QStringList &arguments)
         QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
     addSamplingOptions(parser, QStringLiteral("32"));
     addSwarmClientOptions(parser);
-    int exitCode = 0;
+    addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
-        return exitCode;
+        return std::nullopt;
+    enableEvents(parser);
     parser.require(QStringLiteral("model"));
     parser.requireOneOf({QStringLiteral("ids"), QStringLiteral("prompt")});
-    GenerationOptions options = generationOptions(parser);
-    std::vector<std::int64_t> prompt;
+    GenerateCommand command;
+    command.generation = generationOptions(parser);
     if (parser.isSet(QStringLiteral("ids")))
-        prompt = parser.idList(QStringLiteral("ids"));
-    std::vector<std::string> stopTexts;
+        command.promptIds = parser.idList(QStringLiteral("ids"));
+    if (parser.isSet(QStringLiteral("prompt")))
+        command.promptText = parser.text(QStringLiteral("prompt"));
     for (const QString &stop : parser.values(QStringLiteral("stop")))
-        stopTexts.push_back(stop.toStdString());
-    if (!stopTexts.empty() && !parser.isSet(QStringLiteral("prompt")))
+        command.stopTexts.push_back(stop.toStdString());
+    if (!command.stopTexts.empty() && !command.promptText)
         parser.error(QStringLiteral("--stop applies to text: use it with --prompt"));
-    if (parser.failed())
-        return 2;
+    auto model = clientModelOptions(parser);
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    if (!model) {
+        exitCode = reportError("generate", model.error().toString());
+        return std::nullopt;
+    }
+    command.model = std::move(*model);
+    return command;
+}
+
+// Reports `error` as an event and on stderr; the exit code.
+int fail(const Error &error)
+{
+    emitErrorEvent(error);
+    return reportError("generate", error.toString());
+}
+
+int execute(const GenerateCommand &command)
+{
+    GenerationOptions options = command.generation;
+    std::vector<std::int64_t> prompt = command.promptIds;
     // A text prompt is encoded with the model's tokenizer (special tokens such as BOS added)
     // and the answer streams as text; token ids in give token ids out.
     std::unique_ptr<Tokenizer> tokenizer;
-    if (parser.isSet(QStringLiteral("prompt"))) {
-        auto loaded = Tokenizer::load(parser.text(QStringLiteral("model")));
+    if (command.promptText) {
+        auto loaded = Tokenizer::load(command.model.modelDir);
         if (!loaded)
-            return reportError("generate", loaded.error().toString());
+            return fail(loaded.error());
         tokenizer = std::move(loaded).value();
-        auto encoded = tokenizer->encode(parser.value(QStringLiteral("prompt")).toStdString(),
-                                         SpecialTokens::Include);
+        auto encoded = tokenizer->encode(*command.promptText, SpecialTokens::Include);
         if (!encoded)
-            return reportError("generate", encoded.error().toString());
+            return fail(encoded.error());
         prompt = std::move(encoded).value();
         if (prompt.empty())
-            return reportError("generate", "the prompt encodes to no tokens");
+            return fail(makeError(ErrorCode::InvalidArgument, "the prompt encodes to no tokens"));
     }
-    auto model = ModelBackend::open(parser);
+    auto model = ModelBackend::open(command.model);
     if (!model)
-        return reportError("generate", model.error().toString());
+        return fail(model.error());
     options.stopTokenIds = (*model)->config().eosTokenIds;
     if (tokenizer && tokenizer->eosTokenId())
         options.stopTokenIds.push_back(*tokenizer->eosTokenId());
     auto session = (*model)->newSession(std::int64_t(prompt.size()) + options.maxNewTokens);
     if (!session)
-        return reportError("generate", session.error().toString());
+        return fail(session.error());
     auto *remote = dynamic_cast<RemoteSession *>(session->get());
-    if (remote)
+    if (remote) {
         std::fprintf(stderr, "route: %s\n", remote->routeText().c_str());
+        emitEvent("route", {{"hops", routeJson(*remote)}});
+    }
     std::fflush(stderr);
 
     bool first = true;
     std::optional<IncrementalDecoder> text;
     if (tokenizer)
         text.emplace(*tokenizer, SpecialTokens::Omit);
-    StopSequences stops(stopTexts);
-    std::string decodeError;
+    StopSequences stops(command.stopTexts);
+    std::optional<Error> decodeError;
     auto stats = generate((*model)->head(), **session, prompt, options, [&](std::int64_t token) {
         if (text) {
             auto piece = text->push(token);
             if (piece)
                 std::fputs(stops.push(*piece).c_str(), stdout);
-            else if (decodeError.empty())
-                decodeError = piece.error().toString();
+            else if (!decodeError)
+                decodeError = piece.error();
         } else {
             std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
         }
@@ -105,10 +144,10 @@ int runGenerate(const QStringList &arguments)
     }
     std::printf("\n");
     std::fflush(stdout);
-    if (!decodeError.empty())
-        return reportError("generate", decodeError);
+    if (decodeError)
+        return fail(*decodeError);
     if (!stats)
-        return reportError("generate", stats.error().toString());
+        return fail(stats.error());
     const double decodeRate = stats->generatedTokens > 1 && stats->decodeSeconds > 0
                                   ? double(stats->generatedTokens - 1) / stats->decodeSeconds
                                   : 0.0;
@@ -120,7 +159,23 @@ int runGenerate(const QStringList &arguments)
     if (remote && remote->failovers() > 0)
         std::fprintf(stderr, "recovered from %d failed server(s); route now: %s\n",
                      remote->failovers(), remote->routeText().c_str());
+    nlohmann::json finished{{"prompt_tokens", stats->promptTokens},
+                            {"generated_tokens", stats->generatedTokens}};
+    if (remote) {
+        finished["failovers"] = remote->failovers();
+        finished["hops"] = routeJson(*remote);
+    }
+    emitEvent("finished", finished);
     return 0;
+}
+
+} // namespace
+
+int runGenerate(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<GenerateCommand> command = parseGenerate(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 } // namespace corolla

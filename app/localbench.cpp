@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -14,6 +14,7 @@
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
+#include "app/benchoptions.h"
 #include "app/commandparser.h"
 #include "app/commands.h"
 #include "core/memorybandwidth.h"
@@ -128,75 +129,69 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
     return measured;
 }
 
-} // namespace
+// What `corolla bench local` runs with.
+struct LocalBenchCommand {
+    BenchModelOptions model;
+    std::int64_t promptTokens = 0;
+    std::int64_t decodeTokens = 0;
+};
 
-static int runLocalBench(const QStringList &arguments)
+std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, int &exitCode)
 {
     CommandParser parser(
         QStringLiteral("bench local"),
         QStringLiteral("Measures decode and prefill tokens/s of the local engine on "
                        "all cores against the memory-bandwidth and GEMM bounds "
                        "measured in the same run; prints one JSON object."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
-                          QStringLiteral("random weights of a named shape (see make-test-model)"));
-    parser.addValueOption(QStringLiteral("family"), QStringLiteral("NAME"),
-                          QStringLiteral("family for generic shapes such as tiny"),
-                          QStringLiteral("llama"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype"), QStringLiteral("bf16"));
+    addBenchModelOptions(parser, QStringLiteral("tinyllama-1.1b"), QStringLiteral("bf16"));
     parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
                           QStringLiteral("prefill length"), QStringLiteral("128"));
     parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"),
                           QStringLiteral("decode steps"), QStringLiteral("64"));
-    int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
-        return exitCode;
-    const std::int64_t promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
-    const std::int64_t decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
-    if (parser.isSet(QStringLiteral("model")) && parser.isSet(QStringLiteral("shape")))
-        parser.requireOneOf({QStringLiteral("model"), QStringLiteral("shape")});
-    if (parser.failed())
-        return 2;
-    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
-    if (!dtype)
-        return reportError("bench local", dtype.error().message);
-
-    std::string modelName;
-    std::unique_ptr<LocalModel> model;
-    if (parser.isSet(QStringLiteral("model"))) {
-        modelName = parser.text(QStringLiteral("model"));
-        auto opened = LocalModel::open(modelName, *dtype);
-        if (!opened)
-            return reportError("bench local", opened.error().toString());
-        model = std::move(opened).value();
-    } else {
-        TestModelSpec spec;
-        spec.shape = parser.isSet(QStringLiteral("shape")) ? parser.text(QStringLiteral("shape"))
-                                                           : "tinyllama-1.1b";
-        spec.family = familyOfShape(spec.shape, parser.text(QStringLiteral("family")));
-        spec.storage = *dtype;
-        modelName = spec.shape;
-        auto configText = testModelConfigJson(spec);
-        if (!configText)
-            return reportError("bench local", configText.error().message);
-        auto config = ModelConfig::parse(*configText, spec.shape);
-        if (!config)
-            return reportError("bench local", config.error().toString());
-        std::fprintf(stderr, "generating random %s weights...\n", spec.shape.c_str());
-        const MemoryTensorSource source(makeTestWeights(*config, spec.seed, spec.storage));
-        auto built = LocalModel::fromSource(*config, source, *dtype);
-        if (!built)
-            return reportError("bench local", built.error().toString());
-        model = std::move(built).value();
+        return std::nullopt;
+    LocalBenchCommand command;
+    command.model = benchModelOptions(parser);
+    command.promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
+    command.decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
     }
+    return command;
+}
+
+// The model to measure; random weights are made in memory, not written.
+Result<std::unique_ptr<LocalModel>> openBenchModel(const BenchModelOptions &options)
+{
+    if (!options.modelDir.empty())
+        return LocalModel::open(options.modelDir, options.dtype);
+    auto configText = testModelConfigJson(options.spec);
+    if (!configText)
+        return configText.error();
+    auto config = ModelConfig::parse(*configText, options.spec.shape);
+    if (!config)
+        return config.error();
+    std::fprintf(stderr, "generating random %s weights...\n", options.spec.shape.c_str());
+    const MemoryTensorSource source(
+        makeTestWeights(*config, options.spec.seed, options.spec.storage));
+    return LocalModel::fromSource(*config, source, options.dtype);
+}
+
+int execute(const LocalBenchCommand &command)
+{
+    const std::int64_t promptTokens = command.promptTokens, decodeTokens = command.decodeTokens;
+    const at::ScalarType dtype = command.model.dtype;
+    auto opened = openBenchModel(command.model);
+    if (!opened)
+        return reportError("bench local", opened.error().toString());
+    const std::unique_ptr<LocalModel> model = std::move(opened).value();
     const ModelConfig &config = model->config();
     if (promptTokens + decodeTokens > config.maxPositions)
         return reportError("bench local", "prompt and decode tokens exceed the model's context");
 
     std::fprintf(stderr, "measuring GEMM throughput...\n");
-    const double gemmFlops = bestGemmFlops(config, promptTokens, *dtype);
+    const double gemmFlops = bestGemmFlops(config, promptTokens, dtype);
 
     std::fprintf(stderr, "measuring the model and memory bandwidth...\n");
     MemoryBandwidthProbe probe;
@@ -209,7 +204,7 @@ static int runLocalBench(const QStringList &arguments)
     // Decode reads every block weight and the LM head once per token.
     const double bytesPerToken =
         double(model->blocks().weightBytes() + model->head().lmHeadBytes());
-    const double elementBytes = *dtype == at::kBFloat16 ? 2.0 : 4.0;
+    const double elementBytes = dtype == at::kBFloat16 ? 2.0 : 4.0;
     // Prefill: two FLOPs per weight per token, attention over half the prompt on average,
     // and the LM head for the last position only.
     const double blockParameters = double(model->blocks().weightBytes()) / elementBytes;
@@ -227,8 +222,8 @@ static int runLocalBench(const QStringList &arguments)
     const double prefillBound = gemmFlops / prefillFlopsPerToken;
     const nlohmann::json report = {
         {"benchmark", "local"},
-        {"model", modelName},
-        {"dtype", computeDtypeName(*dtype)},
+        {"model", command.model.name()},
+        {"dtype", computeDtypeName(dtype)},
         {"threads", at::get_num_threads()},
         {"prompt_tokens", promptTokens},
         {"decode_tokens", decodeTokens},
@@ -247,6 +242,15 @@ static int runLocalBench(const QStringList &arguments)
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
 }
+
+int runLocalBench(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<LocalBenchCommand> command = parseLocalBench(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
+}
+
+} // namespace
 
 int runBench(const QStringList &arguments)
 {

@@ -1,6 +1,7 @@
 // serve, swarm and bootstrap: the headless swarm modes.
 
 #include <cstdio>
+#include <optional>
 
 #include <QCoreApplication>
 #include <QDir>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/events.h"
 #include "app/swarmoptions.h"
 #include "client/routeplanner.h"
 #include "core/bytesize.h"
@@ -25,11 +27,10 @@ namespace {
 
 constexpr int kShutdownGraceMs = 500; // lets the OFFLINE announcement leave
 
-// The peer's identity: the key file given, or the one in the data folder. A second server
-// on this machine finds the default key locked and runs with a fresh one of its own.
-Result<PeerIdentity> loadIdentity(const CommandParser &parser, std::unique_ptr<QLockFile> &lock)
+// The peer's identity: the key file at `path`, or (empty) the one in the data folder. A second
+// server on this machine finds the default key locked and runs with a fresh one of its own.
+Result<PeerIdentity> loadIdentity(QString path, std::unique_ptr<QLockFile> &lock)
 {
-    QString path = parser.value(QStringLiteral("identity"));
     if (path.isEmpty())
         path = QDir(dataFolder()).filePath(QStringLiteral("identity.pem"));
     bool shared = false;
@@ -53,6 +54,13 @@ Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &tex
     return std::make_pair(std::int64_t(begin), std::int64_t(end));
 }
 
+// What `corolla serve` runs with.
+struct ServeCommand {
+    ServeOptions server;
+    SwarmConnection connection;
+    QString identityPath; // empty: the data folder's
+};
+
 int runEventLoopUntilSignal(std::function<void()> beforeQuit)
 {
     onTerminationSignal([beforeQuit] {
@@ -63,9 +71,7 @@ int runEventLoopUntilSignal(std::function<void()> beforeQuit)
     return QCoreApplication::exec();
 }
 
-} // namespace
-
-int runServe(const QStringList &arguments)
+std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCode)
 {
     CommandParser parser(
         QStringLiteral("serve"),
@@ -107,12 +113,14 @@ int runServe(const QStringList &arguments)
                           QStringLiteral("with --blocks auto, check this often whether to move"),
                           QStringLiteral("120"));
     addRegistryOptions(parser);
-    int exitCode = 0;
+    addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
-        return exitCode;
+        return std::nullopt;
+    enableEvents(parser);
     parser.require(QStringLiteral("model"));
 
-    ServeOptions options;
+    ServeCommand command;
+    ServeOptions &options = command.server;
     options.modelDir = parser.text(QStringLiteral("model"));
     if (auto dtype = computeDtypeFromName(parser.text(QStringLiteral("dtype"))))
         options.dtype = *dtype;
@@ -151,18 +159,32 @@ int runServe(const QStringList &arguments)
             parser.error(QStringLiteral("--memory-budget: ")
                          + QString::fromStdString(budget.error().message));
     }
-    if (parser.failed())
-        return 2;
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    auto connection = swarmConnection(parser);
+    if (!connection) {
+        exitCode = reportError("serve", connection.error().toString());
+        return std::nullopt;
+    }
+    command.connection = std::move(*connection);
+    command.identityPath = parser.value(QStringLiteral("identity"));
+    return command;
+}
 
+int execute(const ServeCommand &command)
+{
+    const ServeOptions &options = command.server;
     auto model = resolveModel(options.modelDir);
     if (!model || model->directory.empty())
         return reportError("serve", model ? options.modelDir + ": not a model folder"
                                           : model.error().toString());
     std::unique_ptr<QLockFile> identityLock;
-    auto identity = loadIdentity(parser, identityLock);
+    auto identity = loadIdentity(command.identityPath, identityLock);
     if (!identity)
         return reportError("serve", identity.error().toString());
-    auto watcher = makeSwarmWatcher(parser, model->id, identity->peerId());
+    auto watcher = makeSwarmWatcher(command.connection, model->id, identity->peerId());
     if (!watcher)
         return reportError("serve", watcher.error().toString());
     for (const auto &registry : (*watcher)->registries())
@@ -170,16 +192,32 @@ int runServe(const QStringList &arguments)
 
     ServerNode node(options, std::move(*identity), std::move(*watcher));
     QObject::connect(&node, &ServerNode::log, &logLine);
+    QObject::connect(&node, &ServerNode::online, [](qint64 begin, qint64 end) {
+        emitEvent("serving", {{"start", begin}, {"end", end}});
+    });
     QObject::connect(&node, &ServerNode::failed, [](const QString &message) {
         logLine(QStringLiteral("error: ") + message);
+        emitEvent("failed", {{"message", message.toStdString()}});
         QCoreApplication::exit(1);
     });
     logLine(QStringLiteral("model %1 (%2 blocks)")
                 .arg(QString::fromStdString(model->id))
                 .arg(model->numBlocks));
-    if (auto started = node.start(); !started)
+    if (auto started = node.start(); !started) {
+        emitErrorEvent(started.error());
         return reportError("serve", started.error().toString());
+    }
+    emitEvent("listening", {{"peer_id", node.identity().peerId()}, {"port", node.port()}});
     return runEventLoopUntilSignal([&node] { node.stop(); });
+}
+
+} // namespace
+
+int runServe(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<ServeCommand> command = parseServe(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 int runSwarm(const QStringList &arguments)
@@ -253,9 +291,11 @@ int runBootstrap(const QStringList &arguments)
                           QString::number(4222));
     parser.addValueOption(QStringLiteral("dht-bootstrap"), QStringLiteral("HOST:PORT"),
                           QStringLiteral("other bootstrap nodes to link with (repeatable)"));
+    addEventsOption(parser);
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
+    enableEvents(parser);
     DhtOptions options;
     options.port = quint16(parser.integer(QStringLiteral("port"), 1, 65535));
     options.bootstrapMode = true;
@@ -267,6 +307,7 @@ int runBootstrap(const QStringList &arguments)
     if (!registry)
         return reportError("bootstrap", registry.error().toString());
     logLine(QStringLiteral("DHT bootstrap node on UDP port %1").arg((*registry)->boundPort()));
+    emitEvent("listening", {{"port", (*registry)->boundPort()}});
     return runEventLoopUntilSignal([] {});
 }
 

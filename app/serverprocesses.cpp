@@ -1,5 +1,6 @@
 #include "app/serverprocesses.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include <sys/prctl.h>
@@ -7,9 +8,10 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
-#include <QRegularExpression>
 #include <QTcpServer>
 #include <QUdpSocket>
+
+#include "core/events.h"
 
 namespace corolla {
 
@@ -48,12 +50,13 @@ QProcess *ServerProcesses::launch(const QString &program, const QStringList &arg
     return m_processes.back().get();
 }
 
-Result<QString> ServerProcesses::waitForLog(QProcess *process, const QString &marker)
+Result<QByteArray> ServerProcesses::waitUntil(QProcess *process,
+                                              const std::function<bool(const QByteArray &)> &done)
 {
     QByteArray log;
     QElapsedTimer timer;
     timer.start();
-    while (!log.contains(marker.toUtf8())) {
+    while (!done(log)) {
         if (process->state() == QProcess::NotRunning || timer.elapsed() > kStartTimeoutMs)
             return makeError(ErrorCode::Internal,
                              process->program().toStdString() + " did not start:\n"
@@ -61,7 +64,30 @@ Result<QString> ServerProcesses::waitForLog(QProcess *process, const QString &ma
         process->waitForReadyRead(100);
         log += process->readAllStandardError();
     }
-    return QString::fromUtf8(log);
+    return log;
+}
+
+Result<void> ServerProcesses::waitForLog(QProcess *process, const QString &marker)
+{
+    auto log =
+        waitUntil(process, [&](const QByteArray &text) { return text.contains(marker.toUtf8()); });
+    if (!log)
+        return log.error();
+    return {};
+}
+
+Result<std::vector<nlohmann::json>> ServerProcesses::waitForEvent(QProcess *process,
+                                                                  std::string_view name)
+{
+    auto hasEvent = [name](const QByteArray &text) {
+        const std::vector<nlohmann::json> events = parseEvents(text.toStdString());
+        return std::any_of(events.begin(), events.end(),
+                           [name](const nlohmann::json &event) { return event["event"] == name; });
+    };
+    auto log = waitUntil(process, hasEvent);
+    if (!log)
+        return log.error();
+    return parseEvents(log->toStdString());
 }
 
 Result<quint16> ServerProcesses::startBootstrap()
@@ -70,11 +96,11 @@ Result<quint16> ServerProcesses::startBootstrap()
     probe.bind(QHostAddress::LocalHost, 0);
     const quint16 port = probe.localPort();
     probe.close();
-    QProcess *node =
-        launch(QCoreApplication::applicationFilePath(),
-               {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-    if (auto log = waitForLog(node, QStringLiteral("DHT bootstrap node")); !log)
-        return log.error();
+    QProcess *node = launch(QCoreApplication::applicationFilePath(),
+                            {QStringLiteral("bootstrap"), QStringLiteral("--port"),
+                             QString::number(port), QStringLiteral("--events")});
+    if (auto events = waitForEvent(node, "listening"); !events)
+        return events.error();
     return port;
 }
 
@@ -97,7 +123,8 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
                           QStringLiteral("--public-name"),
                           QStringLiteral("bench") + index,
                           QStringLiteral("--identity"),
-                          m_folder.filePath(QStringLiteral("peer%1.pem").arg(index))};
+                          m_folder.filePath(QStringLiteral("peer%1.pem").arg(index)),
+                          QStringLiteral("--events")};
     if (extraArguments.isEmpty()) {
         const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
         QFile(noPeers).open(QIODevice::WriteOnly);
@@ -108,16 +135,17 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
         arguments << QStringLiteral("--announce-address")
                   << QStringLiteral("127.0.0.1:%1").arg(relayPort);
     QProcess *server = launch(QCoreApplication::applicationFilePath(), arguments);
-    auto log = waitForLog(server, QStringLiteral("serving blocks"));
-    if (!log)
-        return log.error();
-    const QRegularExpressionMatch match =
-        QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(*log);
-    if (!match.hasMatch())
-        return makeError(ErrorCode::Internal,
-                         "the server did not say where it listens:\n" + log->toStdString());
-    LocalServer result{match.captured(1).toStdString(), quint16(match.captured(2).toUInt()),
-                       server};
+    auto events = waitForEvent(server, "serving");
+    if (!events)
+        return events.error();
+    // "listening" comes before "serving".
+    const auto listening =
+        std::find_if(events->begin(), events->end(),
+                     [](const nlohmann::json &event) { return event["event"] == "listening"; });
+    if (listening == events->end())
+        return makeError(ErrorCode::Internal, "the server did not say where it listens");
+    LocalServer result{(*listening)["peer_id"].get<std::string>(),
+                       (*listening)["port"].get<quint16>(), server};
     if (relayPort) {
         QProcess *relay = launch(
             relayProgram, {QStringLiteral("--listen"), QString::number(relayPort),

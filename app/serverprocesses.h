@@ -4,9 +4,13 @@
 // and a DHT bootstrap node for them. Used by `corolla bench swarm` and `bench soak`.
 // Thread: main.
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -38,7 +42,13 @@ public:
 
 private:
     QProcess *launch(const QString &program, const QStringList &arguments);
-    Result<QString> waitForLog(QProcess *process, const QString &marker);
+    // Waits until `done` accepts the process's stderr so far; that stderr.
+    Result<QByteArray> waitUntil(QProcess *process,
+                                 const std::function<bool(const QByteArray &)> &done);
+    // Waits until the process's stderr holds `marker`.
+    Result<void> waitForLog(QProcess *process, const QString &marker);
+    // Waits until the process (run with --events) reports the event `name`; its events so far.
+    Result<std::vector<nlohmann::json>> waitForEvent(QProcess *process, std::string_view name);
 
     QTemporaryDir m_folder;
     std::vector<std::unique_ptr<QProcess>> m_processes;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -14,11 +15,12 @@
 #include <QTemporaryDir>
 #include <nlohmann/json.hpp>
 
+#include "app/benchoptions.h"
 #include "app/clientoptions.h"
 #include "app/commands.h"
 #include "app/serverprocesses.h"
-#include "testmodel/testmodel.h"
 #include "loader/modelidentity.h"
+#include "testmodel/testmodel.h"
 #include "swarm/swarmconnection.h"
 
 namespace corolla {
@@ -184,9 +186,16 @@ struct SoakServer {
     Clock::time_point restartAt{};
 };
 
-} // namespace
+// What `corolla bench soak` runs with.
+struct SoakBenchCommand {
+    BenchModelOptions model;
+    int chats = 0;
+    double minutes = 0, killEvery = 0;
+    std::int64_t answerTokens = 0;
+    std::uint64_t seed = 0;
+};
 
-int runSoakBench(const QStringList &arguments)
+std::optional<SoakBenchCommand> parseSoakBench(const QStringList &arguments, int &exitCode)
 {
     CommandParser parser(
         QStringLiteral("bench soak"),
@@ -194,13 +203,7 @@ int runSoakBench(const QStringList &arguments)
                        "127.0.0.1 (two servers for each half of the blocks) "
                        "while killing and restarting random servers; compares every answer "
                        "token with the same steps run locally; prints one JSON object."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
-                          QStringLiteral("random weights of a named shape (see make-test-model)"),
-                          QStringLiteral("demo"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype"), QStringLiteral("fp32"));
+    addBenchModelOptions(parser, QStringLiteral("demo"), QStringLiteral("fp32"));
     parser.addValueOption(QStringLiteral("chats"), QStringLiteral("N"),
                           QStringLiteral("concurrent chats"), QStringLiteral("4"));
     parser.addValueOption(QStringLiteral("minutes"), QStringLiteral("M"),
@@ -214,34 +217,36 @@ int runSoakBench(const QStringList &arguments)
                           QStringLiteral("tokens per answer"), QStringLiteral("32"));
     parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
                           QStringLiteral("random seed"), QStringLiteral("1"));
-    int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
-        return exitCode;
-    const int chats = int(parser.integer(QStringLiteral("chats"), 1, 256));
-    const double minutes = parser.number(QStringLiteral("minutes"), 0.05, 24 * 60.0);
-    const double killEvery = parser.number(QStringLiteral("kill-every"), 0.0, 3600.0);
-    const std::int64_t answerTokens = parser.integer(QStringLiteral("answer-tokens"), 1, 256);
-    const auto seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
-    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
-    if (parser.failed())
-        return 2;
-    if (!dtype)
-        return reportError("bench soak", dtype.error().message);
-
-    QTemporaryDir scratch;
-    std::string modelDir = parser.text(QStringLiteral("model"));
-    std::string modelName = modelDir;
-    if (modelDir.empty()) {
-        TestModelSpec spec;
-        spec.shape = parser.text(QStringLiteral("shape"));
-        spec.family = familyOfShape(spec.shape, "llama");
-        spec.storage = *dtype;
-        modelName = spec.shape;
-        modelDir = scratch.filePath(QStringLiteral("model")).toStdString();
-        if (auto written = writeTestModel(modelDir, spec, 1); !written)
-            return reportError("bench soak", written.error().toString());
+        return std::nullopt;
+    SoakBenchCommand command;
+    command.model = benchModelOptions(parser);
+    command.chats = int(parser.integer(QStringLiteral("chats"), 1, 256));
+    command.minutes = parser.number(QStringLiteral("minutes"), 0.05, 24 * 60.0);
+    command.killEvery = parser.number(QStringLiteral("kill-every"), 0.0, 3600.0);
+    command.answerTokens = parser.integer(QStringLiteral("answer-tokens"), 1, 256);
+    command.seed = std::uint64_t(parser.integer(QStringLiteral("seed"), 0, INT64_MAX));
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
     }
-    auto local = LocalModel::open(modelDir, *dtype);
+    return command;
+}
+
+int execute(const SoakBenchCommand &command)
+{
+    const int chats = command.chats;
+    const double minutes = command.minutes, killEvery = command.killEvery;
+    const std::int64_t answerTokens = command.answerTokens;
+    const std::uint64_t seed = command.seed;
+    const at::ScalarType dtype = command.model.dtype;
+    const std::string modelName = command.model.name();
+    QTemporaryDir scratch;
+    auto folder = benchModelFolder(command.model, scratch);
+    if (!folder)
+        return reportError("bench soak", folder.error().toString());
+    const std::string modelDir = *folder;
+    auto local = LocalModel::open(modelDir, dtype);
     if (!local)
         return reportError("bench soak", local.error().toString());
     auto modelId = modelIdForDirectory(modelDir);
@@ -261,7 +266,7 @@ int runSoakBench(const QStringList &arguments)
     const std::int64_t half = numBlocks / 2;
     std::vector<SoakServer> servers{{0, half}, {0, half}, {half, numBlocks}, {half, numBlocks}};
     auto startServer = [&](SoakServer &server) -> Result<void> {
-        auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(*dtype),
+        auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(dtype),
                                        0, {}, dht);
         if (!started)
             return started.error();
@@ -340,7 +345,7 @@ int runSoakBench(const QStringList &arguments)
     nlohmann::json report = {
         {"benchmark", "soak"},
         {"model", modelName},
-        {"dtype", computeDtypeName(*dtype)},
+        {"dtype", computeDtypeName(dtype)},
         {"chats", chats},
         {"seconds", seconds},
         {"kill_every_s", killEvery},
@@ -364,6 +369,15 @@ int runSoakBench(const QStringList &arguments)
     };
     std::printf("%s\n", report.dump(2).c_str());
     return totals.wrongTokens == 0 && crashes == 0 && totals.otherErrors == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int runSoakBench(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<SoakBenchCommand> command = parseSoakBench(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 } // namespace corolla

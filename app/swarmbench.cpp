@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -12,13 +13,13 @@
 #include <QTemporaryDir>
 #include <nlohmann/json.hpp>
 
+#include "app/benchoptions.h"
 #include "app/clientoptions.h"
 #include "app/commands.h"
 #include "app/serverprocesses.h"
 #include "loader/checkpoint.h"
-#include "testmodel/testmodel.h"
-#include "net/tensorcodec.h"
 #include "loader/modelidentity.h"
+#include "net/tensorcodec.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 
@@ -51,7 +52,8 @@ Result<Timing> timeRun(const ClientHead &head, BlockRunner &blocks, const at::Te
     auto output = blocks.step(*hidden, {});
     if (!output)
         return output.error();
-    std::int64_t token = head.logits(output->select(1, prompt.size(1) - 1)).argmax(-1).item<std::int64_t>();
+    std::int64_t token =
+        head.logits(output->select(1, prompt.size(1) - 1)).argmax(-1).item<std::int64_t>();
     timing.prefillSeconds = secondsSince(start);
     double paused = 0.0;
     start = Clock::now();
@@ -76,76 +78,85 @@ Result<Timing> timeRun(const ClientHead &head, BlockRunner &blocks, const at::Te
 QString defaultRelayProgram()
 {
     // Built with the tests, next to the app in a build folder.
-    return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../tests/corolla-delay-relay"));
+    return QDir(QCoreApplication::applicationDirPath())
+        .filePath(QStringLiteral("../tests/corolla-delay-relay"));
 }
 
-} // namespace
+// What `corolla bench swarm` runs with.
+struct SwarmBenchCommand {
+    BenchModelOptions model;
+    std::int64_t serverCount = 0;
+    int delayMs = 0;
+    std::int64_t promptTokens = 0, decodeTokens = 0;
+    int rounds = 0;
+    proto::Codec wire = proto::CODEC_FP32;
+    QString relay;
+};
 
-int runSwarmBench(const QStringList &arguments)
+std::optional<SwarmBenchCommand> parseSwarmBench(const QStringList &arguments, int &exitCode)
 {
-    CommandParser parser(QStringLiteral("bench swarm"),
-                         QStringLiteral("Starts N servers on 127.0.0.1 with equal shares of the blocks and "
-                                        "measures decode and prefill through them against the same model "
-                                        "run locally in the same run; prints one JSON object."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"), QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
-                          QStringLiteral("random weights of a named shape (see make-test-model)"));
-    parser.addValueOption(QStringLiteral("family"), QStringLiteral("NAME"),
-                          QStringLiteral("family for generic shapes such as tiny"), QStringLiteral("llama"));
-    parser.addValueOption(QStringLiteral("servers"), QStringLiteral("N"), QStringLiteral("server processes"),
-                          QStringLiteral("3"));
+    CommandParser parser(
+        QStringLiteral("bench swarm"),
+        QStringLiteral("Starts N servers on 127.0.0.1 with equal shares of the blocks and "
+                       "measures decode and prefill through them against the same model "
+                       "run locally in the same run; prints one JSON object."));
+    addBenchModelOptions(parser, QStringLiteral("tinyllama-1.1b"), QStringLiteral("bf16"));
+    parser.addValueOption(QStringLiteral("servers"), QStringLiteral("N"),
+                          QStringLiteral("server processes"), QStringLiteral("3"));
     parser.addValueOption(QStringLiteral("delay-ms"), QStringLiteral("D"),
-                          QStringLiteral("added one way on every connection to a server"), QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"), QStringLiteral("compute dtype"),
-                          QStringLiteral("bf16"));
+                          QStringLiteral("added one way on every connection to a server"),
+                          QStringLiteral("0"));
     addWireDtypeOption(parser);
-    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"), QStringLiteral("prefill length"),
-                          QStringLiteral("128"));
-    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"), QStringLiteral("decode steps"),
-                          QStringLiteral("32"));
-    parser.addValueOption(QStringLiteral("rounds"), QStringLiteral("N"),
-                          QStringLiteral("local and swarm runs, alternating; the best of each counts"),
-                          QStringLiteral("3"));
+    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
+                          QStringLiteral("prefill length"), QStringLiteral("128"));
+    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"),
+                          QStringLiteral("decode steps"), QStringLiteral("32"));
+    parser.addValueOption(
+        QStringLiteral("rounds"), QStringLiteral("N"),
+        QStringLiteral("local and swarm runs, alternating; the best of each counts"),
+        QStringLiteral("3"));
     parser.addValueOption(QStringLiteral("relay"), QStringLiteral("PATH"),
                           QStringLiteral("the delaying relay program (built with the tests)"));
-    int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
-        return exitCode;
-    const std::int64_t serverCount = parser.integer(QStringLiteral("servers"), 1, 64);
-    const int delayMs = int(parser.integer(QStringLiteral("delay-ms"), 0, 10000));
-    const std::int64_t promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
-    const std::int64_t decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
-    const int rounds = int(parser.integer(QStringLiteral("rounds"), 1, 100));
-    auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
-    if (parser.failed())
-        return 2;
-    if (!dtype)
-        return reportError("bench swarm", dtype.error().message);
-    auto wire = wireCodec(parser, *dtype);
-    if (!wire)
-        return reportError("bench swarm", wire.error().message);
-    const QString relay = parser.isSet(QStringLiteral("relay")) ? parser.value(QStringLiteral("relay"))
-                                                                : defaultRelayProgram();
-    if (delayMs > 0 && !QFileInfo(relay).isExecutable())
-        return reportError("bench swarm", "--delay-ms needs the relay program; build the tests or pass --relay PATH ("
-                                              + relay.toStdString() + " is missing)");
+        return std::nullopt;
+    SwarmBenchCommand command;
+    command.model = benchModelOptions(parser);
+    command.serverCount = parser.integer(QStringLiteral("servers"), 1, 64);
+    command.delayMs = int(parser.integer(QStringLiteral("delay-ms"), 0, 10000));
+    command.promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
+    command.decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
+    command.rounds = int(parser.integer(QStringLiteral("rounds"), 1, 100));
+    if (auto wire = wireCodec(parser, command.model.dtype))
+        command.wire = *wire;
+    else
+        parser.error(QString::fromStdString(wire.error().message));
+    command.relay = parser.isSet(QStringLiteral("relay")) ? parser.value(QStringLiteral("relay"))
+                                                          : defaultRelayProgram();
+    if (command.delayMs > 0 && !QFileInfo(command.relay).isExecutable())
+        parser.error(QStringLiteral("--delay-ms needs the relay program; build the tests or pass "
+                                    "--relay PATH (%1 is missing)")
+                         .arg(command.relay));
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    return command;
+}
 
+int execute(const SwarmBenchCommand &command)
+{
+    const std::int64_t serverCount = command.serverCount, promptTokens = command.promptTokens,
+                       decodeTokens = command.decodeTokens;
+    const int delayMs = command.delayMs, rounds = command.rounds;
+    const at::ScalarType dtype = command.model.dtype;
+    const std::string modelName = command.model.name();
     // The servers read a checkpoint folder: a named shape is written to a temporary one.
     QTemporaryDir scratch;
-    std::string modelDir = parser.text(QStringLiteral("model"));
-    std::string modelName = modelDir;
-    if (modelDir.empty()) {
-        TestModelSpec spec;
-        spec.shape = parser.isSet(QStringLiteral("shape")) ? parser.text(QStringLiteral("shape")) : "tinyllama-1.1b";
-        spec.family = familyOfShape(spec.shape, parser.text(QStringLiteral("family")));
-        spec.storage = *dtype;
-        modelName = spec.shape;
-        modelDir = scratch.filePath(QStringLiteral("model")).toStdString();
-        std::fprintf(stderr, "writing random %s weights...\n", spec.shape.c_str());
-        if (auto written = writeTestModel(modelDir, spec, 1); !written)
-            return reportError("bench swarm", written.error().toString());
-    }
-    auto local = LocalModel::open(modelDir, *dtype);
+    auto folder = benchModelFolder(command.model, scratch);
+    if (!folder)
+        return reportError("bench swarm", folder.error().toString());
+    const std::string modelDir = *folder;
+    auto local = LocalModel::open(modelDir, dtype);
     if (!local)
         return reportError("bench swarm", local.error().toString());
     const ModelConfig &config = (*local)->config();
@@ -158,7 +169,8 @@ int runSwarmBench(const QStringList &arguments)
     for (std::int64_t i = 0; i < serverCount; ++i) {
         const std::int64_t begin = config.numLayers * i / serverCount;
         const std::int64_t end = config.numLayers * (i + 1) / serverCount;
-        auto server = processes.start(modelDir, begin, end, computeDtypeName(*dtype), delayMs, relay);
+        auto server =
+            processes.start(modelDir, begin, end, computeDtypeName(dtype), delayMs, command.relay);
         if (!server)
             return reportError("bench swarm", server.error().toString());
         peers.push_back({"127.0.0.1", server->port, server->peerId});
@@ -166,14 +178,17 @@ int runSwarmBench(const QStringList &arguments)
     auto modelId = modelIdForDirectory(modelDir);
     if (!modelId)
         return reportError("bench swarm", modelId.error().toString());
-    auto swarm = SwarmClient::start([peers, id = *modelId]() -> Result<std::unique_ptr<SwarmWatcher>> {
-        auto watcher = std::make_unique<SwarmWatcher>(id);
-        watcher->addRegistry(std::make_unique<StaticRegistry>(peers));
-        return watcher;
-    }, 1000);
+    auto swarm = SwarmClient::start(
+        [peers, id = *modelId]() -> Result<std::unique_ptr<SwarmWatcher>> {
+            auto watcher = std::make_unique<SwarmWatcher>(id);
+            watcher->addRegistry(std::make_unique<StaticRegistry>(peers));
+            return watcher;
+        },
+        1000);
     if (!swarm)
         return reportError("bench swarm", swarm.error().toString());
-    (*swarm)->waitForServers([&](const auto &servers) { return std::int64_t(servers.size()) == serverCount; }, 30000);
+    (*swarm)->waitForServers(
+        [&](const auto &servers) { return std::int64_t(servers.size()) == serverCount; }, 30000);
 
     const at::Tensor prompt = at::randint(3, config.vocabSize, {1, promptTokens}, at::kLong);
     const std::int64_t capacity = promptTokens + decodeTokens + 1;
@@ -187,7 +202,7 @@ int runSwarmBench(const QStringList &arguments)
             return reportError("bench swarm", localTiming.error().toString());
         RemoteSessionOptions options;
         options.maxLength = capacity;
-        options.codec = *wire;
+        options.codec = command.wire;
         auto session = RemoteSession::open(**swarm, config.numLayers, options);
         if (!session)
             return reportError("bench swarm", session.error().toString());
@@ -208,8 +223,8 @@ int runSwarmBench(const QStringList &arguments)
     nlohmann::json report = {
         {"benchmark", "swarm"},
         {"model", modelName},
-        {"dtype", computeDtypeName(*dtype)},
-        {"wire_dtype", codecName(*wire)},
+        {"dtype", computeDtypeName(dtype)},
+        {"wire_dtype", codecName(command.wire)},
         {"servers", serverCount},
         {"route", route},
         {"prompt_tokens", promptTokens},
@@ -238,10 +253,12 @@ int runSwarmBench(const QStringList &arguments)
         double pausedStep = 1e30;
         for (int round = 0; round < rounds; ++round) {
             LocalBlockRunner localBlocks((*local)->blocks(), capacity);
-            auto paused = timeRun((*local)->head(), localBlocks, prompt, decodeTokens, int(roundTripsMs));
+            auto paused =
+                timeRun((*local)->head(), localBlocks, prompt, decodeTokens, int(roundTripsMs));
             if (!paused)
                 return reportError("bench swarm", paused.error().toString());
-            pausedStep = std::min(pausedStep, paused->decodeSeconds * 1000.0 / double(decodeTokens));
+            pausedStep =
+                std::min(pausedStep, paused->decodeSeconds * 1000.0 / double(decodeTokens));
         }
         report["local_step_after_pause_ms"] = pausedStep;
         report["idle_floor_ms"] = pausedStep + roundTripsMs;
@@ -249,6 +266,15 @@ int runSwarmBench(const QStringList &arguments)
     }
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
+}
+
+} // namespace
+
+int runSwarmBench(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<SwarmBenchCommand> command = parseSwarmBench(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 } // namespace corolla

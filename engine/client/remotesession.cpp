@@ -48,12 +48,15 @@ Result<at::Tensor> stepOutput(const Result<proto::Response> &response, const at:
     if (response->has_error())
         return peerFailure(RpcChannel::toError(response->error()), peerId);
     if (!response->has_step())
-        return peerFailure(makeError(ErrorCode::Format, "the server answered a step with something else"), peerId);
+        return peerFailure(
+            makeError(ErrorCode::Format, "the server answered a step with something else"), peerId);
     auto output = tensorFromWire(response->step().hidden(), input.numel());
     if (!output)
         return peerFailure(output.error(), peerId);
     if (!output->sizes().equals(input.sizes()))
-        return peerFailure(makeError(ErrorCode::Format, "the server's output has another shape than its input"), peerId);
+        return peerFailure(
+            makeError(ErrorCode::Format, "the server's output has another shape than its input"),
+            peerId);
     return output;
 }
 
@@ -67,18 +70,26 @@ std::string shortName(const proto::ServerRecord &server)
 proto::Codec losslessCodec(at::ScalarType computeDtype)
 {
     switch (computeDtype) {
-    case at::kBFloat16: return proto::CODEC_BF16;
-    case at::kHalf: return proto::CODEC_FP16;
-    default: return proto::CODEC_FP32;
+    case at::kBFloat16:
+        return proto::CODEC_BF16;
+    case at::kHalf:
+        return proto::CODEC_FP16;
+    default:
+        return proto::CODEC_FP32;
     }
 }
 
-RemoteSession::RemoteSession(SwarmClient &client, std::int64_t numBlocks, RemoteSessionOptions options)
-    : m_client(client), m_numBlocks(numBlocks), m_options(options), m_failovers(client, options.maxFailovers)
+RemoteSession::RemoteSession(SwarmClient &client, std::int64_t numBlocks,
+                             RemoteSessionOptions options)
+    : m_client(client)
+    , m_numBlocks(numBlocks)
+    , m_options(options)
+    , m_failovers(client, options.maxFailovers)
 {
 }
 
-Result<std::unique_ptr<RemoteSession>> RemoteSession::open(SwarmClient &client, std::int64_t numBlocks,
+Result<std::unique_ptr<RemoteSession>> RemoteSession::open(SwarmClient &client,
+                                                           std::int64_t numBlocks,
                                                            RemoteSessionOptions options,
                                                            const std::stop_token &stop)
 {
@@ -115,23 +126,25 @@ std::string RemoteSession::routeText() const
     for (const Hop &hop : m_hops) {
         text += text.empty() ? "" : ", ";
         text += "blocks " + std::to_string(hop.span.start) + "-" + std::to_string(hop.span.end - 1)
-            + " on " + shortName(hop.server) + " (" + shortPeerId(hop.server.peer_id()) + ")";
+                + " on " + shortName(hop.server) + " (" + shortPeerId(hop.server.peer_id()) + ")";
     }
     return text;
 }
 
-Result<at::Tensor> RemoteSession::runStep(Hop &hop, const at::Tensor &input, const std::stop_token &stop)
+Result<at::Tensor> RemoteSession::runStep(Hop &hop, const at::Tensor &input,
+                                          const std::stop_token &stop)
 {
     auto request = stepRequest(input, m_options.codec);
     if (!request)
         return request.error();
     hop.stream->send(*request);
-    return stepOutput(hop.stream->receive(m_options.stepTimeoutMs, stop), input, hop.server.peer_id());
+    return stepOutput(hop.stream->receive(m_options.stepTimeoutMs, stop), input,
+                      hop.server.peer_id());
 }
 
-Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vector<RouteHop> &route,
-                                                                const std::vector<at::Tensor> &history,
-                                                                const std::stop_token &stop)
+Result<std::vector<RemoteSession::Hop>>
+RemoteSession::tryRoute(const std::vector<RouteHop> &route, const std::vector<at::Tensor> &history,
+                        const std::stop_token &stop)
 {
     const std::vector<proto::ServerRecord> servers = m_client.servers();
     // Every hop lives in `hops` from before its session is opened, so that when a later hop
@@ -149,8 +162,9 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
     } closer{hops};
     std::vector<at::Tensor> inputs = history;
     for (const RouteHop &span : route) {
-        auto server = std::find_if(servers.begin(), servers.end(),
-                                   [&](const auto &record) { return record.peer_id() == span.peerId; });
+        auto server = std::find_if(servers.begin(), servers.end(), [&](const auto &record) {
+            return record.peer_id() == span.peerId;
+        });
         if (server == servers.end())
             return peerFailure(makeError(ErrorCode::NotFound, "left the swarm"), span.peerId);
         Hop &hop = hops.emplace_back(Hop{span, *server, m_client.openStream(*server), {}});
@@ -184,9 +198,9 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::tryRoute(const std::vecto
     return hops;
 }
 
-Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from, std::int64_t to,
-                                                               const std::vector<at::Tensor> &history,
-                                                               const std::stop_token &stop)
+Result<std::vector<RemoteSession::Hop>>
+RemoteSession::connect(std::int64_t from, std::int64_t to, const std::vector<at::Tensor> &history,
+                       const std::stop_token &stop)
 {
     const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
     std::string lastFailure;
@@ -196,12 +210,14 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
         std::vector<proto::ServerRecord> unmeasured;
         for (const proto::ServerRecord &server : m_client.servers())
             if (m_client.rttMs(server.peer_id()) < 0 && !m_client.isBanned(server.peer_id())
-                && server.end() > from && server.start() < to && pinged.insert(server.peer_id()).second)
+                && server.end() > from && server.start() < to
+                && pinged.insert(server.peer_id()).second)
                 unmeasured.push_back(server);
         if (!unmeasured.empty())
             m_client.measureRtts(unmeasured, kPingTimeoutMs);
 
-        auto route = planRoute(m_client.candidates(m_numBlocks), from, to, RouteKind::Inference, m_options.maxLength);
+        const std::vector<ServerCandidate> candidates = m_client.candidates(m_numBlocks);
+        auto route = planRoute(candidates, from, to, RouteKind::Inference, m_options.maxLength);
         if (route) {
             auto hops = tryRoute(*route, history, stop);
             if (hops)
@@ -213,17 +229,22 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
         }
         if (Clock::now() >= deadline) {
             // The planner's error names the blocks that no live, unbanned server holds.
-            return makeError(ErrorCode::NotFound,
-                             route.error().message + " of model " + m_client.modelId() + " (waited "
-                                 + std::to_string(m_options.routeTimeoutMs / 1000.0).substr(0, 4) + " s; "
-                                 + std::to_string(m_client.servers().size()) + " server(s) seen"
-                                 + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
-                                 + "). Start a server for them with `corolla serve --blocks auto`.");
+            Error error = makeError(
+                ErrorCode::NotFound,
+                route.error().message + " of model " + m_client.modelId() + " (waited "
+                    + std::to_string(m_options.routeTimeoutMs / 1000.0).substr(0, 4) + " s; "
+                    + std::to_string(m_client.servers().size()) + " server(s) seen"
+                    + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)
+                    + "). Start a server for them with `corolla serve --blocks auto`.");
+            error.blocks = uncoveredBlocks(candidates, from, to);
+            return error;
         }
         if (stop.stop_requested())
-            return makeError(ErrorCode::Cancelled, "stopped while waiting for servers of the missing blocks");
+            return makeError(ErrorCode::Cancelled,
+                             "stopped while waiting for servers of the missing blocks");
         m_client.refreshNow();
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         m_client.waitForServers([&](const auto &) { return false; },
                                 int(std::clamp<std::int64_t>(left, 0, kMissingBlocksPollMs)));
     }
@@ -232,7 +253,8 @@ Result<std::vector<RemoteSession::Hop>> RemoteSession::connect(std::int64_t from
 Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden, const std::stop_token &stop)
 {
     if (hidden.dim() != 3 || hidden.size(0) != 1)
-        return makeError(ErrorCode::InvalidArgument, "a remote session takes hidden states [1, T, hidden]");
+        return makeError(ErrorCode::InvalidArgument,
+                         "a remote session takes hidden states [1, T, hidden]");
     if (m_position + hidden.size(1) > m_options.maxLength)
         return makeError(ErrorCode::ResourceExhausted,
                          "the session holds " + std::to_string(m_options.maxLength) + " positions; "
@@ -254,9 +276,11 @@ Result<at::Tensor> RemoteSession::step(const at::Tensor &hidden, const std::stop
         auto replacement = connect(hop.span.start, hop.span.end, hop.inputs, stop);
         if (!replacement)
             return replacement.error();
-        closeSession(m_hops[i]); // a server that was only slow frees its cache now, not at its timeout
+        closeSession(
+            m_hops[i]); // a server that was only slow frees its cache now, not at its timeout
         m_hops.erase(m_hops.begin() + std::ptrdiff_t(i));
-        m_hops.insert(m_hops.begin() + std::ptrdiff_t(i), std::make_move_iterator(replacement->begin()),
+        m_hops.insert(m_hops.begin() + std::ptrdiff_t(i),
+                      std::make_move_iterator(replacement->begin()),
                       std::make_move_iterator(replacement->end()));
     }
     m_position += hidden.size(1);

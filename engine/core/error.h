@@ -2,8 +2,10 @@
 // Error codes and messages for expected failures (I/O, parsing, bad input, peers).
 // Thread: any; plain value type.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corolla {
 
@@ -14,9 +16,9 @@ enum class ErrorCode {
     Format,          // a file or message is malformed
     Unsupported,     // well-formed, but a feature we do not implement
     ResourceExhausted,
-    Internal,        // a bug or a failure inside a library we call
-    Cancelled,       // the caller asked to stop
-    Timeout,         // a peer did not answer in time (it may be busy, or gone)
+    Internal,  // a bug or a failure inside a library we call
+    Cancelled, // the caller asked to stop
+    Timeout,   // a peer did not answer in time (it may be busy, or gone)
 };
 
 // The stable English name of a code, for logs and the command line.
@@ -25,7 +27,8 @@ std::string_view errorCodeName(ErrorCode code);
 struct Error {
     ErrorCode code = ErrorCode::Internal;
     std::string message;
-    std::string peerId; // the peer whose failure this is, when a peer failed
+    std::string peerId;               // the peer whose failure this is, when a peer failed
+    std::vector<std::int64_t> blocks; // the blocks it is about (ones no server holds, say)
 
     // "format error: model.safetensors: tensor 'x': ..." — what the command line prints.
     std::string toString() const;
@@ -33,7 +36,7 @@ struct Error {
 
 inline Error makeError(ErrorCode code, std::string message)
 {
-    return Error{code, std::move(message), {}};
+    return Error{code, std::move(message), {}, {}};
 }
 
 } // namespace corolla

@@ -20,7 +20,6 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
-#include <QRegularExpression>
 #include <QThread>
 
 #include "testmodel/testmodel.h"
@@ -88,8 +87,8 @@ public:
         }
         m_bootstrapPort = freeUdpPort();
         m_bootstrap = m_peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
-                                     QString::number(m_bootstrapPort)});
-        if (!waitForLog(m_bootstrap, QStringLiteral("DHT bootstrap node")))
+                                     QString::number(m_bootstrapPort), QStringLiteral("--events")});
+        if (waitForEvent(m_bootstrap, "listening").is_null())
             return false;
         // Every block has two holders, in spans that do not line up.
         m_slots = {{QStringLiteral("a"), 0, 4}, {QStringLiteral("b"), 0, 3},
@@ -179,7 +178,7 @@ public:
             output += client->readAllStandardOutput();
             if (struck)
                 continue;
-            const bool opened = m_peers.log(client).contains(QLatin1String("route:"));
+            const bool opened = !m_peers.lastEvent(client, "route").is_null();
             const bool decoded = output.count(' ') >= killAfterTokens;
             if ((moment == Moment::AtOpen && opened) || (moment != Moment::AtOpen && decoded)) {
                 strikeAll();
@@ -210,7 +209,9 @@ public:
         else if (client->exitCode() == 0)
             outcome = output == m_expected ? Outcome::Identical : Outcome::Wrong;
         else
-            outcome = isCleanError(log, missing) ? Outcome::CleanError : Outcome::UnexpectedError;
+            outcome = isCleanError(m_peers.lastEvent(client, "error"), missing)
+                          ? Outcome::CleanError
+                          : Outcome::UnexpectedError;
 
         // Servers that died on their own are crashes too.
         for (int i = 0; i < int(m_slots.size()); ++i) {
@@ -282,7 +283,8 @@ private:
                 QStringLiteral("--ids"),
                 QStringLiteral("1,7,42,99,3,18"),
                 QStringLiteral("--max-new-tokens"),
-                QString::number(m_tokens)};
+                QString::number(m_tokens),
+                QStringLiteral("--events")};
     }
 
     QStringList swarmArguments() const
@@ -316,22 +318,16 @@ private:
 
     bool covered(const std::set<int> &servers) const { return uncovered(servers).empty(); }
 
-    // "no server holds blocks 4-5, 7 of model ...": every named block must be one with no live
-    // holder, and the error must name at least one.
-    static bool isCleanError(const QString &log, const std::set<int> &missing)
+    // An "error" event that names the blocks no server holds: every one of them must be a
+    // block with no live holder, and it must name at least one.
+    static bool isCleanError(const nlohmann::json &error, const std::set<int> &missing)
     {
-        const QRegularExpressionMatch match =
-            QRegularExpression(QStringLiteral("no server holds blocks? ([0-9, -]+) of model"))
-                .match(log);
-        if (!match.hasMatch() || missing.empty())
+        if (!error.is_object() || !error.contains("blocks") || missing.empty()
+            || error["blocks"].empty())
             return false;
-        for (const QString &part : match.captured(1).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-            const QStringList bounds = part.trimmed().split(QLatin1Char('-'));
-            const int first = bounds.front().toInt(), last = bounds.back().toInt();
-            for (int block = first; block <= last; ++block)
-                if (!missing.count(block))
-                    return false;
-        }
+        for (const nlohmann::json &block : error["blocks"])
+            if (!missing.count(block.get<int>()))
+                return false;
         return true;
     }
 
@@ -397,20 +393,16 @@ private:
         return false;
     }
 
-    bool waitForLog(QProcess *process, const QString &marker)
+    // The process's first event named `name`, or null (after saying so) when it exits or
+    // takes too long.
+    nlohmann::json waitForEvent(QProcess *process, std::string_view name)
     {
-        QElapsedTimer timer;
-        timer.start();
-        while (!m_peers.log(process).contains(marker)) {
-            if (process->state() == QProcess::NotRunning || timer.elapsed() > kStartTimeoutMs) {
-                std::fprintf(stderr, "chaos: %s did not start:\n%s\n",
-                             qPrintable(process->arguments().join(QLatin1Char(' '))),
-                             qPrintable(m_peers.log(process)));
-                return false;
-            }
-            process->waitForReadyRead(20);
-        }
-        return true;
+        nlohmann::json event = m_peers.waitForEvent(process, name, kStartTimeoutMs);
+        if (event.is_null())
+            std::fprintf(stderr, "chaos: %s did not start:\n%s\n",
+                         qPrintable(process->arguments().join(QLatin1Char(' '))),
+                         qPrintable(m_peers.log(process)));
+        return event;
     }
 
     void startServer(int slot)
@@ -424,15 +416,13 @@ private:
              QStringLiteral("127.0.0.1:%1").arg(m_bootstrapPort),
              QStringLiteral("--announce-period"), QStringLiteral("10"),
              QStringLiteral("--public-name"), server.name, QStringLiteral("--identity"),
-             m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name)});
-        if (!waitForLog(server.process, QStringLiteral("serving blocks"))) {
+             m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name),
+             QStringLiteral("--events")});
+        if (waitForEvent(server.process, "serving").is_null()) {
             m_peers.kill(server.process);
             return;
         }
-        const QRegularExpressionMatch match =
-            QRegularExpression(QStringLiteral("listening on port (\\d+)"))
-                .match(m_peers.log(server.process));
-        server.port = quint16(match.captured(1).toUInt());
+        server.port = m_peers.lastEvent(server.process, "listening")["port"].get<quint16>();
     }
 
     PeerProcesses m_peers;

@@ -79,19 +79,14 @@ class TestSwarmGeneration : public QObject {
         if (relayPort)
             arguments << QStringLiteral("--announce-address")
                       << QStringLiteral("127.0.0.1:%1").arg(relayPort);
-        server.process = peers.start(arguments + extra);
-        QElapsedTimer timer;
-        timer.start();
-        while (!peers.log(server.process).contains(QLatin1String("serving blocks"))
-               && timer.elapsed() < 60000 && server.process->state() == QProcess::Running)
-            QTest::qWait(20);
-        const QString log = peers.log(server.process);
-        const QRegularExpressionMatch match =
-            QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)")).match(log);
-        if (!match.hasMatch() || !log.contains(QLatin1String("serving blocks")))
-            qFatal("server %s did not start:\n%s", qPrintable(name), qPrintable(log));
-        server.peerId = match.captured(1);
-        server.port = quint16(match.captured(2).toUInt());
+        server.process = peers.start(arguments + extra + QStringList{QStringLiteral("--events")});
+        const nlohmann::json serving = peers.waitForEvent(server.process, "serving");
+        const nlohmann::json listening = peers.lastEvent(server.process, "listening");
+        if (serving.is_null() || listening.is_null())
+            qFatal("server %s did not start:\n%s", qPrintable(name),
+                   qPrintable(peers.log(server.process)));
+        server.peerId = QString::fromStdString(listening["peer_id"].get<std::string>());
+        server.port = listening["port"].get<quint16>();
         if (relayPort) {
             QProcess *relay = peers.start({QStringLiteral("--listen"), QString::number(relayPort),
                                            QStringLiteral("--to"),
@@ -126,7 +121,26 @@ class TestSwarmGeneration : public QObject {
                 QStringLiteral("--ids"),
                 QStringLiteral("1,5,9,13"),
                 QStringLiteral("--max-new-tokens"),
-                QString::number(tokens)};
+                QString::number(tokens),
+                QStringLiteral("--events")};
+    }
+
+    // The public names of the hops of a "route", "finished" or "turn" event, in order.
+    static QStringList hopNames(const nlohmann::json &event)
+    {
+        QStringList names;
+        if (event.is_object() && event.contains("hops"))
+            for (const nlohmann::json &hop : event["hops"])
+                names << QString::fromStdString(hop["name"].get<std::string>());
+        return names;
+    }
+
+    // The blocks an "error" event says no server holds.
+    static std::vector<std::int64_t> missingBlocks(const nlohmann::json &error)
+    {
+        if (!error.is_object() || !error.contains("blocks"))
+            return {};
+        return error["blocks"].get<std::vector<std::int64_t>>();
     }
 
     // The wire dtype is left at its default, which must be lossless.
@@ -145,13 +159,10 @@ class TestSwarmGeneration : public QObject {
     static quint16 startBootstrap(PeerProcesses &peers)
     {
         const quint16 port = freeUdpPort();
-        QProcess *node = peers.start(
-            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-        QElapsedTimer timer;
-        timer.start();
-        while (!peers.log(node).contains(QLatin1String("DHT bootstrap node"))
-               && timer.elapsed() < 30000)
-            QTest::qWait(20);
+        QProcess *node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
+                                      QString::number(port), QStringLiteral("--events")});
+        if (peers.waitForEvent(node, "listening", 30000).is_null())
+            qFatal("the bootstrap node did not start:\n%s", qPrintable(peers.log(node)));
         return port;
     }
 
@@ -221,24 +232,26 @@ private Q_SLOTS:
             peers.start(generateArguments(model, 30) + swarmArguments(peersFile(servers)));
         client->setReadChannel(QProcess::StandardOutput);
         QByteArray output;
-        QString route;
-        QTRY_VERIFY_WITH_TIMEOUT((route = peers.log(client)).contains(QLatin1String("route:")),
-                                 30000);
+        const QStringList route = hopNames(peers.waitForEvent(client, "route", 30000));
         if (killAfterTokens > 0)
             QTRY_VERIFY_WITH_TIMEOUT((output += client->readAllStandardOutput(),
                                       output.split(' ').size() > killAfterTokens),
                                      30000);
-        const bool firstTail = route.contains(QLatin1String("on tail1"));
-        QVERIFY2(firstTail || route.contains(QLatin1String("on tail2")), qPrintable(route));
+        const QStringList viaTail1{QStringLiteral("head"), QStringLiteral("tail1")};
+        const QStringList viaTail2{QStringLiteral("head"), QStringLiteral("tail2")};
+        const bool firstTail = route == viaTail1;
+        QVERIFY2(firstTail || route == viaTail2, qPrintable(route.join(QLatin1Char(' '))));
         peers.kill(servers[firstTail ? 1 : 2].process);
         QVERIFY(client->waitForFinished(60000));
         output += client->readAllStandardOutput();
         const QString log = peers.log(client);
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
         QCOMPARE(output, local);
-        QVERIFY2(log.contains(QLatin1String("recovered from 1 failed server")), qPrintable(log));
-        QVERIFY2(log.contains(firstTail ? QLatin1String("on tail2") : QLatin1String("on tail1")),
-                 qPrintable(log));
+        const nlohmann::json finished = peers.lastEvent(client, "finished");
+        QVERIFY2(finished.value("failovers", -1) == 1, qPrintable(log));
+        QCOMPARE(hopNames(finished),
+                 (QStringList{QStringLiteral("head"),
+                              firstTail ? QStringLiteral("tail2") : QStringLiteral("tail1")}));
     }
 
     void chatOverTheSwarmKeepsItsSessionAcrossTurns()
@@ -256,28 +269,30 @@ private Q_SLOTS:
                                QStringLiteral("--max-new-tokens"),
                                QStringLiteral("8"),
                                QStringLiteral("--system"),
-                               QStringLiteral("Be brief.")};
+                               QStringLiteral("Be brief."),
+                               QStringLiteral("--events")};
         auto converse = [&](const QStringList &arguments) {
             QProcess *process = peers.start(arguments);
             process->write("Hello there\nAnd a second question\n");
             process->closeWriteChannel();
             process->waitForFinished(60000);
-            return std::make_pair(process->readAllStandardOutput(), peers.log(process));
+            return std::make_pair(process->readAllStandardOutput(), peers.events(process));
         };
-        const auto [localOut, localLog] = converse(chat);
-        const auto [swarmOut, swarmLog] = converse(chat + swarmArguments(peersFile(servers)));
+        const auto [localOut, localEvents] = converse(chat);
+        const auto [swarmOut, swarmEvents] = converse(chat + swarmArguments(peersFile(servers)));
         QCOMPARE(swarmOut, localOut);
         QCOMPARE(localOut.count("> "), 3); // two answers, then the prompt that met the end of input
         // The second turn feeds only its new tokens: the first turn stays in the servers' caches.
-        const QRegularExpression reused(QStringLiteral("(\\d+) reused"));
-        auto matches = reused.globalMatch(swarmLog);
-        QList<int> counts;
-        while (matches.hasNext())
-            counts << matches.next().captured(1).toInt();
-        QCOMPARE(counts.size(), 2);
-        QCOMPARE(counts[0], 0);
-        QVERIFY2(counts[1] > 0, qPrintable(swarmLog));
-        QVERIFY2(swarmLog.contains(QLatin1String("route: blocks 0-2 on a")), qPrintable(swarmLog));
+        std::vector<nlohmann::json> turns;
+        for (const nlohmann::json &event : swarmEvents)
+            if (event["event"] == "turn")
+                turns.push_back(event);
+        QCOMPARE(turns.size(), std::size_t(2));
+        QCOMPARE(turns[0]["reused_tokens"].get<int>(), 0);
+        QVERIFY(turns[1]["reused_tokens"].get<int>() > 0);
+        for (const nlohmann::json &turn : turns)
+            QCOMPARE(hopNames(turn), (QStringList{QStringLiteral("a"), QStringLiteral("b")}));
+        QCOMPARE(turns[0]["hops"][0]["end"].get<int>(), 3);
     }
 
     void forwardAndBackwardThroughTheSwarm()
@@ -357,7 +372,7 @@ private Q_SLOTS:
         const QString log = peers.log(client);
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
         QCOMPARE(client->readAllStandardOutput(), local);
-        QVERIFY2(!log.contains(QLatin1String("recovered")), qPrintable(log));
+        QVERIFY2(peers.lastEvent(client, "finished").value("failovers", -1) == 0, qPrintable(log));
     }
 
     void missingBlocksAreNamedWithinTheTimeout()
@@ -372,6 +387,9 @@ private Q_SLOTS:
         QVERIFY(client->waitForFinished(60000)); // it ends by itself: no hang
         const QString log = peers.log(client);
         QCOMPARE(client->exitCode(), 1);
+        QVERIFY2(missingBlocks(peers.lastEvent(client, "error"))
+                     == (std::vector<std::int64_t>{2, 3}),
+                 qPrintable(log));
         QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3")), qPrintable(log));
     }
 
@@ -407,8 +425,10 @@ private Q_SLOTS:
         const QString log = peers.log(client);
         QVERIFY2(client->exitStatus() == QProcess::NormalExit && client->exitCode() == 1,
                  qPrintable(log));
-        QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")),
+        QVERIFY2(missingBlocks(peers.lastEvent(client, "error"))
+                     == (std::vector<std::int64_t>{2, 3}),
                  qPrintable(log));
+        // The message says what the client saw and tried.
         QVERIFY2(log.contains(QLatin1String("2 server(s) seen")),
                  qPrintable(log)); // the stale record too
         if (!killed)
@@ -455,10 +475,12 @@ private Q_SLOTS:
         if (replacementAppears) {
             QVERIFY2(client->exitCode() == 0, qPrintable(log));
             QCOMPARE(output, local);
-            QVERIFY2(log.contains(QLatin1String("on newtail")), qPrintable(log));
+            QCOMPARE(hopNames(peers.lastEvent(client, "finished")),
+                     (QStringList{QStringLiteral("head"), QStringLiteral("newtail")}));
         } else {
             QVERIFY2(client->exitCode() == 1, qPrintable(log));
-            QVERIFY2(log.contains(QLatin1String("no server holds blocks 2-3 of model")),
+            QVERIFY2(missingBlocks(peers.lastEvent(client, "error"))
+                         == (std::vector<std::int64_t>{2, 3}),
                      qPrintable(log));
             QVERIFY2(local.startsWith(output.trimmed()),
                      (output + " / " + local)
@@ -489,16 +511,18 @@ private Q_SLOTS:
         QVERIFY(twinClient->waitForFinished(60000));
         QString log = peers.log(twinClient);
         QCOMPARE(twinClient->exitCode(), 1);
-        QVERIFY2(log.contains(QLatin1String("no server holds blocks 0-3 of model ")
-                              + QString::fromStdString(*twinId)),
+        QVERIFY2(missingBlocks(peers.lastEvent(twinClient, "error"))
+                     == (std::vector<std::int64_t>{0, 1, 2, 3}),
                  qPrintable(log));
+        QVERIFY2(log.contains(QString::fromStdString(*twinId)), qPrintable(log)); // named
         // ...while the original's client uses the server.
         QProcess *client =
             peers.start(generateArguments(model, 4) + dhtClientArguments(bootstrap, 30));
         QVERIFY(client->waitForFinished(60000));
         log = peers.log(client);
         QVERIFY2(client->exitCode() == 0, qPrintable(log));
-        QVERIFY2(log.contains(QLatin1String("on original")), qPrintable(log));
+        QCOMPARE(hopNames(peers.lastEvent(client, "finished")),
+                 QStringList{QStringLiteral("original")});
     }
 
     void routeTakesTheNearerServerThenTheOther()
@@ -515,22 +539,19 @@ private Q_SLOTS:
         QCOMPARE(localCode, 0);
         QProcess *client =
             peers.start(generateArguments(model, 60) + swarmArguments(peersFile(servers)));
-        QString log;
-        QTRY_VERIFY_WITH_TIMEOUT((log = peers.log(client)).contains(QLatin1String("route:")),
-                                 30000);
-        QVERIFY2(log.contains(QLatin1String("on near")), qPrintable(log));
+        QCOMPARE(hopNames(peers.waitForEvent(client, "route", 30000)),
+                 (QStringList{QStringLiteral("head"), QStringLiteral("near")}));
         QByteArray output;
         QTRY_VERIFY_WITH_TIMEOUT(
             (output += client->readAllStandardOutput(), output.split(' ').size() > 5), 30000);
         peers.kill(servers[1].process);
         QVERIFY(client->waitForFinished(60000));
         output += client->readAllStandardOutput();
-        log = peers.log(client);
         QCOMPARE(client->exitCode(), 0);
         QCOMPARE(output, local);
-        QVERIFY2(log.contains(QLatin1String("route now: blocks 0-1 on head"))
-                     && log.contains(QLatin1String("on far")),
-                 qPrintable(log));
+        const nlohmann::json finished = peers.lastEvent(client, "finished");
+        QCOMPARE(finished.value("failovers", -1), 1);
+        QCOMPARE(hopNames(finished), (QStringList{QStringLiteral("head"), QStringLiteral("far")}));
     }
 };
 

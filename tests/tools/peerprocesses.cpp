@@ -5,9 +5,12 @@
 
 #include <sys/prctl.h>
 
+#include <QElapsedTimer>
 #include <QEventLoop>
+#include <QTimer>
 #include <QUdpSocket>
 
+#include "core/events.h"
 #include "net/rpcchannel.h"
 
 namespace corolla {
@@ -92,6 +95,36 @@ QString PeerProcesses::log(QProcess *process) const
     QByteArray &text = m_logs[process];
     text += process->readAllStandardError();
     return QString::fromUtf8(text);
+}
+
+std::vector<nlohmann::json> PeerProcesses::events(QProcess *process) const
+{
+    return parseEvents(log(process).toStdString());
+}
+
+nlohmann::json PeerProcesses::lastEvent(QProcess *process, std::string_view name) const
+{
+    const std::vector<nlohmann::json> all = events(process);
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+        if ((*it)["event"] == name)
+            return *it;
+    return nullptr;
+}
+
+nlohmann::json PeerProcesses::waitForEvent(QProcess *process, std::string_view name,
+                                           int timeoutMs) const
+{
+    QElapsedTimer timer;
+    timer.start();
+    for (;;) {
+        nlohmann::json event = lastEvent(process, name);
+        if (!event.is_null() || process->state() == QProcess::NotRunning
+            || timer.elapsed() > timeoutMs)
+            return event;
+        QEventLoop loop;
+        QTimer::singleShot(20, &loop, &QEventLoop::quit);
+        loop.exec();
+    }
 }
 
 QString PeerProcesses::logs() const

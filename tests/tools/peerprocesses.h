@@ -5,7 +5,10 @@
 
 #include <map>
 #include <memory>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <QByteArray>
 #include <QProcess>
@@ -35,6 +38,14 @@ public:
     int terminate(QProcess *process, int timeoutMs = 10000);
     // What the process wrote to stderr so far.
     QString log(QProcess *process) const;
+    // The events (`--events`, see core/events.h) the process wrote so far, in order.
+    std::vector<nlohmann::json> events(QProcess *process) const;
+    // The last event named `name` so far; null when there is none.
+    nlohmann::json lastEvent(QProcess *process, std::string_view name) const;
+    // Waits (spinning the event loop) until the process writes an event named `name`; null
+    // when it exits first or `timeoutMs` passes.
+    nlohmann::json waitForEvent(QProcess *process, std::string_view name,
+                                int timeoutMs = 60000) const;
     // Every process's log, for failure messages.
     QString logs() const;
 

@@ -7,7 +7,6 @@
 
 #include <QDeadlineTimer>
 #include <QFile>
-#include <QRegularExpression>
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -56,18 +55,14 @@ Server TestDesktopProcesses::startServer(PeerProcesses &peers, const QString &mo
          blocks, QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
          QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
          QStringLiteral("--announce-period"), QStringLiteral("1"), QStringLiteral("--identity"),
-         m_folder.filePath(name + QStringLiteral(".pem"))});
-    QDeadlineTimer deadline(kTimeoutMs);
-    while (!peers.log(server.process).contains(QLatin1String("serving blocks"))
-           && server.process->state() == QProcess::Running && !deadline.hasExpired())
-        QTest::qWait(20);
-    const QRegularExpressionMatch match =
-        QRegularExpression(QStringLiteral("peer (\\w+) listening on port (\\d+)"))
-            .match(peers.log(server.process));
-    if (!match.hasMatch())
+         m_folder.filePath(name + QStringLiteral(".pem")), QStringLiteral("--events")});
+    if (peers.waitForEvent(server.process, "serving", kTimeoutMs).is_null())
         qFatal("server %s did not start:\n%s", qPrintable(name),
                qPrintable(peers.log(server.process)));
-    server.line = QStringLiteral("127.0.0.1:%1 %2").arg(match.captured(2), match.captured(1));
+    const nlohmann::json address = peers.lastEvent(server.process, "listening");
+    server.line = QStringLiteral("127.0.0.1:%1 %2")
+                      .arg(address["port"].get<int>())
+                      .arg(QString::fromStdString(address["peer_id"].get<std::string>()));
     return server;
 }
 
