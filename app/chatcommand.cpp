@@ -35,10 +35,7 @@ std::optional<ChatCommand> parseChat(const QStringList &arguments, int &exitCode
         QStringLiteral("Chats with a model in the terminal: type a message and Enter; "
                        "/reset starts over, /exit (or end of input) quits. The blocks run "
                        "on this machine, or on a swarm with --swarm."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype on this machine"), QStringLiteral("bf16"));
+    addClientModelOptions(parser, QStringLiteral("bf16"));
     parser.addValueOption(QStringLiteral("system"), QStringLiteral("TEXT"),
                           QStringLiteral("a system prompt"));
     parser.addValueOption(QStringLiteral("max-length"), QStringLiteral("N"),
@@ -46,7 +43,6 @@ std::optional<ChatCommand> parseChat(const QStringList &arguments, int &exitCode
     parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
                           QStringLiteral("end an answer before this text (repeatable)"));
     addSamplingOptions(parser, QStringLiteral("512"));
-    addSwarmClientOptions(parser);
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
         return std::nullopt;
@@ -59,15 +55,9 @@ std::optional<ChatCommand> parseChat(const QStringList &arguments, int &exitCode
         command.systemPrompt = parser.text(QStringLiteral("system"));
     for (const QString &stop : parser.values(QStringLiteral("stop")))
         command.stopTexts.push_back(stop.toStdString());
-    auto model = clientModelOptions(parser);
-    if (parser.failed()) {
-        exitCode = 2;
+    auto model = clientModelOptions(parser, "chat", exitCode);
+    if (!model)
         return std::nullopt;
-    }
-    if (!model) {
-        exitCode = reportError("chat", model.error().toString());
-        return std::nullopt;
-    }
     command.model = std::move(*model);
     return command;
 }

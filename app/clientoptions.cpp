@@ -91,7 +91,9 @@ nlohmann::json routeJson(const RemoteSession &session)
     return hops;
 }
 
-Result<ClientModelOptions> clientModelOptions(CommandParser &parser)
+namespace {
+
+Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
 {
     ClientModelOptions options;
     options.modelDir = parser.text(QStringLiteral("model"));
@@ -111,6 +113,32 @@ Result<ClientModelOptions> clientModelOptions(CommandParser &parser)
         return connection.error();
     options.connection = std::move(*connection);
     return options;
+}
+
+} // namespace
+
+void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
+{
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
+                          QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
+                          QStringLiteral("compute dtype on this machine"), defaultDtype);
+    addSwarmClientOptions(parser);
+}
+
+std::optional<ClientModelOptions> clientModelOptions(CommandParser &parser, const char *command,
+                                                     int &exitCode)
+{
+    auto options = readClientModelOptions(parser);
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    if (!options) {
+        exitCode = reportError(command, options.error().toString());
+        return std::nullopt;
+    }
+    return std::move(*options);
 }
 
 Result<std::unique_ptr<ModelBackend>> ModelBackend::open(const ClientModelOptions &options)

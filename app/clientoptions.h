@@ -4,6 +4,7 @@
 // Thread: main.
 
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -41,9 +42,13 @@ struct ClientModelOptions {
     SwarmConnection connection;          // with swarm
     RemoteSessionOptions sessionOptions; // with swarm
 };
-// The options given; a bad value is recorded in the parser (see CommandParser::failed()),
-// a static peers file that cannot be read is an error.
-Result<ClientModelOptions> clientModelOptions(CommandParser &parser);
+// --model, --dtype (default `defaultDtype`), --swarm and its options.
+void addClientModelOptions(CommandParser &parser, const QString &defaultDtype);
+// The options given, once the command's own values are read (their errors recorded in the
+// parser); nullopt with the exit code after a usage error (2) or a static peers file that
+// cannot be read (1, reported as `command`'s error).
+std::optional<ClientModelOptions> clientModelOptions(CommandParser &parser, const char *command,
+                                                     int &exitCode);
 
 // The hops of a session's route, for events: [{start, end, peer_id, name}, ...].
 nlohmann::json routeJson(const RemoteSession &session);

@@ -33,10 +33,7 @@ std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &
         QStringLiteral("Generates tokens, streaming them to stdout; statistics and the "
                        "route go to stderr. The blocks run on this machine, or on a "
                        "swarm with --swarm."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype on this machine"), QStringLiteral("fp32"));
+    addClientModelOptions(parser, QStringLiteral("fp32"));
     parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
                           QStringLiteral("prompt token ids"));
     parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"),
@@ -45,7 +42,6 @@ std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &
         QStringLiteral("stop"), QStringLiteral("TEXT"),
         QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
     addSamplingOptions(parser, QStringLiteral("32"));
-    addSwarmClientOptions(parser);
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
         return std::nullopt;
@@ -62,15 +58,9 @@ std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &
         command.stopTexts.push_back(stop.toStdString());
     if (!command.stopTexts.empty() && !command.promptText)
         parser.error(QStringLiteral("--stop applies to text: use it with --prompt"));
-    auto model = clientModelOptions(parser);
-    if (parser.failed()) {
-        exitCode = 2;
+    auto model = clientModelOptions(parser, "generate", exitCode);
+    if (!model)
         return std::nullopt;
-    }
-    if (!model) {
-        exitCode = reportError("generate", model.error().toString());
-        return std::nullopt;
-    }
     command.model = std::move(*model);
     return command;
 }

@@ -208,7 +208,10 @@ int execute(const ServeCommand &command)
         return reportError("serve", started.error().toString());
     }
     emitEvent("listening", {{"peer_id", node.identity().peerId()}, {"port", node.port()}});
-    return runEventLoopUntilSignal([&node] { node.stop(); });
+    return runEventLoopUntilSignal([&node] {
+        node.stop();
+        emitEvent("stopped");
+    });
 }
 
 } // namespace

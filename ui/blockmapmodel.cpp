@@ -58,16 +58,11 @@ QVariant BlockMapModel::data(const QModelIndex &index, int role) const
     if (role != Qt::DisplayRole)
         return {};
     switch (index.column()) {
-    case Block:
-        return index.row();
-    case Servers:
-        return block.servers;
-    case Throughput:
-        return block.throughput;
-    case ServedHere:
-        return block.servedHere;
-    default:
-        return {};
+    case Block: return index.row();
+    case Servers: return block.servers;
+    case Throughput: return block.throughput;
+    case ServedHere: return block.servedHere;
+    default: return {};
     }
 }
 
@@ -76,16 +71,11 @@ QVariant BlockMapModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Block:
-        return tr("Block");
-    case Servers:
-        return tr("Servers");
-    case Throughput:
-        return tr("Throughput");
-    case ServedHere:
-        return tr("This computer");
-    default:
-        return {};
+    case Block: return tr("Block");
+    case Servers: return tr("Servers");
+    case Throughput: return tr("Throughput");
+    case ServedHere: return tr("This computer");
+    default: return {};
     }
 }
 

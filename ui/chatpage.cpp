@@ -336,10 +336,8 @@ QString ChatPage::errorText(const ChatResult &result) const
                   "start "
                   "the local demo swarm.")
             .arg(result.missingBlocks);
-    case ChatError::Failed:
-        return tr("The answer failed: %1").arg(result.message);
-    case ChatError::None:
-        break;
+    case ChatError::Failed: return tr("The answer failed: %1").arg(result.message);
+    case ChatError::None: break;
     }
     return {};
 }

@@ -162,8 +162,7 @@ QString ContributePage::stateText() const
         return tr("Waiting for mains power (you asked to serve only when plugged in).");
     case DonationController::Reason::Busy:
         return tr("Waiting until the computer is idle (you asked to serve only then).");
-    case DonationController::Reason::Serving:
-        break;
+    case DonationController::Reason::Serving: break;
     }
     switch (contribution.state) {
     case ServingState::Online:
@@ -172,11 +171,9 @@ QString ContributePage::stateText() const
             .arg(contribution.end - 1)
             .arg(m_status.numBlocks)
             .arg(contribution.port);
-    case ServingState::Failed:
-        return tr("Serving stopped: %1").arg(contribution.message);
+    case ServingState::Failed: return tr("Serving stopped: %1").arg(contribution.message);
     case ServingState::Starting:
-    case ServingState::Off:
-        break;
+    case ServingState::Off: break;
     }
     return tr("Choosing and loading blocks…");
 }

@@ -186,17 +186,13 @@ QVariant ConversationsModel::data(const QModelIndex &index, int role) const
         return {};
     const SavedConversation &conversation = m_conversations.at(index.row());
     switch (role) {
-    case Qt::DisplayRole:
-        return conversation.title;
+    case Qt::DisplayRole: return conversation.title;
     case Qt::ToolTipRole:
         return tr("%n message(s), last %1", nullptr, int(conversation.messages.size()))
             .arg(QLocale().toString(conversation.updated.toLocalTime(), QLocale::ShortFormat));
-    case IdRole:
-        return conversation.id;
-    case UpdatedRole:
-        return conversation.updated;
-    default:
-        return {};
+    case IdRole: return conversation.id;
+    case UpdatedRole: return conversation.updated;
+    default: return {};
     }
 }
 

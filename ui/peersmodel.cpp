@@ -60,54 +60,35 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
                    ? tr("%1 (this computer)")
                          .arg(peer.publicName.isEmpty() ? tr("unnamed") : peer.publicName)
                    : peer.publicName;
-    case PeerId:
-        return shortPeerId(peer.peerId) + QStringLiteral("…");
-    case Version:
-        return peer.version;
-    case Blocks:
-        return tr("%1–%2").arg(peer.start).arg(peer.end - 1);
-    case Throughput:
-        return tr("%1 tok/s").arg(peer.throughput, 0, 'f', 1);
-    case Ping:
-        return peer.pingMs < 0 ? tr("—") : tr("%1 ms").arg(peer.pingMs, 0, 'f', 1);
-    case CacheLeft:
-        return tr("%1 tokens").arg(peer.cacheTokensLeft);
+    case PeerId: return shortPeerId(peer.peerId) + QStringLiteral("…");
+    case Version: return peer.version;
+    case Blocks: return tr("%1–%2").arg(peer.start).arg(peer.end - 1);
+    case Throughput: return tr("%1 tok/s").arg(peer.throughput, 0, 'f', 1);
+    case Ping: return peer.pingMs < 0 ? tr("—") : tr("%1 ms").arg(peer.pingMs, 0, 'f', 1);
+    case CacheLeft: return tr("%1 tokens").arg(peer.cacheTokensLeft);
     case State:
         switch (peer.state) {
-        case PeerState::Online:
-            return tr("online");
-        case PeerState::Joining:
-            return tr("joining");
-        case PeerState::Offline:
-            return tr("offline");
+        case PeerState::Online: return tr("online");
+        case PeerState::Joining: return tr("joining");
+        case PeerState::Offline: return tr("offline");
         }
         return {};
-    default:
-        return {};
+    default: return {};
     }
 }
 
 QVariant PeersModel::raw(const PeerInfo &peer, int column) const
 {
     switch (column) {
-    case Name:
-        return peer.publicName;
-    case PeerId:
-        return peer.peerId;
-    case Version:
-        return peer.version;
-    case Blocks:
-        return peer.start;
-    case Throughput:
-        return peer.throughput;
-    case Ping:
-        return peer.pingMs;
-    case CacheLeft:
-        return peer.cacheTokensLeft;
-    case State:
-        return int(peer.state);
-    default:
-        return {};
+    case Name: return peer.publicName;
+    case PeerId: return peer.peerId;
+    case Version: return peer.version;
+    case Blocks: return peer.start;
+    case Throughput: return peer.throughput;
+    case Ping: return peer.pingMs;
+    case CacheLeft: return peer.cacheTokensLeft;
+    case State: return int(peer.state);
+    default: return {};
     }
 }
 
@@ -117,12 +98,9 @@ QVariant PeersModel::data(const QModelIndex &index, int role) const
         return {};
     const PeerInfo &peer = m_peers.at(index.row());
     switch (role) {
-    case Qt::DisplayRole:
-        return display(peer, index.column());
-    case Qt::UserRole:
-        return raw(peer, index.column());
-    case Qt::ToolTipRole:
-        return index.column() == PeerId ? peer.peerId : QVariant();
+    case Qt::DisplayRole: return display(peer, index.column());
+    case Qt::UserRole: return raw(peer, index.column());
+    case Qt::ToolTipRole: return index.column() == PeerId ? peer.peerId : QVariant();
     case Qt::FontRole:
         if (peer.isThisMachine) {
             QFont font;
@@ -134,8 +112,7 @@ QVariant PeersModel::data(const QModelIndex &index, int role) const
         return index.column() >= Throughput && index.column() <= CacheLeft
                    ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                    : QVariant();
-    default:
-        return {};
+    default: return {};
     }
 }
 
@@ -144,24 +121,15 @@ QVariant PeersModel::headerData(int section, Qt::Orientation orientation, int ro
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Name:
-        return tr("Name");
-    case PeerId:
-        return tr("Peer ID");
-    case Version:
-        return tr("Version");
-    case Blocks:
-        return tr("Blocks");
-    case Throughput:
-        return tr("Throughput");
-    case Ping:
-        return tr("Ping");
-    case CacheLeft:
-        return tr("Cache left");
-    case State:
-        return tr("State");
-    default:
-        return {};
+    case Name: return tr("Name");
+    case PeerId: return tr("Peer ID");
+    case Version: return tr("Version");
+    case Blocks: return tr("Blocks");
+    case Throughput: return tr("Throughput");
+    case Ping: return tr("Ping");
+    case CacheLeft: return tr("Cache left");
+    case State: return tr("State");
+    default: return {};
     }
 }
 

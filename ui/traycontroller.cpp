@@ -87,20 +87,14 @@ QString TrayController::toolTip() const
                           .arg(contribution.tokensPerSecond, 0, 'f', 1)
                     : tr("Starting to serve…");
         break;
-    case DonationController::Reason::SwitchedOff:
-        state = tr("Not donating");
-        break;
+    case DonationController::Reason::SwitchedOff: state = tr("Not donating"); break;
     case DonationController::Reason::Paused:
         state = tr("Paused until %1")
                     .arg(QLocale().toString(m_donation.pausedUntil().toLocalTime().time(),
                                             QLocale::ShortFormat));
         break;
-    case DonationController::Reason::OnBattery:
-        state = tr("Waiting for mains power");
-        break;
-    case DonationController::Reason::Busy:
-        state = tr("Waiting until the computer is idle");
-        break;
+    case DonationController::Reason::OnBattery: state = tr("Waiting for mains power"); break;
+    case DonationController::Reason::Busy: state = tr("Waiting until the computer is idle"); break;
     }
     return tr("Corolla: %1").arg(state);
 }

@@ -70,12 +70,9 @@ std::string shortName(const proto::ServerRecord &server)
 proto::Codec losslessCodec(at::ScalarType computeDtype)
 {
     switch (computeDtype) {
-    case at::kBFloat16:
-        return proto::CODEC_BF16;
-    case at::kHalf:
-        return proto::CODEC_FP16;
-    default:
-        return proto::CODEC_FP32;
+    case at::kBFloat16: return proto::CODEC_BF16;
+    case at::kHalf: return proto::CODEC_FP16;
+    default: return proto::CODEC_FP32;
     }
 }
 

@@ -17,10 +17,8 @@ Result<ComputeDtype> computeDtypeFromName(std::string_view name)
 std::string_view computeDtypeName(ComputeDtype dtype)
 {
     switch (dtype) {
-    case ComputeDtype::Float32:
-        return "fp32";
-    case ComputeDtype::BFloat16:
-        return "bf16";
+    case ComputeDtype::Float32: return "fp32";
+    case ComputeDtype::BFloat16: return "bf16";
     }
     return "fp32";
 }

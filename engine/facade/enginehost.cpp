@@ -31,12 +31,9 @@ QString fromStd(const std::string &text)
 PeerState peerState(proto::ServerState state)
 {
     switch (state) {
-    case proto::STATE_JOINING:
-        return PeerState::Joining;
-    case proto::STATE_ONLINE:
-        return PeerState::Online;
-    default:
-        return PeerState::Offline;
+    case proto::STATE_JOINING: return PeerState::Joining;
+    case proto::STATE_ONLINE: return PeerState::Online;
+    default: return PeerState::Offline;
     }
 }
 

@@ -17,12 +17,9 @@ void registerEngineTypes()
 QString chatRoleName(ChatRole role)
 {
     switch (role) {
-    case ChatRole::System:
-        return QStringLiteral("system");
-    case ChatRole::User:
-        return QStringLiteral("user");
-    case ChatRole::Assistant:
-        return QStringLiteral("assistant");
+    case ChatRole::System: return QStringLiteral("system");
+    case ChatRole::User: return QStringLiteral("user");
+    case ChatRole::Assistant: return QStringLiteral("assistant");
     }
     return {};
 }

@@ -62,12 +62,9 @@ const char *storageTypeName(StorageType type)
 Result<at::ScalarType> scalarTypeOf(StorageType type)
 {
     switch (type) {
-    case StorageType::F32:
-        return at::kFloat;
-    case StorageType::F16:
-        return at::kHalf;
-    case StorageType::BF16:
-        return at::kBFloat16;
+    case StorageType::F32: return at::kFloat;
+    case StorageType::F16: return at::kHalf;
+    case StorageType::BF16: return at::kBFloat16;
     default:
         return makeError(ErrorCode::Unsupported,
                          std::string("dtype ") + storageTypeName(type)

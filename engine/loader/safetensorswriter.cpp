@@ -16,12 +16,9 @@ namespace {
 Result<const char *> dtypeName(const at::Tensor &tensor)
 {
     switch (tensor.scalar_type()) {
-    case at::kFloat:
-        return "F32";
-    case at::kHalf:
-        return "F16";
-    case at::kBFloat16:
-        return "BF16";
+    case at::kFloat: return "F32";
+    case at::kHalf: return "F16";
+    case at::kBFloat16: return "BF16";
     default:
         return makeError(ErrorCode::Unsupported, "only F32, F16 and BF16 tensors can be written");
     }

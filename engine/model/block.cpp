@@ -32,10 +32,8 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
                                                          + " does not exist; the model has "
                                                          + std::to_string(config.numLayers));
     switch (config.architecture) {
-    case Architecture::Llama:
-        return LlamaBlock::load(config, source, index, dtype);
-    case Architecture::Bloom:
-        return BloomBlock::load(config, source, index, dtype);
+    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype);
+    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -43,10 +41,8 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
 StepPreparation stepPreparation(const ModelConfig &config)
 {
     switch (config.architecture) {
-    case Architecture::Llama:
-        return LlamaBlock::stepPreparation(config);
-    case Architecture::Bloom:
-        return {};
+    case Architecture::Llama: return LlamaBlock::stepPreparation(config);
+    case Architecture::Bloom: return {};
     }
     return {};
 }

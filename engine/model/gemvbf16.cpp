@@ -170,18 +170,10 @@ void gemvFp32(const float *x, std::int64_t rows, const float *w, std::int64_t n,
               const float *bias, float *y)
 {
     switch (rows) {
-    case 1:
-        gemvRowsFp32<1, 4>(x, w, n, k, bias, y);
-        break;
-    case 2:
-        gemvRowsFp32<2, 2>(x, w, n, k, bias, y);
-        break;
-    case 3:
-        gemvRowsFp32<3, 1>(x, w, n, k, bias, y);
-        break;
-    default:
-        gemvRowsFp32<4, 1>(x, w, n, k, bias, y);
-        break;
+    case 1: gemvRowsFp32<1, 4>(x, w, n, k, bias, y); break;
+    case 2: gemvRowsFp32<2, 2>(x, w, n, k, bias, y); break;
+    case 3: gemvRowsFp32<3, 1>(x, w, n, k, bias, y); break;
+    default: gemvRowsFp32<4, 1>(x, w, n, k, bias, y); break;
     }
 }
 
@@ -201,18 +193,10 @@ void gemvBf16(const c10::BFloat16 *x, std::int64_t rows, const c10::BFloat16 *w,
     // Accumulator counts chosen by measurement on Zen 4: enough independent sums to hide the
     // dot-product latency, fewer when several inputs already share each weight load.
     switch (rows) {
-    case 1:
-        gemvRows<1, 4>(x, w, n, k, bias, y);
-        break;
-    case 2:
-        gemvRows<2, 2>(x, w, n, k, bias, y);
-        break;
-    case 3:
-        gemvRows<3, 1>(x, w, n, k, bias, y);
-        break;
-    default:
-        gemvRows<4, 1>(x, w, n, k, bias, y);
-        break;
+    case 1: gemvRows<1, 4>(x, w, n, k, bias, y); break;
+    case 2: gemvRows<2, 2>(x, w, n, k, bias, y); break;
+    case 3: gemvRows<3, 1>(x, w, n, k, bias, y); break;
+    default: gemvRows<4, 1>(x, w, n, k, bias, y); break;
     }
 }
 

@@ -76,18 +76,11 @@ Error RpcChannel::toError(const proto::ErrorReply &reply)
 {
     ErrorCode code = ErrorCode::Internal;
     switch (reply.kind()) {
-    case proto::ERROR_INVALID_REQUEST:
-        code = ErrorCode::InvalidArgument;
-        break;
-    case proto::ERROR_BUSY:
-        code = ErrorCode::ResourceExhausted;
-        break;
+    case proto::ERROR_INVALID_REQUEST: code = ErrorCode::InvalidArgument; break;
+    case proto::ERROR_BUSY: code = ErrorCode::ResourceExhausted; break;
     case proto::ERROR_NOT_SERVED:
-    case proto::ERROR_NO_SESSION:
-        code = ErrorCode::NotFound;
-        break;
-    default:
-        break;
+    case proto::ERROR_NO_SESSION: code = ErrorCode::NotFound; break;
+    default: break;
     }
     return makeError(code, reply.message());
 }

@@ -15,15 +15,11 @@ constexpr std::uint32_t kMaxInt8BlockSize = 1u << 20;
 std::size_t bytesPerElement(proto::Codec codec)
 {
     switch (codec) {
-    case proto::CODEC_FP32:
-        return 4;
+    case proto::CODEC_FP32: return 4;
     case proto::CODEC_BF16:
-    case proto::CODEC_FP16:
-        return 2;
-    case proto::CODEC_INT8_BLOCK:
-        return 1;
-    default:
-        return 0;
+    case proto::CODEC_FP16: return 2;
+    case proto::CODEC_INT8_BLOCK: return 1;
+    default: return 0;
     }
 }
 
@@ -173,8 +169,7 @@ Result<proto::Tensor> encodeTensor(std::span<const float> values,
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return tensor;
 }
@@ -244,8 +239,7 @@ Result<void> decodeTensorInto(const proto::Tensor &tensor, std::span<float> out)
         }
         break;
     }
-    default:
-        return makeError(ErrorCode::InvalidArgument, "unknown tensor codec");
+    default: return makeError(ErrorCode::InvalidArgument, "unknown tensor codec");
     }
     for (std::size_t i = 0; i < n; ++i)
         if (!std::isfinite(out[i]))
@@ -272,16 +266,11 @@ Result<HostTensor> decodeTensor(const proto::Tensor &tensor, std::int64_t maxEle
 const char *codecName(proto::Codec codec)
 {
     switch (codec) {
-    case proto::CODEC_FP32:
-        return "fp32";
-    case proto::CODEC_BF16:
-        return "bf16";
-    case proto::CODEC_FP16:
-        return "fp16";
-    case proto::CODEC_INT8_BLOCK:
-        return "int8";
-    default:
-        return "unknown";
+    case proto::CODEC_FP32: return "fp32";
+    case proto::CODEC_BF16: return "bf16";
+    case proto::CODEC_FP16: return "fp16";
+    case proto::CODEC_INT8_BLOCK: return "int8";
+    default: return "unknown";
     }
 }
 

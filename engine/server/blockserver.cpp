@@ -52,25 +52,33 @@ void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObj
     });
 }
 
+// Where a tensor goes in a response.
+using TensorField = proto::Tensor *(*)(proto::Response &);
+
+// A response holding `output` in `codec` at `field`, or the error.
+Result<proto::Response> tensorResponse(const Result<at::Tensor> &output, proto::Codec codec,
+                                       TensorField field)
+{
+    if (!output)
+        return output.error();
+    auto wire = tensorToWire(*output, codec);
+    if (!wire)
+        return wire.error();
+    proto::Response response;
+    *field(response) = std::move(*wire);
+    return response;
+}
+
 // computeThenReply for calls that answer with one tensor: `compute` makes it, `field` says
 // where it goes in the response.
 template <typename Compute, typename Done>
 void computeTensorThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObject *receiver,
-                            proto::Codec codec, Compute compute,
-                            proto::Tensor *(*field)(proto::Response &), Done done)
+                            proto::Codec codec, Compute compute, TensorField field, Done done)
 {
     computeThenReply(
         queue, priority, receiver,
         [compute = std::move(compute), codec, field]() -> Result<proto::Response> {
-            Result<at::Tensor> output = compute();
-            if (!output)
-                return output.error();
-            auto wire = tensorToWire(*output, codec);
-            if (!wire)
-                return wire.error();
-            proto::Response response;
-            *field(response) = std::move(*wire);
-            return response;
+            return tensorResponse(compute(), codec, field);
         },
         std::move(done));
 }
@@ -239,9 +247,7 @@ void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &enve
         return;
     }
     switch (request.body_case()) {
-    case proto::Request::kInfo:
-        handleInfo(connection, callId);
-        break;
+    case proto::Request::kInfo: handleInfo(connection, callId); break;
     case proto::Request::kPing: {
         proto::Response response;
         response.mutable_ping()->set_client_time_us(request.ping().client_time_us());
@@ -249,21 +255,13 @@ void BlockServer::onEnvelope(Connection *connection, const proto::Envelope &enve
         break;
     }
     case proto::Request::kForward:
-    case proto::Request::kBackward:
-        handleSpanCall(connection, callId, request);
-        break;
+    case proto::Request::kBackward: handleSpanCall(connection, callId, request); break;
     case proto::Request::kOpenSession:
         handleOpen(connection, callId, request.open_session());
         break;
-    case proto::Request::kStep:
-        handleStep(connection, callId, request.step());
-        break;
-    case proto::Request::kCloseSession:
-        handleClose(connection, callId);
-        break;
-    default:
-        replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "unknown request");
-        break;
+    case proto::Request::kStep: handleStep(connection, callId, request.step()); break;
+    case proto::Request::kCloseSession: handleClose(connection, callId); break;
+    default: replyError(connection, callId, proto::ERROR_INVALID_REQUEST, "unknown request"); break;
     }
 }
 
@@ -302,13 +300,12 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
         return;
     m_stats.tokensServed += sum(call->lengths);
     const bool backward = call->isBackward();
-    using Field = proto::Tensor *(*)(proto::Response &);
-    const Field field = backward ? Field([](proto::Response &response) {
+    const TensorField gradInput = [](proto::Response &response) {
         return response.mutable_backward()->mutable_grad_input();
-    })
-                                 : Field([](proto::Response &response) {
-                                       return response.mutable_forward()->mutable_hidden();
-                                   });
+    };
+    const TensorField hidden = [](proto::Response &response) {
+        return response.mutable_forward()->mutable_hidden();
+    };
     computeTensorThenReply(
         *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward,
         this, call->replyCodec,
@@ -318,7 +315,7 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
                                         call.end)
                        : span->forward(call.hidden, call.lengths, call.start, call.end);
         },
-        field, std::move(done));
+        backward ? gradInput : hidden, std::move(done));
 }
 
 void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
@@ -421,15 +418,12 @@ void BlockServer::runNextStep(const SessionKey &key)
             if (!session->cache)
                 session->cache.emplace(span->makeCache(session->batch, session->maxLength,
                                                        session->from, session->to));
-            auto output = span->step(x, *session->cache, lengths, session->from, session->to);
-            if (!output)
-                return output.error();
-            auto wire = tensorToWire(*output, codec);
-            if (!wire)
-                return wire.error();
-            proto::Response response;
-            proto::StepReply &step = *response.mutable_step();
-            *step.mutable_hidden() = std::move(*wire);
+            auto response = tensorResponse(
+                span->step(x, *session->cache, lengths, session->from, session->to), codec,
+                [](proto::Response &reply) { return reply.mutable_step()->mutable_hidden(); });
+            if (!response)
+                return response;
+            proto::StepReply &step = *response->mutable_step();
             step.set_step_id(stepId);
             const auto &cached = session->cache->lengths();
             step.set_position(cached.empty() ? 0 : *std::max_element(cached.begin(), cached.end()));

@@ -15,14 +15,10 @@ proto::ErrorKind toErrorKind(ErrorCode code)
 {
     switch (code) {
     case ErrorCode::InvalidArgument:
-    case ErrorCode::Format:
-        return proto::ERROR_INVALID_REQUEST;
-    case ErrorCode::NotFound:
-        return proto::ERROR_NOT_SERVED;
-    case ErrorCode::ResourceExhausted:
-        return proto::ERROR_BUSY;
-    default:
-        return proto::ERROR_INTERNAL;
+    case ErrorCode::Format: return proto::ERROR_INVALID_REQUEST;
+    case ErrorCode::NotFound: return proto::ERROR_NOT_SERVED;
+    case ErrorCode::ResourceExhausted: return proto::ERROR_BUSY;
+    default: return proto::ERROR_INTERNAL;
     }
 }
 

@@ -261,16 +261,10 @@ proto::ServerRecord ServerNode::makeRecord() const
         record.add_addresses(address);
     switch (m_phase) {
     case Phase::Idle:
-    case Phase::Loading:
-        record.set_state(proto::STATE_JOINING);
-        break;
-    case Phase::Online:
-        record.set_state(proto::STATE_ONLINE);
-        break;
+    case Phase::Loading: record.set_state(proto::STATE_JOINING); break;
+    case Phase::Online: record.set_state(proto::STATE_ONLINE); break;
     case Phase::Failed:
-    case Phase::Stopped:
-        record.set_state(proto::STATE_OFFLINE);
-        break;
+    case Phase::Stopped: record.set_state(proto::STATE_OFFLINE); break;
     }
     record.set_start(m_begin);
     record.set_end(m_end);

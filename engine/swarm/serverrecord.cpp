@@ -95,14 +95,10 @@ Result<proto::ServerRecord> verifyRecord(const QByteArray &signedBytes, std::int
 const char *serverStateName(proto::ServerState state)
 {
     switch (state) {
-    case proto::STATE_JOINING:
-        return "joining";
-    case proto::STATE_ONLINE:
-        return "online";
-    case proto::STATE_OFFLINE:
-        return "offline";
-    default:
-        return "unknown";
+    case proto::STATE_JOINING: return "joining";
+    case proto::STATE_ONLINE: return "online";
+    case proto::STATE_OFFLINE: return "offline";
+    default: return "unknown";
     }
 }
 

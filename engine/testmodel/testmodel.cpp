@@ -313,17 +313,10 @@ std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std
         auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, name));
         at::Tensor values = at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat));
         switch (kind) {
-        case Kind::Matrix:
-            values /= std::sqrt(double(shape.back()));
-            break;
-        case Kind::Norm:
-            values = 1.0 + 0.1 * values;
-            break;
-        case Kind::Bias:
-            values *= 0.1;
-            break;
-        case Kind::Embedding:
-            break;
+        case Kind::Matrix: values /= std::sqrt(double(shape.back())); break;
+        case Kind::Norm: values = 1.0 + 0.1 * values; break;
+        case Kind::Bias: values *= 0.1; break;
+        case Kind::Embedding: break;
         }
         weights.emplace(name, values.to(storage));
     };

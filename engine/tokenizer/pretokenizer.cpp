@@ -60,9 +60,7 @@ void splitByMatches(const std::string &text,
             if (!part.isMatch)
                 pieces.push_back(piece);
             break;
-        case Behavior::Isolated:
-            pieces.push_back(piece);
-            break;
+        case Behavior::Isolated: pieces.push_back(piece); break;
         case Behavior::MergedWithPrevious:
             if (part.isMatch && !pieces.empty() && !previousWasMatch)
                 pieces.back() += piece;

@@ -46,14 +46,10 @@ enum class Moment { BeforeOpen, AtOpen, MidDecode, DuringFailover };
 const char *momentName(Moment moment)
 {
     switch (moment) {
-    case Moment::BeforeOpen:
-        return "before-open";
-    case Moment::AtOpen:
-        return "at-open";
-    case Moment::MidDecode:
-        return "mid-decode";
-    case Moment::DuringFailover:
-        return "during-failover";
+    case Moment::BeforeOpen: return "before-open";
+    case Moment::AtOpen: return "at-open";
+    case Moment::MidDecode: return "mid-decode";
+    case Moment::DuringFailover: return "during-failover";
     }
     return "?";
 }
@@ -88,7 +84,7 @@ public:
         m_bootstrapPort = freeUdpPort();
         m_bootstrap = m_peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
                                      QString::number(m_bootstrapPort), QStringLiteral("--events")});
-        if (waitForEvent(m_bootstrap, "listening").is_null())
+        if (waitForEvent(m_bootstrap, "listening").empty())
             return false;
         // Every block has two holders, in spans that do not line up.
         m_slots = {{QStringLiteral("a"), 0, 4}, {QStringLiteral("b"), 0, 3},
@@ -178,7 +174,7 @@ public:
             output += client->readAllStandardOutput();
             if (struck)
                 continue;
-            const bool opened = !m_peers.lastEvent(client, "route").is_null();
+            const bool opened = !m_peers.lastEvent(client, "route").empty();
             const bool decoded = output.count(' ') >= killAfterTokens;
             if ((moment == Moment::AtOpen && opened) || (moment != Moment::AtOpen && decoded)) {
                 strikeAll();
@@ -256,18 +252,12 @@ public:
     static const char *outcomeName(Outcome outcome)
     {
         switch (outcome) {
-        case Outcome::Identical:
-            return "identical";
-        case Outcome::CleanError:
-            return "clean error";
-        case Outcome::Wrong:
-            return "WRONG OUTPUT";
-        case Outcome::UnexpectedError:
-            return "UNEXPECTED ERROR";
-        case Outcome::Crash:
-            return "CRASH";
-        case Outcome::Hang:
-            return "HANG";
+        case Outcome::Identical: return "identical";
+        case Outcome::CleanError: return "clean error";
+        case Outcome::Wrong: return "WRONG OUTPUT";
+        case Outcome::UnexpectedError: return "UNEXPECTED ERROR";
+        case Outcome::Crash: return "CRASH";
+        case Outcome::Hang: return "HANG";
         }
         return "?";
     }
@@ -393,12 +383,12 @@ private:
         return false;
     }
 
-    // The process's first event named `name`, or null (after saying so) when it exits or
-    // takes too long.
+    // The process's event named `name`, or an empty object (after saying so) when it exits
+    // or takes too long.
     nlohmann::json waitForEvent(QProcess *process, std::string_view name)
     {
         nlohmann::json event = m_peers.waitForEvent(process, name, kStartTimeoutMs);
-        if (event.is_null())
+        if (event.empty())
             std::fprintf(stderr, "chaos: %s did not start:\n%s\n",
                          qPrintable(process->arguments().join(QLatin1Char(' '))),
                          qPrintable(m_peers.log(process)));
@@ -418,7 +408,7 @@ private:
              QStringLiteral("--public-name"), server.name, QStringLiteral("--identity"),
              m_peers.folder() + QStringLiteral("/%1.pem").arg(server.name),
              QStringLiteral("--events")});
-        if (waitForEvent(server.process, "serving").is_null()) {
+        if (waitForEvent(server.process, "serving").empty()) {
             m_peers.kill(server.process);
             return;
         }

@@ -82,7 +82,7 @@ class TestSwarmGeneration : public QObject {
         server.process = peers.start(arguments + extra + QStringList{QStringLiteral("--events")});
         const nlohmann::json serving = peers.waitForEvent(server.process, "serving");
         const nlohmann::json listening = peers.lastEvent(server.process, "listening");
-        if (serving.is_null() || listening.is_null())
+        if (serving.empty() || listening.empty())
             qFatal("server %s did not start:\n%s", qPrintable(name),
                    qPrintable(peers.log(server.process)));
         server.peerId = QString::fromStdString(listening["peer_id"].get<std::string>());
@@ -161,7 +161,7 @@ class TestSwarmGeneration : public QObject {
         const quint16 port = freeUdpPort();
         QProcess *node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
                                       QString::number(port), QStringLiteral("--events")});
-        if (peers.waitForEvent(node, "listening", 30000).is_null())
+        if (peers.waitForEvent(node, "listening", 30000).empty())
             qFatal("the bootstrap node did not start:\n%s", qPrintable(peers.log(node)));
         return port;
     }

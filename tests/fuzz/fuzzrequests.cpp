@@ -133,11 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             fuzz::violated("an open request outside the limits passed");
         break;
     }
-    case proto::Request::kStep:
-        checkHidden(request.step().hidden());
-        break;
-    default:
-        break;
+    case proto::Request::kStep: checkHidden(request.step().hidden()); break;
+    default: break;
     }
     return 0;
 }

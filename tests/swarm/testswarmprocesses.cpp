@@ -75,8 +75,20 @@ class TestSwarmProcesses : public QObject {
                            QStringLiteral("--announce-period"),
                            QString::number(kAnnouncePeriodSeconds),
                            QStringLiteral("--rebalance-period"),
-                           QString::number(rebalanceSeconds)}
+                           QString::number(rebalanceSeconds),
+                           QStringLiteral("--events")}
                + registry;
+    }
+
+    // A `corolla bootstrap` node on a free port, running; the registry options that use it.
+    static QStringList startBootstrap(PeerProcesses &peers, QProcess *&node)
+    {
+        const quint16 port = freeUdpPort();
+        node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
+                            QString::number(port), QStringLiteral("--events")});
+        if (peers.waitForEvent(node, "listening", 10000).empty())
+            qFatal("the bootstrap node did not start:\n%s", qPrintable(peers.log(node)));
+        return {QStringLiteral("--dht-bootstrap"), QStringLiteral("127.0.0.1:%1").arg(port)};
     }
 
     // `corolla swarm --json` as seen through `registry`.
@@ -167,13 +179,8 @@ private Q_SLOTS:
     void dhtSwarmCoversEveryBlockAndDropsTheDead()
     {
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const quint16 port = freeUdpPort();
-        QProcess *bootstrap = peers.start(
-            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-        const QStringList registry{QStringLiteral("--dht-bootstrap"),
-                                   QStringLiteral("127.0.0.1:%1").arg(port)};
-        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")),
-                                 10000);
+        QProcess *bootstrap = nullptr;
+        const QStringList registry = startBootstrap(peers, bootstrap);
 
         // Three servers started together, each with room for half the model: they all look
         // at an empty swarm at first, and re-balancing has to spread them.
@@ -191,7 +198,8 @@ private Q_SLOTS:
         // two announce periods after its last announcement.
         const std::string deadPeer = online.front().peerId;
         const auto dead = std::find_if(servers.begin(), servers.end(), [&](QProcess *process) {
-            return peers.log(process).contains(QString::fromStdString(deadPeer));
+            return peers.lastEvent(process, "listening").value("peer_id", std::string())
+                   == deadPeer;
         });
         QVERIFY(dead != servers.end());
         peers.kill(*dead);
@@ -219,13 +227,8 @@ private Q_SLOTS:
     void serversJoiningOneByOneSpreadOverTheWeakestBlocks()
     {
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
-        const quint16 port = freeUdpPort();
-        QProcess *bootstrap = peers.start(
-            {QStringLiteral("bootstrap"), QStringLiteral("--port"), QString::number(port)});
-        const QStringList registry{QStringLiteral("--dht-bootstrap"),
-                                   QStringLiteral("127.0.0.1:%1").arg(port)};
-        QTRY_VERIFY_WITH_TIMEOUT(peers.log(bootstrap).contains(QLatin1String("bootstrap node")),
-                                 10000);
+        QProcess *bootstrap = nullptr;
+        const QStringList registry = startBootstrap(peers, bootstrap);
         // One block each and no re-balancing: where each server lands is its own choice.
         for (int i = 0; i < m_config.numLayers; ++i) {
             peers.start(serveArguments(registry, 1, 10 + i, 3600.0));
@@ -261,7 +264,7 @@ private Q_SLOTS:
         // Ctrl+C / SIGTERM: a clean exit that announces the server offline.
         QProcess *leaving = servers.front();
         QCOMPARE(peers.terminate(leaving), 0);
-        QVERIFY(peers.log(leaving).contains(QLatin1String("stopped serving")));
+        QVERIFY(!peers.lastEvent(leaving, "stopped").empty());
     }
 };
 

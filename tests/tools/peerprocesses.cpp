@@ -108,7 +108,7 @@ nlohmann::json PeerProcesses::lastEvent(QProcess *process, std::string_view name
     for (auto it = all.rbegin(); it != all.rend(); ++it)
         if ((*it)["event"] == name)
             return *it;
-    return nullptr;
+    return nlohmann::json::object();
 }
 
 nlohmann::json PeerProcesses::waitForEvent(QProcess *process, std::string_view name,
@@ -118,7 +118,7 @@ nlohmann::json PeerProcesses::waitForEvent(QProcess *process, std::string_view n
     timer.start();
     for (;;) {
         nlohmann::json event = lastEvent(process, name);
-        if (!event.is_null() || process->state() == QProcess::NotRunning
+        if (!event.empty() || process->state() == QProcess::NotRunning
             || timer.elapsed() > timeoutMs)
             return event;
         QEventLoop loop;

@@ -40,10 +40,10 @@ public:
     QString log(QProcess *process) const;
     // The events (`--events`, see core/events.h) the process wrote so far, in order.
     std::vector<nlohmann::json> events(QProcess *process) const;
-    // The last event named `name` so far; null when there is none.
+    // The last event named `name` so far; an empty object when there is none.
     nlohmann::json lastEvent(QProcess *process, std::string_view name) const;
-    // Waits (spinning the event loop) until the process writes an event named `name`; null
-    // when it exits first or `timeoutMs` passes.
+    // Waits (spinning the event loop) until the process writes an event named `name`; an
+    // empty object when it exits first or `timeoutMs` passes.
     nlohmann::json waitForEvent(QProcess *process, std::string_view name,
                                 int timeoutMs = 60000) const;
     // Every process's log, for failure messages.

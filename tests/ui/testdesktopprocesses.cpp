@@ -56,7 +56,7 @@ Server TestDesktopProcesses::startServer(PeerProcesses &peers, const QString &mo
          QStringLiteral("--static-peers"), noPeers, QStringLiteral("--public-name"), name,
          QStringLiteral("--announce-period"), QStringLiteral("1"), QStringLiteral("--identity"),
          m_folder.filePath(name + QStringLiteral(".pem")), QStringLiteral("--events")});
-    if (peers.waitForEvent(server.process, "serving", kTimeoutMs).is_null())
+    if (peers.waitForEvent(server.process, "serving", kTimeoutMs).empty())
         qFatal("server %s did not start:\n%s", qPrintable(name),
                qPrintable(peers.log(server.process)));
     const nlohmann::json address = peers.lastEvent(server.process, "listening");

@@ -280,8 +280,7 @@ private:
                 return node;
             }
             break;
-        case Token::Kind::End:
-            throw ParseError{"unexpected end of expression"};
+        case Token::Kind::End: throw ParseError{"unexpected end of expression"};
         }
         throw ParseError{"unexpected '" + token.text + "'"};
     }

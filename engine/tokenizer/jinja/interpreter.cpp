@@ -1,6 +1,7 @@
 #include "tokenizer/jinja/interpreter.h"
 
 #include <cmath>
+#include <optional>
 
 #include "tokenizer/jinja/value.h"
 #include "tokenizer/utf8.h"
@@ -8,6 +9,20 @@
 namespace corolla::jinja {
 
 namespace {
+
+// `a op b` for the ordering operators (<, <=, >, >=); nullopt for any other.
+template <typename T> std::optional<bool> ordered(const std::string &op, const T &a, const T &b)
+{
+    if (op == "<")
+        return a < b;
+    if (op == "<=")
+        return a <= b;
+    if (op == ">")
+        return a > b;
+    if (op == ">=")
+        return a >= b;
+    return std::nullopt;
+}
 
 constexpr int kMaxDepth = 200; // macro recursion and nesting, against hostile templates
 
@@ -125,12 +140,8 @@ Interpreter::Flow Interpreter::run(const Body &body, std::string &out)
 
     for (const NodePtr &node : body) {
         switch (node->kind) {
-        case Node::Kind::Text:
-            out += node->text;
-            break;
-        case Node::Kind::Output:
-            out += toText(evaluate(*node->expression));
-            break;
+        case Node::Kind::Text: out += node->text; break;
+        case Node::Kind::Output: out += toText(evaluate(*node->expression)); break;
         case Node::Kind::If:
             for (const auto &[condition, branch] : node->branches) {
                 if (!condition || isTrue(evaluate(*condition))) {
@@ -215,13 +226,9 @@ Interpreter::Flow Interpreter::run(const Body &body, std::string &out)
             define(node->targets[0], captured);
             break;
         }
-        case Node::Kind::Macro:
-            m_macros[node->name] = node.get();
-            break;
-        case Node::Kind::Break:
-            return Flow::Break;
-        case Node::Kind::Continue:
-            return Flow::Continue;
+        case Node::Kind::Macro: m_macros[node->name] = node.get(); break;
+        case Node::Kind::Break: return Flow::Break;
+        case Node::Kind::Continue: return Flow::Continue;
         }
     }
     return Flow::Normal;
@@ -259,10 +266,8 @@ void Interpreter::evaluateArguments(const Expression &e, std::vector<Value> &arg
 Value Interpreter::evaluate(const Expression &e)
 {
     switch (e.kind) {
-    case Expression::Kind::Literal:
-        return e.value;
-    case Expression::Kind::Variable:
-        return lookup(e.name);
+    case Expression::Kind::Literal: return e.value;
+    case Expression::Kind::Variable: return lookup(e.name);
     case Expression::Kind::List:
     case Expression::Kind::Tuple: {
         Value list = Value::array();
@@ -431,28 +436,16 @@ Value Interpreter::binary(const std::string &op, const Value &left, const Value 
     if (left.is_string() && right.is_string()) {
         const std::string &a = left.get_ref<const std::string &>(),
                           &b = right.get_ref<const std::string &>();
-        if (op == "<")
-            return a < b;
-        if (op == "<=")
-            return a <= b;
-        if (op == ">")
-            return a > b;
-        if (op == ">=")
-            return a >= b;
+        if (auto result = ordered(op, a, b))
+            return *result;
     }
     if (!isNumber(left) || !isNumber(right))
         throw RenderError{"unsupported operands for '" + op + "': " + toRepr(left) + " and "
                           + toRepr(right)};
     const double a = asDouble(left), b = asDouble(right);
     const bool integers = isInteger(left) && isInteger(right);
-    if (op == "<")
-        return a < b;
-    if (op == "<=")
-        return a <= b;
-    if (op == ">")
-        return a > b;
-    if (op == ">=")
-        return a >= b;
+    if (auto result = ordered(op, a, b))
+        return *result;
     if (op == "+")
         return integers ? Value(asInteger(left) + asInteger(right)) : Value(a + b);
     if (op == "-")

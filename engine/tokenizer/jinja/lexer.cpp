@@ -50,24 +50,12 @@ std::vector<Token> lexExpression(const std::string &source)
                 if (source[j] == '\\' && j + 1 < n) {
                     const char e = source[++j];
                     switch (e) {
-                    case 'n':
-                        text += '\n';
-                        break;
-                    case 't':
-                        text += '\t';
-                        break;
-                    case 'r':
-                        text += '\r';
-                        break;
-                    case '\\':
-                        text += '\\';
-                        break;
-                    case '\'':
-                        text += '\'';
-                        break;
-                    case '"':
-                        text += '"';
-                        break;
+                    case 'n': text += '\n'; break;
+                    case 't': text += '\t'; break;
+                    case 'r': text += '\r'; break;
+                    case '\\': text += '\\'; break;
+                    case '\'': text += '\''; break;
+                    case '"': text += '"'; break;
                     case 'u':
                     case 'x': {
                         // \uXXXX and \xXX, as Python's unicode-escape reads them.

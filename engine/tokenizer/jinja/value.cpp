@@ -19,20 +19,14 @@ bool isUndefined(const Value &value)
 bool isTrue(const Value &value)
 {
     switch (value.type()) {
-    case Value::value_t::boolean:
-        return value.get<bool>();
+    case Value::value_t::boolean: return value.get<bool>();
     case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-        return value.get<std::int64_t>() != 0;
-    case Value::value_t::number_float:
-        return value.get<double>() != 0.0;
-    case Value::value_t::string:
-        return !value.get_ref<const std::string &>().empty();
+    case Value::value_t::number_unsigned: return value.get<std::int64_t>() != 0;
+    case Value::value_t::number_float: return value.get<double>() != 0.0;
+    case Value::value_t::string: return !value.get_ref<const std::string &>().empty();
     case Value::value_t::array:
-    case Value::value_t::object:
-        return !value.empty();
-    default:
-        return false;
+    case Value::value_t::object: return !value.empty();
+    default: return false;
     }
 }
 
@@ -69,18 +63,10 @@ std::string quoteRepr(const std::string &text)
     std::string out(1, quote);
     for (char c : text) {
         switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
         default:
             if (c == quote)
                 out += std::string("\\") + c;
@@ -96,27 +82,13 @@ std::string jsonString(const std::string &text)
     std::string out = "\"";
     for (unsigned char c : text) {
         switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\b':
-            out += "\\b";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
         default:
             if (c < 0x20) {
                 char escaped[8];
@@ -169,12 +141,8 @@ void dumpJson(const Value &value, int indent, int depth, std::string &out)
         out += closing + "]";
         return;
     }
-    case Value::value_t::string:
-        out += jsonString(value.get_ref<const std::string &>());
-        return;
-    case Value::value_t::boolean:
-        out += value.get<bool>() ? "true" : "false";
-        return;
+    case Value::value_t::string: out += jsonString(value.get_ref<const std::string &>()); return;
+    case Value::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
     case Value::value_t::number_float: {
         const double number = value.get<double>();
         out += std::isnan(number)   ? "NaN"
@@ -183,12 +151,8 @@ void dumpJson(const Value &value, int indent, int depth, std::string &out)
         return;
     }
     case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-        out += std::to_string(value.get<std::int64_t>());
-        return;
-    default:
-        out += "null";
-        return;
+    case Value::value_t::number_unsigned: out += std::to_string(value.get<std::int64_t>()); return;
+    default: out += "null"; return;
     }
 }
 
@@ -197,8 +161,7 @@ void dumpJson(const Value &value, int indent, int depth, std::string &out)
 std::string toRepr(const Value &value)
 {
     switch (value.type()) {
-    case Value::value_t::string:
-        return quoteRepr(value.get_ref<const std::string &>());
+    case Value::value_t::string: return quoteRepr(value.get_ref<const std::string &>());
     case Value::value_t::array: {
         std::string out = "[";
         for (std::size_t i = 0; i < value.size(); ++i)
@@ -214,29 +177,21 @@ std::string toRepr(const Value &value)
         }
         return out + "}";
     }
-    default:
-        return toText(value);
+    default: return toText(value);
     }
 }
 
 std::string toText(const Value &value)
 {
     switch (value.type()) {
-    case Value::value_t::discarded:
-        return "";
-    case Value::value_t::null:
-        return "None";
-    case Value::value_t::boolean:
-        return value.get<bool>() ? "True" : "False";
-    case Value::value_t::string:
-        return value.get<std::string>();
+    case Value::value_t::discarded: return "";
+    case Value::value_t::null: return "None";
+    case Value::value_t::boolean: return value.get<bool>() ? "True" : "False";
+    case Value::value_t::string: return value.get<std::string>();
     case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-        return std::to_string(value.get<std::int64_t>());
-    case Value::value_t::number_float:
-        return formatFloat(value.get<double>());
-    default:
-        return toRepr(value);
+    case Value::value_t::number_unsigned: return std::to_string(value.get<std::int64_t>());
+    case Value::value_t::number_float: return formatFloat(value.get<double>());
+    default: return toRepr(value);
     }
 }
 
