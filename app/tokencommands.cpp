@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -163,7 +164,41 @@ int runChatTemplate(const QStringList &arguments)
     return 0;
 }
 
-int runTokenizerBench(const QStringList &arguments)
+namespace {
+
+// Words of several scripts, code and numbers, drawn in a seeded random order so that the BPE
+// cache sees realistic reuse rather than one repeated sentence.
+// clang-format off
+constexpr const char *kBenchWords[] = {
+    "the", "swarm", "serves", "blocks", "of", "a", "model,", "and", "clients", "chain", "them",
+    "into", "pipelines.", "模型", "推理", "速度", "提升", "こんにちは", "Привет", "мир",
+    "for (int i = 0; i < n; ++i)", "{\"key\": [1, 2, 3]}", "3.14159", "2026-11-27", "🤗",
+    "naïve", "résumé", "\n", "    return x;", "Hello!", "—", "don't"};
+// clang-format on
+
+// At least `bytes` of such text; with `numbered`, a number after every word.
+std::string benchText(std::size_t bytes, unsigned seed, bool numbered)
+{
+    std::mt19937 random(seed);
+    std::string text;
+    while (text.size() < bytes) {
+        text += kBenchWords[random() % std::size(kBenchWords)];
+        if (numbered)
+            text += std::to_string(random() % 1000) + " ";
+        else
+            text += random() % 5 == 0 ? "" : " ";
+    }
+    return text;
+}
+
+// What `corolla bench tokenizer` runs with.
+struct TokenizerBenchCommand {
+    std::string modelDir;
+    std::int64_t megabytes = 0;
+};
+
+std::optional<TokenizerBenchCommand> parseTokenizerBench(const QStringList &arguments,
+                                                         int &exitCode)
 {
     CommandParser parser(
         QStringLiteral("bench tokenizer"),
@@ -173,58 +208,25 @@ int runTokenizerBench(const QStringList &arguments)
                           QStringLiteral("folder with tokenizer.json"));
     parser.addValueOption(QStringLiteral("megabytes"), QStringLiteral("N"),
                           QStringLiteral("text to encode"), QStringLiteral("4"));
-    int exitCode = 0;
     if (!parser.parse(arguments.mid(1), exitCode))
-        return exitCode;
+        return std::nullopt;
     parser.require(QStringLiteral("model"));
-    const std::int64_t megabytes = parser.integer(QStringLiteral("megabytes"), 1, 1024);
-    if (parser.failed())
-        return 2;
-    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    TokenizerBenchCommand command;
+    command.modelDir = parser.text(QStringLiteral("model"));
+    command.megabytes = parser.integer(QStringLiteral("megabytes"), 1, 1024);
+    if (parser.failed()) {
+        exitCode = 2;
+        return std::nullopt;
+    }
+    return command;
+}
+
+int execute(const TokenizerBenchCommand &command)
+{
+    auto tokenizer = Tokenizer::load(command.modelDir);
     if (!tokenizer)
         return reportError("bench tokenizer", tokenizer.error().toString());
-
-    // Words of several scripts, code and numbers in a seeded random order, so the BPE cache
-    // sees realistic reuse rather than one repeated sentence.
-    static const char *kWords[] = {"the",
-                                   "swarm",
-                                   "serves",
-                                   "blocks",
-                                   "of",
-                                   "a",
-                                   "model,",
-                                   "and",
-                                   "clients",
-                                   "chain",
-                                   "them",
-                                   "into",
-                                   "pipelines.",
-                                   "模型",
-                                   "推理",
-                                   "速度",
-                                   "提升",
-                                   "こんにちは",
-                                   "Привет",
-                                   "мир",
-                                   "for (int i = 0; i < n; ++i)",
-                                   "{\"key\": [1, 2, 3]}",
-                                   "3.14159",
-                                   "2026-11-27",
-                                   "🤗",
-                                   "naïve",
-                                   "résumé",
-                                   "\n",
-                                   "    return x;",
-                                   "Hello!",
-                                   "—",
-                                   "don't"};
-    std::mt19937 random(42);
-    std::string text;
-    const std::size_t target = std::size_t(megabytes) << 20;
-    while (text.size() < target) {
-        text += kWords[random() % (sizeof kWords / sizeof *kWords)];
-        text += random() % 5 == 0 ? "" : " ";
-    }
+    const std::string text = benchText(std::size_t(command.megabytes) << 20, 42, false);
     using Clock = std::chrono::steady_clock;
     auto start = Clock::now();
     auto ids = (*tokenizer)->encode(text, SpecialTokens::Omit);
@@ -234,14 +236,9 @@ int runTokenizerBench(const QStringList &arguments)
 
     // A fresh 4,000-token prompt: cut from a different part of the same distribution.
     const double bytesPerToken = double(text.size()) / double(ids->size());
-    std::string prompt;
-    std::mt19937 other(7);
-    while (double(prompt.size()) < 4000 * bytesPerToken) {
-        prompt += kWords[other() % (sizeof kWords / sizeof *kWords)];
-        prompt += std::to_string(other() % 1000) + " ";
-    }
+    const std::string prompt = benchText(std::size_t(4000 * bytesPerToken), 7, true);
     // A freshly loaded tokenizer, so that no cached piece helps: the first prompt of a chat.
-    auto cold = Tokenizer::load(parser.text(QStringLiteral("model")));
+    auto cold = Tokenizer::load(command.modelDir);
     if (!cold)
         return reportError("bench tokenizer", cold.error().toString());
     start = Clock::now();
@@ -258,6 +255,15 @@ int runTokenizerBench(const QStringList &arguments)
                          {"prompt_encode_ms", promptSeconds * 1000.0}};
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
+}
+
+} // namespace
+
+int runTokenizerBench(const QStringList &arguments)
+{
+    int exitCode = 0;
+    const std::optional<TokenizerBenchCommand> command = parseTokenizerBench(arguments, exitCode);
+    return command ? execute(*command) : exitCode;
 }
 
 } // namespace corolla
