@@ -36,12 +36,11 @@ std::optional<ChatCommand> parseChat(const QStringList &arguments, int &exitCode
                        "/reset starts over, /exit (or end of input) quits. The blocks run "
                        "on this machine, or on a swarm with --swarm."));
     addClientModelOptions(parser, QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("system"), QStringLiteral("TEXT"),
-                          QStringLiteral("a system prompt"));
-    parser.addValueOption(QStringLiteral("max-length"), QStringLiteral("N"),
-                          QStringLiteral("tokens a conversation may hold"), QStringLiteral("2048"));
-    parser.addValueOption(QStringLiteral("stop"), QStringLiteral("TEXT"),
-                          QStringLiteral("end an answer before this text (repeatable)"));
+    parser.addValueOptions({
+        {"system", "TEXT", "a system prompt"},
+        {"max-length", "N", "tokens a conversation may hold", "2048"},
+        {"stop", "TEXT", "end an answer before this text (repeatable)"},
+    });
     addSamplingOptions(parser, QStringLiteral("512"));
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))

@@ -9,18 +9,13 @@ void addSamplingOptions(CommandParser &parser, const QString &defaultMaxNewToken
 {
     parser.addValueOption(QStringLiteral("max-new-tokens"), QStringLiteral("N"),
                           QStringLiteral("tokens to generate at most"), defaultMaxNewTokens);
-    parser.addValueOption(QStringLiteral("temperature"), QStringLiteral("T"),
-                          QStringLiteral("0 for greedy decoding"), QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("top-p"), QStringLiteral("P"),
-                          QStringLiteral("nucleus size"), QStringLiteral("1"));
-    parser.addValueOption(QStringLiteral("top-k"), QStringLiteral("K"),
-                          QStringLiteral("keep the K likeliest tokens (0: all)"),
-                          QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("repetition-penalty"), QStringLiteral("R"),
-                          QStringLiteral("penalty for repeated tokens (1: none)"),
-                          QStringLiteral("1"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
-                          QStringLiteral("sampling seed"), QStringLiteral("0"));
+    parser.addValueOptions({
+        {"temperature", "T", "0 for greedy decoding", "0"},
+        {"top-p", "P", "nucleus size", "1"},
+        {"top-k", "K", "keep the K likeliest tokens (0: all)", "0"},
+        {"repetition-penalty", "R", "penalty for repeated tokens (1: none)", "1"},
+        {"seed", "S", "sampling seed", "0"},
+    });
 }
 
 GenerationOptions generationOptions(CommandParser &parser)
@@ -42,12 +37,10 @@ void addSwarmClientOptions(CommandParser &parser)
                    QStringLiteral("run the blocks on the swarm, not on this machine"));
     addRegistryOptions(parser);
     addWireDtypeOption(parser);
-    parser.addValueOption(QStringLiteral("step-timeout"), QStringLiteral("SECONDS"),
-                          QStringLiteral("a server silent this long counts as failed"),
-                          QStringLiteral("30"));
-    parser.addValueOption(QStringLiteral("route-timeout"), QStringLiteral("SECONDS"),
-                          QStringLiteral("how long to wait for servers of missing blocks"),
-                          QStringLiteral("15"));
+    parser.addValueOptions({
+        {"step-timeout", "SECONDS", "a server silent this long counts as failed", "30"},
+        {"route-timeout", "SECONDS", "how long to wait for servers of missing blocks", "15"},
+    });
 }
 
 void addWireDtypeOption(CommandParser &parser)

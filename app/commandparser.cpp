@@ -22,6 +22,13 @@ void CommandParser::addValueOption(const QString &name, const QString &valueName
     m_parser.addOption(option);
 }
 
+void CommandParser::addValueOptions(std::initializer_list<ValueOption> options)
+{
+    for (const ValueOption &option : options)
+        addValueOption(QString::fromUtf8(option.name), QString::fromUtf8(option.valueName),
+                       QString::fromUtf8(option.help), QString::fromUtf8(option.defaultValue));
+}
+
 void CommandParser::addFlag(const QString &name, const QString &help)
 {
     m_parser.addOption(QCommandLineOption(name, help));

@@ -4,6 +4,7 @@
 // Thread: main.
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,14 @@ public:
     // An option taking a value; an empty default means none.
     void addValueOption(const QString &name, const QString &valueName, const QString &help,
                         const QString &defaultValue = {});
+    // Several, as a table: {name, value name, help, default (may be left out)}.
+    struct ValueOption {
+        const char *name;
+        const char *valueName;
+        const char *help;
+        const char *defaultValue = "";
+    };
+    void addValueOptions(std::initializer_list<ValueOption> options);
     void addFlag(const QString &name, const QString &help);
 
     // Parses `arguments` (the command name first). False after printing help (exitCode 0)

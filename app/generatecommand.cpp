@@ -34,13 +34,11 @@ std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &
                        "route go to stderr. The blocks run on this machine, or on a "
                        "swarm with --swarm."));
     addClientModelOptions(parser, QStringLiteral("fp32"));
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
-                          QStringLiteral("prompt token ids"));
-    parser.addValueOption(QStringLiteral("prompt"), QStringLiteral("TEXT"),
-                          QStringLiteral("prompt text"));
-    parser.addValueOption(
-        QStringLiteral("stop"), QStringLiteral("TEXT"),
-        QStringLiteral("end the answer before this text (repeatable; with --prompt)"));
+    parser.addValueOptions({
+        {"ids", "LIST", "prompt token ids"},
+        {"prompt", "TEXT", "prompt text"},
+        {"stop", "TEXT", "end the answer before this text (repeatable; with --prompt)"},
+    });
     addSamplingOptions(parser, QStringLiteral("32"));
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))

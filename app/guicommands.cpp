@@ -68,15 +68,11 @@ int runScreenshots(const QStringList &arguments)
         QStringLiteral("screenshots"),
         QStringLiteral("Renders every main screen of the app to PNG files, with the local demo "
                        "swarm running and this computer donating; offscreen, no display needed."));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"),
-                          QStringLiteral("where the PNG files go"),
-                          QStringLiteral("docs/screenshots"));
-    parser.addValueOption(QStringLiteral("languages"), QStringLiteral("LIST"),
-                          QStringLiteral("languages to render, e.g. en,zh_CN"),
-                          QStringLiteral("en,zh_CN"));
-    parser.addValueOption(QStringLiteral("message"), QStringLiteral("TEXT"),
-                          QStringLiteral("what to ask in the chat"),
-                          QStringLiteral("Hello! Who are you?"));
+    parser.addValueOptions({
+        {"out", "DIR", "where the PNG files go", "docs/screenshots"},
+        {"languages", "LIST", "languages to render, e.g. en,zh_CN", "en,zh_CN"},
+        {"message", "TEXT", "what to ask in the chat", "Hello! Who are you?"},
+    });
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;

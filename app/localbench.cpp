@@ -144,10 +144,10 @@ std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, i
                        "all cores against the memory-bandwidth and GEMM bounds "
                        "measured in the same run; prints one JSON object."));
     addBenchModelOptions(parser, QStringLiteral("tinyllama-1.1b"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
-                          QStringLiteral("prefill length"), QStringLiteral("128"));
-    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"),
-                          QStringLiteral("decode steps"), QStringLiteral("64"));
+    parser.addValueOptions({
+        {"prompt-tokens", "N", "prefill length", "128"},
+        {"decode-tokens", "N", "decode steps", "64"},
+    });
     if (!parser.parse(arguments.mid(1), exitCode))
         return std::nullopt;
     LocalBenchCommand command;

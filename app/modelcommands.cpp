@@ -22,10 +22,10 @@ namespace {
 // --model and --dtype, shared by the commands that run a local model.
 void addModelOptions(CommandParser &parser)
 {
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype: fp32 or bf16"), QStringLiteral("fp32"));
+    parser.addValueOptions({
+        {"model", "DIR", "checkpoint folder"},
+        {"dtype", "fp32|bf16", "compute dtype: fp32 or bf16", "fp32"},
+    });
 }
 
 Result<std::unique_ptr<LocalModel>> openModel(const CommandParser &parser)
@@ -47,19 +47,18 @@ int runMakeTestModel(const QStringList &arguments)
         QStringLiteral("make-test-model"),
         QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
                        "random weights and a byte-level tokenizer."));
-    parser.addValueOption(QStringLiteral("family"), QStringLiteral("llama|mistral|qwen2|bloom"),
-                          QStringLiteral("model family"));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("DIR"),
-                          QStringLiteral("output folder"));
+    parser.addValueOptions({
+        {"family", "llama|mistral|qwen2|bloom", "model family"},
+        {"out", "DIR", "output folder"},
+    });
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
                           QStringLiteral("shape: ") + QString::fromStdString(shapes),
                           QStringLiteral("tiny"));
-    parser.addValueOption(QStringLiteral("shards"), QStringLiteral("N"),
-                          QStringLiteral("number of safetensors files"), QStringLiteral("1"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("bf16|fp32"),
-                          QStringLiteral("storage dtype"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
-                          QStringLiteral("random seed"), QStringLiteral("0"));
+    parser.addValueOptions({
+        {"shards", "N", "number of safetensors files", "1"},
+        {"dtype", "bf16|fp32", "storage dtype", "bf16"},
+        {"seed", "S", "random seed", "0"},
+    });
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;
@@ -91,13 +90,13 @@ int runLogits(const QStringList &arguments)
                          QStringLiteral("Writes the logits of every position of a token sequence "
                                         "as a float32 .npy array [n_ids, vocab]."));
     addModelOptions(parser);
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
-                          QStringLiteral("token ids, e.g. 1,2,3"));
-    parser.addValueOption(QStringLiteral("out"), QStringLiteral("FILE.npy"),
-                          QStringLiteral("output file"));
-    parser.addValueOption(QStringLiteral("intermediates"), QStringLiteral("DIR"),
-                          QStringLiteral("also write every block's named intermediates there, as "
-                                         "block<N>.<name>.npy (see docs/adding-a-model.md)"));
+    parser.addValueOptions({
+        {"ids", "LIST", "token ids, e.g. 1,2,3"},
+        {"out", "FILE.npy", "output file"},
+        {"intermediates", "DIR",
+         "also write every block's named intermediates there, as "
+         "block<N>.<name>.npy (see docs/adding-a-model.md)"},
+    });
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
         return exitCode;

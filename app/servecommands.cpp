@@ -76,42 +76,26 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
     CommandParser parser(
         QStringLiteral("serve"),
         QStringLiteral("Serves a range of a model's blocks to the swarm until stopped (Ctrl+C)."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
-    parser.addValueOption(QStringLiteral("blocks"), QStringLiteral("auto|A:B"),
-                          QStringLiteral("blocks to serve: auto (the swarm's weakest) or [A, B)"),
-                          QStringLiteral("auto"));
-    parser.addValueOption(
-        QStringLiteral("memory-budget"), QStringLiteral("SIZE"),
-        QStringLiteral("memory for blocks and cache with --blocks auto (default: half the RAM)"));
-    parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
-                          QStringLiteral("compute dtype"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("port"), QStringLiteral("P"),
-                          QStringLiteral("TCP port (0: any free port)"), QStringLiteral("0"));
-    parser.addValueOption(QStringLiteral("listen"), QStringLiteral("ADDRESS"),
-                          QStringLiteral("address to listen on"), QStringLiteral("0.0.0.0"));
-    parser.addValueOption(
-        QStringLiteral("announce-address"), QStringLiteral("HOST[:PORT]"),
-        QStringLiteral(
-            "address others reach this server at (repeatable; default: this machine's)"));
-    parser.addValueOption(QStringLiteral("public-name"), QStringLiteral("NAME"),
-                          QStringLiteral("a name shown to the swarm"));
-    parser.addValueOption(
-        QStringLiteral("identity"), QStringLiteral("FILE"),
-        QStringLiteral("the peer's key file (default: in the app's data folder)"));
-    parser.addValueOption(QStringLiteral("cache-tokens"), QStringLiteral("N"),
-                          QStringLiteral("KV cache budget in tokens"), QStringLiteral("16384"));
-    parser.addValueOption(QStringLiteral("max-sessions"), QStringLiteral("N"),
-                          QStringLiteral("most inference sessions at once"), QStringLiteral("64"));
-    parser.addValueOption(QStringLiteral("session-timeout"), QStringLiteral("SECONDS"),
-                          QStringLiteral("idle sessions expire after this"), QStringLiteral("300"));
-    parser.addValueOption(
-        QStringLiteral("announce-period"), QStringLiteral("SECONDS"),
-        QStringLiteral("re-announce this often; records expire after two periods"),
-        QStringLiteral("30"));
-    parser.addValueOption(QStringLiteral("rebalance-period"), QStringLiteral("SECONDS"),
-                          QStringLiteral("with --blocks auto, check this often whether to move"),
-                          QStringLiteral("120"));
+    parser.addValueOptions({
+        {"model", "DIR", "checkpoint folder"},
+        {"blocks", "auto|A:B", "blocks to serve: auto (the swarm's weakest) or [A, B)", "auto"},
+        {"memory-budget", "SIZE",
+         "memory for blocks and cache with --blocks auto (default: half the RAM)"},
+        {"dtype", "fp32|bf16", "compute dtype", "bf16"},
+        {"port", "P", "TCP port (0: any free port)", "0"},
+        {"listen", "ADDRESS", "address to listen on", "0.0.0.0"},
+        {"announce-address", "HOST[:PORT]",
+         "address others reach this server at (repeatable; default: this machine's)"},
+        {"public-name", "NAME", "a name shown to the swarm"},
+        {"identity", "FILE", "the peer's key file (default: in the app's data folder)"},
+        {"cache-tokens", "N", "KV cache budget in tokens", "16384"},
+        {"max-sessions", "N", "most inference sessions at once", "64"},
+        {"session-timeout", "SECONDS", "idle sessions expire after this", "300"},
+        {"announce-period", "SECONDS", "re-announce this often; records expire after two periods",
+         "30"},
+        {"rebalance-period", "SECONDS", "with --blocks auto, check this often whether to move",
+         "120"},
+    });
     addRegistryOptions(parser);
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))

@@ -204,19 +204,16 @@ std::optional<SoakBenchCommand> parseSoakBench(const QStringList &arguments, int
                        "while killing and restarting random servers; compares every answer "
                        "token with the same steps run locally; prints one JSON object."));
     addBenchModelOptions(parser, QStringLiteral("demo"), QStringLiteral("fp32"));
-    parser.addValueOption(QStringLiteral("chats"), QStringLiteral("N"),
-                          QStringLiteral("concurrent chats"), QStringLiteral("4"));
-    parser.addValueOption(QStringLiteral("minutes"), QStringLiteral("M"),
-                          QStringLiteral("how long to run"), QStringLiteral("1"));
-    parser.addValueOption(
-        QStringLiteral("kill-every"), QStringLiteral("SECONDS"),
-        QStringLiteral("SIGKILL a random server this often and restart it half as long "
-                       "later (0: never)"),
-        QStringLiteral("20"));
-    parser.addValueOption(QStringLiteral("answer-tokens"), QStringLiteral("N"),
-                          QStringLiteral("tokens per answer"), QStringLiteral("32"));
-    parser.addValueOption(QStringLiteral("seed"), QStringLiteral("S"),
-                          QStringLiteral("random seed"), QStringLiteral("1"));
+    parser.addValueOptions({
+        {"chats", "N", "concurrent chats", "4"},
+        {"minutes", "M", "how long to run", "1"},
+        {"kill-every", "SECONDS",
+         "SIGKILL a random server this often and restart it half as long "
+         "later (0: never)",
+         "20"},
+        {"answer-tokens", "N", "tokens per answer", "32"},
+        {"seed", "S", "random seed", "1"},
+    });
     if (!parser.parse(arguments.mid(1), exitCode))
         return std::nullopt;
     SoakBenchCommand command;

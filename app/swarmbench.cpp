@@ -101,22 +101,17 @@ std::optional<SwarmBenchCommand> parseSwarmBench(const QStringList &arguments, i
                        "measures decode and prefill through them against the same model "
                        "run locally in the same run; prints one JSON object."));
     addBenchModelOptions(parser, QStringLiteral("tinyllama-1.1b"), QStringLiteral("bf16"));
-    parser.addValueOption(QStringLiteral("servers"), QStringLiteral("N"),
-                          QStringLiteral("server processes"), QStringLiteral("3"));
-    parser.addValueOption(QStringLiteral("delay-ms"), QStringLiteral("D"),
-                          QStringLiteral("added one way on every connection to a server"),
-                          QStringLiteral("0"));
+    parser.addValueOptions({
+        {"servers", "N", "server processes", "3"},
+        {"delay-ms", "D", "added one way on every connection to a server", "0"},
+    });
     addWireDtypeOption(parser);
-    parser.addValueOption(QStringLiteral("prompt-tokens"), QStringLiteral("N"),
-                          QStringLiteral("prefill length"), QStringLiteral("128"));
-    parser.addValueOption(QStringLiteral("decode-tokens"), QStringLiteral("N"),
-                          QStringLiteral("decode steps"), QStringLiteral("32"));
-    parser.addValueOption(
-        QStringLiteral("rounds"), QStringLiteral("N"),
-        QStringLiteral("local and swarm runs, alternating; the best of each counts"),
-        QStringLiteral("3"));
-    parser.addValueOption(QStringLiteral("relay"), QStringLiteral("PATH"),
-                          QStringLiteral("the delaying relay program (built with the tests)"));
+    parser.addValueOptions({
+        {"prompt-tokens", "N", "prefill length", "128"},
+        {"decode-tokens", "N", "decode steps", "32"},
+        {"rounds", "N", "local and swarm runs, alternating; the best of each counts", "3"},
+        {"relay", "PATH", "the delaying relay program (built with the tests)"},
+    });
     if (!parser.parse(arguments.mid(1), exitCode))
         return std::nullopt;
     SwarmBenchCommand command;

@@ -20,12 +20,11 @@ namespace corolla {
 
 void addRegistryOptions(CommandParser &parser)
 {
-    parser.addValueOption(
-        QStringLiteral("dht-bootstrap"), QStringLiteral("HOST:PORT"),
-        QStringLiteral("an OpenDHT node to join the internet swarm through (repeatable)"));
-    parser.addValueOption(
-        QStringLiteral("dht-port"), QStringLiteral("PORT"),
-        QStringLiteral("UDP port of this peer's DHT node (default: any free port)"));
+    parser.addValueOptions({
+        {"dht-bootstrap", "HOST:PORT",
+         "an OpenDHT node to join the internet swarm through (repeatable)"},
+        {"dht-port", "PORT", "UDP port of this peer's DHT node (default: any free port)"},
+    });
     parser.addFlag(QStringLiteral("lan"),
                    QStringLiteral("find peers on the local network by multicast"));
     parser.addValueOption(QStringLiteral("lan-port"), QStringLiteral("PORT"),

@@ -43,12 +43,11 @@ int runTokenize(const QStringList &arguments)
         QStringLiteral("tokenize"),
         QStringLiteral("Prints the token ids of a text as a JSON array (for --texts, "
                        "one array per text). DIR needs only the tokenizer files."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("text"), QStringLiteral("TEXT"),
-                          QStringLiteral("the text"));
-    parser.addValueOption(QStringLiteral("texts"), QStringLiteral("FILE.json"),
-                          QStringLiteral("a JSON array of strings"));
+    parser.addValueOptions({
+        {"model", "DIR", "folder with tokenizer.json"},
+        {"text", "TEXT", "the text"},
+        {"texts", "FILE.json", "a JSON array of strings"},
+    });
     parser.addFlag(QStringLiteral("special"),
                    QStringLiteral("add the special tokens of the post-processor (BOS, ...)"));
     int exitCode = 0;
@@ -94,10 +93,10 @@ int runDetokenize(const QStringList &arguments)
 {
     CommandParser parser(QStringLiteral("detokenize"),
                          QStringLiteral("Prints the text of token ids."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("ids"), QStringLiteral("LIST"),
-                          QStringLiteral("token ids, e.g. 1,2,3"));
+    parser.addValueOptions({
+        {"model", "DIR", "folder with tokenizer.json"},
+        {"ids", "LIST", "token ids, e.g. 1,2,3"},
+    });
     parser.addFlag(QStringLiteral("skip-special"), QStringLiteral("leave out special tokens"));
     int exitCode = 0;
     if (!parser.parse(arguments, exitCode))
@@ -125,10 +124,10 @@ int runChatTemplate(const QStringList &arguments)
     CommandParser parser(QStringLiteral("chat-template"),
                          QStringLiteral("Renders a conversation with the model's chat template "
                                         "(ChatML when the model has none) and prints the prompt."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("folder with tokenizer_config.json"));
-    parser.addValueOption(QStringLiteral("messages"), QStringLiteral("FILE.json"),
-                          QStringLiteral("a JSON array of {\"role\", \"content\"} objects"));
+    parser.addValueOptions({
+        {"model", "DIR", "folder with tokenizer_config.json"},
+        {"messages", "FILE.json", "a JSON array of {\"role\", \"content\"} objects"},
+    });
     parser.addFlag(QStringLiteral("add-generation-prompt"),
                    QStringLiteral("end with the assistant's turn opening"));
     int exitCode = 0;
@@ -204,10 +203,10 @@ std::optional<TokenizerBenchCommand> parseTokenizerBench(const QStringList &argu
         QStringLiteral("bench tokenizer"),
         QStringLiteral("Encodes a few MB of mixed-script text and prints MB/s and the "
                        "time to encode a 4,000-token prompt as JSON."));
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("folder with tokenizer.json"));
-    parser.addValueOption(QStringLiteral("megabytes"), QStringLiteral("N"),
-                          QStringLiteral("text to encode"), QStringLiteral("4"));
+    parser.addValueOptions({
+        {"model", "DIR", "folder with tokenizer.json"},
+        {"megabytes", "N", "text to encode", "4"},
+    });
     if (!parser.parse(arguments.mid(1), exitCode))
         return std::nullopt;
     parser.require(QStringLiteral("model"));
