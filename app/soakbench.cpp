@@ -19,7 +19,7 @@
 #include "app/clientoptions.h"
 #include "app/commands.h"
 #include "app/serverprocesses.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "testmodel/testmodel.h"
 #include "swarm/swarmconnection.h"
 

@@ -18,7 +18,7 @@
 #include "app/commands.h"
 #include "app/serverprocesses.h"
 #include "loader/checkpoint.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "net/tensorcodec.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"

@@ -13,7 +13,7 @@
 #include <QTime>
 
 #include "model/modelconfig.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {

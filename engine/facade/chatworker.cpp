@@ -11,7 +11,7 @@
 #include "client/swarmclient.h"
 #include "model/blockspan.h"
 #include "model/clienthead.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "tokenizer/tokenizer.h"
 

@@ -11,7 +11,7 @@
 #include "net/identity.h"
 #include "server/servernode.h"
 #include "swarm/recordboard.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 
 namespace corolla {

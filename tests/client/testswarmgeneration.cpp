@@ -9,15 +9,17 @@
 #include <ATen/ATen.h>
 
 #include "client/remoteforward.h"
+#include "client/swarmarguments.h"
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
-#include "testmodel/testmodel.h"
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
+#include "testmodel/testmodel.h"
 #include "tools/peerprocesses.h"
 
 using namespace corolla;
+using namespace corolla::swarmtest;
 
 namespace {
 
@@ -111,73 +113,6 @@ class TestSwarmGeneration : public QObject {
             file.write(
                 QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
         return path;
-    }
-
-    static QStringList generateArguments(const QString &model, int tokens)
-    {
-        return {QStringLiteral("generate"),
-                QStringLiteral("--model"),
-                model,
-                QStringLiteral("--ids"),
-                QStringLiteral("1,5,9,13"),
-                QStringLiteral("--max-new-tokens"),
-                QString::number(tokens),
-                QStringLiteral("--events")};
-    }
-
-    // The public names of the hops of a "route", "finished" or "turn" event, in order.
-    static QStringList hopNames(const nlohmann::json &event)
-    {
-        QStringList names;
-        if (event.is_object() && event.contains("hops"))
-            for (const nlohmann::json &hop : event["hops"])
-                names << QString::fromStdString(hop["name"].get<std::string>());
-        return names;
-    }
-
-    // The blocks an "error" event says no server holds.
-    static std::vector<std::int64_t> missingBlocks(const nlohmann::json &error)
-    {
-        if (!error.is_object() || !error.contains("blocks"))
-            return {};
-        return error["blocks"].get<std::vector<std::int64_t>>();
-    }
-
-    // The wire dtype is left at its default, which must be lossless.
-    static QStringList swarmArguments(const QString &peersFile)
-    {
-        return {QStringLiteral("--swarm"),
-                QStringLiteral("--static-peers"),
-                peersFile,
-                QStringLiteral("--route-timeout"),
-                QStringLiteral("10"),
-                QStringLiteral("--step-timeout"),
-                QStringLiteral("10")};
-    }
-
-    // A `corolla bootstrap` DHT node; its UDP port.
-    static quint16 startBootstrap(PeerProcesses &peers)
-    {
-        const quint16 port = freeUdpPort();
-        QProcess *node = peers.start({QStringLiteral("bootstrap"), QStringLiteral("--port"),
-                                      QString::number(port), QStringLiteral("--events")});
-        if (peers.waitForEvent(node, "listening", 30000).empty())
-            qFatal("the bootstrap node did not start:\n%s", qPrintable(peers.log(node)));
-        return port;
-    }
-
-    static QStringList dhtArguments(quint16 bootstrapPort)
-    {
-        return {QStringLiteral("--dht-bootstrap"),
-                QStringLiteral("127.0.0.1:%1").arg(bootstrapPort)};
-    }
-
-    static QStringList dhtClientArguments(quint16 bootstrapPort, int routeTimeoutS)
-    {
-        return QStringList{QStringLiteral("--swarm"), QStringLiteral("--route-timeout"),
-                           QString::number(routeTimeoutS), QStringLiteral("--step-timeout"),
-                           QStringLiteral("5")}
-               + dhtArguments(bootstrapPort);
     }
 
 private Q_SLOTS:

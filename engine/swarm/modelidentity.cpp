@@ -1,4 +1,4 @@
-#include "loader/modelidentity.h"
+#include "swarm/modelidentity.h"
 
 #include <algorithm>
 #include <cstring>
