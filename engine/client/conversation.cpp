@@ -123,6 +123,9 @@ Conversation::answer(const nlohmann::ordered_json &messages, GenerationOptions o
         reset();
         return makeError(ErrorCode::Internal, decodeError);
     }
+    // A stop requested between two steps ends the answer like a caller that stops listening.
+    if (options.stop.stop_requested())
+        listening = false;
     if (!stops.stopped() && listening) {
         auto rest = text.finish();
         std::string tail = rest ? stops.push(*rest) : std::string();

@@ -233,6 +233,9 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
     result.answer = fromStd(turn->answer);
     result.promptTokens = turn->newPromptTokens + turn->reusedTokens;
     result.generatedTokens = turn->stats.generatedTokens;
+    // Stop may land between two steps, after the last token was shown: still the user's stop.
+    if (turn->stats.stopped && stop.stop_requested())
+        result.stoppedByUser = true;
     if (sawToken) {
         result.timeToFirstTokenSeconds =
             std::chrono::duration<double>(firstToken - started).count();
