@@ -79,15 +79,15 @@ Result<void> ServerProcesses::waitForLog(QProcess *process, const QString &marke
 Result<std::vector<nlohmann::json>> ServerProcesses::waitForEvent(QProcess *process,
                                                                   std::string_view name)
 {
-    auto hasEvent = [name](const QByteArray &text) {
-        const std::vector<nlohmann::json> events = parseEvents(text.toStdString());
+    std::vector<nlohmann::json> events; // of the log as last read
+    auto hasEvent = [&events, name](const QByteArray &text) {
+        events = parseEvents(text.toStdString());
         return std::any_of(events.begin(), events.end(),
                            [name](const nlohmann::json &event) { return event["event"] == name; });
     };
-    auto log = waitUntil(process, hasEvent);
-    if (!log)
+    if (auto log = waitUntil(process, hasEvent); !log)
         return log.error();
-    return parseEvents(log->toStdString());
+    return events;
 }
 
 Result<quint16> ServerProcesses::startBootstrap()
