@@ -17,6 +17,7 @@ void addBenchModelOptions(CommandParser &parser, const QString &defaultShape,
                           QStringLiteral("llama"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype"), defaultDtype);
+    addQuantOption(parser);
 }
 
 BenchModelOptions benchModelOptions(CommandParser &parser)
@@ -26,6 +27,7 @@ BenchModelOptions benchModelOptions(CommandParser &parser)
         options.dtype = *dtype;
     else
         parser.error(QString::fromStdString(dtype.error().message));
+    options.quantization = quantOption(parser);
     options.modelDir = parser.text(QStringLiteral("model"));
     // The shape has a default: only a shape given on the command line conflicts with --model.
     if (!options.modelDir.empty() && parser.isSet(QStringLiteral("shape")))

@@ -18,12 +18,14 @@ struct BenchModelOptions {
     std::string modelDir; // empty: random weights of `spec`
     TestModelSpec spec;   // shape, family and storage dtype, with no modelDir
     at::ScalarType dtype = at::kBFloat16;
+    Quantization quantization = Quantization::None; // of the blocks' projections
 
     // The name reports give the model: its folder, or its shape.
     std::string name() const { return modelDir.empty() ? spec.shape : modelDir; }
 };
 
-// --model, --shape (default `defaultShape`), --family and --dtype (default `defaultDtype`).
+// --model, --shape (default `defaultShape`), --family, --dtype (default `defaultDtype`) and
+// --quant.
 void addBenchModelOptions(CommandParser &parser, const QString &defaultShape,
                           const QString &defaultDtype);
 // The options given; a bad value is recorded in the parser (see CommandParser::failed()).

@@ -139,6 +139,23 @@ bool CommandParser::failed() const
     return true;
 }
 
+void addQuantOption(CommandParser &parser)
+{
+    parser.addValueOption(QStringLiteral("quant"), QStringLiteral("none|int8|nf4"),
+                          QStringLiteral("block weights: as in the checkpoint (none), or packed "
+                                         "as int8 or nf4 (docs/quantization.md)"),
+                          QStringLiteral("none"));
+}
+
+Quantization quantOption(CommandParser &parser)
+{
+    auto quantization = quantizationFromName(parser.text(QStringLiteral("quant")));
+    if (quantization)
+        return *quantization;
+    parser.error(QString::fromStdString(quantization.error().message));
+    return Quantization::None;
+}
+
 int reportError(const std::string &command, const std::string &message)
 {
     std::fprintf(stderr, "corolla %s: %s\n", command.c_str(), message.c_str());

@@ -12,6 +12,8 @@
 #include <QCommandLineParser>
 #include <QStringList>
 
+#include "core/compute.h"
+
 namespace corolla {
 
 class CommandParser {
@@ -59,6 +61,11 @@ private:
     QCommandLineParser m_parser;
     QString m_error;
 };
+
+// --quant none|int8|nf4 (default none): how the blocks' projection weights are held.
+void addQuantOption(CommandParser &parser);
+// Its value; a bad one is recorded in the parser (see CommandParser::failed()).
+Quantization quantOption(CommandParser &parser);
 
 // Prints "corolla <command>: <message>" to stderr and returns 1.
 int reportError(const std::string &command, const std::string &message);

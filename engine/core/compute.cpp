@@ -23,6 +23,28 @@ std::string_view computeDtypeName(ComputeDtype dtype)
     return "fp32";
 }
 
+Result<Quantization> quantizationFromName(std::string_view name)
+{
+    if (name == "none")
+        return Quantization::None;
+    if (name == "int8")
+        return Quantization::Int8;
+    if (name == "nf4")
+        return Quantization::Nf4;
+    return makeError(ErrorCode::InvalidArgument,
+                     "unknown quantization '" + std::string(name) + "' (choose none, int8 or nf4)");
+}
+
+std::string_view quantizationName(Quantization quantization)
+{
+    switch (quantization) {
+    case Quantization::None: return "none";
+    case Quantization::Int8: return "int8";
+    case Quantization::Nf4: return "nf4";
+    }
+    return "none";
+}
+
 Result<ComputeDevice> ComputeDevice::fromName(std::string_view name)
 {
     if (name == "cpu")

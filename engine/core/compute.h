@@ -17,6 +17,16 @@ Result<ComputeDtype> computeDtypeFromName(std::string_view name);
 // "fp32" or "bf16": the name records and settings use.
 std::string_view computeDtypeName(ComputeDtype dtype);
 
+// How a block's projection weights are held: as checkpoint values in the compute dtype, or
+// packed (docs/quantization.md): int8 with one fp32 scale per output row, or NF4 codes with one
+// fp32 absmax per 64 values. Norms, biases, embeddings and the LM head are never packed.
+enum class Quantization { None, Int8, Nf4 };
+
+// "none", "int8" or "nf4"; an error naming the choices otherwise.
+Result<Quantization> quantizationFromName(std::string_view name);
+// "none", "int8" or "nf4": the name records, settings and reports use.
+std::string_view quantizationName(Quantization quantization);
+
 struct ComputeDevice {
     enum class Kind { Cpu, Cuda };
     Kind kind = Kind::Cpu;

@@ -25,15 +25,16 @@ std::string shapeText(at::IntArrayRef shape)
 } // namespace
 
 Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
-                                         std::int64_t index, at::ScalarType dtype)
+                                         std::int64_t index, at::ScalarType dtype,
+                                         Quantization quantization)
 {
     if (index < 0 || index >= config.numLayers)
         return makeError(ErrorCode::InvalidArgument, "block " + std::to_string(index)
                                                          + " does not exist; the model has "
                                                          + std::to_string(config.numLayers));
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype);
-    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype);
+    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype, quantization);
+    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype, quantization);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -53,6 +54,13 @@ Result<void> WeightReader::read(const std::string &prefix,
     for (const WeightSlot &slot : slots) {
         if (!slot.inCheckpoint)
             continue;
+        if (auto *const *linear = std::get_if<LinearWeight *>(&slot.target)) {
+            auto weight = projection(prefix, slot);
+            if (!weight)
+                return weight.error();
+            **linear = std::move(*weight);
+            continue;
+        }
         std::vector<at::Tensor> parts;
         for (const WeightSlot::Part &part : slot.parts) {
             auto tensor = require(prefix + part.name, part.shape);
@@ -60,13 +68,49 @@ Result<void> WeightReader::read(const std::string &prefix,
                 return tensor.error();
             parts.push_back(std::move(*tensor));
         }
-        *slot.target = copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
+        *std::get<at::Tensor *>(slot.target) =
+            copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
     }
     return {};
 }
 
-Result<at::Tensor> WeightReader::require(const std::string &name,
-                                         std::vector<std::int64_t> shape) const
+// The parts of a projection stacked along their rows. Both formats pack rows independently,
+// so each part is packed on its own (an error names the checkpoint tensor) and the packed
+// rows are stacked.
+Result<LinearWeight> WeightReader::projection(const std::string &prefix,
+                                              const WeightSlot &slot) const
+{
+    if (m_quantization == Quantization::None) {
+        std::vector<at::Tensor> parts;
+        for (const WeightSlot::Part &part : slot.parts) {
+            auto tensor = require(prefix + part.name, part.shape);
+            if (!tensor)
+                return tensor.error();
+            parts.push_back(std::move(*tensor));
+        }
+        return LinearWeight::dense(
+            copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts)));
+    }
+    std::vector<at::Tensor> codes, scales;
+    std::int64_t out = 0, in = 0;
+    for (const WeightSlot::Part &part : slot.parts) {
+        auto tensor = checked(prefix + part.name, part.shape);
+        if (!tensor)
+            return tensor.error();
+        auto packed = LinearWeight::quantize(*tensor, m_quantization, prefix + part.name);
+        if (!packed)
+            return packed.error();
+        out += packed->outFeatures();
+        in = packed->inFeatures();
+        codes.push_back(packed->codes());
+        scales.push_back(packed->scales());
+    }
+    return LinearWeight::packed(m_quantization, copyToWeightMemory(at::cat(codes)),
+                                copyToWeightMemory(at::cat(scales)), out, in);
+}
+
+Result<at::Tensor> WeightReader::checked(const std::string &name,
+                                         const std::vector<std::int64_t> &shape) const
 {
     auto tensor = m_source.read(name);
     if (!tensor)
@@ -75,6 +119,15 @@ Result<at::Tensor> WeightReader::require(const std::string &name,
         return makeError(ErrorCode::Format, "tensor '" + name + "' has shape "
                                                 + shapeText(tensor->sizes())
                                                 + ", config.json implies " + shapeText(shape));
+    return std::move(*tensor);
+}
+
+Result<at::Tensor> WeightReader::require(const std::string &name,
+                                         std::vector<std::int64_t> shape) const
+{
+    auto tensor = checked(name, shape);
+    if (!tensor)
+        return tensor.error();
     at::Tensor weight = tensor->to(m_dtype).contiguous();
     // Tensors made under InferenceMode can never join a backward pass; weights must.
     return weight.is_inference() ? weight.clone() : weight;
@@ -97,13 +150,16 @@ std::string WeightReader::pick(std::initializer_list<std::string> candidates) co
     return *candidates.begin();
 }
 
-std::int64_t tensorBytes(std::initializer_list<at::Tensor> tensors)
+std::int64_t weightBytes(std::initializer_list<at::Tensor> tensors,
+                         std::initializer_list<const LinearWeight *> projections)
 {
     std::int64_t total = 0;
     for (const at::Tensor &tensor : tensors) {
         if (tensor.defined())
             total += std::int64_t(tensor.nbytes());
     }
+    for (const LinearWeight *projection : projections)
+        total += projection->bytes();
     return total;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -13,6 +14,7 @@
 #include "core/result.h"
 #include "loader/tensorsource.h"
 #include "model/kvcache.h"
+#include "model/linearweight.h"
 #include "model/modelconfig.h"
 #include "model/stepcontext.h"
 
@@ -30,9 +32,11 @@ public:
     virtual std::int64_t weightBytes() const = 0;
 };
 
-// Loads block `index` of `config` from `source`, converted to `dtype` (fp32 or bf16).
+// Loads block `index` of `config` from `source`, converted to `dtype` (fp32 or bf16), its
+// projection weights packed as `quantization`.
 Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
-                                         std::int64_t index, at::ScalarType dtype);
+                                         std::int64_t index, at::ScalarType dtype,
+                                         Quantization quantization = Quantization::None);
 
 // What a family computes once per step for all blocks of a span, before the first: it fills
 // the StepContext fields the family's blocks read (Llama's rotary tables).
@@ -43,24 +47,28 @@ StepPreparation stepPreparation(const ModelConfig &config);
 // One weight of a block and where it comes from: the checkpoint tensors named (after the
 // block's prefix) with the shapes config.json implies, stacked along their first dimension
 // (q, k and v into one projection, say). A weight the config says the checkpoint lacks (the
-// biases of a model without) stays undefined.
+// biases of a model without) stays undefined. A projection's target is a LinearWeight, packed
+// as the reader's quantization; every other weight's is a tensor in the compute dtype.
 struct WeightSlot {
     struct Part {
         std::string name;
         std::vector<std::int64_t> shape;
     };
-    at::Tensor *target;
+    std::variant<at::Tensor *, LinearWeight *> target;
     std::vector<Part> parts;
     bool inCheckpoint = true;
 };
 
 // Reads named weights, checks their shapes against the config, converts them to the compute
-// dtype in memory the engine owns. Errors name the tensor and both shapes.
+// dtype (or packs projections) in memory the engine owns. Errors name the tensor and both
+// shapes.
 class WeightReader {
 public:
-    WeightReader(const TensorSource &source, at::ScalarType dtype)
+    WeightReader(const TensorSource &source, at::ScalarType dtype,
+                 Quantization quantization = Quantization::None)
         : m_source(source)
         , m_dtype(dtype)
+        , m_quantization(quantization)
     {
     }
 
@@ -73,10 +81,18 @@ public:
     std::string pick(std::initializer_list<std::string> candidates) const;
 
 private:
+    // The tensor as the checkpoint holds it, its shape checked.
+    Result<at::Tensor> checked(const std::string &name,
+                               const std::vector<std::int64_t> &shape) const;
+    Result<LinearWeight> projection(const std::string &prefix, const WeightSlot &slot) const;
+
     const TensorSource &m_source;
     at::ScalarType m_dtype;
+    Quantization m_quantization;
 };
 
-std::int64_t tensorBytes(std::initializer_list<at::Tensor> tensors);
+// Bytes of the given weights as held in memory; undefined ones count nothing.
+std::int64_t weightBytes(std::initializer_list<at::Tensor> tensors,
+                         std::initializer_list<const LinearWeight *> projections);
 
 } // namespace corolla

@@ -31,7 +31,8 @@ const char *computeDtypeName(at::ScalarType dtype)
 
 Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
                                                    const TensorSource &source, std::int64_t begin,
-                                                   std::int64_t end, at::ScalarType dtype)
+                                                   std::int64_t end, at::ScalarType dtype,
+                                                   Quantization quantization)
 {
     if (begin < 0 || end > config.numLayers || begin >= end)
         return makeError(ErrorCode::InvalidArgument,
@@ -45,11 +46,12 @@ Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
     span->m_begin = begin;
     span->m_end = end;
     span->m_dtype = dtype;
+    span->m_quantization = quantization;
     span->m_prepareStep = stepPreparation(config);
     // Not InferenceMode: weights made there could never take part in a backward pass.
     at::NoGradGuard noGrad;
     for (std::int64_t index = begin; index < end; ++index) {
-        auto block = loadBlock(config, source, index, dtype);
+        auto block = loadBlock(config, source, index, dtype, quantization);
         if (!block)
             return block.error();
         span->m_blocks.push_back(std::move(block).value());

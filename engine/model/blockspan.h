@@ -16,14 +16,17 @@ namespace corolla {
 
 class BlockSpan {
 public:
-    // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16).
+    // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16), their
+    // projections packed as `quantization`.
     static Result<std::unique_ptr<BlockSpan>> load(const ModelConfig &config,
                                                    const TensorSource &source, std::int64_t begin,
-                                                   std::int64_t end, at::ScalarType dtype);
+                                                   std::int64_t end, at::ScalarType dtype,
+                                                   Quantization quantization = Quantization::None);
 
     std::int64_t begin() const { return m_begin; }
     std::int64_t end() const { return m_end; }
     at::ScalarType dtype() const { return m_dtype; }
+    Quantization quantization() const { return m_quantization; }
     const ModelConfig &config() const { return m_config; }
     std::int64_t weightBytes() const;
 
@@ -67,6 +70,7 @@ private:
     ModelConfig m_config;
     std::int64_t m_begin = 0, m_end = 0;
     at::ScalarType m_dtype = at::kFloat;
+    Quantization m_quantization = Quantization::None;
     std::vector<std::unique_ptr<Block>> m_blocks;
     StepPreparation m_prepareStep; // the family's, see block.h
 };

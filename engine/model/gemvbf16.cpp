@@ -72,29 +72,13 @@ COROLLA_BF16_TARGET void gemvRange(const std::uint16_t *x, const std::uint16_t *
     }
 }
 
-// Splits the n output rows into about kChunksPerThread chunks per thread, of at least 64 KiB
-// of weights, which the kernel pool's threads claim one at a time: few enough that each
-// thread streams long runs of rows (64 KiB chunks measured 30% slower: the threads kept
-// trading claims and cache lines), enough that a thread that starts late leaves no long tail.
-constexpr std::int64_t kChunksPerThread = 8;
-
-template <typename RowRange>
-void forEachRowChunk(std::int64_t n, std::int64_t k, std::int64_t elementBytes, RowRange &&rows)
-{
-    const std::int64_t grain =
-        std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, k * elementBytes));
-    const int threads = kernelThreadLimit();
-    const std::int64_t chunks = std::int64_t(threads) * kChunksPerThread;
-    kernelPool().parallelFor(n, std::max(grain, (n + chunks - 1) / chunks), threads, rows);
-}
-
 template <int ROWS, int ACC>
 void gemvRows(const c10::BFloat16 *x, const c10::BFloat16 *w, std::int64_t n, std::int64_t k,
               const c10::BFloat16 *bias, c10::BFloat16 *y)
 {
     const auto *x16 = reinterpret_cast<const std::uint16_t *>(x);
     const auto *w16 = reinterpret_cast<const std::uint16_t *>(w);
-    forEachRowChunk(n, k, 2, [&](std::int64_t begin, std::int64_t end) {
+    parallelRows(n, k * 2, [&](std::int64_t begin, std::int64_t end) {
         gemvRange<ROWS, ACC>(x16, w16, n, k, bias, y, begin, end);
     });
 }
@@ -150,7 +134,7 @@ template <int ROWS, int ACC>
 void gemvRowsFp32(const float *x, const float *w, std::int64_t n, std::int64_t k, const float *bias,
                   float *y)
 {
-    forEachRowChunk(n, k, 4, [&](std::int64_t begin, std::int64_t end) {
+    parallelRows(n, k * 4, [&](std::int64_t begin, std::int64_t end) {
         gemvRangeFp32<ROWS, ACC>(x, w, n, k, bias, y, begin, end);
     });
 }

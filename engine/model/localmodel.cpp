@@ -6,8 +6,8 @@
 
 namespace corolla {
 
-Result<std::unique_ptr<LocalModel>> LocalModel::open(const std::string &directory,
-                                                     at::ScalarType dtype)
+Result<std::unique_ptr<LocalModel>>
+LocalModel::open(const std::string &directory, at::ScalarType dtype, Quantization quantization)
 {
     auto config = ModelConfig::load(directory);
     if (!config)
@@ -15,17 +15,19 @@ Result<std::unique_ptr<LocalModel>> LocalModel::open(const std::string &director
     auto checkpoint = Checkpoint::open(directory);
     if (!checkpoint)
         return checkpoint.error();
-    return fromSource(*config, **checkpoint, dtype);
+    return fromSource(*config, **checkpoint, dtype, quantization);
 }
 
-Result<std::unique_ptr<LocalModel>>
-LocalModel::fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype)
+Result<std::unique_ptr<LocalModel>> LocalModel::fromSource(const ModelConfig &config,
+                                                           const TensorSource &source,
+                                                           at::ScalarType dtype,
+                                                           Quantization quantization)
 {
     auto model = std::unique_ptr<LocalModel>(new LocalModel);
     auto head = ClientHead::load(config, source, dtype);
     if (!head)
         return head.error();
-    auto blocks = BlockSpan::load(config, source, 0, config.numLayers, dtype);
+    auto blocks = BlockSpan::load(config, source, 0, config.numLayers, dtype, quantization);
     if (!blocks)
         return blocks.error();
     model->m_head = std::move(head).value();

@@ -14,12 +14,15 @@ namespace corolla {
 
 class LocalModel {
 public:
-    // Loads config.json and the weights of `directory`.
+    // Loads config.json and the weights of `directory`; the blocks' projections are packed as
+    // `quantization` (the head stays in `dtype`).
     static Result<std::unique_ptr<LocalModel>> open(const std::string &directory,
-                                                    at::ScalarType dtype);
+                                                    at::ScalarType dtype,
+                                                    Quantization quantization = Quantization::None);
     // Builds the model from tensors already at hand (test weights, for instance).
     static Result<std::unique_ptr<LocalModel>>
-    fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype);
+    fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype,
+               Quantization quantization = Quantization::None);
 
     const ModelConfig &config() const { return m_blocks->config(); }
     const ClientHead &head() const { return *m_head; }

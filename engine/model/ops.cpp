@@ -1,12 +1,15 @@
 #include "model/ops.h"
 
 #include <cmath>
+#include <vector>
 
+#include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
+#include <ATen/ops/from_blob.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/pow.h>
@@ -16,6 +19,7 @@
 
 #include "model/decodeattention.h"
 #include "model/gemvbf16.h"
+#include "model/quantkernels.h"
 
 namespace corolla::ops {
 
@@ -42,7 +46,59 @@ bool useGemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bi
            && (type == at::kBFloat16 ? hasBf16Gemv() : hasFp32Gemv());
 }
 
+// Weight bytes per dequantized tile of a packed product: a tile stays in the core's cache
+// between its dequantization and the GEMM that reads it.
+constexpr std::int64_t kPackedTileBytes = 512 * 1024;
+
+// x [M, K] (M > kPackedGemvMaxRows) times a packed weight: tiles of rows dequantized into the
+// compute dtype, each multiplied by one thread with the GEMM.
+at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias)
+{
+    const std::int64_t n = weight.outFeatures(), k = weight.inFeatures();
+    const at::ScalarType dtype = x.scalar_type();
+    const std::int64_t elementBytes = dtype == at::kBFloat16 ? 2 : 4;
+    const std::int64_t tileRows =
+        std::min(n, std::max<std::int64_t>(16, kPackedTileBytes / (k * elementBytes) / 16 * 16));
+    const std::int64_t tiles = (n + tileRows - 1) / tileRows;
+    at::Tensor output = at::empty({x.size(0), n}, x.options());
+    at::parallel_for(0, tiles, 1, [&](std::int64_t first, std::int64_t last) {
+        std::vector<std::uint8_t> buffer(std::size_t(tileRows * k * elementBytes));
+        for (std::int64_t tile = first; tile < last; ++tile) {
+            const std::int64_t begin = tile * tileRows, rows = std::min(tileRows, n - begin);
+            weight.dequantizeRows(begin, begin + rows, dtype, buffer.data());
+            const at::Tensor dense = at::from_blob(buffer.data(), {rows, k}, x.options());
+            output.narrow(1, begin, rows)
+                .copy_(at::linear(x, dense, bias.defined() ? bias.narrow(0, begin, rows) : bias));
+        }
+    });
+    return output;
+}
+
 } // namespace
+
+at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias)
+{
+    if (weight.quantization() == Quantization::None)
+        return linear(x, weight.denseWeight(), bias);
+    const at::ScalarType dtype = x.scalar_type();
+    if (x.requires_grad() || (dtype != at::kFloat && dtype != at::kBFloat16)
+        || x.size(-1) != weight.inFeatures())
+        return at::linear(x, weight.dequantize(dtype), bias.defined() ? bias.to(dtype) : bias);
+    const at::Tensor input = x.contiguous();
+    const std::int64_t k = weight.inFeatures(), n = weight.outFeatures();
+    const std::int64_t rows = input.numel() / k;
+    auto outputShape = x.sizes().vec();
+    outputShape.back() = n;
+    const at::Tensor checkedBias = bias.defined() ? bias.to(dtype).contiguous() : bias;
+    if (rows > kPackedGemvMaxRows)
+        return packedMatmul(input.view({rows, k}), weight, checkedBias).view(outputShape);
+    at::Tensor output = at::empty(outputShape, x.options());
+    if (rows > 0)
+        gemvPacked(weight.packedView(), input.data_ptr(), rows,
+                   checkedBias.defined() ? checkedBias.data_ptr() : nullptr, output.data_ptr(),
+                   dtype);
+    return output;
+}
 
 at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
 {

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "model/linearweight.h"
 #include "model/modelconfig.h"
 #include "model/stepcontext.h"
 
@@ -17,6 +18,11 @@ inline constexpr std::int64_t kGemvMaxRows = 4;
 // and fp32 when the processor has them: they are memory-bound, and libtorch's small-batch
 // paths are not. Everything else goes to at::linear.
 at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias = {});
+
+// y = x W^T + b for a block's projection, dense (as above) or packed: products of at most
+// kPackedGemvMaxRows rows read the packed bytes (quantkernels.h); longer ones dequantize tiles
+// of rows into the compute dtype for the GEMM; with autograd, the whole weight is dequantized.
+at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias = {});
 
 // weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.
 at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps);

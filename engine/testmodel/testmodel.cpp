@@ -89,13 +89,14 @@ const std::vector<Shape> &shapes()
 
 // Small models keep a family's distinguishing features switched on, so tests exercise them:
 // llama3 rope scaling with a short original context, Mistral's sliding window, Qwen2's
-// biases and tied embeddings, BLOOM with a head count that is not a power of two.
+// biases and tied embeddings, BLOOM with a head count that is not a power of two. Their
+// projections' input widths are multiples of 64, so that they pack as nf4 too.
 Json familyDefaults(const std::string &family)
 {
     if (family == "bloom") {
         return {{"model_type", "bloom"},
                 {"architectures", {"BloomForCausalLM"}},
-                {"hidden_size", 96},
+                {"hidden_size", 192},
                 {"n_layer", 4},
                 {"n_head", 6},
                 {"vocab_size", 512},
@@ -106,7 +107,7 @@ Json familyDefaults(const std::string &family)
                 {"tie_word_embeddings", true}};
     }
     Json config = {
-        {"model_type", family},        {"hidden_size", 64},        {"intermediate_size", 160},
+        {"model_type", family},        {"hidden_size", 64},        {"intermediate_size", 192},
         {"num_hidden_layers", 4},      {"num_attention_heads", 4}, {"num_key_value_heads", 2},
         {"vocab_size", 512},           {"rms_norm_eps", 1e-6},     {"max_position_embeddings", 256},
         {"hidden_act", "silu"},        {"bos_token_id", 1},        {"eos_token_id", 2},

@@ -19,47 +19,11 @@
 #include "model/localmodel.h"
 #include "model/ops.h"
 #include "model/referencemodel.h"
+#include "model/families.h"
 #include "testmodel/testmodel.h"
 
 using namespace corolla;
-
-namespace {
-
-struct Family {
-    ModelConfig config;
-    std::map<std::string, at::Tensor> weights;
-};
-
-Family makeFamily(const std::string &family, bool postLayerNorm = false)
-{
-    TestModelSpec spec{family, "tiny", at::kFloat, 11};
-    auto text = testModelConfigJson(spec);
-    auto config = ModelConfig::parse(*text, family);
-    config->residualFromNormedInput = postLayerNorm;
-    return {*config, makeTestWeights(*config, 11, at::kFloat)};
-}
-
-at::Tensor randomHidden(std::vector<std::int64_t> shape, std::uint64_t seed)
-{
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat));
-}
-
-double maxAbsDiff(const at::Tensor &a, const at::Tensor &b)
-{
-    return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-}
-
-const char *kFamilies[] = {"llama", "mistral", "qwen2", "bloom", "bloom-post-ln"};
-
-Family familyByRow(const QString &name)
-{
-    if (name == QLatin1String("bloom-post-ln"))
-        return makeFamily("bloom", true);
-    return makeFamily(name.toStdString());
-}
-
-} // namespace
+using namespace corolla::testing;
 
 class TestBlocks : public QObject {
     Q_OBJECT
@@ -76,7 +40,7 @@ private Q_SLOTS:
     void matchesReference()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         // 20 tokens: longer than Mistral's test window of 8, so the window matters.
         const at::Tensor x = randomHidden({1, 20, f.config.hiddenSize}, 1);
@@ -101,7 +65,7 @@ private Q_SLOTS:
     void intermediatesHookReportsEveryBlock()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         const at::Tensor x = randomHidden({1, 12, f.config.hiddenSize}, 3);
         auto span = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
@@ -138,7 +102,7 @@ private Q_SLOTS:
     void logitsMatchReference()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         auto model = LocalModel::fromSource(f.config, source, at::kFloat);
         QVERIFY(model.ok());
@@ -155,7 +119,7 @@ private Q_SLOTS:
     {
         // The reference with and without Mistral's window must differ on 20 tokens, or the
         // matchesReference row for mistral would not be testing the window at all.
-        Family f = makeFamily("mistral");
+        Family f = makeFamily("mistral", 11);
         const at::Tensor x = randomHidden({20, f.config.hiddenSize}, 2);
         const at::Tensor windowed = reference::blocks(f.config, f.weights, x, 0, 1);
         f.config.slidingWindow = 0;
@@ -167,7 +131,7 @@ private Q_SLOTS:
     void prefillThenDecodeEqualsFullForward()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         auto span = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
         QVERIFY(span.ok());
@@ -199,7 +163,7 @@ private Q_SLOTS:
     void batchOfDifferentLengthsEqualsOneByOne()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         auto span = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
         QVERIFY(span.ok());
@@ -234,7 +198,7 @@ private Q_SLOTS:
     void bf16StaysCloseToFp32()
     {
         QFETCH(QString, family);
-        const Family f = familyByRow(family);
+        const Family f = familyByName(family, 11);
         const MemoryTensorSource source(f.weights);
         auto full = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
         auto half = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kBFloat16);
@@ -311,7 +275,7 @@ private Q_SLOTS:
 
     void rejectsBadInput()
     {
-        const Family f = makeFamily("llama");
+        const Family f = makeFamily("llama", 11);
         const MemoryTensorSource source(f.weights);
         auto model = LocalModel::fromSource(f.config, source, at::kFloat);
         QVERIFY(model.ok());

@@ -34,7 +34,7 @@ std::vector<double> alibiSlopes(std::int64_t heads)
 
 Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
-                                                at::ScalarType dtype)
+                                                at::ScalarType dtype, Quantization quantization)
 {
     auto block = std::make_unique<BloomBlock>();
     block->m_numHeads = config.numHeads;
@@ -45,7 +45,7 @@ Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
                           .to(at::kFloat)
                           .view({1, config.numHeads, 1, 1});
 
-    const WeightReader reader(source, dtype);
+    const WeightReader reader(source, dtype, quantization);
     const std::string local = "h." + std::to_string(index) + ".";
     const std::string prefix = reader.pick({local + "input_layernorm.weight",
                                             "transformer." + local + "input_layernorm.weight"})
@@ -123,8 +123,9 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
 std::int64_t BloomBlock::weightBytes() const
 {
-    return tensorBytes({m_inputNorm, m_inputNormBias, m_qkv, m_qkvBias, m_dense, m_denseBias,
-                        m_postNorm, m_postNormBias, m_up, m_upBias, m_down, m_downBias});
+    return corolla::weightBytes({m_inputNorm, m_inputNormBias, m_qkvBias, m_denseBias, m_postNorm,
+                                 m_postNormBias, m_upBias, m_downBias},
+                                {&m_qkv, &m_dense, &m_up, &m_down});
 }
 
 } // namespace corolla

@@ -11,7 +11,7 @@ class BloomBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype);
+                                               at::ScalarType dtype, Quantization quantization);
 
     at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
                        const StepContext &ctx) const override;
@@ -24,11 +24,15 @@ private:
     at::Tensor m_slopes; // [1, nHeads, 1, 1] fp32 ALiBi slopes
 
     at::Tensor m_inputNorm, m_inputNormBias; // [hidden]
-    at::Tensor m_qkv, m_qkvBias;             // [3 * hidden, hidden], rows ordered (head, q|k|v, d)
-    at::Tensor m_dense, m_denseBias;         // [hidden, hidden]
-    at::Tensor m_postNorm, m_postNormBias;   // [hidden]
-    at::Tensor m_up, m_upBias;               // [4 * hidden, hidden]
-    at::Tensor m_down, m_downBias;           // [hidden, 4 * hidden]
+    LinearWeight m_qkv;                      // [3 * hidden, hidden], rows ordered (head, q|k|v, d)
+    at::Tensor m_qkvBias;
+    LinearWeight m_dense; // [hidden, hidden]
+    at::Tensor m_denseBias;
+    at::Tensor m_postNorm, m_postNormBias; // [hidden]
+    LinearWeight m_up;                     // [4 * hidden, hidden]
+    at::Tensor m_upBias;
+    LinearWeight m_down; // [hidden, 4 * hidden]
+    at::Tensor m_downBias;
 };
 
 // ALiBi slopes for `heads` heads: a geometric sequence from 2^(-8/n) for the nearest power of

@@ -11,7 +11,7 @@ namespace corolla {
 
 Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
-                                                at::ScalarType dtype)
+                                                at::ScalarType dtype, Quantization quantization)
 {
     auto block = std::make_unique<LlamaBlock>();
     block->m_numHeads = config.numHeads;
@@ -45,8 +45,8 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
         {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
         {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
     };
-    if (auto read =
-            WeightReader(source, dtype).read("model.layers." + std::to_string(index) + ".", slots);
+    if (auto read = WeightReader(source, dtype, quantization)
+                        .read("model.layers." + std::to_string(index) + ".", slots);
         !read)
         return read.error();
     return std::unique_ptr<Block>(std::move(block));
@@ -107,8 +107,9 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
 std::int64_t LlamaBlock::weightBytes() const
 {
-    return tensorBytes({m_inputNorm, m_qkv, m_qkvBias, m_output, m_outputBias, m_postNorm, m_gateUp,
-                        m_gateUpBias, m_down, m_downBias});
+    return corolla::weightBytes(
+        {m_inputNorm, m_qkvBias, m_outputBias, m_postNorm, m_gateUpBias, m_downBias},
+        {&m_qkv, &m_output, &m_gateUp, &m_down});
 }
 
 } // namespace corolla

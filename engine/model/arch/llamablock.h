@@ -11,7 +11,7 @@ class LlamaBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype);
+                                               at::ScalarType dtype, Quantization quantization);
 
     // Rotary tables for the step's positions (ctx.rotaryCos, ctx.rotarySin).
     static StepPreparation stepPreparation(const ModelConfig &config);
@@ -26,14 +26,14 @@ private:
     bool m_sliding = false;
 
     at::Tensor m_inputNorm;  // [hidden]
-    at::Tensor m_qkv;        // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
+    LinearWeight m_qkv;      // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
     at::Tensor m_qkvBias;    // [(nHeads + 2 nKvHeads) * headDim] or undefined
-    at::Tensor m_output;     // [hidden, nHeads * headDim]
+    LinearWeight m_output;   // [hidden, nHeads * headDim]
     at::Tensor m_outputBias; // [hidden] or undefined
     at::Tensor m_postNorm;   // [hidden]
-    at::Tensor m_gateUp;     // [2 * intermediate, hidden]: gate, up stacked
+    LinearWeight m_gateUp;   // [2 * intermediate, hidden]: gate, up stacked
     at::Tensor m_gateUpBias; // [2 * intermediate] or undefined
-    at::Tensor m_down;       // [hidden, intermediate]
+    LinearWeight m_down;     // [hidden, intermediate]
     at::Tensor m_downBias;   // [hidden] or undefined
 };
 

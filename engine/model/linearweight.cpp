@@ -1,0 +1,216 @@
+#include "model/linearweight.h"
+
+#include <atomic>
+#include <cmath>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include "model/quantkernels.h"
+
+namespace corolla {
+
+namespace {
+
+// Rows per task when quantizing: enough work to be worth a thread hand-off.
+constexpr std::int64_t kQuantizeGrain = 16;
+
+// The index of the NF4 level nearest to `value` (ties to the lower index). The midpoints
+// between neighbouring levels give the candidate; its neighbours are compared by fp32 distance
+// too, so that a value within rounding of a midpoint gets exactly the definition's answer.
+std::uint8_t nearestNf4Level(float value)
+{
+    int candidate = 0;
+    for (int i = 0; i + 1 < int(kNf4Levels.size()); ++i)
+        candidate += value > 0.5f * (kNf4Levels[std::size_t(i)] + kNf4Levels[std::size_t(i + 1)]);
+    int best = std::max(0, candidate - 1);
+    float bestDistance = std::fabs(value - kNf4Levels[std::size_t(best)]);
+    for (int i = best + 1; i <= std::min(15, candidate + 1); ++i) {
+        const float distance = std::fabs(value - kNf4Levels[std::size_t(i)]);
+        if (distance < bestDistance) {
+            best = i;
+            bestDistance = distance;
+        }
+    }
+    return std::uint8_t(best);
+}
+
+void quantizeInt8Rows(const float *weights, std::int64_t in, std::int64_t begin, std::int64_t end,
+                      std::int8_t *codes, float *scales)
+{
+    for (std::int64_t row = begin; row < end; ++row) {
+        const float *values = weights + row * in;
+        float absmax = 0.0f;
+        for (std::int64_t j = 0; j < in; ++j)
+            absmax = std::max(absmax, std::fabs(values[j]));
+        const float scale = absmax / 127.0f;
+        scales[row] = scale;
+        std::int8_t *rowCodes = codes + row * in;
+        for (std::int64_t j = 0; j < in; ++j) {
+            // nearbyint rounds half to even in the default rounding mode.
+            const float q = scale == 0.0f ? 0.0f : std::nearbyint(values[j] / scale);
+            rowCodes[j] = std::int8_t(std::clamp(q, -127.0f, 127.0f));
+        }
+    }
+}
+
+void quantizeNf4Rows(const float *weights, std::int64_t in, std::int64_t begin, std::int64_t end,
+                     std::uint8_t *codes, float *absmaxes)
+{
+    const std::int64_t blocks = in / kNf4BlockSize;
+    for (std::int64_t row = begin; row < end; ++row) {
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const float *values = weights + row * in + b * kNf4BlockSize;
+            float absmax = 0.0f;
+            for (std::int64_t j = 0; j < kNf4BlockSize; ++j)
+                absmax = std::max(absmax, std::fabs(values[j]));
+            absmaxes[row * blocks + b] = absmax;
+            std::uint8_t *bytes = codes + row * (in / 2) + b * (kNf4BlockSize / 2);
+            constexpr std::uint8_t kZeroLevel = 7;
+            for (std::int64_t j = 0; j < kNf4BlockSize / 2; ++j) {
+                const std::uint8_t low =
+                    absmax == 0.0f ? kZeroLevel : nearestNf4Level(values[j] / absmax);
+                const std::uint8_t high =
+                    absmax == 0.0f ? kZeroLevel
+                                   : nearestNf4Level(values[j + kNf4BlockSize / 2] / absmax);
+                bytes[j] = std::uint8_t(low | (high << 4));
+            }
+        }
+    }
+}
+
+std::string shapeText(std::int64_t out, std::int64_t in)
+{
+    return "[" + std::to_string(out) + ", " + std::to_string(in) + "]";
+}
+
+} // namespace
+
+LinearWeight LinearWeight::dense(at::Tensor weight)
+{
+    LinearWeight result;
+    if (weight.defined() && weight.dim() == 2) {
+        result.m_out = weight.size(0);
+        result.m_in = weight.size(1);
+    }
+    result.m_dense = std::move(weight);
+    return result;
+}
+
+Result<LinearWeight> LinearWeight::quantize(const at::Tensor &weight, Quantization quantization,
+                                            const std::string &name)
+{
+    if (quantization == Quantization::None || weight.dim() != 2)
+        return makeError(ErrorCode::Internal, "cannot pack '" + name + "' as "
+                                                  + std::string(quantizationName(quantization)));
+    const std::int64_t out = weight.size(0), in = weight.size(1);
+    if (quantization == Quantization::Nf4 && in % kNf4BlockSize != 0)
+        return makeError(ErrorCode::Format, "tensor '" + name + "' has shape " + shapeText(out, in)
+                                                + ": nf4 packs rows in blocks of 64 values, and "
+                                                + std::to_string(in)
+                                                + " is not a multiple of 64 (use --quant int8)");
+    const at::Tensor values = weight.to(at::kFloat).contiguous();
+    const float *data = values.data_ptr<float>();
+
+    std::atomic<std::int64_t> nonFinite{-1};
+    at::parallel_for(0, out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin * in; i < end * in; ++i) {
+            if (!std::isfinite(data[i])) {
+                nonFinite = i;
+                return;
+            }
+        }
+    });
+    if (const std::int64_t at = nonFinite.load(); at >= 0)
+        return makeError(ErrorCode::Format, "tensor '" + name + "' holds a non-finite value at row "
+                                                + std::to_string(at / in) + ", column "
+                                                + std::to_string(at % in)
+                                                + "; it cannot be quantized");
+
+    const bool int8 = quantization == Quantization::Int8;
+    at::Tensor codes = at::empty(int8 ? at::IntArrayRef{out, in} : at::IntArrayRef{out, in / 2},
+                                 int8 ? at::kChar : at::kByte);
+    at::Tensor scales = at::empty(
+        int8 ? at::IntArrayRef{out} : at::IntArrayRef{out, in / kNf4BlockSize}, at::kFloat);
+    at::parallel_for(0, out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {
+        if (int8)
+            quantizeInt8Rows(data, in, begin, end, codes.data_ptr<std::int8_t>(),
+                             scales.data_ptr<float>());
+        else
+            quantizeNf4Rows(data, in, begin, end, codes.data_ptr<std::uint8_t>(),
+                            scales.data_ptr<float>());
+    });
+    return packed(quantization, std::move(codes), std::move(scales), out, in);
+}
+
+Result<LinearWeight> LinearWeight::packed(Quantization quantization, at::Tensor codes,
+                                          at::Tensor scales, std::int64_t out, std::int64_t in)
+{
+    const bool int8 = quantization == Quantization::Int8;
+    const std::vector<std::int64_t> codeShape =
+        int8 ? std::vector<std::int64_t>{out, in} : std::vector<std::int64_t>{out, in / 2};
+    const std::vector<std::int64_t> scaleShape =
+        int8 ? std::vector<std::int64_t>{out} : std::vector<std::int64_t>{out, in / kNf4BlockSize};
+    const bool shapesFit =
+        quantization != Quantization::None && out > 0 && in > 0 && (int8 || in % kNf4BlockSize == 0)
+        && codes.defined() && scales.defined()
+        && codes.scalar_type() == (int8 ? at::kChar : at::kByte) && codes.is_contiguous()
+        && codes.sizes() == at::IntArrayRef(codeShape) && scales.scalar_type() == at::kFloat
+        && scales.is_contiguous() && scales.sizes() == at::IntArrayRef(scaleShape);
+    if (!shapesFit)
+        return makeError(ErrorCode::Format, "packed " + std::string(quantizationName(quantization))
+                                                + " tensors do not fit a weight of shape "
+                                                + shapeText(out, in));
+    LinearWeight result;
+    result.m_quantization = quantization;
+    result.m_out = out;
+    result.m_in = in;
+    result.m_codes = std::move(codes);
+    result.m_scales = std::move(scales);
+    return result;
+}
+
+at::Tensor LinearWeight::dequantize(at::ScalarType dtype) const
+{
+    if (m_quantization == Quantization::None)
+        return m_dense.to(dtype);
+    at::Tensor result = at::empty({m_out, m_in}, dtype);
+    const std::int64_t elementBytes = dtype == at::kBFloat16 ? 2 : 4;
+    at::parallel_for(0, m_out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {
+        dequantizeRows(begin, end, dtype,
+                       static_cast<std::uint8_t *>(result.data_ptr())
+                           + begin * m_in * elementBytes);
+    });
+    return result;
+}
+
+void LinearWeight::dequantizeRows(std::int64_t begin, std::int64_t end, at::ScalarType dtype,
+                                  void *out) const
+{
+    dequantizePackedRows(packedView(), begin, end, dtype, out);
+}
+
+PackedView LinearWeight::packedView() const
+{
+    return {m_quantization, m_codes.data_ptr(), m_scales.data_ptr<float>(), m_out, m_in};
+}
+
+std::int64_t LinearWeight::bytes() const
+{
+    if (m_quantization == Quantization::None)
+        return m_dense.defined() ? std::int64_t(m_dense.nbytes()) : 0;
+    return std::int64_t(m_codes.nbytes() + m_scales.nbytes());
+}
+
+std::int64_t packedWeightBytes(Quantization quantization, std::int64_t out, std::int64_t in,
+                               std::int64_t denseElementBytes)
+{
+    switch (quantization) {
+    case Quantization::None: return out * in * denseElementBytes;
+    case Quantization::Int8: return out * in + out * 4;
+    case Quantization::Nf4: return out * in / 2 + out * (in / kNf4BlockSize) * 4;
+    }
+    return out * in * denseElementBytes;
+}
+
+} // namespace corolla

@@ -1,0 +1,433 @@
+#include "model/quantkernels.h"
+
+// The AVX-512 kernels need GCC or Clang on x86-64 (target attributes, intrinsics).
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define COROLLA_HAVE_PACKED_AVX512 1
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <c10/util/BFloat16.h>
+
+#include "model/kernelthreads.h"
+#include "model/linearweight.h"
+
+namespace corolla {
+
+namespace {
+
+float toFloat(const void *values, std::int64_t i, at::ScalarType dtype)
+{
+    return dtype == at::kBFloat16 ? float(static_cast<const c10::BFloat16 *>(values)[i])
+                                  : static_cast<const float *>(values)[i];
+}
+
+// Rounds to nearest even, flushing subnormal values to zero as the AVX-512 bf16 instructions
+// do, so that both paths give the same weights.
+c10::BFloat16 toBf16(float value)
+{
+    return std::fpclassify(value) == FP_SUBNORMAL ? c10::BFloat16(std::copysign(0.0f, value))
+                                                  : c10::BFloat16(value);
+}
+
+void store(void *values, std::int64_t i, float value, at::ScalarType dtype)
+{
+    if (dtype == at::kBFloat16)
+        static_cast<c10::BFloat16 *>(values)[i] = toBf16(value);
+    else
+        static_cast<float *>(values)[i] = value;
+}
+
+// Row `row` of an int8 weight as integers, or of an nf4 weight as its values in `dtype`
+// (widened back to float), into `out` [k].
+void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, float *out)
+{
+    if (w.quantization == Quantization::Int8) {
+        const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * w.k;
+        for (std::int64_t i = 0; i < w.k; ++i)
+            out[i] = float(codes[i]);
+        return;
+    }
+    const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (w.k / 2);
+    const float *absmax = w.scales + row * (w.k / kNf4BlockSize);
+    for (std::int64_t block = 0; block < w.k / kNf4BlockSize; ++block) {
+        float *values = out + block * kNf4BlockSize;
+        const std::uint8_t *bytes = codes + block * (kNf4BlockSize / 2);
+        for (std::int64_t j = 0; j < kNf4BlockSize / 2; ++j) {
+            values[j] = kNf4Levels[bytes[j] & 15] * absmax[block];
+            values[j + kNf4BlockSize / 2] = kNf4Levels[bytes[j] >> 4] * absmax[block];
+        }
+    }
+    if (dtype == at::kBFloat16) {
+        for (std::int64_t i = 0; i < w.k; ++i)
+            out[i] = float(toBf16(out[i]));
+    }
+}
+
+#ifdef COROLLA_HAVE_PACKED_AVX512
+
+#define COROLLA_PACKED_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+// NF4 level table for one block: the 16 levels times its absmax, in fp32 lanes 0-15.
+COROLLA_PACKED_TARGET inline __m512 nf4Table(float absmax)
+{
+    return _mm512_mul_ps(_mm512_loadu_ps(kNf4Levels.data()), _mm512_set1_ps(absmax));
+}
+
+// The same table rounded to bf16 twice over: words 0-15 and 16-31 both hold it, so that a
+// word index of which only bits 0-3 are the code (bit 4 belongs to the other nibble) finds it.
+COROLLA_PACKED_TARGET inline __m512i nf4TableBf16(float absmax)
+{
+    const __m512 table = nf4Table(absmax);
+    return (__m512i)_mm512_cvtne2ps_pbh(table, table);
+}
+
+// 16 int8 codes from `codes`, the first `count` of them (the rest zero), as fp32.
+COROLLA_PACKED_TARGET inline __m512 int8Quarter(const std::int8_t *codes, std::int64_t count = 16)
+{
+    const __m128i bytes = count >= 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes))
+                                      : _mm_maskz_loadu_epi8(__mmask16((1u << count) - 1), codes);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
+}
+
+// Output rows [begin, end) for ROWS bf16 inputs, nf4 weights: per block, the bf16 table
+// looks up 32 weights per permute and vdpbf16ps multiplies them pairwise into fp32 lanes.
+template <int ROWS>
+COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t *x,
+                                        const c10::BFloat16 *bias, c10::BFloat16 *y,
+                                        std::int64_t begin, std::int64_t end)
+{
+    const std::int64_t k = w.k, blocks = k / kNf4BlockSize;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
+        const float *absmax = w.scales + row * blocks;
+        __m512 acc[ROWS][2];
+        for (int r = 0; r < ROWS; ++r)
+            acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const __m512i table = nf4TableBf16(absmax[b]);
+            const __m512i index = _mm512_cvtepu8_epi16(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + b * 32)));
+            const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(index, table);
+            const __m512bh high =
+                (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(index, 4), table);
+#pragma GCC unroll 8
+            for (int r = 0; r < ROWS; ++r) {
+                const std::uint16_t *input = x + r * k + b * kNf4BlockSize;
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], low, (__m512bh)_mm512_loadu_si512(input));
+                acc[r][1] =
+                    _mm512_dpbf16_ps(acc[r][1], high, (__m512bh)_mm512_loadu_si512(input + 32));
+            }
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            float value = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+            if (bias)
+                value += float(bias[row]);
+            y[r * w.n + row] = c10::BFloat16(value);
+        }
+    }
+}
+
+// The same for fp32 inputs: the fp32 table, 16 weights per permute, fused multiply-adds.
+template <int ROWS>
+COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, const float *bias,
+                                        float *y, std::int64_t begin, std::int64_t end)
+{
+    constexpr int kAcc = ROWS <= 2 ? 2 : 1;
+    const std::int64_t k = w.k, blocks = k / kNf4BlockSize;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
+        const float *absmax = w.scales + row * blocks;
+        __m512 acc[ROWS][kAcc];
+        for (int r = 0; r < ROWS; ++r) {
+            for (int a = 0; a < kAcc; ++a)
+                acc[r][a] = _mm512_setzero_ps();
+        }
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const __m512 table = nf4Table(absmax[b]);
+            const __m512i first = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + b * 32)));
+            const __m512i second = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + b * 32 + 16)));
+            // vpermps reads index bits 0-3: the low nibble; shifted, the high one.
+            const __m512 weights[4] = {
+                _mm512_permutexvar_ps(first, table),
+                _mm512_permutexvar_ps(second, table),
+                _mm512_permutexvar_ps(_mm512_srli_epi32(first, 4), table),
+                _mm512_permutexvar_ps(_mm512_srli_epi32(second, 4), table),
+            };
+#pragma GCC unroll 8
+            for (int r = 0; r < ROWS; ++r) {
+                const float *input = x + r * k + b * kNf4BlockSize;
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; ++q)
+                    acc[r][q % kAcc] = _mm512_fmadd_ps(weights[q], _mm512_loadu_ps(input + 16 * q),
+                                                       acc[r][q % kAcc]);
+            }
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            __m512 sum = acc[r][0];
+            for (int a = 1; a < kAcc; ++a)
+                sum = _mm512_add_ps(sum, acc[r][a]);
+            y[r * w.n + row] = _mm512_reduce_add_ps(sum) + (bias ? bias[row] : 0.0f);
+        }
+    }
+}
+
+// Output rows [begin, end) for ROWS bf16 inputs, int8 weights: the integer codes are exact in
+// bf16, so vdpbf16ps forms exact products; the row's scale multiplies the sum.
+template <int ROWS>
+COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_t *x,
+                                         const c10::BFloat16 *bias, c10::BFloat16 *y,
+                                         std::int64_t begin, std::int64_t end)
+{
+    const std::int64_t k = w.k, mainEnd = k - k % 32;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
+        __m512 acc[ROWS][2];
+        for (int r = 0; r < ROWS; ++r)
+            acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        std::int64_t i = 0;
+        for (; i + 64 <= mainEnd; i += 64) {
+            const __m512bh first =
+                _mm512_cvtne2ps_pbh(int8Quarter(codes + i + 16), int8Quarter(codes + i));
+            const __m512bh second =
+                _mm512_cvtne2ps_pbh(int8Quarter(codes + i + 48), int8Quarter(codes + i + 32));
+#pragma GCC unroll 8
+            for (int r = 0; r < ROWS; ++r) {
+                const std::uint16_t *input = x + r * k + i;
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], first, (__m512bh)_mm512_loadu_si512(input));
+                acc[r][1] =
+                    _mm512_dpbf16_ps(acc[r][1], second, (__m512bh)_mm512_loadu_si512(input + 32));
+            }
+        }
+        for (; i < k; i += 32) {
+            const std::int64_t count = std::min<std::int64_t>(32, k - i);
+            const std::int64_t firstCount = std::min<std::int64_t>(16, count);
+            const __m512 high =
+                count > 16 ? int8Quarter(codes + i + 16, count - 16) : _mm512_setzero_ps();
+            const __m512bh weights = _mm512_cvtne2ps_pbh(high, int8Quarter(codes + i, firstCount));
+            const __mmask32 mask = count >= 32 ? __mmask32(~0u) : __mmask32((1u << count) - 1);
+            for (int r = 0; r < ROWS; ++r)
+                acc[r][0] = _mm512_dpbf16_ps(
+                    acc[r][0], weights, (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + i));
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            float value = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1])) * w.scales[row];
+            if (bias)
+                value += float(bias[row]);
+            y[r * w.n + row] = c10::BFloat16(value);
+        }
+    }
+}
+
+// The same for fp32 inputs with fused multiply-adds.
+template <int ROWS>
+COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, const float *bias,
+                                         float *y, std::int64_t begin, std::int64_t end)
+{
+    constexpr int kAcc = ROWS <= 2 ? 2 : 1;
+    const std::int64_t k = w.k;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
+        __m512 acc[ROWS][kAcc];
+        for (int r = 0; r < ROWS; ++r) {
+            for (int a = 0; a < kAcc; ++a)
+                acc[r][a] = _mm512_setzero_ps();
+        }
+        std::int64_t i = 0;
+        for (; i + 32 <= k; i += 32) {
+            const __m512 first = int8Quarter(codes + i), second = int8Quarter(codes + i + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < ROWS; ++r) {
+                acc[r][0] = _mm512_fmadd_ps(first, _mm512_loadu_ps(x + r * k + i), acc[r][0]);
+                acc[r][kAcc - 1] =
+                    _mm512_fmadd_ps(second, _mm512_loadu_ps(x + r * k + i + 16), acc[r][kAcc - 1]);
+            }
+        }
+        for (; i < k; i += 16) {
+            const std::int64_t count = std::min<std::int64_t>(16, k - i);
+            const __mmask16 mask = __mmask16((1u << count) - 1);
+            const __m512 weights = int8Quarter(codes + i, count);
+            for (int r = 0; r < ROWS; ++r)
+                acc[r][0] =
+                    _mm512_fmadd_ps(weights, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
+        }
+        for (int r = 0; r < ROWS; ++r) {
+            __m512 sum = acc[r][0];
+            for (int a = 1; a < kAcc; ++a)
+                sum = _mm512_add_ps(sum, acc[r][a]);
+            y[r * w.n + row] =
+                _mm512_reduce_add_ps(sum) * w.scales[row] + (bias ? bias[row] : 0.0f);
+        }
+    }
+}
+
+template <int ROWS>
+void gemvAvx512Rows(const PackedView &w, const void *x, const void *bias, void *y,
+                    at::ScalarType dtype)
+{
+    const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
+    parallelRows(w.n, rowBytes, [&](std::int64_t begin, std::int64_t end) {
+        const bool bf16 = dtype == at::kBFloat16;
+        const auto *x16 = static_cast<const std::uint16_t *>(x);
+        const auto *bias16 = static_cast<const c10::BFloat16 *>(bias);
+        auto *y16 = static_cast<c10::BFloat16 *>(y);
+        const auto *x32 = static_cast<const float *>(x);
+        const auto *bias32 = static_cast<const float *>(bias);
+        auto *y32 = static_cast<float *>(y);
+        if (w.quantization == Quantization::Nf4) {
+            if (bf16)
+                nf4RangeBf16<ROWS>(w, x16, bias16, y16, begin, end);
+            else
+                nf4RangeFp32<ROWS>(w, x32, bias32, y32, begin, end);
+        } else {
+            if (bf16)
+                int8RangeBf16<ROWS>(w, x16, bias16, y16, begin, end);
+            else
+                int8RangeFp32<ROWS>(w, x32, bias32, y32, begin, end);
+        }
+    });
+}
+
+COROLLA_PACKED_TARGET void dequantizeAvx512(const PackedView &w, std::int64_t begin,
+                                            std::int64_t end, at::ScalarType dtype, void *out)
+{
+    const std::int64_t k = w.k;
+    const bool bf16 = dtype == at::kBFloat16;
+    for (std::int64_t row = begin; row < end; ++row) {
+        const std::int64_t offset = (row - begin) * k;
+        if (w.quantization == Quantization::Nf4) {
+            const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
+            const float *absmax = w.scales + row * (k / kNf4BlockSize);
+            for (std::int64_t b = 0; b < k / kNf4BlockSize; ++b) {
+                if (bf16) {
+                    auto *target = static_cast<std::uint16_t *>(out) + offset + b * 64;
+                    const __m512i table = nf4TableBf16(absmax[b]);
+                    const __m512i index = _mm512_cvtepu8_epi16(
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + b * 32)));
+                    _mm512_storeu_si512(target, _mm512_permutexvar_epi16(index, table));
+                    _mm512_storeu_si512(
+                        target + 32, _mm512_permutexvar_epi16(_mm512_srli_epi16(index, 4), table));
+                } else {
+                    float *target = static_cast<float *>(out) + offset + b * 64;
+                    const __m512 table = nf4Table(absmax[b]);
+                    for (int half = 0; half < 2; ++half) {
+                        const __m512i index = _mm512_cvtepu8_epi32(_mm_loadu_si128(
+                            reinterpret_cast<const __m128i *>(codes + b * 32 + 16 * half)));
+                        _mm512_storeu_ps(target + 16 * half, _mm512_permutexvar_ps(index, table));
+                        _mm512_storeu_ps(target + 32 + 16 * half,
+                                         _mm512_permutexvar_ps(_mm512_srli_epi32(index, 4), table));
+                    }
+                }
+            }
+            continue;
+        }
+        const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
+        const __m512 scale = _mm512_set1_ps(w.scales[row]);
+        for (std::int64_t i = 0; i < k; i += 16) {
+            const std::int64_t count = std::min<std::int64_t>(16, k - i);
+            const __mmask16 mask = __mmask16((1u << count) - 1);
+            const __m512 values = _mm512_mul_ps(int8Quarter(codes + i, count), scale);
+            if (bf16)
+                _mm256_mask_storeu_epi16(static_cast<std::uint16_t *>(out) + offset + i, mask,
+                                         (__m256i)_mm512_cvtneps_pbh(values));
+            else
+                _mm512_mask_storeu_ps(static_cast<float *>(out) + offset + i, mask, values);
+        }
+    }
+}
+
+#endif
+
+} // namespace
+
+// The portable product: one unpacked weight row at a time against every input row.
+void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, const void *bias,
+                        void *y, at::ScalarType dtype)
+{
+    std::vector<float> inputs(std::size_t(rows * w.k));
+    for (std::int64_t i = 0; i < rows * w.k; ++i)
+        inputs[std::size_t(i)] = toFloat(x, i, dtype);
+    const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
+    parallelKernel(w.n, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, rowBytes)),
+                   [&](std::int64_t begin, std::int64_t end) {
+                       std::vector<float> weights(std::size_t(w.k));
+                       for (std::int64_t row = begin; row < end; ++row) {
+                           unpackRow(w, row, dtype, weights.data());
+                           const float scale =
+                               w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
+                           for (std::int64_t r = 0; r < rows; ++r) {
+                               const float *input = inputs.data() + r * w.k;
+                               float sum = 0;
+                               for (std::int64_t i = 0; i < w.k; ++i)
+                                   sum += weights[std::size_t(i)] * input[i];
+                               sum *= scale;
+                               if (bias)
+                                   sum += toFloat(bias, row, dtype);
+                               store(y, r * w.n + row, sum, dtype);
+                           }
+                       }
+                   });
+}
+
+void dequantizePackedRowsPortable(const PackedView &w, std::int64_t begin, std::int64_t end,
+                                  at::ScalarType dtype, void *out)
+{
+    std::vector<float> values(std::size_t(w.k));
+    for (std::int64_t row = begin; row < end; ++row) {
+        unpackRow(w, row, at::kFloat, values.data());
+        const float scale = w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
+        for (std::int64_t i = 0; i < w.k; ++i)
+            store(out, (row - begin) * w.k + i, values[std::size_t(i)] * scale, dtype);
+    }
+}
+
+bool hasPackedAvx512()
+{
+#ifdef COROLLA_HAVE_PACKED_AVX512
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+               && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
+                void *y, at::ScalarType dtype)
+{
+#ifdef COROLLA_HAVE_PACKED_AVX512
+    if (hasPackedAvx512()) {
+        switch (rows) {
+        case 1: gemvAvx512Rows<1>(weight, x, bias, y, dtype); return;
+        case 2: gemvAvx512Rows<2>(weight, x, bias, y, dtype); return;
+        case 3: gemvAvx512Rows<3>(weight, x, bias, y, dtype); return;
+        case 4: gemvAvx512Rows<4>(weight, x, bias, y, dtype); return;
+        case 5: gemvAvx512Rows<5>(weight, x, bias, y, dtype); return;
+        case 6: gemvAvx512Rows<6>(weight, x, bias, y, dtype); return;
+        case 7: gemvAvx512Rows<7>(weight, x, bias, y, dtype); return;
+        default: gemvAvx512Rows<8>(weight, x, bias, y, dtype); return;
+        }
+    }
+#endif
+    gemvPackedPortable(weight, x, rows, bias, y, dtype);
+}
+
+void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,
+                          at::ScalarType dtype, void *out)
+{
+#ifdef COROLLA_HAVE_PACKED_AVX512
+    if (hasPackedAvx512())
+        return dequantizeAvx512(weight, begin, end, dtype, out);
+#endif
+    dequantizePackedRowsPortable(weight, begin, end, dtype, out);
+}
+
+} // namespace corolla

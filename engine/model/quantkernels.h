@@ -1,0 +1,48 @@
+#pragma once
+// Kernels on packed weights (formats in linearweight.h): the matrix-vector products of
+// decoding, which read the packed bytes once per token, and the dequantization of row tiles
+// that prefill multiplies with the fast GEMM. AVX-512 where the processor has AVX512F, BW and
+// BF16; a portable loop elsewhere, with the same results up to the order of the fp32 sums.
+// Thread: any caller; the products fan out over the kernel pool (kernelthreads.h).
+
+#include <cstdint>
+
+#include <c10/core/ScalarType.h>
+
+#include "core/compute.h"
+
+namespace corolla {
+
+// Products with at most this many input rows go to gemvPacked.
+inline constexpr std::int64_t kPackedGemvMaxRows = 8;
+
+// A packed weight [n, k] without ownership.
+struct PackedView {
+    Quantization quantization = Quantization::Int8;
+    const void *codes = nullptr;   // int8 [n, k] or uint8 [n, k / 2]
+    const float *scales = nullptr; // [n] or [n, k / 64]
+    std::int64_t n = 0, k = 0;
+};
+
+// Whether the AVX-512 kernels run here (otherwise the portable ones do).
+bool hasPackedAvx512();
+
+// y[r, j] = sum_i x[r, i] * W[j, i] + bias[j] for r < rows, W the dequantized weight, summed in
+// fp32. x [rows, k], y [rows, n] and bias [n] (may be null) are contiguous, all in `dtype`
+// (fp32 or bf16); 1 <= rows <= kPackedGemvMaxRows.
+void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
+                void *y, at::ScalarType dtype);
+
+// Rows [begin, end) of the dequantized weight into `out`, contiguous, in `dtype` (fp32 or
+// bf16: the fp32 values rounded to nearest even). Runs on the calling thread.
+void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,
+                          at::ScalarType dtype, void *out);
+
+// The portable loops behind both where AVX-512 is missing; public so that tests check them on
+// every machine.
+void gemvPackedPortable(const PackedView &weight, const void *x, std::int64_t rows,
+                        const void *bias, void *y, at::ScalarType dtype);
+void dequantizePackedRowsPortable(const PackedView &weight, std::int64_t begin, std::int64_t end,
+                                  at::ScalarType dtype, void *out);
+
+} // namespace corolla
