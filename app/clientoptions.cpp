@@ -94,9 +94,13 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
     if (!dtype)
         return dtype.error();
     options.dtype = *dtype;
+    options.quantization = quantOption(parser);
     options.swarm = parser.isSet(QStringLiteral("swarm"));
     if (!options.swarm)
         return options;
+    if (options.quantization != Quantization::None)
+        parser.error(QStringLiteral("--quant packs the blocks of a model on this machine; with "
+                                    "--swarm the servers hold the blocks (corolla serve --quant)"));
     auto sessionOptions = remoteSessionOptions(parser, options.dtype);
     if (!sessionOptions)
         return sessionOptions.error();
@@ -116,6 +120,7 @@ void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
                           QStringLiteral("checkpoint folder"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), defaultDtype);
+    addQuantOption(parser);
     addSwarmClientOptions(parser);
 }
 
@@ -139,7 +144,7 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(const ClientModelOption
     const std::string &directory = options.modelDir;
     auto backend = std::make_unique<ModelBackend>();
     if (!options.swarm) {
-        auto local = LocalModel::open(directory, options.dtype);
+        auto local = LocalModel::open(directory, options.dtype, options.quantization);
         if (!local)
             return local.error();
         backend->m_local = std::move(*local);

@@ -38,11 +38,13 @@ Result<proto::Codec> wireCodec(CommandParser &parser, at::ScalarType computeDtyp
 struct ClientModelOptions {
     std::string modelDir;
     at::ScalarType dtype = at::kFloat;
+    Quantization quantization = Quantization::None; // of a local model's blocks
     bool swarm = false;
     SwarmConnection connection;          // with swarm
     RemoteSessionOptions sessionOptions; // with swarm
 };
-// --model, --dtype (default `defaultDtype`), --swarm and its options.
+// --model, --dtype (default `defaultDtype`), --quant (local models only), --swarm and its
+// options.
 void addClientModelOptions(CommandParser &parser, const QString &defaultDtype);
 // The options given, once the command's own values are read (their errors recorded in the
 // parser); nullopt with the exit code after a usage error (2) or a static peers file that

@@ -19,21 +19,25 @@ namespace corolla {
 
 namespace {
 
-// --model and --dtype, shared by the commands that run a local model.
+// --model, --dtype and --quant, shared by the commands that run a local model.
 void addModelOptions(CommandParser &parser)
 {
     parser.addValueOptions({
         {"model", "DIR", "checkpoint folder"},
         {"dtype", "fp32|bf16", "compute dtype: fp32 or bf16", "fp32"},
     });
+    addQuantOption(parser);
 }
 
-Result<std::unique_ptr<LocalModel>> openModel(const CommandParser &parser)
+Result<std::unique_ptr<LocalModel>> openModel(CommandParser &parser)
 {
     auto dtype = parseComputeDtype(parser.text(QStringLiteral("dtype")));
     if (!dtype)
         return dtype.error();
-    return LocalModel::open(parser.text(QStringLiteral("model")), *dtype);
+    auto quantization = quantizationFromName(parser.text(QStringLiteral("quant")));
+    if (!quantization)
+        return quantization.error();
+    return LocalModel::open(parser.text(QStringLiteral("model")), *dtype, *quantization);
 }
 
 } // namespace

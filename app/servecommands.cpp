@@ -96,6 +96,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
         {"rebalance-period", "SECONDS", "with --blocks auto, check this often whether to move",
          "120"},
     });
+    addQuantOption(parser);
     addRegistryOptions(parser);
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
@@ -110,6 +111,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
         options.dtype = *dtype;
     else
         parser.error(QString::fromStdString(dtype.error().message));
+    options.quantization = quantOption(parser);
     options.port = quint16(parser.integer(QStringLiteral("port"), 0, 65535));
     options.listenAddress = parser.value(QStringLiteral("listen"));
     for (const QString &address : parser.values(QStringLiteral("announce-address")))
@@ -244,15 +246,19 @@ int runSwarm(const QStringList &arguments)
         return 0;
     }
     std::printf("model %s, %lld blocks\n", model->id.c_str(), static_cast<long long>(numBlocks));
-    std::printf("%-12s %-16s %-9s %-8s %12s %10s  %s\n", "peer", "name", "blocks", "state",
-                "throughput", "cache", "addresses");
+    std::printf("%-12s %-16s %-9s %-8s %-8s %12s %10s  %s\n", "peer", "name", "blocks", "state",
+                "weights", "throughput", "cache", "addresses");
     for (const proto::ServerRecord &record : state.records(model->id)) {
         const std::string blocks =
             std::to_string(record.start()) + ":" + std::to_string(record.end());
-        std::printf("%-12s %-16.16s %-9s %-8s %12.1f %10lld  %s\n",
+        // Unpacked blocks are in the compute dtype; packed ones name their format.
+        const std::string weights = record.quantization().empty() || record.quantization() == "none"
+                                        ? record.dtype()
+                                        : record.quantization();
+        std::printf("%-12s %-16.16s %-9s %-8s %-8.8s %12.1f %10lld  %s\n",
                     shortPeerId(record.peer_id()).c_str(), record.public_name().c_str(),
-                    blocks.c_str(), serverStateName(record.state()), record.throughput(),
-                    static_cast<long long>(record.cache_tokens_left()),
+                    blocks.c_str(), serverStateName(record.state()), weights.c_str(),
+                    record.throughput(), static_cast<long long>(record.cache_tokens_left()),
                     record.addresses_size() ? record.addresses(0).c_str() : "");
     }
     const std::vector<double> coverage = state.blockThroughput(model->id, numBlocks);

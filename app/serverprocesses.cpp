@@ -105,7 +105,8 @@ Result<quint16> ServerProcesses::startBootstrap()
 }
 
 Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_t begin,
-                                           std::int64_t end, const std::string &dtype, int delayMs,
+                                           std::int64_t end, const std::string &dtype,
+                                           Quantization quantization, int delayMs,
                                            const QString &relayProgram,
                                            const QStringList &extraArguments)
 {
@@ -118,6 +119,8 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
                           QStringLiteral("%1:%2").arg(begin).arg(end),
                           QStringLiteral("--dtype"),
                           QString::fromStdString(dtype),
+                          QStringLiteral("--quant"),
+                          QString::fromLatin1(quantizationName(quantization)),
                           QStringLiteral("--listen"),
                           QStringLiteral("127.0.0.1"),
                           QStringLiteral("--public-name"),

@@ -15,6 +15,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include "core/compute.h"
 #include "core/result.h"
 
 namespace corolla {
@@ -30,13 +31,14 @@ public:
     ServerProcesses();
     ~ServerProcesses(); // kills what is still running
 
-    // Starts a server of blocks [begin, end) of `model`; with delayMs > 0 behind a relay
+    // Starts a server of blocks [begin, end) of `model` computing in `dtype`, its weights
+    // packed as `quantization`; with delayMs > 0 behind a relay
     // (`relayProgram`) that delays each direction by delayMs. Without `extraArguments` it
     // finds no peers (clients are told where it is); with them, say --dht-bootstrap, it
     // joins that swarm. Waits until it serves.
     Result<LocalServer> start(const std::string &model, std::int64_t begin, std::int64_t end,
-                              const std::string &dtype, int delayMs, const QString &relayProgram,
-                              const QStringList &extraArguments = {});
+                              const std::string &dtype, Quantization quantization, int delayMs,
+                              const QString &relayProgram, const QStringList &extraArguments = {});
     // Starts `corolla bootstrap` on a free UDP port of 127.0.0.1; that port.
     Result<quint16> startBootstrap();
 

@@ -264,7 +264,7 @@ int execute(const SoakBenchCommand &command)
     std::vector<SoakServer> servers{{0, half}, {0, half}, {half, numBlocks}, {half, numBlocks}};
     auto startServer = [&](SoakServer &server) -> Result<void> {
         auto started = processes.start(modelDir, server.begin, server.end, computeDtypeName(dtype),
-                                       0, {}, dht);
+                                       Quantization::None, 0, {}, dht);
         if (!started)
             return started.error();
         server.process = *started;

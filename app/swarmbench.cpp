@@ -151,7 +151,7 @@ int execute(const SwarmBenchCommand &command)
     if (!folder)
         return reportError("bench swarm", folder.error().toString());
     const std::string modelDir = *folder;
-    auto local = LocalModel::open(modelDir, dtype);
+    auto local = LocalModel::open(modelDir, dtype, command.model.quantization);
     if (!local)
         return reportError("bench swarm", local.error().toString());
     const ModelConfig &config = (*local)->config();
@@ -164,8 +164,8 @@ int execute(const SwarmBenchCommand &command)
     for (std::int64_t i = 0; i < serverCount; ++i) {
         const std::int64_t begin = config.numLayers * i / serverCount;
         const std::int64_t end = config.numLayers * (i + 1) / serverCount;
-        auto server =
-            processes.start(modelDir, begin, end, computeDtypeName(dtype), delayMs, command.relay);
+        auto server = processes.start(modelDir, begin, end, computeDtypeName(dtype),
+                                      command.model.quantization, delayMs, command.relay);
         if (!server)
             return reportError("bench swarm", server.error().toString());
         peers.push_back({"127.0.0.1", server->port, server->peerId});
@@ -219,6 +219,7 @@ int execute(const SwarmBenchCommand &command)
         {"benchmark", "swarm"},
         {"model", modelName},
         {"dtype", computeDtypeName(dtype)},
+        {"quant", quantizationName(command.model.quantization)},
         {"wire_dtype", codecName(command.wire)},
         {"servers", serverCount},
         {"route", route},

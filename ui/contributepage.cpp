@@ -75,6 +75,18 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
                      QString::fromLatin1(computeDtypeName(ComputeDtype::BFloat16)));
     m_dtype->addItem(tr("float32"), QString::fromLatin1(computeDtypeName(ComputeDtype::Float32)));
     m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(m_settings.dtype.get())));
+    m_quantization = new QComboBox;
+    m_quantization->addItem(tr("as in the model (exact)"),
+                            QString::fromLatin1(quantizationName(Quantization::None)));
+    m_quantization->addItem(tr("int8 (about half of bfloat16)"),
+                            QString::fromLatin1(quantizationName(Quantization::Int8)));
+    m_quantization->addItem(tr("NF4 (about a quarter of bfloat16)"),
+                            QString::fromLatin1(quantizationName(Quantization::Nf4)));
+    m_quantization->setToolTip(
+        tr("Packed weights take less memory, so this computer holds more blocks, and decode "
+           "faster; they change the answers slightly."));
+    m_quantization->setCurrentIndex(
+        std::max(0, m_quantization->findData(m_settings.quantization.get())));
 
     auto *servingBox = new QGroupBox(tr("Serve with"));
     auto *form = new QFormLayout(servingBox);
@@ -82,6 +94,7 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     form->addRow(tr("Memory budget"), m_memoryBudget);
     form->addRow(tr("Blocks"), m_blockCount);
     form->addRow(tr("Precision"), m_dtype);
+    form->addRow(tr("Weights"), m_quantization);
 
     auto *mapBox = new QGroupBox(tr("Block map"));
     auto *mapLayout = new QVBoxLayout(mapBox);
@@ -126,7 +139,7 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
             m_donation.setWanted(on);
     });
     connect(&m_donation, &DonationController::changed, this, &ContributePage::refreshSwitch);
-    for (QComboBox *combo : {m_device, m_dtype})
+    for (QComboBox *combo : {m_device, m_dtype, m_quantization})
         connect(combo, &QComboBox::activated, this, &ContributePage::saveServingSettings);
     for (QSpinBox *spin : {m_memoryBudget, m_blockCount})
         connect(spin, &QSpinBox::editingFinished, this, &ContributePage::saveServingSettings);
@@ -139,6 +152,7 @@ void ContributePage::saveServingSettings()
     m_settings.memoryBudgetMiB = m_memoryBudget->value();
     m_settings.blockCount = m_blockCount->value();
     m_settings.dtype = m_dtype->currentData().toString();
+    m_settings.quantization = m_quantization->currentData().toString();
     m_donation.restartServing();
 }
 

@@ -45,6 +45,7 @@ private:
     QSpinBox *m_memoryBudget = nullptr;
     QSpinBox *m_blockCount = nullptr;
     QComboBox *m_dtype = nullptr;
+    QComboBox *m_quantization = nullptr;
     BlockMapWidget *m_map = nullptr;
     QLabel *m_mapCaption = nullptr;
     QLabel *m_tokensServed = nullptr;

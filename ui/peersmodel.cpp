@@ -52,6 +52,18 @@ int PeersModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
+// How a peer holds its blocks: packed (int8, NF4), or unpacked in its compute dtype.
+QString PeersModel::weightsText(const PeerInfo &peer)
+{
+    if (peer.quantization == QLatin1String("int8"))
+        return QStringLiteral("int8");
+    if (peer.quantization == QLatin1String("nf4"))
+        return QStringLiteral("NF4");
+    if (peer.quantization == QLatin1String("none"))
+        return peer.dtype;
+    return peer.quantization; // a format of a newer version
+}
+
 QVariant PeersModel::display(const PeerInfo &peer, int column) const
 {
     switch (column) {
@@ -63,6 +75,7 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
     case PeerId: return shortPeerId(peer.peerId) + QStringLiteral("…");
     case Version: return peer.version;
     case Blocks: return tr("%1–%2").arg(peer.start).arg(peer.end - 1);
+    case Weights: return weightsText(peer);
     case Throughput: return tr("%1 tok/s").arg(peer.throughput, 0, 'f', 1);
     case Ping: return peer.pingMs < 0 ? tr("—") : tr("%1 ms").arg(peer.pingMs, 0, 'f', 1);
     case CacheLeft: return tr("%1 tokens").arg(peer.cacheTokensLeft);
@@ -84,6 +97,7 @@ QVariant PeersModel::raw(const PeerInfo &peer, int column) const
     case PeerId: return peer.peerId;
     case Version: return peer.version;
     case Blocks: return peer.start;
+    case Weights: return peer.quantization;
     case Throughput: return peer.throughput;
     case Ping: return peer.pingMs;
     case CacheLeft: return peer.cacheTokensLeft;
@@ -125,6 +139,7 @@ QVariant PeersModel::headerData(int section, Qt::Orientation orientation, int ro
     case PeerId: return tr("Peer ID");
     case Version: return tr("Version");
     case Blocks: return tr("Blocks");
+    case Weights: return tr("Weights");
     case Throughput: return tr("Throughput");
     case Ping: return tr("Ping");
     case CacheLeft: return tr("Cache left");

@@ -12,7 +12,18 @@ namespace corolla {
 class PeersModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, PeerId, Version, Blocks, Throughput, Ping, CacheLeft, State, ColumnCount };
+    enum Column {
+        Name,
+        PeerId,
+        Version,
+        Blocks,
+        Weights,
+        Throughput,
+        Ping,
+        CacheLeft,
+        State,
+        ColumnCount
+    };
 
     using QAbstractTableModel::QAbstractTableModel;
 
@@ -27,6 +38,7 @@ public:
                         int role = Qt::DisplayRole) const override;
 
 private:
+    static QString weightsText(const PeerInfo &peer);
     QVariant display(const PeerInfo &peer, int column) const;
     QVariant raw(const PeerInfo &peer, int column) const;
 

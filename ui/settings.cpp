@@ -28,6 +28,8 @@ DonateSettings Settings::donateSettings() const
     settings.blockCount = std::max(0, blockCount.get());
     if (auto parsed = computeDtypeFromName(dtype.get().toStdString()))
         settings.dtype = *parsed;
+    if (auto parsed = quantizationFromName(quantization.get().toStdString()))
+        settings.quantization = *parsed;
     return settings;
 }
 

@@ -70,6 +70,8 @@ public:
     SettingValue<int> blockCount{*m_storage, QStringLiteral("contribute/blockCount"), 0};
     SettingValue<QString> dtype{*m_storage, QStringLiteral("contribute/dtype"),
                                 QStringLiteral("bf16")};
+    SettingValue<QString> quantization{*m_storage, QStringLiteral("contribute/quantization"),
+                                       QStringLiteral("none")};
     SettingValue<bool> onlyOnMainsPower{*m_storage, QStringLiteral("contribute/onlyOnMainsPower"),
                                         false};
     SettingValue<bool> onlyWhenIdle{*m_storage, QStringLiteral("contribute/onlyWhenIdle"), false};

@@ -214,6 +214,7 @@ void EngineHost::startOwnServer()
     options.memoryBudgetBytes = m_donate.memoryBudgetBytes;
     options.blockCount = m_donate.blockCount;
     options.dtype = m_donate.dtype;
+    options.quantization = m_donate.quantization;
     options.device = m_donate.device;
     options.listenAddress = demo ? QStringLiteral("127.0.0.1") : QStringLiteral("0.0.0.0");
     options.port = demo ? 0 : m_settings.port;
@@ -326,6 +327,9 @@ void EngineHost::fillSwarm(EngineStatus &status) const
         peer.start = record.start();
         peer.end = record.end();
         peer.throughput = record.throughput();
+        peer.dtype = fromStd(record.dtype());
+        peer.quantization =
+            record.quantization().empty() ? QStringLiteral("none") : fromStd(record.quantization());
         peer.cacheTokensLeft = record.cache_tokens_left();
         peer.pingMs = m_pings.value(peer.peerId, -1.0);
         peer.isThisMachine = !ownPeer.empty() && record.peer_id() == ownPeer;

@@ -31,6 +31,7 @@ struct DonateSettings {
     qint64 memoryBudgetBytes = 0; // 0: half the RAM
     int blockCount = 0;           // 0: as many as the budget holds, placed automatically
     ComputeDtype dtype = ComputeDtype::BFloat16;
+    Quantization quantization = Quantization::None; // of the served blocks' weights
 
     bool operator==(const DonateSettings &) const = default;
 };
@@ -48,6 +49,8 @@ struct PeerInfo {
     qint64 start = 0;
     qint64 end = 0;
     double throughput = 0; // announced tokens/s
+    QString dtype;         // compute dtype: fp32 or bf16
+    QString quantization;  // of its blocks' weights: none, int8 or nf4
     qint64 cacheTokensLeft = 0;
     double pingMs = -1; // negative until measured
     bool isThisMachine = false;

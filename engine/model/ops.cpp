@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
@@ -61,7 +62,10 @@ at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const a
         std::min(n, std::max<std::int64_t>(16, kPackedTileBytes / (k * elementBytes) / 16 * 16));
     const std::int64_t tiles = (n + tileRows - 1) / tileRows;
     at::Tensor output = at::empty({x.size(0), n}, x.options());
+    // libtorch's pool threads do not inherit the caller's inference mode.
+    const bool inference = c10::InferenceMode::is_enabled();
     at::parallel_for(0, tiles, 1, [&](std::int64_t first, std::int64_t last) {
+        const c10::InferenceMode mode(inference);
         std::vector<std::uint8_t> buffer(std::size_t(tileRows * k * elementBytes));
         for (std::int64_t tile = first; tile < last; ++tile) {
             const std::int64_t begin = tile * tileRows, rows = std::min(tileRows, n - begin);

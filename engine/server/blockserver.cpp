@@ -275,6 +275,7 @@ void BlockServer::handleInfo(Connection *connection, std::uint64_t callId)
         info.set_start(m_span->begin());
         info.set_end(m_span->end());
         info.set_dtype(computeDtypeName(m_span->dtype()));
+        info.set_quantization(std::string(quantizationName(m_span->quantization())));
         info.set_hidden_size(m_span->config().hiddenSize);
     }
     info.set_max_batch(m_limits.maxBatch);

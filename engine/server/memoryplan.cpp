@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/bytesize.h"
+#include "model/linearweight.h"
 
 namespace corolla {
 
@@ -27,9 +28,44 @@ std::int64_t blockParameterCount(const ModelConfig &c)
     return count;
 }
 
-std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue)
+std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &c)
 {
-    return blockParameterCount(config) * bytesPerValue;
+    const std::int64_t h = c.hiddenSize, ffn = c.intermediateSize;
+    if (c.architecture == Architecture::Bloom)
+        return {{"self_attention.query_key_value.weight", 3 * h, h},
+                {"self_attention.dense.weight", h, h},
+                {"mlp.dense_h_to_4h.weight", ffn, h},
+                {"mlp.dense_4h_to_h.weight", h, ffn}};
+    const std::int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+    return {{"self_attn.q_proj.weight", q + 2 * kv, h},
+            {"self_attn.o_proj.weight", h, q},
+            {"mlp.gate_proj.weight", 2 * ffn, h},
+            {"mlp.down_proj.weight", h, ffn}};
+}
+
+std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
+                              Quantization quantization)
+{
+    std::int64_t values = blockParameterCount(config), bytes = 0;
+    for (const ProjectionShape &projection : blockProjectionShapes(config)) {
+        values -= projection.out * projection.in;
+        bytes += packedWeightBytes(quantization, projection.out, projection.in, bytesPerValue);
+    }
+    return bytes + values * bytesPerValue;
+}
+
+Result<void> checkQuantizable(const ModelConfig &config, Quantization quantization)
+{
+    if (quantization != Quantization::Nf4)
+        return {};
+    for (const ProjectionShape &projection : blockProjectionShapes(config)) {
+        if (projection.in % kNf4BlockSize != 0)
+            return makeError(ErrorCode::InvalidArgument,
+                             "nf4 packs rows in blocks of 64 values, and this model's "
+                                 + projection.name + " rows hold " + std::to_string(projection.in)
+                                 + " (choose --quant int8 or none)");
+    }
+    return {};
 }
 
 std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,
@@ -39,11 +75,12 @@ std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,
 }
 
 Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValue,
-                                     std::int64_t cacheTokens, std::int64_t budgetBytes)
+                                     std::int64_t cacheTokens, std::int64_t budgetBytes,
+                                     Quantization quantization)
 {
     // Room for activations and the runtime: a tenth of the budget, at most 512 MiB.
     const std::int64_t reserve = std::min<std::int64_t>(budgetBytes / 10, std::int64_t(512) << 20);
-    const std::int64_t perBlock = blockWeightBytes(config, bytesPerValue)
+    const std::int64_t perBlock = blockWeightBytes(config, bytesPerValue, quantization)
                                   + cacheBytesPerBlock(config, bytesPerValue, cacheTokens);
     const std::int64_t blocks = (budgetBytes - reserve) / perBlock;
     if (blocks < 1)

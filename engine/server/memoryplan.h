@@ -5,20 +5,38 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "core/compute.h"
 #include "core/result.h"
 #include "model/modelconfig.h"
 
 namespace corolla {
 
+// The linear projections of one block, [out, in] each, as a block holds them: what
+// quantization packs.
+struct ProjectionShape {
+    std::string name; // the checkpoint tensor (after the block prefix), or the first stacked one
+    std::int64_t out = 0, in = 0;
+};
+std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &config);
+
 std::int64_t blockParameterCount(const ModelConfig &config);
-std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue);
+// Bytes of one block's weights: `bytesPerValue` per value, but the projections packed as
+// `quantization` (codes and scales).
+std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
+                              Quantization quantization = Quantization::None);
 std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,
                                 std::int64_t cacheTokens);
 
+// Whether the blocks of `config` can be packed as `quantization`: nf4 needs every projection's
+// input width to be a multiple of 64; the error names the first that is not.
+Result<void> checkQuantizable(const ModelConfig &config, Quantization quantization);
+
 // The number of blocks that fit, at most the model's; an error when not even one does.
 Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValue,
-                                     std::int64_t cacheTokens, std::int64_t budgetBytes);
+                                     std::int64_t cacheTokens, std::int64_t budgetBytes,
+                                     Quantization quantization = Quantization::None);
 
 // Half of this machine's physical memory: the budget when none is given.
 std::int64_t defaultMemoryBudget();

@@ -67,6 +67,8 @@ Result<void> ServerNode::start()
                          m_options.device.name()
                              + ": this build of Corolla computes on the CPU only");
     const int bytesPerValue = int(at::elementSize(scalarTypeOf(m_options.dtype)));
+    if (auto quantizable = checkQuantizable(m_config, m_options.quantization); !quantizable)
+        return quantizable.error();
 
     if (m_options.blocks) {
         const auto [begin, end] = *m_options.blocks;
@@ -79,8 +81,8 @@ Result<void> ServerNode::start()
     } else {
         const std::int64_t budget =
             m_options.memoryBudgetBytes > 0 ? m_options.memoryBudgetBytes : defaultMemoryBudget();
-        auto blocks =
-            blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens, budget);
+        auto blocks = blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens,
+                                      budget, m_options.quantization);
         if (!blocks)
             return blocks.error();
         m_spanLength = *blocks;
@@ -92,7 +94,8 @@ Result<void> ServerNode::start()
                 .arg(QString::fromStdString(formatBytes(budget)))
                 .arg(m_spanLength)
                 .arg(m_config.numLayers)
-                .arg(QString::fromStdString(formatBytes(blockWeightBytes(m_config, bytesPerValue))))
+                .arg(QString::fromStdString(
+                    formatBytes(blockWeightBytes(m_config, bytesPerValue, m_options.quantization))))
                 .arg(QString::fromStdString(formatBytes(cacheBytesPerBlock(
                     m_config, bytesPerValue, m_options.limits.cacheBudgetTokens)))));
     }
@@ -139,25 +142,27 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
     m_begin = begin;
     m_end = end;
     announce(); // JOINING: others see where we are going before the weights are in
-    Q_EMIT log(
-        QStringLiteral("loading blocks %1 in %2")
-            .arg(spanText(begin, end), QString::fromLatin1(computeDtypeName(m_options.dtype))));
+    Q_EMIT log(QStringLiteral("loading blocks %1 in %2, weights %3")
+                   .arg(spanText(begin, end),
+                        QString::fromLatin1(computeDtypeName(m_options.dtype)),
+                        QString::fromLatin1(quantizationName(m_options.quantization))));
     const ThroughputCache cache(m_options.throughputCachePath);
-    const std::string key =
-        ThroughputCache::key(modelId(), m_options.dtype, m_options.device, at::get_num_threads());
+    const std::string key = ThroughputCache::key(modelId(), m_options.dtype, m_options.quantization,
+                                                 m_options.device, at::get_num_threads());
     const std::optional<BlockThroughput> cached =
         m_options.throughputCachePath.empty() ? std::nullopt : cache.find(key);
     m_server->computeQueue().post(
         ComputeQueue::Priority::Background,
         [this, begin, end, cached, cache, key, config = m_config, dir = m_options.modelDir,
-         dtype = scalarTypeOf(m_options.dtype)] {
+         dtype = scalarTypeOf(m_options.dtype), quantization = m_options.quantization] {
             Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
             BlockThroughput throughput;
             try {
                 auto checkpoint = Checkpoint::open(dir);
                 if (!checkpoint)
                     span = checkpoint.error();
-                else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, dtype);
+                else if (auto loaded =
+                             BlockSpan::load(config, **checkpoint, begin, end, dtype, quantization);
                          !loaded)
                     span = loaded.error();
                 else
@@ -275,7 +280,7 @@ proto::ServerRecord ServerNode::makeRecord() const
     record.set_throughput(m_end > m_begin ? m_throughput.inferenceRps / double(m_end - m_begin)
                                           : 0.0);
     record.set_dtype(std::string(computeDtypeName(m_options.dtype)));
-    record.set_quantization("none");
+    record.set_quantization(std::string(quantizationName(m_options.quantization)));
     record.set_cache_tokens_left(m_server->cacheTokensLeft());
     record.set_version(COROLLA_VERSION);
     record.set_public_name(m_options.publicName);

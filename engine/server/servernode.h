@@ -30,7 +30,8 @@ struct ServeOptions {
     std::int64_t memoryBudgetBytes = 0;                          // 0: half the RAM
     std::int64_t blockCount = 0; // with automatic placement, at most this many (0: what fits)
     ComputeDtype dtype = ComputeDtype::BFloat16;
-    ComputeDevice device; // only the CPU so far
+    Quantization quantization = Quantization::None; // of the blocks' projections
+    ComputeDevice device;                           // only the CPU so far
     QString listenAddress = QStringLiteral("0.0.0.0");
     quint16 port = 0;
     std::vector<std::string> announceAddresses; // empty: this machine's addresses

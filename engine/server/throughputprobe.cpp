@@ -66,10 +66,15 @@ Result<BlockThroughput> measureThroughput(const BlockSpan &span)
 }
 
 std::string ThroughputCache::key(const std::string &modelId, ComputeDtype dtype,
-                                 const ComputeDevice &device, int threads)
+                                 Quantization quantization, const ComputeDevice &device,
+                                 int threads)
 {
-    return modelId + "|" + std::string(computeDtypeName(dtype)) + "|" + device.name() + "|"
-           + std::to_string(threads) + " threads";
+    // Unpacked spans keep the key they had before quantization existed.
+    const std::string weights = quantization == Quantization::None
+                                    ? std::string()
+                                    : "|" + std::string(quantizationName(quantization));
+    return modelId + "|" + std::string(computeDtypeName(dtype)) + weights + "|" + device.name()
+           + "|" + std::to_string(threads) + " threads";
 }
 
 std::optional<BlockThroughput> ThroughputCache::find(const std::string &key) const

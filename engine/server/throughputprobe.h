@@ -30,7 +30,7 @@ public:
     }
 
     static std::string key(const std::string &modelId, ComputeDtype dtype,
-                           const ComputeDevice &device, int threads);
+                           Quantization quantization, const ComputeDevice &device, int threads);
     std::optional<BlockThroughput> find(const std::string &key) const;
     // Best effort: a cache that cannot be written only costs a new probe next time.
     void store(const std::string &key, const BlockThroughput &throughput) const;

@@ -81,6 +81,7 @@ nlohmann::json SwarmState::toJson(const std::string &modelId, std::int64_t numBl
             {"cache_tokens_left", record.cache_tokens_left()},
             {"version", record.version()},
             {"dtype", record.dtype()},
+            {"quantization", record.quantization().empty() ? "none" : record.quantization()},
         });
     }
     return {{"model", modelId}, {"num_blocks", numBlocks}, {"servers", servers}};

@@ -6,14 +6,73 @@
 #include <string>
 #include <vector>
 
+#include <QFile>
 #include <QProcess>
 #include <QStringList>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
 #include "tools/peerprocesses.h"
 
 namespace corolla::swarmtest {
+
+// A server process that serves, and where clients reach it.
+struct StartedServer {
+    QProcess *process = nullptr;
+    QString peerId;
+    quint16 port = 0; // where clients connect: a relay's port when there is one
+};
+
+// Waits until `process` serves; its peer id and port. A server that does not start ends the
+// test run with its log.
+inline StartedServer waitUntilServing(PeerProcesses &peers, QProcess *process, const QString &name)
+{
+    const nlohmann::json serving = peers.waitForEvent(process, "serving");
+    const nlohmann::json listening = peers.lastEvent(process, "listening");
+    if (serving.empty() || listening.empty())
+        qFatal("server %s did not start:\n%s", qPrintable(name), qPrintable(peers.log(process)));
+    return {process, QString::fromStdString(listening["peer_id"].get<std::string>()),
+            listening["port"].get<quint16>()};
+}
+
+// A static peers file of `servers`, at a new path in `folder`.
+inline QString writePeersFile(const QTemporaryDir &folder,
+                              const std::vector<StartedServer> &servers)
+{
+    static int count = 0;
+    const QString path = folder.filePath(QStringLiteral("peers%1.txt").arg(++count));
+    QFile file(path);
+    file.open(QIODevice::WriteOnly);
+    for (const StartedServer &server : servers)
+        file.write(
+            QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
+    return path;
+}
+
+// A test server of `blocks` ("A:B") computing in fp32 on 127.0.0.1, which finds no peers on
+// its own; its key file goes into `folder`.
+inline QStringList serveArguments(const QString &model, const QString &blocks, const QString &name,
+                                  const QTemporaryDir &folder)
+{
+    const QString noPeers = folder.filePath(QStringLiteral("no-peers.txt"));
+    QFile(noPeers).open(QIODevice::WriteOnly);
+    return {QStringLiteral("serve"),
+            QStringLiteral("--model"),
+            model,
+            QStringLiteral("--blocks"),
+            blocks,
+            QStringLiteral("--dtype"),
+            QStringLiteral("fp32"),
+            QStringLiteral("--listen"),
+            QStringLiteral("127.0.0.1"),
+            QStringLiteral("--static-peers"),
+            noPeers,
+            QStringLiteral("--public-name"),
+            name,
+            QStringLiteral("--identity"),
+            folder.filePath(name + QStringLiteral(".pem"))};
+}
 
 inline QStringList generateArguments(const QString &model, int tokens)
 {

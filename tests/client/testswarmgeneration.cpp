@@ -23,12 +23,6 @@ using namespace corolla::swarmtest;
 
 namespace {
 
-struct StartedServer {
-    QProcess *process = nullptr;
-    QString peerId;
-    quint16 port = 0; // where clients connect: the relay's port when there is one
-};
-
 quint16 freeTcpPort()
 {
     QTcpServer server;
@@ -59,36 +53,13 @@ class TestSwarmGeneration : public QObject {
     StartedServer startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
                               const QString &name, int delayMs = -1, const QStringList &extra = {})
     {
-        StartedServer server;
         const quint16 relayPort = delayMs >= 0 ? freeTcpPort() : 0;
-        const QString noPeers = m_folder.filePath(QStringLiteral("no-peers.txt"));
-        QFile(noPeers).open(QIODevice::WriteOnly);
-        QStringList arguments{QStringLiteral("serve"),
-                              QStringLiteral("--model"),
-                              model,
-                              QStringLiteral("--blocks"),
-                              blocks,
-                              QStringLiteral("--dtype"),
-                              QStringLiteral("fp32"),
-                              QStringLiteral("--listen"),
-                              QStringLiteral("127.0.0.1"),
-                              QStringLiteral("--static-peers"),
-                              noPeers,
-                              QStringLiteral("--public-name"),
-                              name,
-                              QStringLiteral("--identity"),
-                              m_folder.filePath(name + QStringLiteral(".pem"))};
+        QStringList arguments = serveArguments(model, blocks, name, m_folder);
         if (relayPort)
             arguments << QStringLiteral("--announce-address")
                       << QStringLiteral("127.0.0.1:%1").arg(relayPort);
-        server.process = peers.start(arguments + extra + QStringList{QStringLiteral("--events")});
-        const nlohmann::json serving = peers.waitForEvent(server.process, "serving");
-        const nlohmann::json listening = peers.lastEvent(server.process, "listening");
-        if (serving.empty() || listening.empty())
-            qFatal("server %s did not start:\n%s", qPrintable(name),
-                   qPrintable(peers.log(server.process)));
-        server.peerId = QString::fromStdString(listening["peer_id"].get<std::string>());
-        server.port = listening["port"].get<quint16>();
+        StartedServer server = waitUntilServing(
+            peers, peers.start(arguments + extra + QStringList{QStringLiteral("--events")}), name);
         if (relayPort) {
             QProcess *relay = peers.start({QStringLiteral("--listen"), QString::number(relayPort),
                                            QStringLiteral("--to"),
@@ -105,14 +76,7 @@ class TestSwarmGeneration : public QObject {
 
     QString peersFile(const std::vector<StartedServer> &servers)
     {
-        static int count = 0;
-        const QString path = m_folder.filePath(QStringLiteral("peers%1.txt").arg(++count));
-        QFile file(path);
-        file.open(QIODevice::WriteOnly);
-        for (const StartedServer &server : servers)
-            file.write(
-                QStringLiteral("127.0.0.1:%1 %2\n").arg(server.port).arg(server.peerId).toUtf8());
-        return path;
+        return writePeersFile(m_folder, servers);
     }
 
 private Q_SLOTS:

@@ -7,6 +7,7 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/randn.h>
@@ -322,6 +323,22 @@ private Q_SLOTS:
         at::Tensor slice = at::empty({end - 1, k}, type);
         dequantizePackedRowsPortable(packed.packedView(), 1, end, type, slice.data_ptr());
         QVERIFY(at::equal(slice, packed.dequantize(type).narrow(0, 1, end - 1)));
+    }
+
+    // Prefill products cut the weight into tiles that the pool's threads multiply, under the
+    // caller's inference mode.
+    void tiledProductsRunOnSeveralThreads()
+    {
+        const int threads = at::get_num_threads();
+        at::set_num_threads(2);
+        c10::InferenceMode inference;
+        const LinearWeight packed = quantized(randomMatrix(4096, 256, 12), Quantization::Nf4);
+        const at::Tensor x = randomMatrix(24, 256, 13).to(at::kBFloat16);
+        const at::Tensor expected =
+            at::matmul(x.to(at::kFloat), packed.dequantize(at::kBFloat16).to(at::kFloat).t());
+        const at::Tensor ours = ops::linear(x, packed);
+        at::set_num_threads(threads);
+        QVERIFY(maxAbsDiff(ours, expected) <= 3e-2 * expected.abs().max().item<double>());
     }
 
     // With autograd on, the product dequantizes and gradients reach the input.

@@ -342,6 +342,37 @@ private Q_SLOTS:
         QVERIFY(QString::fromStdString(tooSmall.error().message)
                     .contains(QLatin1String("does not hold one block")));
 
+        // Packed blocks count their codes and scales: int8 holds about twice and nf4 about
+        // 3.5 times as many blocks in the same budget (the KV cache stays bf16).
+        const double plainBytes = double(blockWeightBytes(*config, 2));
+        const double int8Bytes = double(blockWeightBytes(*config, 2, Quantization::Int8));
+        const double nf4Bytes = double(blockWeightBytes(*config, 2, Quantization::Nf4));
+        QVERIFY2(plainBytes / int8Bytes > 1.95, qPrintable(QString::number(int8Bytes)));
+        QVERIFY2(plainBytes / nf4Bytes > 3.5, qPrintable(QString::number(nf4Bytes)));
+        const std::int64_t budget = std::int64_t(1) << 30, usable = budget - budget / 10;
+        for (Quantization format : {Quantization::Int8, Quantization::Nf4})
+            QCOMPARE(*blocksForBudget(*config, 2, 256, budget, format),
+                     std::min<std::int64_t>(22, usable
+                                                    / (blockWeightBytes(*config, 2, format)
+                                                       + cacheBytesPerBlock(*config, 2, 256))));
+        // 44M parameters per block: int8 one byte each plus a scale per row, nf4 half a byte
+        // plus an fp32 absmax per 64; the two norms in bf16.
+        const std::int64_t rows = 2048 + 2 * 256 + 2048 + 2 * 5632 + 2048;
+        const std::int64_t values = blockParameterCount(*config) - 2 * 2048;
+        QCOMPARE(blockWeightBytes(*config, 2, Quantization::Int8),
+                 values + 4 * rows + 2 * 2 * 2048);
+        QCOMPARE(blockWeightBytes(*config, 2, Quantization::Nf4),
+                 values / 2 + 4 * (values / 64) + 2 * 2 * 2048);
+        QVERIFY(checkQuantizable(*config, Quantization::Nf4));
+        ModelConfig misfit = *config;
+        misfit.intermediateSize = 5600;
+        auto refused = checkQuantizable(misfit, Quantization::Nf4);
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().message.find("mlp.down_proj.weight rows hold 5600")
+                     != std::string::npos,
+                 refused.error().message.c_str());
+        QVERIFY(checkQuantizable(misfit, Quantization::Int8));
+
         QCOMPARE(*parseByteSize("8GiB"), std::int64_t(8) << 30);
         QCOMPARE(*parseByteSize("512MB"), std::int64_t(512000000));
         QCOMPARE(*parseByteSize("1.5g"), std::int64_t(1500000000));

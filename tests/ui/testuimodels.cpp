@@ -30,6 +30,8 @@ PeerInfo peer(const QString &id, qint64 start, qint64 end, double throughput)
     info.start = start;
     info.end = end;
     info.throughput = throughput;
+    info.dtype = QStringLiteral("bf16");
+    info.quantization = QStringLiteral("none");
     info.cacheTokensLeft = 1000;
     return info;
 }
@@ -73,7 +75,9 @@ void TestUiModels::peersModelKeepsRowsOfPeersThatStay()
     QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
     QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
     // a leaves, b changes, c joins: b keeps its row object, nothing is reset.
-    model.setPeers({peer("b", 4, 8, 25), peer("c", 0, 4, 5)});
+    PeerInfo packed = peer("c", 0, 4, 5);
+    packed.quantization = QStringLiteral("nf4");
+    model.setPeers({peer("b", 4, 8, 25), packed});
     QCOMPARE(peerIds(model), QStringList({"b", "c"}));
     QCOMPARE(removed.count(), 1);
     QCOMPARE(inserted.count(), 1);
@@ -81,6 +85,11 @@ void TestUiModels::peersModelKeepsRowsOfPeersThatStay()
     QCOMPARE(model.data(model.index(0, PeersModel::Throughput), Qt::UserRole).toDouble(), 25.0);
     QCOMPARE(model.data(model.index(0, PeersModel::Blocks)).toString(), QStringLiteral("4–7"));
     QCOMPARE(model.data(model.index(1, PeersModel::Ping)).toString(), QStringLiteral("—"));
+    // How each holds its blocks: unpacked in its dtype, or packed.
+    QCOMPARE(model.data(model.index(0, PeersModel::Weights)).toString(), QStringLiteral("bf16"));
+    QCOMPARE(model.data(model.index(1, PeersModel::Weights)).toString(), QStringLiteral("NF4"));
+    QCOMPARE(model.headerData(PeersModel::Weights, Qt::Horizontal).toString(),
+             QStringLiteral("Weights"));
     model.setPeers({});
     QCOMPARE(model.rowCount(), 0);
 }
@@ -205,6 +214,8 @@ void TestUiModels::settingsPersistAcrossRestarts()
         Settings settings(iniSettings(folder));
         QCOMPARE(settings.lanDiscovery.get(), true); // defaults before anything is stored
         QCOMPARE(settings.dtype.get(), QStringLiteral("bf16"));
+        QCOMPARE(settings.quantization.get(), QStringLiteral("none"));
+        QCOMPARE(settings.donateSettings().quantization, Quantization::None);
         settings.modelDir = QStringLiteral("/models/llama");
         settings.dhtBootstrap = QStringList({"a.example:4000", "10.0.0.2:4001"});
         settings.lanDiscovery = false;
@@ -213,6 +224,7 @@ void TestUiModels::settingsPersistAcrossRestarts()
         settings.donate = true;
         settings.memoryBudgetMiB = 4096;
         settings.blockCount = 3;
+        settings.quantization = QStringLiteral("nf4");
         settings.closeToTray = false;
         settings.language = QStringLiteral("zh_CN");
         settings.setSampling({0.3, 0.8, 12, 99, 42});
@@ -233,6 +245,7 @@ void TestUiModels::settingsPersistAcrossRestarts()
     const DonateSettings donate = settings.donateSettings();
     QCOMPARE(donate.memoryBudgetBytes, qint64(4096) << 20);
     QCOMPARE(donate.blockCount, 3);
+    QCOMPARE(donate.quantization, Quantization::Nf4);
     const SamplingSettings sampling = settings.sampling();
     QCOMPARE(sampling.temperature, 0.3);
     QCOMPARE(sampling.topK, 12);
