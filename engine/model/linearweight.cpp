@@ -15,26 +15,6 @@ namespace {
 // Rows per task when quantizing: enough work to be worth a thread hand-off.
 constexpr std::int64_t kQuantizeGrain = 16;
 
-// The index of the NF4 level nearest to `value` (ties to the lower index). The midpoints
-// between neighbouring levels give the candidate; its neighbours are compared by fp32 distance
-// too, so that a value within rounding of a midpoint gets exactly the definition's answer.
-std::uint8_t nearestNf4Level(float value)
-{
-    int candidate = 0;
-    for (int i = 0; i + 1 < int(kNf4Levels.size()); ++i)
-        candidate += value > 0.5f * (kNf4Levels[std::size_t(i)] + kNf4Levels[std::size_t(i + 1)]);
-    int best = std::max(0, candidate - 1);
-    float bestDistance = std::fabs(value - kNf4Levels[std::size_t(best)]);
-    for (int i = best + 1; i <= std::min(15, candidate + 1); ++i) {
-        const float distance = std::fabs(value - kNf4Levels[std::size_t(i)]);
-        if (distance < bestDistance) {
-            best = i;
-            bestDistance = distance;
-        }
-    }
-    return std::uint8_t(best);
-}
-
 void quantizeInt8Rows(const float *weights, std::int64_t in, std::int64_t begin, std::int64_t end,
                       std::int8_t *codes, float *scales)
 {
@@ -50,31 +30,6 @@ void quantizeInt8Rows(const float *weights, std::int64_t in, std::int64_t begin,
             // nearbyint rounds half to even in the default rounding mode.
             const float q = scale == 0.0f ? 0.0f : std::nearbyint(values[j] / scale);
             rowCodes[j] = std::int8_t(std::clamp(q, -127.0f, 127.0f));
-        }
-    }
-}
-
-void quantizeNf4Rows(const float *weights, std::int64_t in, std::int64_t begin, std::int64_t end,
-                     std::uint8_t *codes, float *absmaxes)
-{
-    const std::int64_t blocks = in / kNf4BlockSize;
-    for (std::int64_t row = begin; row < end; ++row) {
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            const float *values = weights + row * in + b * kNf4BlockSize;
-            float absmax = 0.0f;
-            for (std::int64_t j = 0; j < kNf4BlockSize; ++j)
-                absmax = std::max(absmax, std::fabs(values[j]));
-            absmaxes[row * blocks + b] = absmax;
-            std::uint8_t *bytes = codes + row * (in / 2) + b * (kNf4BlockSize / 2);
-            constexpr std::uint8_t kZeroLevel = 7;
-            for (std::int64_t j = 0; j < kNf4BlockSize / 2; ++j) {
-                const std::uint8_t low =
-                    absmax == 0.0f ? kZeroLevel : nearestNf4Level(values[j] / absmax);
-                const std::uint8_t high =
-                    absmax == 0.0f ? kZeroLevel
-                                   : nearestNf4Level(values[j + kNf4BlockSize / 2] / absmax);
-                bytes[j] = std::uint8_t(low | (high << 4));
-            }
         }
     }
 }
@@ -137,8 +92,9 @@ Result<LinearWeight> LinearWeight::quantize(const at::Tensor &weight, Quantizati
             quantizeInt8Rows(data, in, begin, end, codes.data_ptr<std::int8_t>(),
                              scales.data_ptr<float>());
         else
-            quantizeNf4Rows(data, in, begin, end, codes.data_ptr<std::uint8_t>(),
-                            scales.data_ptr<float>());
+            quantizeNf4Blocks(data + begin * in, (end - begin) * (in / kNf4BlockSize),
+                              codes.data_ptr<std::uint8_t>() + begin * (in / 2),
+                              scales.data_ptr<float>() + begin * (in / kNf4BlockSize));
     });
     return packed(quantization, std::move(codes), std::move(scales), out, in);
 }

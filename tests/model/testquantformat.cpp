@@ -2,6 +2,7 @@
 // engine: rounding ties, zero rows and blocks, extreme values, the level table, the nibble
 // layout), and the packed kernels against dequantize-then-matmul for 1-8 rows and odd shapes.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -219,6 +220,43 @@ private Q_SLOTS:
         }
         QCOMPARE(values[2].narrow(0, 64, 64).abs().max().item<float>(), 0.0f);
         QVERIFY(at::equal(packed.dequantize(at::kBFloat16), toBf16(values)));
+    }
+
+    // The vectorised quantizer and the portable loop give the same bytes, values near the
+    // midpoints between levels included.
+    void nf4QuantizersAgree()
+    {
+        at::Tensor w = randomMatrix(64, 256, 21);
+        // Quotients at and within a few ulps of every midpoint (block absmax 1).
+        float *values = w.data_ptr<float>();
+        for (int i = 0; i < 15; ++i) {
+            const float midpoint =
+                0.5f * (kNf4Levels[std::size_t(i)] + kNf4Levels[std::size_t(i + 1)]);
+            float *block = values + i * 64;
+            block[0] = 1.0f;
+            float below = midpoint, above = midpoint;
+            for (int j = 1; j < 8; ++j) {
+                block[2 * j] = below = std::nextafter(below, -2.0f);
+                block[2 * j + 1] = above = std::nextafter(above, 2.0f);
+            }
+            block[16] = midpoint;
+            for (int j = 17; j < 64; ++j)
+                block[j] = std::clamp(block[j] * 0.3f, -1.0f, 1.0f);
+        }
+        const std::int64_t blocks = w.numel() / 64;
+        std::vector<std::uint8_t> fast(std::size_t(blocks * 32)), portable(fast.size());
+        std::vector<float> fastAbsmax(static_cast<std::size_t>(blocks));
+        std::vector<float> portableAbsmax(fastAbsmax.size());
+        quantizeNf4Blocks(values, blocks, fast.data(), fastAbsmax.data());
+        quantizeNf4BlocksPortable(values, blocks, portable.data(), portableAbsmax.data());
+        QVERIFY(fast == portable);
+        QVERIFY(fastAbsmax == portableAbsmax);
+        // And both follow the definition.
+        const ReferenceNf4 expected = referenceNf4(w);
+        for (std::int64_t i = 0; i < w.numel(); ++i) {
+            const std::uint8_t byte = portable[std::size_t(i / 64 * 32 + i % 32)];
+            QCOMPARE((i % 64) < 32 ? byte & 15 : byte >> 4, expected.codes[std::size_t(i)]);
+        }
     }
 
     // Halfway between two levels, the lower one wins; the extremes map to the ends.
