@@ -232,6 +232,7 @@ nlohmann::json figures(const LocalModel &model, const Measured &measured, double
         {"dtype", computeDtypeName(dtype)},
         {"quant", quantizationName(model.blocks().quantization())},
         {"load_seconds", loadSeconds},
+        {"load_seconds_per_gb", loadSeconds / (blockParameters * 2.0 / 1e9)}, // per GB of bf16
         {"decode_tokens_per_s", decodeRate},
         {"decode_mean_tokens_per_s", double(decodeTokens) / measured.decodeSeconds},
         {"prefill_tokens_per_s", prefillRate},

@@ -1,7 +1,10 @@
 #include "model/linearweight.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
@@ -14,6 +17,34 @@ namespace {
 
 // Rows per task when quantizing: enough work to be worth a thread hand-off.
 constexpr std::int64_t kQuantizeGrain = 16;
+
+// The checkpoint dtypes widened row by row without a tensor operation (which the packing
+// threads must not run: they do not share the caller's inference mode); others are converted
+// as a whole first.
+bool isWidenable(at::ScalarType type)
+{
+    return type == at::kFloat || type == at::kBFloat16 || type == at::kHalf;
+}
+
+void widenRows(const at::Tensor &weight, std::int64_t begin, std::int64_t end, float *out)
+{
+    const std::int64_t in = weight.size(1), count = (end - begin) * in;
+    switch (weight.scalar_type()) {
+    case at::kBFloat16: {
+        const c10::BFloat16 *values = weight.data_ptr<c10::BFloat16>() + begin * in;
+        for (std::int64_t i = 0; i < count; ++i)
+            out[i] = float(values[i]);
+        return;
+    }
+    case at::kHalf: {
+        const c10::Half *values = weight.data_ptr<c10::Half>() + begin * in;
+        for (std::int64_t i = 0; i < count; ++i)
+            out[i] = float(values[i]);
+        return;
+    }
+    default: std::memcpy(out, weight.data_ptr<float>() + begin * in, std::size_t(count) * 4);
+    }
+}
 
 void quantizeInt8Rows(const float *weights, std::int64_t in, std::int64_t begin, std::int64_t end,
                       std::int8_t *codes, float *scales)
@@ -64,16 +95,36 @@ Result<LinearWeight> LinearWeight::quantize(const at::Tensor &weight, Quantizati
                                                 + ": nf4 packs rows in blocks of 64 values, and "
                                                 + std::to_string(in)
                                                 + " is not a multiple of 64 (use --quant int8)");
-    const at::Tensor values = weight.to(at::kFloat).contiguous();
-    const float *data = values.data_ptr<float>();
-
+    // Rows are widened to fp32 a few at a time, in the packing thread's own buffer: no
+    // fp32 copy of the whole tensor.
+    const at::Tensor source = isWidenable(weight.scalar_type())
+                                  ? weight.contiguous()
+                                  : weight.to(at::kFloat).contiguous();
+    const bool int8 = quantization == Quantization::Int8;
+    at::Tensor codes = at::empty(int8 ? at::IntArrayRef{out, in} : at::IntArrayRef{out, in / 2},
+                                 int8 ? at::kChar : at::kByte);
+    at::Tensor scales = at::empty(
+        int8 ? at::IntArrayRef{out} : at::IntArrayRef{out, in / kNf4BlockSize}, at::kFloat);
     std::atomic<std::int64_t> nonFinite{-1};
-    at::parallel_for(0, out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t i = begin * in; i < end * in; ++i) {
-            if (!std::isfinite(data[i])) {
-                nonFinite = i;
-                return;
+    at::parallel_for(0, out, kQuantizeGrain, [&](std::int64_t first, std::int64_t last) {
+        std::vector<float> rows(std::size_t(kQuantizeGrain * in));
+        for (std::int64_t begin = first; begin < last; begin += kQuantizeGrain) {
+            const std::int64_t end = std::min(last, begin + kQuantizeGrain);
+            widenRows(source, begin, end, rows.data());
+            for (std::int64_t i = 0; i < (end - begin) * in; ++i) {
+                if (!std::isfinite(rows[std::size_t(i)])) {
+                    nonFinite = begin * in + i;
+                    return;
+                }
             }
+            if (int8)
+                quantizeInt8Rows(rows.data(), in, 0, end - begin,
+                                 codes.data_ptr<std::int8_t>() + begin * in,
+                                 scales.data_ptr<float>() + begin);
+            else
+                quantizeNf4Blocks(rows.data(), (end - begin) * (in / kNf4BlockSize),
+                                  codes.data_ptr<std::uint8_t>() + begin * (in / 2),
+                                  scales.data_ptr<float>() + begin * (in / kNf4BlockSize));
         }
     });
     if (const std::int64_t at = nonFinite.load(); at >= 0)
@@ -81,21 +132,6 @@ Result<LinearWeight> LinearWeight::quantize(const at::Tensor &weight, Quantizati
                                                 + std::to_string(at / in) + ", column "
                                                 + std::to_string(at % in)
                                                 + "; it cannot be quantized");
-
-    const bool int8 = quantization == Quantization::Int8;
-    at::Tensor codes = at::empty(int8 ? at::IntArrayRef{out, in} : at::IntArrayRef{out, in / 2},
-                                 int8 ? at::kChar : at::kByte);
-    at::Tensor scales = at::empty(
-        int8 ? at::IntArrayRef{out} : at::IntArrayRef{out, in / kNf4BlockSize}, at::kFloat);
-    at::parallel_for(0, out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {
-        if (int8)
-            quantizeInt8Rows(data, in, begin, end, codes.data_ptr<std::int8_t>(),
-                             scales.data_ptr<float>());
-        else
-            quantizeNf4Blocks(data + begin * in, (end - begin) * (in / kNf4BlockSize),
-                              codes.data_ptr<std::uint8_t>() + begin * (in / 2),
-                              scales.data_ptr<float>() + begin * (in / kNf4BlockSize));
-    });
     return packed(quantization, std::move(codes), std::move(scales), out, in);
 }
 
