@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
+#include "model/nf4pack.h"
 #include "model/quantkernels.h"
 
 namespace corolla {

@@ -93,6 +93,24 @@ COROLLA_PACKED_TARGET inline __m512 int8Quarter(const std::int8_t *codes, std::i
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
 }
 
+// ROWS x ACC accumulators set to zero, and the sum of the lanes of one row's accumulators.
+template <int ROWS, int ACC>
+COROLLA_PACKED_TARGET inline void zeroAccumulators(__m512 (&acc)[ROWS][ACC])
+{
+    for (int r = 0; r < ROWS; ++r) {
+        for (int a = 0; a < ACC; ++a)
+            acc[r][a] = _mm512_setzero_ps();
+    }
+}
+
+template <int ACC> COROLLA_PACKED_TARGET inline float sumLanes(const __m512 (&acc)[ACC])
+{
+    __m512 sum = acc[0];
+    for (int a = 1; a < ACC; ++a)
+        sum = _mm512_add_ps(sum, acc[a]);
+    return _mm512_reduce_add_ps(sum);
+}
+
 // Output rows [begin, end) for ROWS bf16 inputs, nf4 weights: per block, the bf16 table
 // looks up 32 weights per permute and vdpbf16ps multiplies them pairwise into fp32 lanes.
 template <int ROWS>
@@ -105,8 +123,7 @@ COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
         const float *absmax = w.scales + row * blocks;
         __m512 acc[ROWS][2];
-        for (int r = 0; r < ROWS; ++r)
-            acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        zeroAccumulators(acc);
         for (std::int64_t b = 0; b < blocks; ++b) {
             const __m512i table = nf4TableBf16(absmax[b]);
             const __m512i index = _mm512_cvtepu8_epi16(
@@ -123,7 +140,7 @@ COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t
             }
         }
         for (int r = 0; r < ROWS; ++r) {
-            float value = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+            float value = sumLanes(acc[r]);
             if (bias)
                 value += float(bias[row]);
             y[r * w.n + row] = c10::BFloat16(value);
@@ -142,10 +159,7 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
         const float *absmax = w.scales + row * blocks;
         __m512 acc[ROWS][kAcc];
-        for (int r = 0; r < ROWS; ++r) {
-            for (int a = 0; a < kAcc; ++a)
-                acc[r][a] = _mm512_setzero_ps();
-        }
+        zeroAccumulators(acc);
         for (std::int64_t b = 0; b < blocks; ++b) {
             const __m512 table = nf4Table(absmax[b]);
             const __m512i first = _mm512_cvtepu8_epi32(
@@ -168,12 +182,8 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
                                                        acc[r][q % kAcc]);
             }
         }
-        for (int r = 0; r < ROWS; ++r) {
-            __m512 sum = acc[r][0];
-            for (int a = 1; a < kAcc; ++a)
-                sum = _mm512_add_ps(sum, acc[r][a]);
-            y[r * w.n + row] = _mm512_reduce_add_ps(sum) + (bias ? bias[row] : 0.0f);
-        }
+        for (int r = 0; r < ROWS; ++r)
+            y[r * w.n + row] = sumLanes(acc[r]) + (bias ? bias[row] : 0.0f);
     }
 }
 
@@ -188,8 +198,7 @@ COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
         __m512 acc[ROWS][2];
-        for (int r = 0; r < ROWS; ++r)
-            acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        zeroAccumulators(acc);
         std::int64_t i = 0;
         for (; i + 64 <= mainEnd; i += 64) {
             const __m512bh first =
@@ -216,7 +225,7 @@ COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_
                     acc[r][0], weights, (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + i));
         }
         for (int r = 0; r < ROWS; ++r) {
-            float value = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1])) * w.scales[row];
+            float value = sumLanes(acc[r]) * w.scales[row];
             if (bias)
                 value += float(bias[row]);
             y[r * w.n + row] = c10::BFloat16(value);
@@ -234,10 +243,7 @@ COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, co
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
         __m512 acc[ROWS][kAcc];
-        for (int r = 0; r < ROWS; ++r) {
-            for (int a = 0; a < kAcc; ++a)
-                acc[r][a] = _mm512_setzero_ps();
-        }
+        zeroAccumulators(acc);
         std::int64_t i = 0;
         for (; i + 32 <= k; i += 32) {
             const __m512 first = int8Quarter(codes + i), second = int8Quarter(codes + i + 16);
@@ -256,13 +262,8 @@ COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, co
                 acc[r][0] =
                     _mm512_fmadd_ps(weights, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
         }
-        for (int r = 0; r < ROWS; ++r) {
-            __m512 sum = acc[r][0];
-            for (int a = 1; a < kAcc; ++a)
-                sum = _mm512_add_ps(sum, acc[r][a]);
-            y[r * w.n + row] =
-                _mm512_reduce_add_ps(sum) * w.scales[row] + (bias ? bias[row] : 0.0f);
-        }
+        for (int r = 0; r < ROWS; ++r)
+            y[r * w.n + row] = sumLanes(acc[r]) * w.scales[row] + (bias ? bias[row] : 0.0f);
     }
 }
 
@@ -341,76 +342,6 @@ COROLLA_PACKED_TARGET void dequantizeAvx512(const PackedView &w, std::int64_t be
     }
 }
 
-// |quotient - level[index]| lane by lane.
-COROLLA_PACKED_TARGET inline __m512 nf4Distance(__m512 quotient, __m512i index, __m512 levels)
-{
-    return _mm512_abs_ps(_mm512_sub_ps(quotient, _mm512_permutexvar_ps(index, levels)));
-}
-
-// NF4 codes of 16 quotients: a binary search over the 15 midpoints between the levels gives
-// the candidate; its neighbours are then compared by fp32 distance (ties to the lower index),
-// as the portable nearestNf4Level does.
-COROLLA_PACKED_TARGET inline __m512i nf4Codes(__m512 quotient)
-{
-    alignas(64) static const float midpoints[16] = {
-        0.5f * (kNf4Levels[0] + kNf4Levels[1]),   0.5f * (kNf4Levels[1] + kNf4Levels[2]),
-        0.5f * (kNf4Levels[2] + kNf4Levels[3]),   0.5f * (kNf4Levels[3] + kNf4Levels[4]),
-        0.5f * (kNf4Levels[4] + kNf4Levels[5]),   0.5f * (kNf4Levels[5] + kNf4Levels[6]),
-        0.5f * (kNf4Levels[6] + kNf4Levels[7]),   0.5f * (kNf4Levels[7] + kNf4Levels[8]),
-        0.5f * (kNf4Levels[8] + kNf4Levels[9]),   0.5f * (kNf4Levels[9] + kNf4Levels[10]),
-        0.5f * (kNf4Levels[10] + kNf4Levels[11]), 0.5f * (kNf4Levels[11] + kNf4Levels[12]),
-        0.5f * (kNf4Levels[12] + kNf4Levels[13]), 0.5f * (kNf4Levels[13] + kNf4Levels[14]),
-        0.5f * (kNf4Levels[14] + kNf4Levels[15]), 2.0f};
-    const __m512 mids = _mm512_load_ps(midpoints);
-    const __m512 levels = _mm512_loadu_ps(kNf4Levels.data());
-    __m512i code = _mm512_setzero_si512();
-    for (int step = 8; step >= 1; step /= 2) {
-        const __m512i probe = _mm512_add_epi32(code, _mm512_set1_epi32(step - 1));
-        const __mmask16 above =
-            _mm512_cmp_ps_mask(quotient, _mm512_permutexvar_ps(probe, mids), _CMP_GT_OQ);
-        code = _mm512_mask_add_epi32(code, above, code, _mm512_set1_epi32(step));
-    }
-    const __m512i one = _mm512_set1_epi32(1);
-    const __m512i lower = _mm512_max_epi32(_mm512_sub_epi32(code, one), _mm512_setzero_si512());
-    const __m512i upper = _mm512_min_epi32(_mm512_add_epi32(code, one), _mm512_set1_epi32(15));
-    const __m512 here = nf4Distance(quotient, code, levels);
-    const __m512 below = nf4Distance(quotient, lower, levels);
-    const __m512 above = nf4Distance(quotient, upper, levels);
-    const __mmask16 hasLower = _mm512_cmpgt_epi32_mask(code, _mm512_setzero_si512());
-    const __mmask16 hasUpper = _mm512_cmplt_epi32_mask(code, _mm512_set1_epi32(15));
-    const __mmask16 takeLower = hasLower & _mm512_cmp_ps_mask(below, here, _CMP_LE_OQ)
-                                & (_mm512_cmp_ps_mask(below, above, _CMP_LE_OQ) | ~hasUpper);
-    const __mmask16 takeUpper = hasUpper & ~takeLower & _mm512_cmp_ps_mask(above, here, _CMP_LT_OQ);
-    code = _mm512_mask_mov_epi32(code, takeLower, lower);
-    return _mm512_mask_mov_epi32(code, takeUpper, upper);
-}
-
-COROLLA_PACKED_TARGET void quantizeNf4Avx512(const float *values, std::int64_t blocks,
-                                             std::uint8_t *codes, float *absmax)
-{
-    for (std::int64_t b = 0; b < blocks; ++b) {
-        const float *block = values + b * kNf4BlockSize;
-        __m512 quarter[4];
-        __m512 largest = _mm512_setzero_ps();
-        for (int q = 0; q < 4; ++q) {
-            quarter[q] = _mm512_loadu_ps(block + 16 * q);
-            largest = _mm512_max_ps(largest, _mm512_abs_ps(quarter[q]));
-        }
-        const float scale = _mm512_reduce_max_ps(largest);
-        absmax[b] = scale;
-        __m512i code[4];
-        for (int q = 0; q < 4; ++q)
-            code[q] = scale == 0.0f ? _mm512_set1_epi32(7)
-                                    : nf4Codes(_mm512_div_ps(quarter[q], _mm512_set1_ps(scale)));
-        // Value j in the low nibble of byte j, value j + 32 in its high nibble.
-        for (int half = 0; half < 2; ++half) {
-            const __m512i bytes = _mm512_or_si512(code[half], _mm512_slli_epi32(code[half + 2], 4));
-            _mm_storeu_si128(reinterpret_cast<__m128i *>(codes + b * 32 + 16 * half),
-                             _mm512_cvtepi32_epi8(bytes));
-        }
-    }
-}
-
 #endif
 
 } // namespace
@@ -456,52 +387,6 @@ void dequantizePackedRowsPortable(const PackedView &w, std::int64_t begin, std::
     }
 }
 
-namespace {
-
-// The index of the NF4 level nearest to `value` (ties to the lower index). The midpoints
-// between neighbouring levels give the candidate; its neighbours are compared by fp32 distance
-// too, so that a value within rounding of a midpoint gets exactly the definition's answer.
-std::uint8_t nearestNf4Level(float value)
-{
-    int candidate = 0;
-    for (int i = 0; i + 1 < int(kNf4Levels.size()); ++i)
-        candidate += value > 0.5f * (kNf4Levels[std::size_t(i)] + kNf4Levels[std::size_t(i + 1)]);
-    int best = std::max(0, candidate - 1);
-    float bestDistance = std::fabs(value - kNf4Levels[std::size_t(best)]);
-    for (int i = best + 1; i <= std::min(15, candidate + 1); ++i) {
-        const float distance = std::fabs(value - kNf4Levels[std::size_t(i)]);
-        if (distance < bestDistance) {
-            best = i;
-            bestDistance = distance;
-        }
-    }
-    return std::uint8_t(best);
-}
-
-} // namespace
-
-void quantizeNf4BlocksPortable(const float *values, std::int64_t blocks, std::uint8_t *codes,
-                               float *absmax)
-{
-    constexpr std::uint8_t kZeroLevel = 7;
-    constexpr std::int64_t kHalf = kNf4BlockSize / 2;
-    for (std::int64_t b = 0; b < blocks; ++b) {
-        const float *block = values + b * kNf4BlockSize;
-        float largest = 0.0f;
-        for (std::int64_t j = 0; j < kNf4BlockSize; ++j)
-            largest = std::max(largest, std::fabs(block[j]));
-        absmax[b] = largest;
-        std::uint8_t *bytes = codes + b * kHalf;
-        for (std::int64_t j = 0; j < kHalf; ++j) {
-            const std::uint8_t low =
-                largest == 0.0f ? kZeroLevel : nearestNf4Level(block[j] / largest);
-            const std::uint8_t high =
-                largest == 0.0f ? kZeroLevel : nearestNf4Level(block[j + kHalf] / largest);
-            bytes[j] = std::uint8_t(low | (high << 4));
-        }
-    }
-}
-
 bool hasPackedAvx512()
 {
 #ifdef COROLLA_HAVE_PACKED_AVX512
@@ -534,15 +419,6 @@ void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, cons
     }
 #endif
     gemvPackedPortable(weight, x, rows, bias, y, dtype);
-}
-
-void quantizeNf4Blocks(const float *values, std::int64_t blocks, std::uint8_t *codes, float *absmax)
-{
-#ifdef COROLLA_HAVE_PACKED_AVX512
-    if (hasPackedAvx512())
-        return quantizeNf4Avx512(values, blocks, codes, absmax);
-#endif
-    quantizeNf4BlocksPortable(values, blocks, codes, absmax);
 }
 
 void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,

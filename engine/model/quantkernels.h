@@ -38,15 +38,8 @@ void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, cons
 void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,
                           at::ScalarType dtype, void *out);
 
-// NF4 codes and absmax of `blocks` consecutive blocks of 64 fp32 values (finite), packed as
-// linearweight.h describes: codes gets 32 bytes and absmax one value per block.
-void quantizeNf4Blocks(const float *values, std::int64_t blocks, std::uint8_t *codes,
-                       float *absmax);
-
 // The portable loops behind these where AVX-512 is missing; public so that tests check them on
 // every machine.
-void quantizeNf4BlocksPortable(const float *values, std::int64_t blocks, std::uint8_t *codes,
-                               float *absmax);
 void gemvPackedPortable(const PackedView &weight, const void *x, std::int64_t rows,
                         const void *bias, void *y, at::ScalarType dtype);
 void dequantizePackedRowsPortable(const PackedView &weight, std::int64_t begin, std::int64_t end,

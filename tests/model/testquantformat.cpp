@@ -21,6 +21,7 @@
 #include <QtTest>
 
 #include "model/linearweight.h"
+#include "model/nf4pack.h"
 #include "model/ops.h"
 #include "model/quantkernels.h"
 
