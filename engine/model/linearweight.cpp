@@ -92,10 +92,10 @@ Result<LinearWeight> LinearWeight::quantize(const at::Tensor &weight, Quantizati
                                                   + std::string(quantizationName(quantization)));
     const std::int64_t out = weight.size(0), in = weight.size(1);
     if (quantization == Quantization::Nf4 && in % kNf4BlockSize != 0)
-        return makeError(ErrorCode::Format, "tensor '" + name + "' has shape " + shapeText(out, in)
-                                                + ": nf4 packs rows in blocks of 64 values, and "
-                                                + std::to_string(in)
-                                                + " is not a multiple of 64 (use --quant int8)");
+        return makeError(ErrorCode::Format,
+                         "tensor '" + name + "' has shape " + shapeText(out, in)
+                             + ": nf4 packs rows in blocks of 64 values, and " + std::to_string(in)
+                             + " is not a multiple of 64 (int8 packs any width)");
     // Rows are widened to fp32 a few at a time, in the packing thread's own buffer: no
     // fp32 copy of the whole tensor.
     const at::Tensor source = isWidenable(weight.scalar_type())

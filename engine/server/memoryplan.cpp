@@ -63,7 +63,7 @@ Result<void> checkQuantizable(const ModelConfig &config, Quantization quantizati
             return makeError(ErrorCode::InvalidArgument,
                              "nf4 packs rows in blocks of 64 values, and this model's "
                                  + projection.name + " rows hold " + std::to_string(projection.in)
-                                 + " (choose --quant int8 or none)");
+                                 + "; int8 packs any width");
     }
     return {};
 }
