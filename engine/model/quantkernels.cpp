@@ -233,7 +233,8 @@ COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_
     }
 }
 
-// The same for fp32 inputs with fused multiply-adds.
+// The same for fp32 inputs with fused multiply-adds, on exactly the dequantized weights: each
+// code times the row's scale, one fp32 multiplication, as the format defines them.
 template <int ROWS>
 COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, const float *bias,
                                          float *y, std::int64_t begin, std::int64_t end)
@@ -242,11 +243,13 @@ COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, co
     const std::int64_t k = w.k;
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
+        const __m512 scale = _mm512_set1_ps(w.scales[row]);
         __m512 acc[ROWS][kAcc];
         zeroAccumulators(acc);
         std::int64_t i = 0;
         for (; i + 32 <= k; i += 32) {
-            const __m512 first = int8Quarter(codes + i), second = int8Quarter(codes + i + 16);
+            const __m512 first = _mm512_mul_ps(int8Quarter(codes + i), scale);
+            const __m512 second = _mm512_mul_ps(int8Quarter(codes + i + 16), scale);
 #pragma GCC unroll 8
             for (int r = 0; r < ROWS; ++r) {
                 acc[r][0] = _mm512_fmadd_ps(first, _mm512_loadu_ps(x + r * k + i), acc[r][0]);
@@ -257,13 +260,13 @@ COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, co
         for (; i < k; i += 16) {
             const std::int64_t count = std::min<std::int64_t>(16, k - i);
             const __mmask16 mask = __mmask16((1u << count) - 1);
-            const __m512 weights = int8Quarter(codes + i, count);
+            const __m512 weights = _mm512_mul_ps(int8Quarter(codes + i, count), scale);
             for (int r = 0; r < ROWS; ++r)
                 acc[r][0] =
                     _mm512_fmadd_ps(weights, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
         }
         for (int r = 0; r < ROWS; ++r)
-            y[r * w.n + row] = sumLanes(acc[r]) * w.scales[row] + (bias ? bias[row] : 0.0f);
+            y[r * w.n + row] = sumLanes(acc[r]) + (bias ? bias[row] : 0.0f);
     }
 }
 
@@ -359,14 +362,22 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
                        std::vector<float> weights(std::size_t(w.k));
                        for (std::int64_t row = begin; row < end; ++row) {
                            unpackRow(w, row, dtype, weights.data());
-                           const float scale =
-                               w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
+                           // int8 with fp32 activations multiplies the dequantized weights;
+                           // with bf16 ones the row scale multiplies the sum of the exact
+                           // integer products, as the AVX-512 kernels do.
+                           const bool int8 = w.quantization == Quantization::Int8;
+                           const float scale = int8 ? w.scales[row] : 1.0f;
+                           if (int8 && dtype == at::kFloat) {
+                               for (float &weight : weights)
+                                   weight *= scale;
+                           }
+                           const float sumScale = int8 && dtype != at::kFloat ? scale : 1.0f;
                            for (std::int64_t r = 0; r < rows; ++r) {
                                const float *input = inputs.data() + r * w.k;
                                float sum = 0;
                                for (std::int64_t i = 0; i < w.k; ++i)
                                    sum += weights[std::size_t(i)] * input[i];
-                               sum *= scale;
+                               sum *= sumScale;
                                if (bias)
                                    sum += toFloat(bias, row, dtype);
                                store(y, r * w.n + row, sum, dtype);
