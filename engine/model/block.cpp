@@ -61,15 +61,10 @@ Result<void> WeightReader::read(const std::string &prefix,
             **linear = std::move(*weight);
             continue;
         }
-        std::vector<at::Tensor> parts;
-        for (const WeightSlot::Part &part : slot.parts) {
-            auto tensor = require(prefix + part.name, part.shape);
-            if (!tensor)
-                return tensor.error();
-            parts.push_back(std::move(*tensor));
-        }
-        *std::get<at::Tensor *>(slot.target) =
-            copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
+        auto weight = stacked(prefix, slot);
+        if (!weight)
+            return weight.error();
+        *std::get<at::Tensor *>(slot.target) = std::move(*weight);
     }
     return {};
 }
@@ -81,15 +76,10 @@ Result<LinearWeight> WeightReader::projection(const std::string &prefix,
                                               const WeightSlot &slot) const
 {
     if (m_quantization == Quantization::None) {
-        std::vector<at::Tensor> parts;
-        for (const WeightSlot::Part &part : slot.parts) {
-            auto tensor = require(prefix + part.name, part.shape);
-            if (!tensor)
-                return tensor.error();
-            parts.push_back(std::move(*tensor));
-        }
-        return LinearWeight::dense(
-            copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts)));
+        auto weight = stacked(prefix, slot);
+        if (!weight)
+            return weight.error();
+        return LinearWeight::dense(std::move(*weight));
     }
     std::vector<at::Tensor> codes, scales;
     std::int64_t out = 0, in = 0;
@@ -107,6 +97,19 @@ Result<LinearWeight> WeightReader::projection(const std::string &prefix,
     }
     return LinearWeight::packed(m_quantization, copyToWeightMemory(at::cat(codes)),
                                 copyToWeightMemory(at::cat(scales)), out, in);
+}
+
+// The slot's parts in the compute dtype, stacked, in weight memory.
+Result<at::Tensor> WeightReader::stacked(const std::string &prefix, const WeightSlot &slot) const
+{
+    std::vector<at::Tensor> parts;
+    for (const WeightSlot::Part &part : slot.parts) {
+        auto tensor = require(prefix + part.name, part.shape);
+        if (!tensor)
+            return tensor.error();
+        parts.push_back(std::move(*tensor));
+    }
+    return copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
 }
 
 Result<at::Tensor> WeightReader::checked(const std::string &name,

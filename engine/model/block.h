@@ -84,6 +84,7 @@ private:
     // The tensor as the checkpoint holds it, its shape checked.
     Result<at::Tensor> checked(const std::string &name,
                                const std::vector<std::int64_t> &shape) const;
+    Result<at::Tensor> stacked(const std::string &prefix, const WeightSlot &slot) const;
     Result<LinearWeight> projection(const std::string &prefix, const WeightSlot &slot) const;
 
     const TensorSource &m_source;
