@@ -2,13 +2,15 @@
 
 #include <cstdio>
 
+#include "app/modelsource.h"
+
 namespace corolla {
 
 void addBenchModelOptions(CommandParser &parser, const QString &defaultShape,
                           const QString &defaultDtype)
 {
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR|ORG/NAME[@REV]"),
+                          QStringLiteral("checkpoint folder, or a Hub model (downloaded first)"));
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),
                           QStringLiteral("random weights of a named shape (see make-test-model)"),
                           defaultShape);
@@ -41,7 +43,7 @@ BenchModelOptions benchModelOptions(CommandParser &parser)
 Result<std::string> benchModelFolder(const BenchModelOptions &options, const QTemporaryDir &scratch)
 {
     if (!options.modelDir.empty())
-        return options.modelDir;
+        return modelFolder(options.modelDir, allWeights());
     if (!scratch.isValid())
         return makeError(ErrorCode::Io, "no temporary folder for the random weights");
     const std::string folder = scratch.filePath(QStringLiteral("model")).toStdString();

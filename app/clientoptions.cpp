@@ -1,5 +1,6 @@
 #include "app/clientoptions.h"
 
+#include "app/modelsource.h"
 #include "app/swarmoptions.h"
 #include "net/tensorcodec.h"
 
@@ -116,8 +117,8 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
 
 void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
 {
-    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR"),
-                          QStringLiteral("checkpoint folder"));
+    parser.addValueOption(QStringLiteral("model"), QStringLiteral("DIR|ORG/NAME[@REV]"),
+                          QStringLiteral("checkpoint folder, or a Hub model (downloaded first)"));
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), defaultDtype);
     addQuantOption(parser);
@@ -136,6 +137,13 @@ std::optional<ClientModelOptions> clientModelOptions(CommandParser &parser, cons
         exitCode = reportError(command, options.error().toString());
         return std::nullopt;
     }
+    // A Hub model: all of it on this machine, only the client part with a swarm.
+    auto folder = modelFolder(options->modelDir, options->swarm ? clientPart() : allWeights());
+    if (!folder) {
+        exitCode = reportError(command, folder.error().toString());
+        return std::nullopt;
+    }
+    options->modelDir = *folder;
     return std::move(*options);
 }
 

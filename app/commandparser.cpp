@@ -34,6 +34,12 @@ void CommandParser::addFlag(const QString &name, const QString &help)
     m_parser.addOption(QCommandLineOption(name, help));
 }
 
+void CommandParser::addPositional(const QString &name, const QString &help)
+{
+    m_parser.addPositionalArgument(name, help);
+    ++m_positionals;
+}
+
 bool CommandParser::parse(const QStringList &arguments, int &exitCode)
 {
     QStringList withProgram = arguments;
@@ -50,9 +56,18 @@ bool CommandParser::parse(const QStringList &arguments, int &exitCode)
         exitCode = 0;
         return false;
     }
-    if (!m_parser.positionalArguments().isEmpty()) {
+    const QStringList positionals = m_parser.positionalArguments();
+    if (positionals.size() > m_positionals) {
         std::fprintf(stderr, "corolla %s: unexpected argument '%s'\n", qPrintable(m_command),
-                     qPrintable(m_parser.positionalArguments().front()));
+                     qPrintable(positionals.value(m_positionals)));
+        exitCode = 2;
+        return false;
+    }
+    if (positionals.size() < m_positionals) {
+        std::fprintf(stderr,
+                     "corolla %s: missing argument\nRun 'corolla %s --help' for the "
+                     "options.\n",
+                     qPrintable(m_command), qPrintable(m_command));
         exitCode = 2;
         return false;
     }
@@ -160,6 +175,19 @@ int reportError(const std::string &command, const std::string &message)
 {
     std::fprintf(stderr, "corolla %s: %s\n", command.c_str(), message.c_str());
     return 1;
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &text)
+{
+    const QStringList parts = text.split(QLatin1Char(':'));
+    bool okBegin = false, okEnd = false;
+    const qlonglong begin = parts.size() == 2 ? parts[0].toLongLong(&okBegin) : -1;
+    const qlonglong end = parts.size() == 2 ? parts[1].toLongLong(&okEnd) : -1;
+    if (!okBegin || !okEnd || begin < 0 || end <= begin)
+        return makeError(ErrorCode::InvalidArgument,
+                         "--blocks must be START:END with 0 <= START < END, not '"
+                             + text.toStdString() + "'");
+    return std::make_pair(std::int64_t(begin), std::int64_t(end));
 }
 
 } // namespace corolla

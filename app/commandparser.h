@@ -13,6 +13,7 @@
 #include <QStringList>
 
 #include "core/compute.h"
+#include "core/result.h"
 
 namespace corolla {
 
@@ -32,6 +33,9 @@ public:
     };
     void addValueOptions(std::initializer_list<ValueOption> options);
     void addFlag(const QString &name, const QString &help);
+    // An argument without an option name, in the order added; all of them are required.
+    void addPositional(const QString &name, const QString &help);
+    QString positional(int index) const { return m_parser.positionalArguments().value(index); }
 
     // Parses `arguments` (the command name first). False after printing help (exitCode 0)
     // or an error (exitCode 2).
@@ -60,7 +64,11 @@ private:
     QString m_command;
     QCommandLineParser m_parser;
     QString m_error;
+    int m_positionals = 0;
 };
+
+// "A:B" with 0 <= A < B: the blocks [A, B).
+Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &text);
 
 // --quant none|int8|nf4 (default none): how the blocks' projection weights are held.
 void addQuantOption(CommandParser &parser);

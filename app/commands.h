@@ -21,5 +21,6 @@ int runChat(const QStringList &arguments);
 int runServe(const QStringList &arguments);
 int runSwarm(const QStringList &arguments);
 int runBootstrap(const QStringList &arguments);
+int runDownload(const QStringList &arguments);
 
 } // namespace corolla

@@ -38,6 +38,8 @@ constexpr Command kCommands[] = {
     {"detokenize", corolla::runDetokenize, "print the text of token ids"},
     {"chat-template", corolla::runChatTemplate,
      "render a conversation with the model's chat template"},
+    {"download", corolla::runDownload,
+     "download a model from the Hugging Face Hub into the shared cache"},
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},

@@ -8,6 +8,7 @@
 
 #include "app/commandparser.h"
 #include "app/commands.h"
+#include "app/modelsource.h"
 #include "loader/npyfile.h"
 #include "model/generation.h"
 #include "model/localmodel.h"
@@ -23,7 +24,7 @@ namespace {
 void addModelOptions(CommandParser &parser)
 {
     parser.addValueOptions({
-        {"model", "DIR", "checkpoint folder"},
+        {"model", "DIR|ORG/NAME[@REV]", "checkpoint folder, or a Hub model (downloaded first)"},
         {"dtype", "fp32|bf16", "compute dtype: fp32 or bf16", "fp32"},
     });
     addQuantOption(parser);
@@ -37,7 +38,10 @@ Result<std::unique_ptr<LocalModel>> openModel(CommandParser &parser)
     auto quantization = quantizationFromName(parser.text(QStringLiteral("quant")));
     if (!quantization)
         return quantization.error();
-    return LocalModel::open(parser.text(QStringLiteral("model")), *dtype, *quantization);
+    auto folder = modelFolder(parser.text(QStringLiteral("model")), allWeights());
+    if (!folder)
+        return folder.error();
+    return LocalModel::open(*folder, *dtype, *quantization);
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 
 #include "app/commands.h"
 #include "app/events.h"
+#include "app/modelsource.h"
 #include "app/swarmoptions.h"
 #include "client/routeplanner.h"
 #include "core/bytesize.h"
@@ -41,19 +42,6 @@ Result<PeerIdentity> loadIdentity(QString path, std::unique_ptr<QLockFile> &lock
     return identity;
 }
 
-Result<std::pair<std::int64_t, std::int64_t>> parseBlockRange(const QString &text)
-{
-    const QStringList parts = text.split(QLatin1Char(':'));
-    bool okBegin = false, okEnd = false;
-    const qlonglong begin = parts.size() == 2 ? parts[0].toLongLong(&okBegin) : -1;
-    const qlonglong end = parts.size() == 2 ? parts[1].toLongLong(&okEnd) : -1;
-    if (!okBegin || !okEnd || begin < 0 || end <= begin)
-        return makeError(ErrorCode::InvalidArgument,
-                         "--blocks must be 'auto' or START:END with START < END, not '"
-                             + text.toStdString() + "'");
-    return std::make_pair(std::int64_t(begin), std::int64_t(end));
-}
-
 // What `corolla serve` runs with.
 struct ServeCommand {
     ServeOptions server;
@@ -77,7 +65,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
         QStringLiteral("serve"),
         QStringLiteral("Serves a range of a model's blocks to the swarm until stopped (Ctrl+C)."));
     parser.addValueOptions({
-        {"model", "DIR", "checkpoint folder"},
+        {"model", "DIR|ORG/NAME", "checkpoint folder, or a Hub model (fetches its blocks' shards)"},
         {"blocks", "auto|A:B", "blocks to serve: auto (the swarm's weakest) or [A, B)", "auto"},
         {"memory-budget", "SIZE",
          "memory for blocks and cache with --blocks auto (default: half the RAM)"},
@@ -131,6 +119,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
             .filePath(QStringLiteral("throughput.json"))
             .toStdString();
     if (parser.value(QStringLiteral("blocks")) != QLatin1String("auto")) {
+        // "auto" is the other value this option takes.
         auto range = parseBlockRange(parser.value(QStringLiteral("blocks")));
         if (range)
             options.blocks = *range;
@@ -161,11 +150,21 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
 
 int execute(const ServeCommand &command)
 {
-    const ServeOptions &options = command.server;
+    ServeOptions options = command.server;
     auto model = resolveModel(options.modelDir);
     if (!model || model->directory.empty())
         return reportError("serve", model ? options.modelDir + ": not a model folder"
                                           : model.error().toString());
+    options.modelDir = model->directory;
+    std::stop_source stopDownloads; // a download of shards ends when the server stops
+    if (model->hub)
+        options.fetchBlocks = [hub = *model->hub, stop = stopDownloads.get_token()](
+                                  std::int64_t begin, std::int64_t end) -> Result<void> {
+            auto folder = modelFolder(hub.toString(), blockWeights(begin, end), stop);
+            if (!folder)
+                return folder.error();
+            return {};
+        };
     std::unique_ptr<QLockFile> identityLock;
     auto identity = loadIdentity(command.identityPath, identityLock);
     if (!identity)
@@ -194,7 +193,8 @@ int execute(const ServeCommand &command)
         return reportError("serve", started.error().toString());
     }
     emitEvent("listening", {{"peer_id", node.identity().peerId()}, {"port", node.port()}});
-    return runEventLoopUntilSignal([&node] {
+    return runEventLoopUntilSignal([&node, &stopDownloads] {
+        stopDownloads.request_stop();
         node.stop();
         emitEvent("stopped");
     });

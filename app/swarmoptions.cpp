@@ -12,6 +12,7 @@
 #include <QStandardPaths>
 #include <QTime>
 
+#include "app/modelsource.h"
 #include "model/modelconfig.h"
 #include "swarm/modelidentity.h"
 #include "swarm/serverrecord.h"
@@ -77,9 +78,17 @@ Result<SwarmConnection> swarmConnection(const CommandParser &parser)
     return connection;
 }
 
-Result<ModelReference> resolveModel(const std::string &dirOrId)
+Result<ModelReference> resolveModel(const std::string &dirOrIdOrRepo)
 {
+    std::string dirOrId = dirOrIdOrRepo;
     ModelReference reference;
+    if (looksLikeRepoRef(dirOrIdOrRepo)) {
+        auto folder = modelFolder(dirOrIdOrRepo, metadataOnly());
+        if (!folder)
+            return folder.error();
+        dirOrId = *folder;
+        reference.hub = parseRepoRef(dirOrIdOrRepo).value();
+    }
     if (QFileInfo(QDir(QString::fromStdString(dirOrId)).filePath(QStringLiteral("config.json")))
             .isFile()) {
         auto config = ModelConfig::load(dirOrId);

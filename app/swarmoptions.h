@@ -4,10 +4,12 @@
 // Thread: main.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/commandparser.h"
 #include "core/result.h"
+#include "hub/hubcache.h"
 #include "swarm/swarmconnection.h"
 
 namespace corolla {
@@ -22,14 +24,16 @@ Result<std::unique_ptr<SwarmWatcher>> makeSwarmWatcher(const CommandParser &pars
 // The registries the options ask for.
 Result<SwarmConnection> swarmConnection(const CommandParser &parser);
 
-// A model folder (with config.json) gives its id and block count; anything else is taken as
-// a model id whose block count the swarm will tell.
+// A model folder (with config.json) gives its id and block count; so does a Hub model
+// ORG/NAME[@REVISION], whose config, tokenizer and index are fetched first; anything else is
+// taken as a model id whose block count the swarm will tell.
 struct ModelReference {
     std::string id;
     std::string directory; // empty for a bare id
     std::int64_t numBlocks = 0;
+    std::optional<RepoRef> hub; // when it came from the Hub: its weights may still be missing
 };
-Result<ModelReference> resolveModel(const std::string &dirOrId);
+Result<ModelReference> resolveModel(const std::string &dirOrIdOrRepo);
 
 // Where this peer keeps its identity, measurements and (in the app) the demo model and
 // conversations: ~/.local/share/Corolla/Corolla on Linux.

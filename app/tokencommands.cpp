@@ -9,6 +9,7 @@
 
 #include "app/commandparser.h"
 #include "app/commands.h"
+#include "app/modelsource.h"
 #include "core/textfile.h"
 #include "tokenizer/chattemplate.h"
 #include "tokenizer/tokenizer.h"
@@ -30,6 +31,15 @@ Result<Json> readJsonFile(const std::string &path)
     return json;
 }
 
+// The tokenizer of a folder or of a Hub model (whose config and tokenizer are fetched).
+auto loadTokenizer(const std::string &model) -> decltype(Tokenizer::load(model))
+{
+    auto folder = modelFolder(model, metadataOnly());
+    if (!folder)
+        return folder.error();
+    return Tokenizer::load(*folder);
+}
+
 std::string idsJson(const std::vector<std::int64_t> &ids)
 {
     return Json(ids).dump();
@@ -44,7 +54,7 @@ int runTokenize(const QStringList &arguments)
         QStringLiteral("Prints the token ids of a text as a JSON array (for --texts, "
                        "one array per text). DIR needs only the tokenizer files."));
     parser.addValueOptions({
-        {"model", "DIR", "folder with tokenizer.json"},
+        {"model", "DIR|ORG/NAME", "folder with tokenizer.json, or a Hub model"},
         {"text", "TEXT", "the text"},
         {"texts", "FILE.json", "a JSON array of strings"},
     });
@@ -57,7 +67,7 @@ int runTokenize(const QStringList &arguments)
     parser.requireOneOf({QStringLiteral("text"), QStringLiteral("texts")});
     if (parser.failed())
         return 2;
-    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    auto tokenizer = loadTokenizer(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("tokenize", tokenizer.error().toString());
     const SpecialTokens special =
@@ -94,7 +104,7 @@ int runDetokenize(const QStringList &arguments)
     CommandParser parser(QStringLiteral("detokenize"),
                          QStringLiteral("Prints the text of token ids."));
     parser.addValueOptions({
-        {"model", "DIR", "folder with tokenizer.json"},
+        {"model", "DIR|ORG/NAME", "folder with tokenizer.json, or a Hub model"},
         {"ids", "LIST", "token ids, e.g. 1,2,3"},
     });
     parser.addFlag(QStringLiteral("skip-special"), QStringLiteral("leave out special tokens"));
@@ -106,7 +116,7 @@ int runDetokenize(const QStringList &arguments)
     const auto ids = parser.idList(QStringLiteral("ids"));
     if (parser.failed())
         return 2;
-    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    auto tokenizer = loadTokenizer(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("detokenize", tokenizer.error().toString());
     auto text =
@@ -125,7 +135,7 @@ int runChatTemplate(const QStringList &arguments)
                          QStringLiteral("Renders a conversation with the model's chat template "
                                         "(ChatML when the model has none) and prints the prompt."));
     parser.addValueOptions({
-        {"model", "DIR", "folder with tokenizer_config.json"},
+        {"model", "DIR|ORG/NAME", "folder with tokenizer_config.json, or a Hub model"},
         {"messages", "FILE.json", "a JSON array of {\"role\", \"content\"} objects"},
     });
     parser.addFlag(QStringLiteral("add-generation-prompt"),
@@ -137,7 +147,7 @@ int runChatTemplate(const QStringList &arguments)
     parser.require(QStringLiteral("messages"));
     if (parser.failed())
         return 2;
-    auto tokenizer = Tokenizer::load(parser.text(QStringLiteral("model")));
+    auto tokenizer = loadTokenizer(parser.text(QStringLiteral("model")));
     if (!tokenizer)
         return reportError("chat-template", tokenizer.error().toString());
     auto chat = ChatTemplate::parse((*tokenizer)->chatTemplate());
@@ -204,7 +214,7 @@ std::optional<TokenizerBenchCommand> parseTokenizerBench(const QStringList &argu
         QStringLiteral("Encodes a few MB of mixed-script text and prints MB/s and the "
                        "time to encode a 4,000-token prompt as JSON."));
     parser.addValueOptions({
-        {"model", "DIR", "folder with tokenizer.json"},
+        {"model", "DIR|ORG/NAME", "folder with tokenizer.json, or a Hub model"},
         {"megabytes", "N", "text to encode", "4"},
     });
     if (!parser.parse(arguments.mid(1), exitCode))
@@ -222,7 +232,7 @@ std::optional<TokenizerBenchCommand> parseTokenizerBench(const QStringList &argu
 
 int execute(const TokenizerBenchCommand &command)
 {
-    auto tokenizer = Tokenizer::load(command.modelDir);
+    auto tokenizer = loadTokenizer(command.modelDir);
     if (!tokenizer)
         return reportError("bench tokenizer", tokenizer.error().toString());
     const std::string text = benchText(std::size_t(command.megabytes) << 20, 42, false);

@@ -14,6 +14,7 @@ std::string_view errorCodeName(ErrorCode code)
     case ErrorCode::Internal: return "internal error";
     case ErrorCode::Cancelled: return "cancelled";
     case ErrorCode::Timeout: return "timeout";
+    case ErrorCode::PermissionDenied: return "permission denied";
     }
     return "error";
 }

@@ -16,9 +16,10 @@ enum class ErrorCode {
     Format,          // a file or message is malformed
     Unsupported,     // well-formed, but a feature we do not implement
     ResourceExhausted,
-    Internal,  // a bug or a failure inside a library we call
-    Cancelled, // the caller asked to stop
-    Timeout,   // a peer did not answer in time (it may be busy, or gone)
+    Internal,         // a bug or a failure inside a library we call
+    Cancelled,        // the caller asked to stop
+    Timeout,          // a peer did not answer in time (it may be busy, or gone)
+    PermissionDenied, // a service refused our credentials (a gated model, a wrong token)
 };
 
 // The stable English name of a code, for logs and the command line.

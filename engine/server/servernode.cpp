@@ -154,11 +154,14 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
     m_server->computeQueue().post(
         ComputeQueue::Priority::Background,
         [this, begin, end, cached, cache, key, config = m_config, dir = m_options.modelDir,
-         dtype = scalarTypeOf(m_options.dtype), quantization = m_options.quantization] {
+         dtype = scalarTypeOf(m_options.dtype), quantization = m_options.quantization,
+         fetch = m_options.fetchBlocks] {
             Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
             BlockThroughput throughput;
             try {
-                auto checkpoint = Checkpoint::open(dir);
+                auto fetched = fetch ? fetch(begin, end) : Result<void>();
+                auto checkpoint = fetched ? Checkpoint::open(dir)
+                                          : Result<std::unique_ptr<Checkpoint>>(fetched.error());
                 if (!checkpoint)
                     span = checkpoint.error();
                 else if (auto loaded =

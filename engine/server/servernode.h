@@ -4,6 +4,7 @@
 // announcements and re-balancing.
 // Thread: the engine thread; loading and probing run on the server's compute queue.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ struct ServeOptions {
     int rebalancePeriodMs = 120000;
     std::string throughputCachePath; // empty: no cache
     ServerLimits limits;
+    // Brings the weights of blocks [begin, end) into modelDir before they are loaded (a Hub
+    // model fetches its shards); runs on the compute queue. Empty: they are all there.
+    std::function<Result<void>(std::int64_t begin, std::int64_t end)> fetchBlocks;
 };
 
 class ServerNode : public QObject {

@@ -11,12 +11,16 @@
 #include <QFile>
 #include <nlohmann/json.hpp>
 
+#include "hub/hubdownloader.h"
+#include "hub/hubmanifest.h"
+
 namespace corolla {
 
 namespace {
 
 // The identity's own version: a change in what is hashed must change every id.
 constexpr char kIdentityVersion[] = "corolla model identity 2\n";
+constexpr char kHubIdentityVersion[] = "corolla model identity of a Hub snapshot 1\n";
 constexpr qint64 kSampleBytes = 4096;
 constexpr std::uint64_t kMaxHeaderBytes = 100 * 1024 * 1024; // as the loader allows
 
@@ -129,6 +133,11 @@ Result<void> addWeightFile(QCryptographicHash &hash, const QDir &folder, const Q
 
 Result<std::string> modelIdForDirectory(const std::string &directory)
 {
+    return modelIdForDirectory(directory, HubDownloadOptions::defaultManifestFolder());
+}
+
+Result<std::string> modelIdForDirectory(const std::string &directory, const QString &manifestFolder)
+{
     const QDir folder(QString::fromStdString(directory));
     QFile config(folder.filePath(QStringLiteral("config.json")));
     if (!config.open(QIODevice::ReadOnly))
@@ -136,14 +145,30 @@ Result<std::string> modelIdForDirectory(const std::string &directory)
     const QByteArray configText = config.readAll();
 
     QCryptographicHash hash(QCryptographicHash::Sha256);
-    hash.addData(QByteArrayView(kIdentityVersion, qsizetype(std::strlen(kIdentityVersion))));
-    addField(hash, configText);
-    auto files = weightFiles(folder);
-    if (!files)
-        return files.error();
-    for (const QString &name : *files)
-        if (auto added = addWeightFile(hash, folder, name); !added)
-            return added.error();
+    if (snapshotLocation(folder.absolutePath())) {
+        // A Hub snapshot may hold only some shards (a server fetches its blocks' only), but
+        // the Hub names every file by its content hash: those are the weights' identity.
+        auto digests = snapshotWeightDigests(folder.absolutePath(), manifestFolder);
+        if (!digests)
+            return digests.error();
+        hash.addData(
+            QByteArrayView(kHubIdentityVersion, qsizetype(std::strlen(kHubIdentityVersion))));
+        addField(hash, configText);
+        for (const WeightFileDigest &digest : *digests) {
+            addField(hash, digest.name.toUtf8());
+            addField(hash, QByteArray::number(qint64(digest.size)));
+            addField(hash, digest.etag.toLatin1());
+        }
+    } else {
+        hash.addData(QByteArrayView(kIdentityVersion, qsizetype(std::strlen(kIdentityVersion))));
+        addField(hash, configText);
+        auto files = weightFiles(folder);
+        if (!files)
+            return files.error();
+        for (const QString &name : *files)
+            if (auto added = addWeightFile(hash, folder, name); !added)
+                return added.error();
+    }
 
     // The folder's name is the user's choice and differs between machines; config and
     // weights are what the checkpoint is. Its model_type only makes the id readable.

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include <QString>
+
 #include "core/result.h"
 
 namespace corolla {
@@ -15,6 +17,11 @@ namespace corolla {
 // of the checkpoint (the index's shards, or model.safetensors), its name, size and header,
 // and a sample of every tensor's bytes (its first, middle and last 4 KiB). Reads a few KiB
 // per tensor, never whole files. An error names a missing or malformed file.
+// A snapshot folder of the Hugging Face cache is identified by the Hub's content hashes of
+// its weight files instead (fetched or not, from the blobs or Corolla's manifest in
+// `manifestFolder`), so that servers holding different shards agree.
 Result<std::string> modelIdForDirectory(const std::string &directory);
+Result<std::string> modelIdForDirectory(const std::string &directory,
+                                        const QString &manifestFolder);
 
 } // namespace corolla

@@ -36,6 +36,12 @@ QProcessEnvironment PeerProcesses::environment() const
                        m_folder.filePath(QStringLiteral("config")));
     // Several peers share two cores: one compute thread each keeps them from starving.
     environment.insert(QStringLiteral("COROLLA_NUM_THREADS"), QStringLiteral("1"));
+    for (const auto &[name, value] : m_environment) {
+        if (value.isEmpty())
+            environment.remove(name);
+        else
+            environment.insert(name, value);
+    }
     return environment;
 }
 
@@ -56,17 +62,32 @@ QProcess *PeerProcesses::start(const QStringList &arguments, const QString &prog
 
 std::pair<int, QByteArray> PeerProcesses::run(const QStringList &arguments, int timeoutMs) const
 {
+    Outcome outcome = runToEnd(arguments, {}, timeoutMs);
+    return {outcome.exitCode, outcome.out};
+}
+
+PeerProcesses::Outcome PeerProcesses::runToEnd(const QStringList &arguments, const QString &program,
+                                               int timeoutMs) const
+{
     QProcess process;
     process.setProcessEnvironment(environment());
     process.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-    process.start(m_binary, arguments);
+    process.start(program.isEmpty() ? m_binary : program, arguments);
+    Outcome outcome;
     if (!process.waitForFinished(timeoutMs)) {
         process.kill();
         process.waitForFinished();
-        return {-1, {}};
+    } else if (process.exitStatus() == QProcess::NormalExit) {
+        outcome.exitCode = process.exitCode();
     }
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-            process.readAllStandardOutput()};
+    outcome.out = process.readAllStandardOutput();
+    outcome.err = QString::fromUtf8(process.readAllStandardError());
+    return outcome;
+}
+
+void PeerProcesses::setEnvironment(const QString &name, const QString &value)
+{
+    m_environment[name] = value;
 }
 
 void PeerProcesses::kill(QProcess *process)

@@ -32,6 +32,16 @@ public:
     QProcess *start(const QStringList &arguments, const QString &program = {});
     // Runs `corolla <arguments>` to the end; its exit code and stdout.
     std::pair<int, QByteArray> run(const QStringList &arguments, int timeoutMs = 60000) const;
+    // Runs `corolla <arguments>` (or another program) to the end; exit code, stdout, stderr.
+    struct Outcome {
+        int exitCode = -1; // -1: crashed, or killed after timeoutMs
+        QByteArray out;
+        QString err;
+    };
+    Outcome runToEnd(const QStringList &arguments, const QString &program = {},
+                     int timeoutMs = 300000) const;
+    // An environment variable for the processes started from now on (an empty value unsets it).
+    void setEnvironment(const QString &name, const QString &value);
 
     void kill(QProcess *process);
     // SIGTERM, then waits for the exit; the exit code (-1 if it had to be killed).
@@ -58,6 +68,7 @@ private:
     QTemporaryDir m_folder;
     std::vector<std::unique_ptr<QProcess>> m_processes;
     mutable std::map<QProcess *, QByteArray> m_logs;
+    std::map<QString, QString> m_environment;
 };
 
 quint16 freeUdpPort();
