@@ -398,6 +398,55 @@ private Q_SLOTS:
         QVERIFY(!fromHub.out.isEmpty());
     }
 
+    void huggingfaceHubFindsWhatCorollaCached()
+    {
+        QVERIFY2(QFileInfo(QStringLiteral(COROLLA_HUB_PYTHON)).isExecutable(),
+                 "no huggingface_hub environment: the hubvenv test sets it up");
+        newCache();
+        QCOMPARE(corolla({QStringLiteral("download"), kRepo}).exitCode, 0);
+        auto read = m_processes.runToEnd(
+            {QStringLiteral(COROLLA_HUB_INTEROP), QStringLiteral("read"), cacheRoot(), kRepo},
+            QStringLiteral(COROLLA_HUB_PYTHON));
+        QVERIFY2(read.exitCode == 0, qPrintable(read.err));
+        const QJsonObject seen = QJsonDocument::fromJson(read.out).object();
+        QCOMPARE(seen["warnings"].toArray().size(), 0);
+        const QJsonArray revisions = seen["revisions"].toArray();
+        QCOMPARE(revisions.size(), 1);
+        const QJsonObject revision = revisions[0].toObject();
+        QCOMPARE(revision["commit"].toString(), m_commit);
+        QCOMPARE(revision["refs"].toArray(), QJsonArray{QStringLiteral("main")});
+        const QJsonObject files = revision["files"].toObject();
+        QCOMPARE(QStringList(files.keys()), QDir(m_model).entryList(QDir::Files));
+        for (const QString &file : files.keys()) {
+            const QString path = files[file].toObject()["path"].toString();
+            QCOMPARE(path, snapshot() + QLatin1Char('/') + file);
+            QCOMPARE(fileBytes(path), fileBytes(m_model + QLatin1Char('/') + file));
+        }
+    }
+
+    void corollaUsesOfflineWhatHuggingfaceHubDownloaded()
+    {
+        QVERIFY2(QFileInfo(QStringLiteral(COROLLA_HUB_PYTHON)).isExecutable(),
+                 "no huggingface_hub environment: the hubvenv test sets it up");
+        newCache();
+        auto fetched = m_processes.runToEnd(
+            {QStringLiteral(COROLLA_HUB_INTEROP), QStringLiteral("download"), cacheRoot(), kRepo},
+            QStringLiteral(COROLLA_HUB_PYTHON));
+        QVERIFY2(fetched.exitCode == 0, qPrintable(fetched.err));
+        QCOMPARE(lastLine(fetched.out), snapshot());
+        m_hub->clear();
+        m_processes.setEnvironment(QStringLiteral("HF_HUB_OFFLINE"), QStringLiteral("1"));
+        const QStringList generate{QStringLiteral("generate"), QStringLiteral("--prompt"),
+                                   QStringLiteral("Offline"),  QStringLiteral("--max-new-tokens"),
+                                   QStringLiteral("10"),       QStringLiteral("--model")};
+        auto fromCache = corolla(generate + QStringList{kRepo});
+        m_processes.setEnvironment(QStringLiteral("HF_HUB_OFFLINE"), {});
+        QVERIFY2(fromCache.exitCode == 0, qPrintable(fromCache.err));
+        QCOMPARE(fromCache.out, corolla(generate + QStringList{m_model}).out);
+        QCOMPARE(m_hub->stats()["head"].toObject().size(), 0); // offline: not one request
+        QCOMPARE(m_hub->stats()["get"].toObject().size(), 0);
+    }
+
     void cleanupTestCase() { m_hub.reset(); }
 };
 

@@ -235,7 +235,8 @@ private:
     void answerHub(QTcpSocket *socket, const Request &request, const std::function<void()> &done)
     {
         const bool head = request.method == "HEAD";
-        const QStringList parts = request.path.split(QLatin1Char('/'), Qt::SkipEmptyParts);
+        const QStringList parts =
+            QUrl(request.path).path().split(QLatin1Char('/'), Qt::SkipEmptyParts);
         if (request.path.startsWith(QLatin1String("/_admin/"))) {
             admin(socket, request);
         } else if (parts.size() >= 6 && parts[0] == QLatin1String("api")
@@ -257,6 +258,27 @@ private:
                     reply(socket, 200, "OK", {{"Content-Type", "application/json"}},
                           QJsonDocument(info).toJson(QJsonDocument::Compact), head);
                 }
+            }
+        } else if (parts.size() >= 6 && parts[0] == QLatin1String("api")
+                   && parts[1] == QLatin1String("models") && parts[4] == QLatin1String("tree")) {
+            // The listing huggingface_hub's snapshot_download reads (recursive, one page).
+            const QString name = parts[2] + QLatin1Char('/') + parts[3];
+            if (Repo *repo = findRepo(socket, request, name, head)) {
+                QJsonArray tree;
+                for (const auto &[file, entry] : repo->files) {
+                    QJsonObject item{{QStringLiteral("type"), QStringLiteral("file")},
+                                     {QStringLiteral("path"), file},
+                                     {QStringLiteral("size"), entry.size},
+                                     {QStringLiteral("oid"), QString::fromLatin1(entry.etag)}};
+                    if (entry.lfs)
+                        item[QStringLiteral("lfs")] =
+                            QJsonObject{{QStringLiteral("oid"), QString::fromLatin1(entry.etag)},
+                                        {QStringLiteral("size"), entry.size},
+                                        {QStringLiteral("pointerSize"), 134}};
+                    tree.append(item);
+                }
+                reply(socket, 200, "OK", {{"Content-Type", "application/json"}},
+                      QJsonDocument(tree).toJson(QJsonDocument::Compact), head);
             }
         } else if (parts.size() >= 5 && parts[2] == QLatin1String("resolve")) {
             const QString name = parts[0] + QLatin1Char('/') + parts[1];
