@@ -1,11 +1,13 @@
 // download: a Hub model into the shared Hugging Face cache.
 
+#include <algorithm>
 #include <cstdio>
 
 #include "app/commandparser.h"
 #include "app/commands.h"
 #include "app/modelsource.h"
 #include "app/swarmoptions.h"
+#include "core/bytesize.h"
 
 namespace corolla {
 
@@ -54,6 +56,15 @@ int runDownload(const QStringList &arguments)
     auto snapshot = downloader.fetch(*ref, selection);
     if (!snapshot)
         return reportError("download", snapshot.error().toString());
+    const HubDownloader::Totals &totals = downloader.totals();
+    if (totals.files > 0)
+        std::fprintf(
+            stderr, "fetched %d file%s, %s in %.3f s (%s/s)\n", totals.files,
+            totals.files == 1 ? "" : "s", formatBytes(totals.bytes).c_str(), totals.seconds,
+            formatBytes(std::int64_t(double(totals.bytes) / std::max(totals.seconds, 1e-9)))
+                .c_str());
+    else
+        std::fprintf(stderr, "everything was in the cache already\n");
     std::printf("%s\n", qPrintable(*snapshot));
     return 0;
 }

@@ -328,8 +328,14 @@ Result<void> HubDownloader::downloadFiles(HubHttp &http, const HubCache &cache,
                              + formatBytes(storage.bytesAvailable()) + " free");
     plan.clock.start();
     for (int i = 0; i < int(plan.items.size()); ++i) {
-        if (auto done = downloadBlob(http, cache, plan, i); !done)
+        const qint64 startNs = plan.clock.nsecsElapsed();
+        const std::int64_t startBytes = plan.transferred;
+        auto done = downloadBlob(http, cache, plan, i);
+        m_totals.seconds += double(plan.clock.nsecsElapsed() - startNs) * 1e-9;
+        m_totals.bytes += plan.transferred - startBytes;
+        if (!done)
             return done.error();
+        ++m_totals.files;
         const Plan::Item &item = plan.items[std::size_t(i)];
         if (auto linked = cache.linkSnapshotFile(commit, item.file, item.metadata.etag); !linked)
             return linked.error();
@@ -382,11 +388,10 @@ Result<void> HubDownloader::downloadBlob(HubHttp &http, const HubCache &cache, P
     if (size >= 0 && partial.size() > size)
         partial.resize(0);
     const bool hashed = isSha256Etag(etag);
-    Sha256 hash;
+    BackgroundSha256 hash;
     if (hashed && partial.size() > 0) { // what an earlier run left: its bytes count too
-        QByteArray chunk(kHashChunk, Qt::Uninitialized);
-        for (qint64 got; (got = partial.read(chunk.data(), chunk.size())) > 0;)
-            hash.add(chunk.constData(), got);
+        for (QByteArray chunk; !(chunk = partial.read(kHashChunk)).isEmpty();)
+            hash.add(chunk);
     }
     if (!partial.seek(partial.size()))
         return makeError(ErrorCode::Io, partial.fileName().toStdString() + ": cannot seek");
@@ -397,19 +402,19 @@ Result<void> HubDownloader::downloadBlob(HubHttp &http, const HubCache &cache, P
     transfer.restart = [&] {
         partial.resize(0);
         partial.seek(0);
-        hash.reset();
+        hash.finishHex(); // discards what was hashed
         written = 0;
     };
     QElapsedTimer sinceReport;
     sinceReport.start();
-    transfer.sink = [&](const char *data, std::int64_t length) -> Result<void> {
-        if (partial.write(data, length) != length)
+    transfer.sink = [&](const QByteArray &chunk) -> Result<void> {
+        if (partial.write(chunk) != chunk.size())
             return makeError(ErrorCode::Io, partial.fileName().toStdString() + ": cannot write: "
                                                 + partial.errorString().toStdString());
         if (hashed)
-            hash.add(data, length);
-        written += length;
-        plan.transferred += length;
+            hash.add(chunk);
+        written += chunk.size();
+        plan.transferred += chunk.size();
         if (sinceReport.elapsed() >= 100) {
             sinceReport.restart();
             report(written, false);

@@ -53,6 +53,15 @@ public:
     // The snapshot folder holding what `selection` needs of `ref`.
     Result<QString> fetch(const RepoRef &ref, const FileSelection &selection);
 
+    // What the fetches so far moved over the network, and the time spent downloading files
+    // (from a file's request to its last byte, hashing and writing included).
+    struct Totals {
+        int files = 0;
+        std::int64_t bytes = 0;
+        double seconds = 0;
+    };
+    const Totals &totals() const { return m_totals; }
+
 private:
     struct Plan;
     Result<QString> fetchOnline(const RepoRef &ref, const FileSelection &selection,
@@ -63,6 +72,7 @@ private:
     Result<void> downloadBlob(HubHttp &http, const HubCache &cache, Plan &plan, int item);
 
     HubDownloadOptions m_options;
+    Totals m_totals;
 };
 
 } // namespace corolla

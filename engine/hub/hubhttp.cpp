@@ -260,7 +260,6 @@ HubResult<std::int64_t> HubHttp::download(const QUrl &start, std::int64_t offset
 {
     const std::string what = start.toString(QUrl::RemoveQuery).toStdString();
     QUrl url = start;
-    std::vector<char> buffer(kReadChunk);
     for (int redirect = 0; redirect <= kMaxRedirects; ++redirect) {
         std::unique_ptr<QNetworkReply> reply(send("GET", url, offset));
         std::int64_t received = 0;
@@ -293,10 +292,11 @@ HubResult<std::int64_t> HubHttp::download(const QUrl &start, std::int64_t offset
                 accepted = true;
             }
             while (reply->bytesAvailable() > 0) {
-                const qint64 got = reply->read(buffer.data(), qint64(buffer.size()));
-                if (got <= 0)
+                // A fresh array per read: the sink may keep it (a hash thread does).
+                const QByteArray chunk = reply->read(kReadChunk);
+                if (chunk.isEmpty())
                     break;
-                received += got;
+                received += chunk.size();
                 if (size >= 0 && base + received > size) {
                     failure = makeError(ErrorCode::Format, what + ": the server sent more than the "
                                                                + std::to_string(size)
@@ -304,7 +304,7 @@ HubResult<std::int64_t> HubHttp::download(const QUrl &start, std::int64_t offset
                     reply->abort();
                     return;
                 }
-                if (auto written = transfer.sink(buffer.data(), got); !written) {
+                if (auto written = transfer.sink(chunk); !written) {
                     failure = written.error();
                     reply->abort();
                     return;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <stop_token>
 
+#include <QByteArray>
 #include <QString>
 #include <QUrl>
 
@@ -59,7 +60,7 @@ public:
     // Returns the bytes received. A dropped connection is an error carrying what arrived.
     struct Transfer {
         std::function<void()> restart;
-        std::function<Result<void>(const char *data, std::int64_t size)> sink;
+        std::function<Result<void>(const QByteArray &chunk)> sink;
     };
     HubResult<std::int64_t> download(const QUrl &url, std::int64_t offset, std::int64_t size,
                                      const Transfer &transfer);

@@ -44,3 +44,57 @@ QString Sha256::finishHex()
 }
 
 } // namespace corolla
+
+namespace corolla {
+
+BackgroundSha256::BackgroundSha256()
+    : m_thread([this] { run(); })
+{
+}
+
+BackgroundSha256::~BackgroundSha256()
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_changed.notify_all();
+    m_thread.join();
+}
+
+void BackgroundSha256::add(QByteArray chunk)
+{
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [this] { return m_queuedBytes < kMaxQueuedBytes; });
+    m_queuedBytes += chunk.size();
+    m_queue.push_back(std::move(chunk));
+    m_changed.notify_all();
+}
+
+QString BackgroundSha256::finishHex()
+{
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [this] { return m_queue.empty() && !m_busy; });
+    return m_hash.finishHex();
+}
+
+void BackgroundSha256::run()
+{
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_changed.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+        if (m_stopping)
+            return;
+        QByteArray chunk = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_busy = true;
+        lock.unlock();
+        m_hash.add(chunk.constData(), chunk.size());
+        lock.lock();
+        m_busy = false;
+        m_queuedBytes -= chunk.size();
+        m_changed.notify_all();
+    }
+}
+
+} // namespace corolla
