@@ -252,13 +252,17 @@ private Q_SLOTS:
         newCache();
         m_hub->fault({{"file", shard(3)}, {"rate", 40000}});
         QProcess *slow = m_processes.start({QStringLiteral("download"), kRepo});
-        while (leftovers().isEmpty() || QFileInfo(leftovers().front()).size() == 0) {
+        const QString partialShard = cacheRoot() + QStringLiteral("/models--acme--tiny/blobs/")
+                                     + sha256Of(m_model + QLatin1Char('/') + shard(3))
+                                     + QStringLiteral(".incomplete");
+        while (QFileInfo(partialShard).size() == 0) {
             QVERIFY(slow->state() == QProcess::Running);
             QThread::msleep(20);
         }
         ::kill(pid_t(slow->processId()), SIGKILL);
         slow->waitForFinished();
-        const qint64 before = QFileInfo(leftovers().front()).size();
+        const qint64 before = QFileInfo(partialShard).size();
+        QVERIFY(before > 0);
         m_hub->clear();
         auto next = corolla({QStringLiteral("download"), kRepo});
         QVERIFY2(next.exitCode == 0, qPrintable(next.err));
