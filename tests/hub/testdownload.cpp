@@ -19,6 +19,7 @@
 #include <QTest>
 #include <QThread>
 
+#include "client/swarmarguments.h"
 #include "hub/testhubserver.h"
 #include "tools/peerprocesses.h"
 
@@ -400,6 +401,47 @@ private Q_SLOTS:
         QVERIFY2(fromHub.exitCode == 0, qPrintable(fromHub.err));
         QCOMPARE(fromHub.out, fromFolder.out);
         QVERIFY(!fromHub.out.isEmpty());
+    }
+
+    void serversFetchOnlyTheirShardsAndAgreeOnTheModel()
+    {
+        // Two servers and a client, each with a cache of its own: each fetches only the shards
+        // of its part, and all derive the same model id from the Hub's hashes of every file.
+        namespace swarmtest = corolla::swarmtest;
+        const QStringList spans{QStringLiteral("0:2"), QStringLiteral("2:4")};
+        std::vector<swarmtest::StartedServer> servers;
+        for (int i = 0; i < 2; ++i) {
+            newCache();
+            QProcess *process = m_processes.start(
+                swarmtest::serveArguments(kRepo, spans[i], QStringLiteral("hub%1").arg(i), m_folder)
+                << QStringLiteral("--events"));
+            servers.push_back(swarmtest::waitUntilServing(m_processes, process, spans[i]));
+            const int first = spans[i].section(QLatin1Char(':'), 0, 0).toInt();
+            const QSet<QString> needed = shardsHolding(
+                m_model,
+                QRegularExpression(
+                    QStringLiteral("^model\\.layers\\.(%1|%2)\\.").arg(first).arg(first + 1)));
+            for (int s = 1; s <= 3; ++s)
+                QCOMPARE(QFile::exists(snapshot() + QLatin1Char('/') + shard(s)),
+                         needed.contains(shard(s)));
+        }
+        newCache();
+        const QStringList generate{QStringLiteral("generate"), QStringLiteral("--ids"),
+                                   QStringLiteral("1,5,9,13"), QStringLiteral("--max-new-tokens"),
+                                   QStringLiteral("8"),        QStringLiteral("--dtype"),
+                                   QStringLiteral("fp32"),     QStringLiteral("--model")};
+        auto swarm =
+            corolla(generate + QStringList{kRepo}
+                    + swarmtest::swarmArguments(swarmtest::writePeersFile(m_folder, servers)));
+        QVERIFY2(swarm.exitCode == 0, qPrintable(swarm.err + m_processes.logs()));
+        QCOMPARE(swarm.out, corolla(generate + QStringList{m_model}).out);
+        const QSet<QString> head =
+            shardsHolding(m_model, QRegularExpression(QStringLiteral("^(?!model\\.layers\\.)")));
+        for (int s = 1; s <= 3; ++s)
+            QCOMPARE(QFile::exists(snapshot() + QLatin1Char('/') + shard(s)),
+                     head.contains(shard(s)));
+        for (const auto &server : servers)
+            m_processes.terminate(server.process);
     }
 
     void huggingfaceHubFindsWhatCorollaCached()
