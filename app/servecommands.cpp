@@ -158,12 +158,10 @@ int execute(const ServeCommand &command)
     options.modelDir = model->directory;
     std::stop_source stopDownloads; // a download of shards ends when the server stops
     if (model->hub)
-        options.fetchBlocks = [hub = *model->hub, stop = stopDownloads.get_token()](
-                                  std::int64_t begin, std::int64_t end) -> Result<void> {
-            auto folder = modelFolder(hub.toString(), blockWeights(begin, end), stop);
-            if (!folder)
-                return folder.error();
-            return {};
+        options.fetchBlocks = [folder = QString::fromStdString(model->directory),
+                               stop = stopDownloads.get_token()](std::int64_t begin,
+                                                                 std::int64_t end) {
+            return fetchSnapshotBlocks(folder, begin, end, terminalDownloadOptions(stop));
         };
     std::unique_ptr<QLockFile> identityLock;
     auto identity = loadIdentity(command.identityPath, identityLock);

@@ -10,6 +10,7 @@ packages=(
     libprotobuf-dev protobuf-compiler libssl-dev libopendht-dev dhtnode libpcre2-dev
     nlohmann-json3-dev clang libclang-rt-14-dev clang-format
     fonts-wqy-microhei
+    python3-venv
 )
 
 run() {

@@ -400,67 +400,173 @@
     </message>
 </context>
 <context>
+    <name>corolla::DownloadController</name>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="33"/>
+        <source>%1 is ready.</source>
+        <translation>%1 已就绪。</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="35"/>
+        <source>Download of %1 cancelled; downloading it again continues where it stopped.</source>
+        <translation>已取消下载 %1；再次下载会从中断处继续。</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="39"/>
+        <source>Download of %1 failed: %2</source>
+        <translation>下载 %1 失败：%2</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="43"/>
+        <source>Asking the Hub about %1…</source>
+        <translation>正在向 Hub 查询 %1…</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="44"/>
+        <source>%1: file %2 of %3 (%4), %5 of %6</source>
+        <translation>%1：第 %2 个文件，共 %3 个（%4），%5 / %6</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="50"/>
+        <source>, %1/s</source>
+        <translation>，%1/秒</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="51"/>
+        <source>, %1 left</source>
+        <translation>，剩余 %1</translation>
+    </message>
+    <message>
+        <location filename="../ui/downloadcontroller.cpp" line="73"/>
+        <source>&quot;%1&quot; is not a Hub model name; write ORG/NAME, e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0.</source>
+        <translation>“%1”不是 Hub 上的模型名称；请写成 ORG/NAME，例如 TinyLlama/TinyLlama-1.1B-Chat-v1.0。</translation>
+    </message>
+</context>
+<context>
     <name>corolla::MainWindow</name>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="42"/>
-        <location filename="../ui/mainwindow.cpp" line="146"/>
+        <location filename="../ui/mainwindow.cpp" line="44"/>
+        <location filename="../ui/mainwindow.cpp" line="173"/>
         <source>Corolla</source>
         <translation>Corolla</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="60"/>
+        <location filename="../ui/mainwindow.cpp" line="63"/>
         <source>Contribute</source>
         <translation>贡献</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="61"/>
+        <location filename="../ui/mainwindow.cpp" line="64"/>
         <source>Swarm</source>
         <translation>集群</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="62"/>
+        <location filename="../ui/mainwindow.cpp" line="65"/>
         <source>Chat</source>
         <translation>聊天</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="63"/>
+        <location filename="../ui/mainwindow.cpp" line="66"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="70"/>
+        <location filename="../ui/mainwindow.cpp" line="73"/>
         <source>No swarm is reachable from this computer. Try Corolla offline with the bundled demo model: a local demo swarm of %1 servers runs inside the app, so donating, the block map, the peers and the chat all work without a network.</source>
         <translation>本机无法连接到任何集群。可以用内置的演示模型离线体验 Corolla：应用内会运行一个由 %1 台服务器组成的本地演示集群，捐献、块分布图、节点列表和聊天都无需网络即可使用。</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="75"/>
+        <location filename="../ui/mainwindow.cpp" line="78"/>
         <source>Start the local demo swarm</source>
         <translation>启动本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="121"/>
+        <location filename="../ui/mainwindow.cpp" line="148"/>
         <source>Starting the local demo swarm…</source>
         <translation>正在启动本地演示集群…</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="145"/>
+        <location filename="../ui/mainwindow.cpp" line="172"/>
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="146"/>
+        <location filename="../ui/mainwindow.cpp" line="173"/>
         <source>Corolla — %1</source>
         <translation>Corolla — %1</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="162"/>
+        <location filename="../ui/mainwindow.cpp" line="189"/>
         <source>Corolla is still running</source>
         <translation>Corolla 仍在运行</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="163"/>
+        <location filename="../ui/mainwindow.cpp" line="190"/>
         <source>Corolla keeps serving from the tray. Right-click the tray icon to pause or quit.</source>
         <translation>Corolla 会在系统托盘中继续提供服务。右键单击托盘图标可暂停或退出。</translation>
+    </message>
+</context>
+<context>
+    <name>corolla::ModelPicker</name>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="61"/>
+        <source>Get a model</source>
+        <translation>获取模型</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="64"/>
+        <source>Models known to run on Corolla, with their whole size in each weight format. Chatting downloads only what this computer needs to use the swarm (the tokenizer, embeddings and output layer); serving downloads the weights of the blocks it serves. Files land in the shared Hugging Face cache, so Python tools find them too.</source>
+        <translation>已知可在 Corolla 上运行的模型，以及各权重格式下的完整大小。聊天只下载本机使用集群所需的部分（分词器、嵌入层和输出层）；提供服务时下载所服务的块的权重。文件存放在共享的 Hugging Face 缓存中，Python 工具也能找到它们。</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="73"/>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="73"/>
+        <source>Family</source>
+        <translation>系列</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="73"/>
+        <source>Parameters</source>
+        <translation>参数量</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="73"/>
+        <source>Blocks</source>
+        <translation>块数</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="74"/>
+        <source>bf16</source>
+        <translation>bf16</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="74"/>
+        <source>int8</source>
+        <translation>int8</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="74"/>
+        <source>nf4</source>
+        <translation>nf4</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="96"/>
+        <source>Or any model on the Hub: ORG/NAME, e.g. Qwen/Qwen2.5-0.5B-Instruct</source>
+        <translation>或 Hub 上的任意模型：ORG/NAME，例如 Qwen/Qwen2.5-0.5B-Instruct</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="98"/>
+        <source>Download</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../ui/modelpicker.cpp" line="100"/>
+        <source>Cancel download</source>
+        <translation>取消下载</translation>
     </message>
 </context>
 <context>
@@ -575,146 +681,151 @@
     </message>
     <message>
         <location filename="../ui/settingspage.cpp" line="48"/>
+        <source>Get a model…</source>
+        <translation>获取模型…</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="50"/>
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="49"/>
+        <location filename="../ui/settingspage.cpp" line="51"/>
         <source>Use the local demo swarm</source>
         <translation>使用本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="57"/>
+        <location filename="../ui/settingspage.cpp" line="64"/>
         <source>host:port of DHT nodes, separated by commas</source>
         <translation>DHT 节点的 host:port，用逗号分隔</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="58"/>
+        <location filename="../ui/settingspage.cpp" line="65"/>
         <source>Find peers on the local network</source>
         <translation>在局域网中查找节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="61"/>
+        <location filename="../ui/settingspage.cpp" line="68"/>
         <source>One server per line: host:port [peer ID]</source>
         <translation>每行一台服务器：host:port [节点 ID]</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="65"/>
+        <location filename="../ui/settingspage.cpp" line="72"/>
         <source>any free port</source>
         <translation>任意空闲端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="67"/>
+        <location filename="../ui/settingspage.cpp" line="74"/>
         <source>Shown to other peers, e.g. your nickname</source>
         <translation>向其他节点显示，例如你的昵称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="69"/>
+        <location filename="../ui/settingspage.cpp" line="76"/>
         <source>Serve only on mains power</source>
         <translation>仅在接通电源时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="70"/>
+        <location filename="../ui/settingspage.cpp" line="77"/>
         <source>Serve only when the computer is idle</source>
         <translation>仅在电脑空闲时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="71"/>
+        <location filename="../ui/settingspage.cpp" line="78"/>
         <source>Start Corolla when I log in</source>
         <translation>登录时启动 Corolla</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="73"/>
+        <location filename="../ui/settingspage.cpp" line="80"/>
         <source>Start minimized to the tray</source>
         <translation>启动时最小化到托盘</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="74"/>
+        <location filename="../ui/settingspage.cpp" line="81"/>
         <source>Closing the window keeps Corolla running in the tray</source>
         <translation>关闭窗口后 Corolla 继续在托盘中运行</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="76"/>
+        <location filename="../ui/settingspage.cpp" line="83"/>
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="80"/>
+        <location filename="../ui/settingspage.cpp" line="87"/>
         <source>Swarm</source>
         <translation>集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="82"/>
+        <location filename="../ui/settingspage.cpp" line="89"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="83"/>
+        <location filename="../ui/settingspage.cpp" line="91"/>
         <source>DHT bootstrap nodes</source>
         <translation>DHT 引导节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="85"/>
+        <location filename="../ui/settingspage.cpp" line="93"/>
         <source>Static peers</source>
         <translation>静态节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="86"/>
+        <location filename="../ui/settingspage.cpp" line="94"/>
         <source>Server port</source>
         <translation>服务器端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="87"/>
+        <location filename="../ui/settingspage.cpp" line="95"/>
         <source>Public name</source>
         <translation>公开名称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="89"/>
+        <location filename="../ui/settingspage.cpp" line="97"/>
         <source>Application</source>
         <translation>应用程序</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="96"/>
+        <location filename="../ui/settingspage.cpp" line="104"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="100"/>
+        <location filename="../ui/settingspage.cpp" line="108"/>
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="113"/>
+        <location filename="../ui/settingspage.cpp" line="121"/>
         <source>Choose a model folder</source>
         <translation>选择模型文件夹</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="146"/>
+        <location filename="../ui/settingspage.cpp" line="161"/>
         <source>%1 is not a model folder: it has no config.json.</source>
         <translation>%1 不是模型文件夹：其中没有 config.json。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="149"/>
+        <location filename="../ui/settingspage.cpp" line="164"/>
         <source>&quot;%1&quot; is not a DHT node address; write host:port.</source>
         <translation>“%1”不是 DHT 节点地址；请写成 host:port。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="152"/>
+        <location filename="../ui/settingspage.cpp" line="167"/>
         <source>Static peers, line %1: write host:port, optionally followed by the peer ID.</source>
         <translation>静态节点第 %1 行：请写成 host:port，后面可加节点 ID。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="181"/>
+        <location filename="../ui/settingspage.cpp" line="196"/>
         <source>Could not change starting at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="191"/>
+        <location filename="../ui/settingspage.cpp" line="206"/>
         <source>Saved. The new language is used from the next start.</source>
         <translation>已保存。新语言将在下次启动时生效。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="192"/>
+        <location filename="../ui/settingspage.cpp" line="207"/>
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>

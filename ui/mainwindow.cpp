@@ -17,6 +17,8 @@
 #include "ui/contributepage.h"
 #include "ui/conversationsmodel.h"
 #include "ui/donationcontroller.h"
+#include "ui/downloadcontroller.h"
+#include "ui/modelpicker.h"
 #include "ui/settings.h"
 #include "ui/settingspage.h"
 #include "ui/swarmpage.h"
@@ -51,6 +53,7 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
         statusBar()->showMessage(loadError);
     m_donation = new DonationController(engine, settings, std::move(conditions), this);
     m_tray = new TrayController(*m_donation, this);
+    m_downloads = new DownloadController(engine, settings, this);
 
     m_contribute = new ContributePage(*m_donation, settings);
     m_swarm = new SwarmPage;
@@ -92,6 +95,23 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
         m_statusesWithoutServers = 0;
         m_donation->restartServing();
     });
+    connect(m_settingsPage, &SettingsPage::modelPickerRequested, this, [this] {
+        modelPicker()->show();
+        modelPicker()->raise();
+    });
+    connect(m_downloads, &DownloadController::statusChanged, this,
+            [this](const DownloadStatus &status) {
+                m_settingsPage->showDownload(downloadStatusText(status));
+            });
+    connect(m_downloads, &DownloadController::modelReady, this, [this] {
+        // The downloaded model becomes the one Contribute and Chat use.
+        m_settingsPage->reload();
+        m_banner->setVisible(false);
+        m_engine.applySettings(m_settings.swarmSettings());
+        m_statusesWithoutServers = 0;
+        m_donation->restartServing();
+    });
+    m_downloads->resumePending();
     connect(&m_engine, &Engine::statusChanged, this, &MainWindow::onStatus);
     connect(m_tray, &TrayController::openRequested, this, [this] {
         showNormal();
@@ -103,6 +123,13 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
 }
 
 MainWindow::~MainWindow() = default;
+
+ModelPicker *MainWindow::modelPicker()
+{
+    if (!m_picker)
+        m_picker = new ModelPicker(*m_downloads, this);
+    return m_picker;
+}
 
 void MainWindow::connectToSwarm()
 {

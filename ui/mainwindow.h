@@ -19,6 +19,8 @@ class ChatPage;
 class ContributePage;
 class ConversationsModel;
 class DonationController;
+class DownloadController;
+class ModelPicker;
 class Engine;
 class Settings;
 class SettingsPage;
@@ -48,6 +50,9 @@ public:
     SettingsPage *settingsPage() const { return m_settingsPage; }
     TrayController *tray() const { return m_tray; }
     DonationController *donation() const { return m_donation; }
+    DownloadController *downloads() const { return m_downloads; }
+    // The model picker, created on first use.
+    ModelPicker *modelPicker();
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -60,6 +65,8 @@ private:
     Settings &m_settings;
     ConversationsModel *m_conversations = nullptr;
     DonationController *m_donation = nullptr;
+    DownloadController *m_downloads = nullptr;
+    ModelPicker *m_picker = nullptr;
     TrayController *m_tray = nullptr;
     QTabWidget *m_tabs = nullptr;
     ContributePage *m_contribute = nullptr;

@@ -4,7 +4,10 @@
 #include <QDir>
 #include <QPixmap>
 
+#include <QTableWidget>
+
 #include "ui/mainwindow.h"
+#include "ui/modelpicker.h"
 
 namespace corolla {
 
@@ -31,6 +34,19 @@ QStringList grabScreens(MainWindow &window, const QString &folder, const QString
         }
         written.push_back(path);
     }
+    // The model picker, with a catalog entry chosen.
+    ModelPicker *picker = window.modelPicker();
+    picker->show();
+    picker->table()->selectRow(0);
+    QCoreApplication::processEvents();
+    const QString pickerPath =
+        QDir(folder).filePath(QStringLiteral("models") + suffix + QStringLiteral(".png"));
+    if (!picker->grab().save(pickerPath)) {
+        *error = QStringLiteral("cannot write %1").arg(pickerPath);
+        return {};
+    }
+    picker->hide();
+    written.push_back(pickerPath);
     return written;
 }
 

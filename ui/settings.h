@@ -61,6 +61,9 @@ public:
     SettingValue<int> port{*m_storage, QStringLiteral("swarm/port"), 0};
     SettingValue<QString> publicName{*m_storage, QStringLiteral("swarm/publicName"), QString()};
     SettingValue<bool> useDemoSwarm{*m_storage, QStringLiteral("swarm/useDemoSwarm"), false};
+    // A Hub model being downloaded (ORG/NAME[@REVISION]): resumed at the next start until done.
+    SettingValue<QString> pendingDownload{*m_storage, QStringLiteral("models/pendingDownload"),
+                                          QString()};
 
     // Contribute
     SettingValue<bool> donate{*m_storage, QStringLiteral("contribute/donate"), false};

@@ -45,11 +45,18 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
     m_modelDir->setObjectName(QStringLiteral("modelDir"));
     m_modelDir->setPlaceholderText(
         tr("A model folder with config.json, e.g. ~/models/Llama-2-70b-chat-hf"));
+    auto *getModel = new QPushButton(tr("Get a model…"));
+    getModel->setObjectName(QStringLiteral("getModel"));
     auto *browse = new QPushButton(tr("Browse…"));
     auto *demo = new QPushButton(tr("Use the local demo swarm"));
     auto *modelRow = new QHBoxLayout;
     modelRow->addWidget(m_modelDir, 1);
+    modelRow->addWidget(getModel);
     modelRow->addWidget(browse);
+    m_download = new QLabel;
+    m_download->setObjectName(QStringLiteral("settingsDownload"));
+    m_download->setWordWrap(true);
+    m_download->setVisible(false);
     modelRow->addWidget(demo);
 
     m_dhtBootstrap = new QLineEdit;
@@ -80,6 +87,7 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
     auto *swarmBox = new QGroupBox(tr("Swarm"));
     auto *swarmForm = new QFormLayout(swarmBox);
     swarmForm->addRow(tr("Model"), modelRow);
+    swarmForm->addRow(QString(), m_download);
     swarmForm->addRow(tr("DHT bootstrap nodes"), m_dhtBootstrap);
     swarmForm->addRow(QString(), m_lan);
     swarmForm->addRow(tr("Static peers"), m_staticPeers);
@@ -116,6 +124,7 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
             m_modelDir->setText(folder);
     });
     connect(demo, &QPushButton::clicked, this, &SettingsPage::demoSwarmRequested);
+    connect(getModel, &QPushButton::clicked, this, &SettingsPage::modelPickerRequested);
     connect(applyButton, &QPushButton::clicked, this, &SettingsPage::apply);
     reload();
 }
@@ -135,6 +144,12 @@ void SettingsPage::reload()
     m_startMinimized->setChecked(m_settings.startMinimized);
     m_closeToTray->setChecked(m_settings.closeToTray);
     m_language->setCurrentIndex(std::max(0, m_language->findData(m_settings.language.get())));
+}
+
+void SettingsPage::showDownload(const QString &text)
+{
+    m_download->setText(text);
+    m_download->setVisible(!text.isEmpty());
 }
 
 QString SettingsPage::validate() const

@@ -26,6 +26,8 @@ public:
     bool apply();
     // Shows what is stored.
     void reload();
+    // The state of the model download, under the model's folder.
+    void showDownload(const QString &text);
 
     // The languages offered: "" (the system's), then locale names.
     static QStringList languages();
@@ -33,12 +35,14 @@ public:
 Q_SIGNALS:
     void applied(bool languageChanged);
     void demoSwarmRequested();
+    void modelPickerRequested();
 
 private:
     QString validate() const;
 
     Settings &m_settings;
     QLineEdit *m_modelDir = nullptr;
+    QLabel *m_download = nullptr;
     QLineEdit *m_dhtBootstrap = nullptr;
     QCheckBox *m_lan = nullptr;
     QPlainTextEdit *m_staticPeers = nullptr;

@@ -4,6 +4,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 
 #include "facade/chatworker.h"
+#include "facade/downloadworker.h"
 #include "facade/enginehost.h"
 #include "net/hostport.h"
 #include "net/queuedcall.h"
@@ -35,11 +36,14 @@ Engine::Engine(const QString &dataFolder, QObject *parent)
     qRegisterMetaType<SwarmConnection>();
     m_engineThread.setObjectName(QStringLiteral("engine"));
     m_chatThread.setObjectName(QStringLiteral("chat"));
+    m_downloadThread.setObjectName(QStringLiteral("download"));
 
     m_host = new EngineHost(dataFolder);
     m_host->moveToThread(&m_engineThread);
     m_chat = new ChatWorker;
     m_chat->moveToThread(&m_chatThread);
+    m_download = new DownloadWorker;
+    m_download->moveToThread(&m_downloadThread);
 
     connect(m_host, &EngineHost::statusChanged, this, [this](const EngineStatus &status) {
         m_status = status;
@@ -51,16 +55,34 @@ Engine::Engine(const QString &dataFolder, QObject *parent)
     connect(m_chat, &ChatWorker::pingsMeasured, m_host, &EngineHost::setPings);
     connect(m_chat, &ChatWorker::chunk, this, &Engine::chatChunk);
     connect(m_chat, &ChatWorker::finished, this, &Engine::chatFinished);
+    connect(m_download, &DownloadWorker::changed, this, &Engine::downloadChanged);
 
     m_engineThread.start();
     m_chatThread.start();
+    m_downloadThread.start();
 }
 
 Engine::~Engine()
 {
     stopChat();
+    m_downloadStop.request_stop();
     retire(m_engineThread, m_host); // its destructor stops the servers
     retire(m_chatThread, m_chat);
+    retire(m_downloadThread, m_download);
+}
+
+void Engine::downloadModel(const QString &repo)
+{
+    cancelDownload();
+    postTo(m_download, [worker = m_download, repo, stop = m_downloadStop.get_token()] {
+        worker->download(repo, stop);
+    });
+}
+
+void Engine::cancelDownload()
+{
+    m_downloadStop.request_stop();
+    m_downloadStop = std::stop_source();
 }
 
 void Engine::applySettings(const SwarmSettings &settings)

@@ -17,6 +17,7 @@
 namespace corolla {
 
 class ChatWorker;
+class DownloadWorker;
 class EngineHost;
 
 class Engine : public QObject {
@@ -42,6 +43,12 @@ public:
     // Stops every answer asked for so far at its next token.
     void stopChat();
 
+    // Fetches what chatting with Hub model `repo` (ORG/NAME[@REVISION]) needs into the
+    // Hugging Face cache, reporting through downloadChanged(); a running download is
+    // cancelled first. Partial files stay, so a later download of the same model resumes.
+    void downloadModel(const QString &repo);
+    void cancelDownload();
+
     // The last snapshot received (empty until the first, about half a second after start).
     const EngineStatus &status() const { return m_status; }
 
@@ -58,13 +65,17 @@ Q_SIGNALS:
     void chatChunk(const corolla::ChatChunk &chunk);
     void chatFinished(const corolla::ChatResult &result);
     void log(const QString &message);
+    void downloadChanged(const corolla::DownloadStatus &status);
 
 private:
     QThread m_engineThread;
     QThread m_chatThread;
-    EngineHost *m_host = nullptr; // lives on m_engineThread
-    ChatWorker *m_chat = nullptr; // lives on m_chatThread
-    std::stop_source m_chatStop;  // requested by stopChat() for every answer asked before
+    QThread m_downloadThread;
+    EngineHost *m_host = nullptr;         // lives on m_engineThread
+    ChatWorker *m_chat = nullptr;         // lives on m_chatThread
+    DownloadWorker *m_download = nullptr; // lives on m_downloadThread
+    std::stop_source m_downloadStop;
+    std::stop_source m_chatStop; // requested by stopChat() for every answer asked before
     quint64 m_nextChatId = 1;
     bool m_donating = false;
     EngineStatus m_status;

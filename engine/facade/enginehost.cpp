@@ -4,10 +4,13 @@
 #include <limits>
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFileInfo>
 
+#include "core/bytesize.h"
 #include "facade/demomodel.h"
+#include "hub/hubdownloader.h"
 #include "net/identity.h"
 #include "server/servernode.h"
 #include "swarm/recordboard.h"
@@ -21,6 +24,7 @@ namespace {
 constexpr int kStatusPeriodMs = 500;
 constexpr int kViewRefreshMs = 1000;
 constexpr int kDemoAnnouncePeriodMs = 5000;
+constexpr qint64 kFetchLogIntervalMs = 5000;
 constexpr int kShutdownGraceMs = 300; // lets OFFLINE announcements leave before the sockets close
 
 QString fromStd(const std::string &text)
@@ -229,6 +233,26 @@ void EngineHost::startOwnServer()
     options.publicName = m_settings.publicName.toStdString();
     options.throughputCachePath =
         QDir(m_dataFolder).filePath(QStringLiteral("throughput.json")).toStdString();
+    // A Hub model fetches the shards of the blocks chosen, on the server's compute thread;
+    // stopping the server stops the download, and the server is gone before this host.
+    m_fetchStop = std::stop_source();
+    options.fetchBlocks = [this, folder = m_modelDir,
+                           stop = m_fetchStop.get_token()](std::int64_t begin, std::int64_t end) {
+        HubDownloadOptions download;
+        download.stop = stop;
+        download.note = [this](const QString &note) { Q_EMIT log(note); };
+        download.progress = [this, since = std::make_shared<QElapsedTimer>()](
+                                const DownloadProgress &progress) {
+            if (since->isValid() && since->elapsed() < kFetchLogIntervalMs && !progress.fileDone)
+                return;
+            since->start();
+            Q_EMIT log(QStringLiteral("fetching the blocks' weights: %1 of %2, %3/s")
+                           .arg(fromStd(formatBytes(progress.bytes)),
+                                fromStd(formatBytes(progress.totalBytes)),
+                                fromStd(formatBytes(std::int64_t(progress.bytesPerSecond)))));
+        };
+        return fetchSnapshotBlocks(folder, begin, end, std::move(download));
+    };
 
     const QString identityPath = m_settings.identityPath.isEmpty()
                                      ? QDir(m_dataFolder).filePath(QStringLiteral("identity.pem"))
@@ -264,6 +288,7 @@ void EngineHost::stopOwnServer()
 {
     if (!m_server)
         return;
+    m_fetchStop.request_stop(); // a download of shards ends before the server can go
     m_server->stop();
     m_server.reset();
     m_identityLock.reset();
@@ -367,7 +392,10 @@ void EngineHost::publishStatus()
     m_lastStatus = now;
     EngineStatus status;
     status.modelId = fromStd(m_modelId);
-    status.modelName = QFileInfo(m_modelDir).fileName();
+    // A Hub snapshot's folder is named by its commit; the repository names the model.
+    const std::optional<SnapshotLocation> snapshot = snapshotLocation(m_modelDir);
+    status.modelName =
+        snapshot ? QString::fromStdString(snapshot->repo) : QFileInfo(m_modelDir).fileName();
     status.demoSwarm = m_demoBoard != nullptr;
     status.swarmProblem = m_problem;
     status.chatReady = m_chatReady;

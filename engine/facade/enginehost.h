@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stop_token>
 #include <vector>
 
 #include <QHash>
@@ -79,6 +80,7 @@ private:
     std::int64_t m_demoShare = 0; // blocks per demo server: this computer's share too
 
     std::unique_ptr<QLockFile> m_identityLock;
+    std::stop_source m_fetchStop; // the running server's download of its shards
     std::unique_ptr<ServerNode> m_server;
     QString m_serverProblem;
     std::chrono::steady_clock::time_point m_onlineSince;

@@ -12,6 +12,7 @@ void registerEngineTypes()
     qRegisterMetaType<ChatResult>();
     qRegisterMetaType<SwarmSettings>();
     qRegisterMetaType<DonateSettings>();
+    qRegisterMetaType<DownloadStatus>();
 }
 
 QString chatRoleName(ChatRole role)

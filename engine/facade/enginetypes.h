@@ -147,6 +147,24 @@ struct ChatResult {
     QList<RouteHopInfo> route;
 };
 
+enum class DownloadState { Running, Done, Failed, Cancelled };
+
+// A model download from the Hub, as it goes.
+struct DownloadStatus {
+    QString repo; // ORG/NAME[@REVISION]
+    DownloadState state = DownloadState::Running;
+    QString file;
+    int fileIndex = 0;
+    int fileCount = 0;
+    qint64 fileBytes = 0;
+    qint64 fileSize = 0;
+    qint64 bytes = 0; // of the files being fetched now
+    qint64 totalBytes = 0;
+    double bytesPerSecond = 0;
+    QString folder;  // the snapshot folder, when done
+    QString message; // why it failed, or the last note (waiting, resuming, offline)
+};
+
 // Registers the types above for queued connections; call once before connecting.
 void registerEngineTypes();
 
@@ -161,3 +179,4 @@ Q_DECLARE_METATYPE(corolla::ChatChunk)
 Q_DECLARE_METATYPE(corolla::ChatResult)
 Q_DECLARE_METATYPE(corolla::SwarmSettings)
 Q_DECLARE_METATYPE(corolla::DonateSettings)
+Q_DECLARE_METATYPE(corolla::DownloadStatus)

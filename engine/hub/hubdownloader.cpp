@@ -471,4 +471,21 @@ Result<void> HubDownloader::downloadBlob(HubHttp &http, const HubCache &cache, P
     return {};
 }
 
+Result<void> fetchSnapshotBlocks(const QString &directory, std::int64_t begin, std::int64_t end,
+                                 HubDownloadOptions options)
+{
+    const std::optional<SnapshotLocation> location = snapshotLocation(directory);
+    if (!location)
+        return {};
+    options.cacheRoot = location->root;
+    FileSelection selection;
+    selection.blocks = std::make_pair(begin, end);
+    HubDownloader downloader(std::move(options));
+    auto fetched =
+        downloader.fetch(RepoRef{location->repo, location->commit.toStdString()}, selection);
+    if (!fetched)
+        return fetched.error();
+    return {};
+}
+
 } // namespace corolla

@@ -75,4 +75,10 @@ private:
     Totals m_totals;
 };
 
+// For a snapshot folder of a Hub cache: fetches into it the weight shards that hold blocks
+// [begin, end), from the same cache, repository and commit (what a server needs before it
+// loads them). Any other folder has all its weights already: nothing to do.
+Result<void> fetchSnapshotBlocks(const QString &directory, std::int64_t begin, std::int64_t end,
+                                 HubDownloadOptions options);
+
 } // namespace corolla

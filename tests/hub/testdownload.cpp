@@ -366,6 +366,17 @@ private Q_SLOTS:
         QCOMPARE(badName.exitCode, 2);
     }
 
+    void diskSpaceIsCheckedBeforeDownloading()
+    {
+        newCache();
+        m_hub->fault({{"file", shard(2)}, {"announce_size", 1e15}}); // a petabyte
+        auto run = corolla({QStringLiteral("download"), kRepo});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains(QLatin1String("not enough disk space")), qPrintable(run.err));
+        for (int i = 1; i <= 3; ++i)
+            QCOMPARE(cdnGets(shard(i)), 0); // refused before the first byte
+    }
+
     void offlineUsesTheCache()
     {
         newCache();

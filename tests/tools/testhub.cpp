@@ -4,7 +4,8 @@
 // (the "CDN", another origin) that serves Range requests, gated repositories (401 without
 // the token) and 404s with X-Error-Code. Faults for the unhappy paths are set at run time:
 //   POST /_admin/fault {"file": NAME, "drop_after": BYTES, "times": N, "corrupt": true,
-//                       "ignore_range": true, "rate": BYTES_PER_S, "missing": true}
+//                       "ignore_range": true, "rate": BYTES_PER_S, "missing": true,
+//                       "announce_size": BYTES}
 //   POST /_admin/clear      GET /_admin/stats
 //
 //   corolla-testhub --repo ORG/NAME=DIR ... [--synthetic ORG/NAME=BYTES] [--gated ORG/NAME]
@@ -59,6 +60,7 @@ struct Fault {
     bool ignoreRange = false;
     qint64 rate = 0; // bytes per second, 0: as fast as possible
     bool missing = false;
+    qint64 announceSize = -1; // a size to claim in X-Linked-Size instead of the real one
 };
 
 struct Request {
@@ -298,7 +300,9 @@ private:
                                             + "?file=" + QUrl::toPercentEncoding(file)},
                            {"X-Repo-Commit", repo->commit.toLatin1()},
                            {"X-Linked-Etag", '"' + entry->second.etag + '"'},
-                           {"X-Linked-Size", QByteArray::number(entry->second.size)},
+                           {"X-Linked-Size", QByteArray::number(faults[file].announceSize >= 0
+                                                                    ? faults[file].announceSize
+                                                                    : entry->second.size)},
                            {"ETag", "W/\"redirect-" + entry->second.etag.left(8) + '"'}},
                           {}, head);
                 } else {
@@ -347,6 +351,7 @@ private:
             fault.ignoreRange = json.value(QStringLiteral("ignore_range")).toBool();
             fault.rate = qint64(json.value(QStringLiteral("rate")).toDouble(0));
             fault.missing = json.value(QStringLiteral("missing")).toBool();
+            fault.announceSize = qint64(json.value(QStringLiteral("announce_size")).toDouble(-1));
             faults[json.value(QStringLiteral("file")).toString()] = fault;
         } else if (request.path == QLatin1String("/_admin/clear")) {
             faults.clear();
