@@ -1,5 +1,6 @@
 #include "hub/fileselection.h"
 
+#include <algorithm>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -77,6 +78,17 @@ bool isMetadataFile(const QString &name)
 bool isWeightFile(const QString &name)
 {
     return !name.contains(QLatin1Char('/')) && name.endsWith(QLatin1String(".safetensors"));
+}
+
+bool isSafeRepoPath(const QString &path)
+{
+    if (path.isEmpty() || path.startsWith(QLatin1Char('/')) || path.contains(QLatin1Char('\\'))
+        || path.contains(QLatin1Char(':')) || path.contains(QChar(0)))
+        return false;
+    const QStringList parts = path.split(QLatin1Char('/'));
+    return std::none_of(parts.begin(), parts.end(), [](const QString &part) {
+        return part.isEmpty() || part == QLatin1String(".") || part == QLatin1String("..");
+    });
 }
 
 std::optional<std::int64_t> blockOfTensor(const std::string &name)

@@ -38,6 +38,9 @@ bool matchesGlob(const QString &name, const QString &glob);
 bool isMetadataFile(const QString &name);
 // Top-level .safetensors files.
 bool isWeightFile(const QString &name);
+// A relative path that stays inside the folder it is joined to: no "..", ".", empty or
+// absolute parts, no backslashes, colons or NULs (a hostile server's file names are refused).
+bool isSafeRepoPath(const QString &path);
 
 // The block a checkpoint tensor belongs to ("model.layers.7.mlp…", "transformer.h.7.…" → 7);
 // nullopt for the embeddings, final norm and LM head.

@@ -47,18 +47,6 @@ namespace {
 constexpr qint64 kHashChunk = 8 << 20;
 constexpr std::int64_t kDiskReserve = 64 << 20;
 
-// Names a hostile or broken server could use to write outside the cache are refused.
-bool isSafeRepoPath(const QString &path)
-{
-    if (path.isEmpty() || path.startsWith(QLatin1Char('/')) || path.contains(QLatin1Char('\\'))
-        || path.contains(QLatin1Char(':')) || path.contains(QChar(0)))
-        return false;
-    const QStringList parts = path.split(QLatin1Char('/'));
-    return std::none_of(parts.begin(), parts.end(), [](const QString &part) {
-        return part.isEmpty() || part == QLatin1String(".") || part == QLatin1String("..");
-    });
-}
-
 bool isSafeEtag(const QString &etag)
 {
     static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9_.-]{1,128}$"));
