@@ -17,10 +17,12 @@ int runChatTemplate(const QStringList &arguments);
 int runTokenizerBench(const QStringList &arguments);
 int runSwarmBench(const QStringList &arguments);
 int runSoakBench(const QStringList &arguments);
+int runApiBench(const QStringList &arguments);
 int runChat(const QStringList &arguments);
 int runServe(const QStringList &arguments);
 int runSwarm(const QStringList &arguments);
 int runBootstrap(const QStringList &arguments);
 int runDownload(const QStringList &arguments);
+int runApi(const QStringList &arguments);
 
 } // namespace corolla

@@ -357,8 +357,10 @@ int runBench(const QStringList &arguments)
         return runSwarmBench(arguments);
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("soak"))
         return runSoakBench(arguments);
-    return reportError("bench",
-                       "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer [options]'");
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("api"))
+        return runApiBench(arguments);
+    return reportError(
+        "bench", "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer|api [options]'");
 }
 
 } // namespace corolla

@@ -40,10 +40,12 @@ constexpr Command kCommands[] = {
      "render a conversation with the model's chat template"},
     {"download", corolla::runDownload,
      "download a model from the Hugging Face Hub into the shared cache"},
+    {"api", corolla::runApi, "serve an OpenAI-compatible HTTP API over a model or a swarm"},
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
-    {"bench", corolla::runBench, "measure: bench local, bench swarm, bench soak, bench tokenizer"},
+    {"bench", corolla::runBench,
+     "measure: bench local, bench swarm, bench soak, bench tokenizer, bench api"},
 };
 
 void printUsage(FILE *stream)

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-tools-dev qt6-l10n-tools linguist-qt6 qt6-charts-dev qt6-svg-dev
-    libqt6opengl6-dev libxkbcommon-dev qt6-httpserver-dev
+    libqt6opengl6-dev libxkbcommon-dev qt6-httpserver-dev qt6-websockets-dev
     libtorch-dev libopenblas0-openmp
     libprotobuf-dev protobuf-compiler libssl-dev libopendht-dev dhtnode libpcre2-dev
     nlohmann-json3-dev clang libclang-rt-14-dev clang-format

@@ -63,6 +63,17 @@ void Conversation::reset()
     m_pending.reset();
 }
 
+Result<std::int64_t> Conversation::promptTokens(const nlohmann::ordered_json &messages) const
+{
+    auto rendered = m_template.render(messages, true, m_variables);
+    if (!rendered)
+        return rendered.error();
+    auto encoded = m_tokenizer.encode(*rendered, SpecialTokens::Omit);
+    if (!encoded)
+        return encoded.error();
+    return std::int64_t(encoded->size());
+}
+
 Result<Conversation::Turn>
 Conversation::answer(const nlohmann::ordered_json &messages, GenerationOptions options,
                      const std::vector<std::string> &stopTexts,

@@ -47,6 +47,9 @@ public:
     Result<Turn> answer(const nlohmann::ordered_json &messages, GenerationOptions options,
                         const std::vector<std::string> &stopTexts,
                         const std::function<bool(const std::string &)> &onText);
+    // How many tokens `messages` (rendered with the generation prompt) would feed a fresh
+    // sequence.
+    Result<std::int64_t> promptTokens(const nlohmann::ordered_json &messages) const;
     // Forgets the held sequence; the next answer starts a fresh one.
     void reset();
     // The blocks of the current sequence (null before the first answer).

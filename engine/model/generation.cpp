@@ -68,8 +68,10 @@ Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,
             break;
         }
         if (std::find(options.stopTokenIds.begin(), options.stopTokenIds.end(), token)
-            != options.stopTokenIds.end())
+            != options.stopTokenIds.end()) {
+            stats.endedAtStopToken = true;
             break;
+        }
         input = at::tensor(std::vector<std::int64_t>{token}, at::kLong).view({1, 1});
     }
     if (stats.generatedTokens > 1)

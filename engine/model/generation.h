@@ -50,9 +50,10 @@ struct GenerationOptions {
 struct GenerationStats {
     std::int64_t promptTokens = 0;
     std::int64_t generatedTokens = 0;
-    double prefillSeconds = 0; // prompt through the model up to the first token's logits
-    double decodeSeconds = 0;  // every later step
-    bool stopped = false;      // onToken asked to stop (a stop sequence, say), or `stop` did
+    double prefillSeconds = 0;     // prompt through the model up to the first token's logits
+    double decodeSeconds = 0;      // every later step
+    bool stopped = false;          // onToken asked to stop (a stop sequence, say), or `stop` did
+    bool endedAtStopToken = false; // the last token was one of stopTokenIds
 };
 
 // Receives each token as soon as it is chosen; returns false to end the generation there.

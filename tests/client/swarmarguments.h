@@ -36,6 +36,29 @@ inline StartedServer waitUntilServing(PeerProcesses &peers, QProcess *process, c
             listening["port"].get<quint16>()};
 }
 
+// A server started with `arguments` and reached through a corolla-delay-relay (`relayBinary`)
+// that holds every byte `delayMs` milliseconds each way: the server announces the relay's
+// address, and the returned port is the relay's.
+inline StartedServer startRelayedServer(PeerProcesses &peers, QStringList arguments,
+                                        const QString &name, int delayMs,
+                                        const QString &relayBinary)
+{
+    const quint16 relayPort = freeTcpPort();
+    arguments << QStringLiteral("--announce-address")
+              << QStringLiteral("127.0.0.1:%1").arg(relayPort);
+    StartedServer server = waitUntilServing(peers, peers.start(arguments), name);
+    QProcess *relay =
+        peers.start({QStringLiteral("--listen"), QString::number(relayPort), QStringLiteral("--to"),
+                     QStringLiteral("127.0.0.1:%1").arg(server.port), QStringLiteral("--delay-ms"),
+                     QString::number(delayMs)},
+                    relayBinary);
+    while (!peers.log(relay).contains(QLatin1String("relaying"))
+           && relay->state() == QProcess::Running)
+        QTest::qWait(10);
+    server.port = relayPort;
+    return server;
+}
+
 // A static peers file of `servers`, at a new path in `folder`.
 inline QString writePeersFile(const QTemporaryDir &folder,
                               const std::vector<StartedServer> &servers)

@@ -3,7 +3,6 @@
 // error when no server holds some blocks, and routes that take the nearer of two servers.
 
 #include <QElapsedTimer>
-#include <QTcpServer>
 #include <QtTest>
 
 #include <ATen/ATen.h>
@@ -20,17 +19,6 @@
 
 using namespace corolla;
 using namespace corolla::swarmtest;
-
-namespace {
-
-quint16 freeTcpPort()
-{
-    QTcpServer server;
-    server.listen(QHostAddress::LocalHost, 0);
-    return server.serverPort();
-}
-
-} // namespace
 
 class TestSwarmGeneration : public QObject {
     Q_OBJECT
@@ -53,25 +41,12 @@ class TestSwarmGeneration : public QObject {
     StartedServer startServer(PeerProcesses &peers, const QString &model, const QString &blocks,
                               const QString &name, int delayMs = -1, const QStringList &extra = {})
     {
-        const quint16 relayPort = delayMs >= 0 ? freeTcpPort() : 0;
-        QStringList arguments = serveArguments(model, blocks, name, m_folder);
-        if (relayPort)
-            arguments << QStringLiteral("--announce-address")
-                      << QStringLiteral("127.0.0.1:%1").arg(relayPort);
-        StartedServer server = waitUntilServing(
-            peers, peers.start(arguments + extra + QStringList{QStringLiteral("--events")}), name);
-        if (relayPort) {
-            QProcess *relay = peers.start({QStringLiteral("--listen"), QString::number(relayPort),
-                                           QStringLiteral("--to"),
-                                           QStringLiteral("127.0.0.1:%1").arg(server.port),
-                                           QStringLiteral("--delay-ms"), QString::number(delayMs)},
-                                          QStringLiteral(COROLLA_RELAY_BINARY));
-            while (!peers.log(relay).contains(QLatin1String("relaying"))
-                   && relay->state() == QProcess::Running)
-                QTest::qWait(10);
-            server.port = relayPort;
-        }
-        return server;
+        const QStringList arguments = serveArguments(model, blocks, name, m_folder) + extra
+                                      + QStringList{QStringLiteral("--events")};
+        if (delayMs >= 0)
+            return startRelayedServer(peers, arguments, name, delayMs,
+                                      QStringLiteral(COROLLA_RELAY_BINARY));
+        return waitUntilServing(peers, peers.start(arguments), name);
     }
 
     QString peersFile(const std::vector<StartedServer> &servers)

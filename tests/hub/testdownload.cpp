@@ -458,7 +458,7 @@ private Q_SLOTS:
     void huggingfaceHubFindsWhatCorollaCached()
     {
         QVERIFY2(QFileInfo(QStringLiteral(COROLLA_HUB_PYTHON)).isExecutable(),
-                 "no huggingface_hub environment: the hubvenv test sets it up");
+                 "no huggingface_hub environment: the pyenv test sets it up");
         newCache();
         QCOMPARE(corolla({QStringLiteral("download"), kRepo}).exitCode, 0);
         auto read = m_processes.runToEnd(
@@ -484,7 +484,7 @@ private Q_SLOTS:
     void corollaUsesOfflineWhatHuggingfaceHubDownloaded()
     {
         QVERIFY2(QFileInfo(QStringLiteral(COROLLA_HUB_PYTHON)).isExecutable(),
-                 "no huggingface_hub environment: the hubvenv test sets it up");
+                 "no huggingface_hub environment: the pyenv test sets it up");
         newCache();
         auto fetched = m_processes.runToEnd(
             {QStringLiteral(COROLLA_HUB_INTEROP), QStringLiteral("download"), cacheRoot(), kRepo},

@@ -7,6 +7,7 @@
 
 #include <QElapsedTimer>
 #include <QEventLoop>
+#include <QTcpServer>
 #include <QTimer>
 #include <QUdpSocket>
 
@@ -162,6 +163,13 @@ quint16 freeUdpPort()
     QUdpSocket socket;
     socket.bind(QHostAddress::LocalHost, 0);
     return socket.localPort();
+}
+
+quint16 freeTcpPort()
+{
+    QTcpServer server;
+    server.listen(QHostAddress::LocalHost, 0);
+    return server.serverPort();
 }
 
 Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request,

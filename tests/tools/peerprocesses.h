@@ -71,7 +71,9 @@ private:
     std::map<QString, QString> m_environment;
 };
 
+// Ports on 127.0.0.1 that were free a moment ago.
 quint16 freeUdpPort();
+quint16 freeTcpPort();
 
 // Calls and spins the event loop until the answer (or the deadline) arrives.
 Result<proto::Response> callAndWait(RpcChannel &channel, const proto::Request &request,
