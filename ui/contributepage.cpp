@@ -121,10 +121,17 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
         counters->addWidget(rows[i].second, i / 2, (i % 2) * 2 + 1);
     }
 
+    m_api = new QLabel;
+    m_api->setObjectName(QStringLiteral("apiStatus"));
+    m_api->setWordWrap(true);
+    m_api->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    setApiStatus({});
+
     auto *top = new QHBoxLayout;
     auto *switchColumn = new QVBoxLayout;
     switchColumn->addWidget(m_switch);
     switchColumn->addWidget(m_state);
+    switchColumn->addWidget(m_api);
     switchColumn->addStretch();
     top->addLayout(switchColumn, 1);
     top->addWidget(servingBox, 1);
@@ -222,6 +229,37 @@ void ContributePage::setStatus(const EngineStatus &status)
             tr("%1: %n block(s) have no server (red). Donating fills the weakest blocks first.",
                nullptr, int(status.missingBlocks.size()))
                 .arg(status.demoSwarm ? tr("Demo model") : status.modelName));
+    }
+}
+
+void ContributePage::setApiStatus(const ApiStatus &status)
+{
+    switch (status.state) {
+    case ApiState::Off:
+        m_api->setText(tr("Local API server: off (turn it on in Settings)."));
+        return;
+    case ApiState::Starting: m_api->setText(tr("Local API server: starting…")); return;
+    case ApiState::Listening:
+        m_api->setText(tr("Local API server: %1, model \"%2\"; %n request(s) running.", nullptr,
+                          status.activeRequests)
+                           .arg(status.url, status.modelId));
+        return;
+    case ApiState::Failed:
+        switch (status.problem) {
+        case ApiProblem::NoModel:
+            m_api->setText(tr("Local API server: waiting for a model (choose one in Settings)."));
+            return;
+        case ApiProblem::PortTaken:
+            m_api->setText(tr("Local API server: port %1 is taken by another program; choose "
+                              "another in Settings.")
+                               .arg(status.port));
+            return;
+        case ApiProblem::ModelFailed:
+        case ApiProblem::None:
+            m_api->setText(tr("Local API server failed: %1").arg(status.message));
+            return;
+        }
+        return;
     }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Contribute: the "Donate my GPU" switch with what to serve with (device, memory budget,
 // block count, dtype), the block map of the whole model with this computer's blocks
-// highlighted, and live counters of what this computer serves.
+// highlighted, live counters of what this computer serves, and the local API server's state.
 // Thread: the GUI thread.
 
 #include <QWidget>
@@ -26,6 +26,7 @@ public:
     ContributePage(DonationController &donation, Settings &settings, QWidget *parent = nullptr);
 
     void setStatus(const EngineStatus &status);
+    void setApiStatus(const ApiStatus &status);
     BlockMapModel *blockMapModel() const { return m_blockMap; }
     QPushButton *donateSwitch() const { return m_switch; }
     QString stateText() const;
@@ -41,6 +42,7 @@ private:
 
     QPushButton *m_switch = nullptr;
     QLabel *m_state = nullptr;
+    QLabel *m_api = nullptr;
     QComboBox *m_device = nullptr;
     QSpinBox *m_memoryBudget = nullptr;
     QSpinBox *m_blockCount = nullptr;

@@ -92,6 +92,7 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
     connect(m_settingsPage, &SettingsPage::demoSwarmRequested, this, &MainWindow::startDemoSwarm);
     connect(m_settingsPage, &SettingsPage::applied, this, [this] {
         m_engine.applySettings(m_settings.swarmSettings());
+        m_engine.configureApi(m_settings.apiSettings());
         m_statusesWithoutServers = 0;
         m_donation->restartServing();
     });
@@ -113,6 +114,8 @@ MainWindow::MainWindow(Engine &engine, Settings &settings, const QString &dataFo
     });
     m_downloads->resumePending();
     connect(&m_engine, &Engine::statusChanged, this, &MainWindow::onStatus);
+    connect(&m_engine, &Engine::apiChanged, m_contribute, &ContributePage::setApiStatus);
+    m_engine.configureApi(m_settings.apiSettings());
     connect(m_tray, &TrayController::openRequested, this, [this] {
         showNormal();
         raise();

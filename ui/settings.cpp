@@ -33,6 +33,15 @@ DonateSettings Settings::donateSettings() const
     return settings;
 }
 
+ApiSettings Settings::apiSettings() const
+{
+    ApiSettings settings;
+    settings.enabled = apiEnabled;
+    settings.port = quint16(std::clamp(apiPort.get(), 1, 65535));
+    settings.key = apiKey;
+    return settings;
+}
+
 SamplingSettings Settings::sampling() const
 {
     SamplingSettings settings;

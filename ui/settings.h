@@ -79,6 +79,11 @@ public:
                                         false};
     SettingValue<bool> onlyWhenIdle{*m_storage, QStringLiteral("contribute/onlyWhenIdle"), false};
 
+    // The local OpenAI-compatible API (defaults: the engine's, ApiSettings)
+    SettingValue<bool> apiEnabled{*m_storage, QStringLiteral("api/enabled"), ApiSettings{}.enabled};
+    SettingValue<int> apiPort{*m_storage, QStringLiteral("api/port"), int(ApiSettings{}.port)};
+    SettingValue<QString> apiKey{*m_storage, QStringLiteral("api/key"), QString()};
+
     // Chat (defaults: the engine's, SamplingSettings)
     SettingValue<double> temperature{*m_storage, QStringLiteral("chat/temperature"),
                                      SamplingSettings{}.temperature};
@@ -100,6 +105,7 @@ public:
 
     SwarmSettings swarmSettings() const;
     DonateSettings donateSettings() const;
+    ApiSettings apiSettings() const;
     SamplingSettings sampling() const;
     void setSampling(const SamplingSettings &sampling);
 };

@@ -73,6 +73,20 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
     m_publicName = new QLineEdit;
     m_publicName->setPlaceholderText(tr("Shown to other peers, e.g. your nickname"));
 
+    m_apiEnabled = new QCheckBox(tr("Answer OpenAI-compatible requests on this computer"));
+    m_apiEnabled->setObjectName(QStringLiteral("apiEnabled"));
+    m_apiPort = new QSpinBox;
+    m_apiPort->setObjectName(QStringLiteral("apiPort"));
+    m_apiPort->setRange(1, 65535);
+    m_apiKey = new QLineEdit;
+    m_apiKey->setObjectName(QStringLiteral("apiKey"));
+    m_apiKey->setPlaceholderText(tr("Optional: the key clients must send"));
+    auto *apiNote = new QLabel(
+        tr("Tools that speak the OpenAI API (editors, chat front ends, scripts) use the chat's "
+           "model through the swarm at http://127.0.0.1:PORT/v1. Only programs on this "
+           "computer can reach it."));
+    apiNote->setWordWrap(true);
+
     m_onlyOnMains = new QCheckBox(tr("Serve only on mains power"));
     m_onlyWhenIdle = new QCheckBox(tr("Serve only when the computer is idle"));
     m_startAtLogin = new QCheckBox(tr("Start Corolla when I log in"));
@@ -94,6 +108,13 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
     swarmForm->addRow(tr("Server port"), m_port);
     swarmForm->addRow(tr("Public name"), m_publicName);
 
+    auto *apiBox = new QGroupBox(tr("Local API server"));
+    auto *apiForm = new QFormLayout(apiBox);
+    apiForm->addRow(m_apiEnabled);
+    apiForm->addRow(tr("Port"), m_apiPort);
+    apiForm->addRow(tr("API key"), m_apiKey);
+    apiForm->addRow(apiNote);
+
     auto *appBox = new QGroupBox(tr("Application"));
     auto *appForm = new QFormLayout(appBox);
     appForm->addRow(m_onlyOnMains);
@@ -113,6 +134,7 @@ SettingsPage::SettingsPage(Settings &settings, QWidget *parent)
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(swarmBox);
+    layout->addWidget(apiBox);
     layout->addWidget(appBox);
     layout->addStretch();
     layout->addLayout(buttons);
@@ -137,6 +159,9 @@ void SettingsPage::reload()
     m_staticPeers->setPlainText(m_settings.staticPeers);
     m_port->setValue(m_settings.port);
     m_publicName->setText(m_settings.publicName);
+    m_apiEnabled->setChecked(m_settings.apiEnabled);
+    m_apiPort->setValue(m_settings.apiSettings().port);
+    m_apiKey->setText(m_settings.apiKey);
     m_onlyOnMains->setChecked(m_settings.onlyOnMainsPower);
     m_onlyWhenIdle->setChecked(m_settings.onlyWhenIdle);
     // What the system will do, which the user may have changed outside Corolla.
@@ -166,6 +191,11 @@ QString SettingsPage::validate() const
     if (const int line = Engine::invalidStaticPeerLine(m_staticPeers->toPlainText()))
         return tr("Static peers, line %1: write host:port, optionally followed by the peer ID.")
             .arg(line);
+    if (m_apiEnabled->isChecked() && m_apiPort->value() == m_port->value())
+        return tr("The API server and the block server need different ports.");
+    static const QRegularExpression keyCharacters(QStringLiteral("^[\\x21-\\x7e]*$"));
+    if (!keyCharacters.match(m_apiKey->text().trimmed()).hasMatch())
+        return tr("The API key may hold letters, digits and punctuation, but no spaces.");
     return {};
 }
 
@@ -184,6 +214,9 @@ bool SettingsPage::apply()
     m_settings.staticPeers = m_staticPeers->toPlainText();
     m_settings.port = m_port->value();
     m_settings.publicName = m_publicName->text().trimmed();
+    m_settings.apiEnabled = m_apiEnabled->isChecked();
+    m_settings.apiPort = m_apiPort->value();
+    m_settings.apiKey = m_apiKey->text().trimmed();
     m_settings.onlyOnMainsPower = m_onlyOnMains->isChecked();
     m_settings.onlyWhenIdle = m_onlyWhenIdle->isChecked();
     m_settings.startMinimized = m_startMinimized->isChecked();

@@ -1,7 +1,8 @@
 #pragma once
 // Settings: the model, how to reach the swarm (DHT bootstrap nodes, LAN discovery, static
-// peers), the server's port and public name, when to serve, start at login, close to tray
-// and the language. "Apply" stores them and reconnects.
+// peers), the server's port and public name, the local API server (on or off, port, key),
+// when to serve, start at login, close to tray and the language. "Apply" stores them and
+// reconnects.
 // Thread: the GUI thread.
 
 #include <QWidget>
@@ -48,6 +49,9 @@ private:
     QPlainTextEdit *m_staticPeers = nullptr;
     QSpinBox *m_port = nullptr;
     QLineEdit *m_publicName = nullptr;
+    QCheckBox *m_apiEnabled = nullptr;
+    QSpinBox *m_apiPort = nullptr;
+    QLineEdit *m_apiKey = nullptr;
     QCheckBox *m_onlyOnMains = nullptr;
     QCheckBox *m_onlyWhenIdle = nullptr;
     QCheckBox *m_startAtLogin = nullptr;

@@ -4,16 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <QFileInfo>
-
 #include "client/conversation.h"
 #include "client/remotesession.h"
 #include "client/swarmclient.h"
-#include "model/blockspan.h"
-#include "model/clienthead.h"
-#include "swarm/modelidentity.h"
+#include "facade/clientmodel.h"
+#include "client/routeplanner.h"
 #include "swarm/serverrecord.h"
-#include "tokenizer/tokenizer.h"
 
 namespace corolla {
 
@@ -22,6 +18,7 @@ namespace {
 constexpr int kPingPeriodMs = 5000;
 constexpr int kPingTimeoutMs = 1500;
 constexpr int kCoverageWaitMs = 3000; // for servers of a swarm joined a moment ago
+constexpr int kRouteTimeoutMs = 5000;
 constexpr std::int64_t kMaxConversationTokens = 2048;
 
 QString fromStd(const std::string &text)
@@ -91,9 +88,7 @@ void ChatWorker::unload()
 {
     m_pingTimer.stop();
     m_conversation.reset();
-    m_client.reset();
-    m_head.reset();
-    m_tokenizer.reset();
+    m_model.reset();
     m_conversationId.clear();
 }
 
@@ -104,41 +99,26 @@ void ChatWorker::configure(const QString &modelDir, const SwarmConnection &conne
         Q_EMIT configured(false, {});
         return;
     }
-    const std::string directory = modelDir.toStdString();
-    auto fail = [this](const Error &error) { Q_EMIT configured(false, fromStd(error.toString())); };
-    auto config = ModelConfig::load(directory);
-    if (!config)
-        return fail(config.error());
-    auto modelId = modelIdForDirectory(directory);
-    if (!modelId)
-        return fail(modelId.error());
-    auto tokenizer = Tokenizer::load(directory);
-    if (!tokenizer)
-        return fail(tokenizer.error());
-    auto head = ClientHead::open(directory, *config, scalarTypeOf(ComputeDtype::BFloat16));
-    if (!head)
-        return fail(head.error());
-    auto client = SwarmClient::start(
-        [connection, id = *modelId] { return makeSwarmWatcher(connection, id); }, 1000);
-    if (!client)
-        return fail(client.error());
-    m_config = *config;
-    m_tokenizer = std::move(*tokenizer);
-    m_head = std::move(*head);
-    m_client = std::move(*client);
+    auto model = ClientModel::open(modelDir, connection);
+    if (!model) {
+        Q_EMIT configured(false, fromStd(model.error().toString()));
+        return;
+    }
+    m_model = std::move(*model);
     m_pingTimer.start();
     Q_EMIT configured(true, {});
 }
 
 void ChatWorker::measurePings()
 {
-    if (!m_client)
+    if (!m_model)
         return;
-    const std::vector<proto::ServerRecord> servers = m_client->servers();
-    m_client->measureRtts(servers, kPingTimeoutMs);
+    SwarmClient &client = *m_model->client;
+    const std::vector<proto::ServerRecord> servers = client.servers();
+    client.measureRtts(servers, kPingTimeoutMs);
     QHash<QString, double> pings;
     for (const proto::ServerRecord &server : servers) {
-        const double rtt = m_client->rttMs(server.peer_id());
+        const double rtt = client.rttMs(server.peer_id());
         if (rtt >= 0)
             pings.insert(fromStd(server.peer_id()), rtt);
     }
@@ -158,36 +138,24 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
         result.stoppedByUser = true;
         return finish(ChatError::None, {});
     }
-    if (!m_client)
+    if (!m_model)
         return finish(ChatError::NoModel, {});
 
-    const std::int64_t numBlocks = m_config.numLayers;
+    SwarmClient &client = *m_model->client;
+    const std::int64_t numBlocks = m_model->config.numLayers;
     // The predicate runs under the client's lock: it looks at the records it is given only.
     auto covered = [numBlocks](const std::vector<proto::ServerRecord> &servers) {
         return missingBlocks(servers, numBlocks).empty();
     };
-    if (!m_client->waitForServers(covered, kCoverageWaitMs)) {
-        result.missingBlocks =
-            fromStd(blockListText(missingBlocks(m_client->servers(), numBlocks)));
+    if (!client.waitForServers(covered, kCoverageWaitMs)) {
+        result.missingBlocks = fromStd(blockListText(missingBlocks(client.servers(), numBlocks)));
         return finish(ChatError::MissingBlocks, {});
     }
 
     if (!m_conversation || request.conversationId != m_conversationId) {
-        RemoteSessionOptions sessionOptions;
-        sessionOptions.codec = losslessCodec(m_head->dtype());
-        sessionOptions.routeTimeoutMs = 5000;
-        auto conversation = Conversation::create(
-            *m_tokenizer, *m_head, m_config.eosTokenIds,
-            [this, numBlocks, sessionOptions](std::int64_t maxLength, const std::stop_token &stop)
-                -> Result<std::unique_ptr<BlockRunner>> {
-                RemoteSessionOptions options = sessionOptions;
-                options.maxLength = maxLength;
-                auto session = RemoteSession::open(*m_client, numBlocks, options, stop);
-                if (!session)
-                    return session.error();
-                return std::unique_ptr<BlockRunner>(std::move(*session));
-            },
-            kMaxConversationTokens);
+        auto conversation =
+            Conversation::create(*m_model->tokenizer, *m_model->head, m_model->config.eosTokenIds,
+                                 m_model->runners(kRouteTimeoutMs), kMaxConversationTokens);
         if (!conversation)
             return finish(ChatError::Failed, fromStd(conversation.error().toString()));
         m_conversation = std::move(*conversation);

@@ -13,15 +13,12 @@
 #include <QTimer>
 
 #include "facade/enginetypes.h"
-#include "model/modelconfig.h"
 #include "swarm/swarmconnection.h"
 
 namespace corolla {
 
-class ClientHead;
 class Conversation;
-class SwarmClient;
-class Tokenizer;
+struct ClientModel;
 
 class ChatWorker : public QObject {
     Q_OBJECT
@@ -47,10 +44,7 @@ private:
     void measurePings();
     void unload();
 
-    ModelConfig m_config;
-    std::unique_ptr<Tokenizer> m_tokenizer;
-    std::unique_ptr<ClientHead> m_head;
-    std::unique_ptr<SwarmClient> m_client;
+    std::unique_ptr<ClientModel> m_model;
     std::unique_ptr<Conversation> m_conversation;
     QString m_conversationId;
     QTimer m_pingTimer;

@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 
+#include "facade/apiworker.h"
 #include "facade/chatworker.h"
 #include "facade/downloadworker.h"
 #include "facade/enginehost.h"
@@ -37,6 +38,7 @@ Engine::Engine(const QString &dataFolder, QObject *parent)
     m_engineThread.setObjectName(QStringLiteral("engine"));
     m_chatThread.setObjectName(QStringLiteral("chat"));
     m_downloadThread.setObjectName(QStringLiteral("download"));
+    m_apiThread.setObjectName(QStringLiteral("api"));
 
     m_host = new EngineHost(dataFolder);
     m_host->moveToThread(&m_engineThread);
@@ -44,6 +46,8 @@ Engine::Engine(const QString &dataFolder, QObject *parent)
     m_chat->moveToThread(&m_chatThread);
     m_download = new DownloadWorker;
     m_download->moveToThread(&m_downloadThread);
+    m_api = new ApiWorker;
+    m_api->moveToThread(&m_apiThread);
 
     connect(m_host, &EngineHost::statusChanged, this, [this](const EngineStatus &status) {
         m_status = status;
@@ -56,19 +60,31 @@ Engine::Engine(const QString &dataFolder, QObject *parent)
     connect(m_chat, &ChatWorker::chunk, this, &Engine::chatChunk);
     connect(m_chat, &ChatWorker::finished, this, &Engine::chatFinished);
     connect(m_download, &DownloadWorker::changed, this, &Engine::downloadChanged);
+    connect(m_host, &EngineHost::chatModelChanged, m_api, &ApiWorker::setModel);
+    connect(m_api, &ApiWorker::changed, this, [this](const ApiStatus &status) {
+        m_apiStatus = status;
+        Q_EMIT apiChanged(m_apiStatus);
+    });
 
     m_engineThread.start();
     m_chatThread.start();
     m_downloadThread.start();
+    m_apiThread.start();
 }
 
 Engine::~Engine()
 {
     stopChat();
     m_downloadStop.request_stop();
+    retire(m_apiThread, m_api);     // its requests end before the servers they use go
     retire(m_engineThread, m_host); // its destructor stops the servers
     retire(m_chatThread, m_chat);
     retire(m_downloadThread, m_download);
+}
+
+void Engine::configureApi(const ApiSettings &settings)
+{
+    postTo(m_api, [api = m_api, settings] { api->setSettings(settings); });
 }
 
 void Engine::downloadModel(const QString &repo)

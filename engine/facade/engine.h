@@ -1,6 +1,7 @@
 #pragma once
 // The one object the user interface talks to. It runs the engine (servers, swarm view,
-// demo swarm) on an engine thread and chat generation on a chat thread; requests go in as
+// demo swarm) on an engine thread, chat generation on a chat thread, model downloads on a
+// download thread and the local OpenAI-compatible API on an API thread; requests go in as
 // queued calls, snapshots and chat pieces come out as queued signals carrying values, and
 // nothing here ever waits for the engine.
 // Thread: the GUI thread (the thread that creates it).
@@ -16,6 +17,7 @@
 
 namespace corolla {
 
+class ApiWorker;
 class ChatWorker;
 class DownloadWorker;
 class EngineHost;
@@ -25,7 +27,8 @@ class Engine : public QObject {
 public:
     // `dataFolder` holds the peer identity, the demo model and cached measurements.
     explicit Engine(const QString &dataFolder, QObject *parent = nullptr);
-    // Stops serving (announcing it), cancels any answer, and joins both threads.
+    // Stops serving (announcing it), cancels any answer, download and API request, and joins
+    // the threads.
     ~Engine() override;
 
     // Joins the swarm the settings describe, leaving the demo swarm if it ran.
@@ -49,6 +52,11 @@ public:
     void downloadModel(const QString &repo);
     void cancelDownload();
 
+    // Serves the OpenAI-compatible API on 127.0.0.1 over the chat's model and swarm, or
+    // stops it; reports through apiChanged().
+    void configureApi(const ApiSettings &settings);
+    const ApiStatus &apiStatus() const { return m_apiStatus; }
+
     // The last snapshot received (empty until the first, about half a second after start).
     const EngineStatus &status() const { return m_status; }
 
@@ -66,19 +74,23 @@ Q_SIGNALS:
     void chatFinished(const corolla::ChatResult &result);
     void log(const QString &message);
     void downloadChanged(const corolla::DownloadStatus &status);
+    void apiChanged(const corolla::ApiStatus &status);
 
 private:
     QThread m_engineThread;
     QThread m_chatThread;
     QThread m_downloadThread;
+    QThread m_apiThread;
     EngineHost *m_host = nullptr;         // lives on m_engineThread
     ChatWorker *m_chat = nullptr;         // lives on m_chatThread
     DownloadWorker *m_download = nullptr; // lives on m_downloadThread
+    ApiWorker *m_api = nullptr;           // lives on m_apiThread
     std::stop_source m_downloadStop;
     std::stop_source m_chatStop; // requested by stopChat() for every answer asked before
     quint64 m_nextChatId = 1;
     bool m_donating = false;
     EngineStatus m_status;
+    ApiStatus m_apiStatus;
 };
 
 } // namespace corolla

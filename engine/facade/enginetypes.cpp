@@ -13,6 +13,8 @@ void registerEngineTypes()
     qRegisterMetaType<SwarmSettings>();
     qRegisterMetaType<DonateSettings>();
     qRegisterMetaType<DownloadStatus>();
+    qRegisterMetaType<ApiSettings>();
+    qRegisterMetaType<ApiStatus>();
 }
 
 QString chatRoleName(ChatRole role)

@@ -165,6 +165,30 @@ struct DownloadStatus {
     QString message; // why it failed, or the last note (waiting, resuming, offline)
 };
 
+// The app's OpenAI-compatible API server, on 127.0.0.1 (`corolla api` serves elsewhere).
+struct ApiSettings {
+    bool enabled = false;
+    quint16 port = 8080;
+    QString key; // empty: clients need none
+
+    bool operator==(const ApiSettings &) const = default;
+};
+
+enum class ApiState { Off, Starting, Listening, Failed };
+// Why the API server failed: no model chosen, its port held by another program, or the model
+// could not be loaded (the message says why).
+enum class ApiProblem { None, NoModel, PortTaken, ModelFailed };
+
+struct ApiStatus {
+    ApiState state = ApiState::Off;
+    QString url;     // "http://127.0.0.1:8080/v1" while listening
+    QString modelId; // the name clients pass as "model"
+    quint16 port = 0;
+    ApiProblem problem = ApiProblem::None;
+    QString message; // the engine's English error with ModelFailed
+    int activeRequests = 0;
+};
+
 // Registers the types above for queued connections; call once before connecting.
 void registerEngineTypes();
 
@@ -180,3 +204,5 @@ Q_DECLARE_METATYPE(corolla::ChatResult)
 Q_DECLARE_METATYPE(corolla::SwarmSettings)
 Q_DECLARE_METATYPE(corolla::DonateSettings)
 Q_DECLARE_METATYPE(corolla::DownloadStatus)
+Q_DECLARE_METATYPE(corolla::ApiSettings)
+Q_DECLARE_METATYPE(corolla::ApiStatus)

@@ -1,8 +1,13 @@
 // The desktop app against a real local demo swarm (in-process servers of the demo model,
 // talking TLS on 127.0.0.1): the first-run offer, the chat panel (streaming, stop,
-// regenerate, edit), the tray menu and the serving policies, and the block map filling in.
+// regenerate, edit), the local API server over the swarm, the tray menu and the serving
+// policies, and the block map filling in.
 
 #include <QAction>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -21,6 +26,8 @@
 #include "ui/swarmpage.h"
 #include "ui/systemconditions.h"
 #include "ui/traycontroller.h"
+#include "tools/httpexchange.h"
+#include "tools/peerprocesses.h"
 
 using namespace corolla;
 
@@ -53,6 +60,7 @@ private Q_SLOTS:
     void stopEndsAnAnswerMidway();
     void regenerateReplacesTheAnswer();
     void editTakesTheLastMessageBack();
+    void localApiServerAnswersThroughTheSwarm();
     void trayMenuDrivesServing();
     void servingWaitsForMainsPowerWhenAsked();
     void cleanupTestCase();
@@ -204,6 +212,66 @@ void TestDesktop::editTakesTheLastMessageBack()
     QVERIFY2(result.error == ChatError::None, qPrintable(result.message));
     QCOMPARE(m_window->findChild<ConversationsModel *>()->at(row).messages[0].content,
              QStringLiteral("Pick a letter."));
+}
+
+void TestDesktop::localApiServerAnswersThroughTheSwarm()
+{
+    auto *label = m_window->contributePage()->findChild<QLabel *>(QStringLiteral("apiStatus"));
+    QVERIFY(label);
+    QCOMPARE(m_engine->apiStatus().state, ApiState::Off); // off until the user turns it on
+
+    const quint16 port = freeTcpPort();
+    m_engine->configureApi({true, port, QStringLiteral("desk-key")});
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->apiStatus().state == ApiState::Listening
+                                 || m_engine->apiStatus().state == ApiState::Failed,
+                             kStartTimeoutMs);
+    QVERIFY2(m_engine->apiStatus().state == ApiState::Listening,
+             qPrintable(m_engine->apiStatus().message));
+    const QString url = QStringLiteral("http://127.0.0.1:%1/v1").arg(port);
+    QCOMPARE(m_engine->apiStatus().url, url);
+    QVERIFY2(label->text().contains(url), qPrintable(label->text()));
+
+    const QByteArray key = "Authorization: Bearer desk-key\r\n";
+    auto body = [&](bool stream) {
+        return QJsonDocument(
+                   QJsonObject{{"model", m_engine->apiStatus().modelId},
+                               {"messages", QJsonArray{QJsonObject{{"role", "user"},
+                                                                   {"content", "Hello, API!"}}}},
+                               {"max_tokens", 6},
+                               {"temperature", 0},
+                               {"stream", stream}})
+            .toJson(QJsonDocument::Compact);
+    };
+    const HttpAnswer whole = httpExchange(port, "POST", "/v1/chat/completions", body(false), key);
+    QVERIFY2(whole.status == 200, whole.body.constData());
+    const QJsonObject completion = QJsonDocument::fromJson(whole.body).object();
+    const QJsonObject choice = completion["choices"].toArray().at(0).toObject();
+    const QString text = choice["message"].toObject()["content"].toString();
+    const int tokens = completion["usage"].toObject()["completion_tokens"].toInt();
+    QVERIFY(tokens >= 1 && tokens <= 6);
+    QCOMPARE(completion["model"].toString(), m_engine->apiStatus().modelId);
+
+    // Streamed, the pieces join to the same answer (temperature 0, the same swarm).
+    const HttpAnswer streamed = httpExchange(port, "POST", "/v1/chat/completions", body(true), key);
+    QCOMPARE(streamed.status, 200);
+    QVERIFY(streamed.body.endsWith("data: [DONE]\n\n"));
+    QString joined;
+    for (const QByteArray &line : streamed.body.split('\n'))
+        if (line.startsWith("data: {"))
+            joined += QJsonDocument::fromJson(line.mid(6))
+                          .object()["choices"]
+                          .toArray()
+                          .at(0)
+                          .toObject()["delta"]
+                          .toObject()["content"]
+                          .toString();
+    QCOMPARE(joined, text);
+    QCOMPARE(httpExchange(port, "POST", "/v1/chat/completions", body(false)).status, 401);
+
+    m_engine->configureApi({false, port, QStringLiteral("desk-key")});
+    QTRY_VERIFY_WITH_TIMEOUT(m_engine->apiStatus().state == ApiState::Off, kStartTimeoutMs);
+    QVERIFY(!label->text().contains(url));
+    QCOMPARE(httpExchange(port, "GET", "/health").status, 0); // nothing listens any more
 }
 
 void TestDesktop::trayMenuDrivesServing()

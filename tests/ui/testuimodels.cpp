@@ -7,6 +7,7 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -62,6 +63,7 @@ private Q_SLOTS:
     void unreadableConversationsAreSetAside();
     void settingsPersistAcrossRestarts();
     void settingsPageRefusesBadAddresses();
+    void settingsPageStoresTheApiServer();
     void startAtLoginWritesAnAutostartEntry();
 };
 
@@ -283,6 +285,36 @@ void TestUiModels::settingsPageRefusesBadAddresses()
     // A folder without config.json is not a model.
     page.findChild<QLineEdit *>(QStringLiteral("modelDir"))->setText(folder.path());
     QVERIFY(!page.apply());
+}
+
+void TestUiModels::settingsPageStoresTheApiServer()
+{
+    QTemporaryDir folder;
+    Settings settings(iniSettings(folder));
+    QCOMPARE(settings.apiSettings(), ApiSettings()); // off by default
+    QVERIFY(!settings.apiSettings().enabled);
+    SettingsPage page(settings);
+    auto *enabled = page.findChild<QCheckBox *>(QStringLiteral("apiEnabled"));
+    auto *port = page.findChild<QSpinBox *>(QStringLiteral("apiPort"));
+    auto *key = page.findChild<QLineEdit *>(QStringLiteral("apiKey"));
+    QVERIFY(enabled && port && key);
+    QVERIFY(!enabled->isChecked());
+    QCOMPARE(port->value(), 8080);
+
+    enabled->setChecked(true);
+    port->setValue(8181);
+    key->setText(QStringLiteral("two words"));
+    QVERIFY(!page.apply()); // a key is one header token
+    QVERIFY(!settings.apiEnabled);
+    key->setText(QStringLiteral(" sk-local-1 "));
+    QVERIFY(page.apply());
+    QCOMPARE(settings.apiSettings(), (ApiSettings{true, 8181, QStringLiteral("sk-local-1")}));
+
+    // The block server's port is taken by the block server.
+    settings.port = 8181;
+    SettingsPage reopened(settings);
+    QVERIFY(reopened.findChild<QCheckBox *>(QStringLiteral("apiEnabled"))->isChecked());
+    QVERIFY(!reopened.apply());
 }
 
 void TestUiModels::startAtLoginWritesAnAutostartEntry()
