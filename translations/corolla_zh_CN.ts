@@ -300,72 +300,104 @@
         <translation>网络 入 / 出</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="170"/>
+        <location filename="../ui/contributepage.cpp" line="177"/>
         <source>Not donating. Turn the switch on to lend this computer to the swarm.</source>
         <translation>未在捐献。打开开关即可把本机借给集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="172"/>
+        <location filename="../ui/contributepage.cpp" line="179"/>
         <source>Paused until %1.</source>
         <translation>已暂停，直到 %1。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="176"/>
+        <location filename="../ui/contributepage.cpp" line="183"/>
         <source>Waiting for mains power (you asked to serve only when plugged in).</source>
         <translation>等待接通电源（你设置了仅在接通电源时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="178"/>
+        <location filename="../ui/contributepage.cpp" line="185"/>
         <source>Waiting until the computer is idle (you asked to serve only then).</source>
         <translation>等待电脑空闲（你设置了仅在空闲时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="183"/>
+        <location filename="../ui/contributepage.cpp" line="190"/>
         <source>Serving blocks %1–%2 of %3 on port %4.</source>
         <translation>正在端口 %4 上提供共 %3 块中的第 %1–%2 块。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="188"/>
+        <location filename="../ui/contributepage.cpp" line="195"/>
         <source>Serving stopped: %1</source>
         <translation>服务已停止：%1</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="192"/>
+        <location filename="../ui/contributepage.cpp" line="199"/>
         <source>Choosing and loading blocks…</source>
         <translation>正在选择并加载块…</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="206"/>
+        <location filename="../ui/contributepage.cpp" line="213"/>
         <source>%1 tokens/s, %2 queued</source>
         <translation>%1 词元/秒，%2 个排队</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="209"/>
+        <location filename="../ui/contributepage.cpp" line="216"/>
         <source>%1 / %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="213"/>
+        <location filename="../ui/contributepage.cpp" line="220"/>
         <source>No model yet: choose one in Settings, or start the local demo swarm.</source>
         <translation>尚无模型：请在“设置”中选择，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="216"/>
+        <location filename="../ui/contributepage.cpp" line="223"/>
         <source>%1: all %2 blocks are served. Green is throughput; outlined blocks are this computer&apos;s.</source>
         <translation>%1：全部 %2 块均有服务。绿色深浅表示吞吐量；带边框的块由本机提供。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="218"/>
-        <location filename="../ui/contributepage.cpp" line="224"/>
+        <location filename="../ui/contributepage.cpp" line="225"/>
+        <location filename="../ui/contributepage.cpp" line="231"/>
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/contributepage.cpp" line="222"/>
+        <location filename="../ui/contributepage.cpp" line="229"/>
         <source>%1: %n block(s) have no server (red). Donating fills the weakest blocks first.</source>
         <translation>
             <numerusform>%1：%n 块没有服务器（红色）。捐献时会优先补上最薄弱的块。</numerusform>
         </translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="239"/>
+        <source>Local API server: off (turn it on in Settings).</source>
+        <translation>本地 API 服务器：已关闭（可在“设置”中开启）。</translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="241"/>
+        <source>Local API server: starting…</source>
+        <translation>本地 API 服务器：正在启动…</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../ui/contributepage.cpp" line="243"/>
+        <source>Local API server: %1, model &quot;%2&quot;; %n request(s) running.</source>
+        <translation>
+            <numerusform>本地 API 服务器：%1，模型“%2”；%n 个请求正在运行。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="250"/>
+        <source>Local API server: waiting for a model (choose one in Settings).</source>
+        <translation>本地 API 服务器：等待模型（请在“设置”中选择）。</translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="253"/>
+        <source>Local API server: port %1 is taken by another program; choose another in Settings.</source>
+        <translation>本地 API 服务器：端口 %1 已被其他程序占用，请在“设置”中另选一个。</translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="259"/>
+        <source>Local API server failed: %1</source>
+        <translation>本地 API 服务器出错：%1</translation>
     </message>
 </context>
 <context>
@@ -446,7 +478,7 @@
     <name>corolla::MainWindow</name>
     <message>
         <location filename="../ui/mainwindow.cpp" line="44"/>
-        <location filename="../ui/mainwindow.cpp" line="173"/>
+        <location filename="../ui/mainwindow.cpp" line="176"/>
         <source>Corolla</source>
         <translation>Corolla</translation>
     </message>
@@ -481,27 +513,27 @@
         <translation>启动本地演示集群</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="148"/>
+        <location filename="../ui/mainwindow.cpp" line="151"/>
         <source>Starting the local demo swarm…</source>
         <translation>正在启动本地演示集群…</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="172"/>
+        <location filename="../ui/mainwindow.cpp" line="175"/>
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="173"/>
+        <location filename="../ui/mainwindow.cpp" line="176"/>
         <source>Corolla — %1</source>
         <translation>Corolla — %1</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="189"/>
+        <location filename="../ui/mainwindow.cpp" line="192"/>
         <source>Corolla is still running</source>
         <translation>Corolla 仍在运行</translation>
     </message>
     <message>
-        <location filename="../ui/mainwindow.cpp" line="190"/>
+        <location filename="../ui/mainwindow.cpp" line="193"/>
         <source>Corolla keeps serving from the tray. Right-click the tray icon to pause or quit.</source>
         <translation>Corolla 会在系统托盘中继续提供服务。右键单击托盘图标可暂停或退出。</translation>
     </message>
@@ -721,111 +753,151 @@
     </message>
     <message>
         <location filename="../ui/settingspage.cpp" line="76"/>
+        <source>Answer OpenAI-compatible requests on this computer</source>
+        <translation>在本机响应 OpenAI 兼容的请求</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="83"/>
+        <source>Optional: the key clients must send</source>
+        <translation>可选：客户端必须发送的密钥</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="85"/>
+        <source>Tools that speak the OpenAI API (editors, chat front ends, scripts) use the chat&apos;s model through the swarm at http://127.0.0.1:PORT/v1. Only programs on this computer can reach it.</source>
+        <translation>支持 OpenAI API 的工具（编辑器、聊天前端、脚本）可通过 http://127.0.0.1:端口/v1 经由集群使用聊天所用的模型。只有本机上的程序可以访问。</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="90"/>
         <source>Serve only on mains power</source>
         <translation>仅在接通电源时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="77"/>
+        <location filename="../ui/settingspage.cpp" line="91"/>
         <source>Serve only when the computer is idle</source>
         <translation>仅在电脑空闲时提供服务</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="78"/>
+        <location filename="../ui/settingspage.cpp" line="92"/>
         <source>Start Corolla when I log in</source>
         <translation>登录时启动 Corolla</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="80"/>
+        <location filename="../ui/settingspage.cpp" line="94"/>
         <source>Start minimized to the tray</source>
         <translation>启动时最小化到托盘</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="81"/>
+        <location filename="../ui/settingspage.cpp" line="95"/>
         <source>Closing the window keeps Corolla running in the tray</source>
         <translation>关闭窗口后 Corolla 继续在托盘中运行</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="83"/>
+        <location filename="../ui/settingspage.cpp" line="97"/>
         <source>System language</source>
         <translation>系统语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="87"/>
+        <location filename="../ui/settingspage.cpp" line="101"/>
         <source>Swarm</source>
         <translation>集群</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="89"/>
+        <location filename="../ui/settingspage.cpp" line="103"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="91"/>
+        <location filename="../ui/settingspage.cpp" line="105"/>
         <source>DHT bootstrap nodes</source>
         <translation>DHT 引导节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="93"/>
+        <location filename="../ui/settingspage.cpp" line="107"/>
         <source>Static peers</source>
         <translation>静态节点</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="94"/>
+        <location filename="../ui/settingspage.cpp" line="108"/>
         <source>Server port</source>
         <translation>服务器端口</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="95"/>
+        <location filename="../ui/settingspage.cpp" line="109"/>
         <source>Public name</source>
         <translation>公开名称</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="97"/>
+        <location filename="../ui/settingspage.cpp" line="111"/>
+        <source>Local API server</source>
+        <translation>本地 API 服务器</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="114"/>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="115"/>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="118"/>
         <source>Application</source>
         <translation>应用程序</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="104"/>
+        <location filename="../ui/settingspage.cpp" line="125"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="108"/>
+        <location filename="../ui/settingspage.cpp" line="129"/>
         <source>Apply</source>
         <translation>应用</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="121"/>
+        <location filename="../ui/settingspage.cpp" line="143"/>
         <source>Choose a model folder</source>
         <translation>选择模型文件夹</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="161"/>
+        <location filename="../ui/settingspage.cpp" line="186"/>
         <source>%1 is not a model folder: it has no config.json.</source>
         <translation>%1 不是模型文件夹：其中没有 config.json。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="164"/>
+        <location filename="../ui/settingspage.cpp" line="189"/>
         <source>&quot;%1&quot; is not a DHT node address; write host:port.</source>
         <translation>“%1”不是 DHT 节点地址；请写成 host:port。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="167"/>
+        <location filename="../ui/settingspage.cpp" line="192"/>
         <source>Static peers, line %1: write host:port, optionally followed by the peer ID.</source>
         <translation>静态节点第 %1 行：请写成 host:port，后面可加节点 ID。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="196"/>
+        <location filename="../ui/settingspage.cpp" line="195"/>
+        <source>The API server and the block server need different ports.</source>
+        <translation>API 服务器和块服务器需要使用不同的端口。</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="198"/>
+        <source>The API key may hold letters, digits and punctuation, but no spaces.</source>
+        <translation>API 密钥可以包含字母、数字和标点符号，但不能包含空格。</translation>
+    </message>
+    <message>
+        <location filename="../ui/settingspage.cpp" line="229"/>
         <source>Could not change starting at login: %1</source>
         <translation>无法更改登录时启动：%1</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="206"/>
+        <location filename="../ui/settingspage.cpp" line="239"/>
         <source>Saved. The new language is used from the next start.</source>
         <translation>已保存。新语言将在下次启动时生效。</translation>
     </message>
     <message>
-        <location filename="../ui/settingspage.cpp" line="207"/>
+        <location filename="../ui/settingspage.cpp" line="240"/>
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>

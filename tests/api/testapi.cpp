@@ -294,6 +294,47 @@ private Q_SLOTS:
         QCOMPARE(streamedText(decoded), expected);
     }
 
+    void aSwarmWithoutSomeBlocksAnswers503NamingThem()
+    {
+        const swarmtest::StartedServer half = swarmtest::waitUntilServing(
+            m_processes,
+            m_processes.start(swarmtest::serveArguments(m_model, QStringLiteral("0:2"),
+                                                        QStringLiteral("half"), m_folder)
+                              << QStringLiteral("--events")),
+            QStringLiteral("half"));
+        QStringList swarm = swarmtest::swarmArguments(swarmtest::writePeersFile(m_folder, {half}));
+        swarm[swarm.indexOf(QStringLiteral("--route-timeout")) + 1] = QStringLiteral("1");
+        const quint16 port = startApi(swarm);
+        for (const bool stream : {false, true}) {
+            const HttpAnswer answer =
+                httpExchange(port, "POST", "/v1/chat/completions", chatBody(8, stream));
+            QCOMPARE(answer.status, 503);
+            const QJsonObject error = errorOf(answer);
+            QCOMPARE(error["code"].toString(), QStringLiteral("blocks_unavailable"));
+            QVERIFY2(error["message"].toString().contains(QStringLiteral("blocks 2-3")),
+                     qPrintable(error["message"].toString()));
+        }
+        QCOMPARE(QJsonDocument::fromJson(httpExchange(port, "GET", "/health").body)
+                     .object()["active_requests"]
+                     .toInt(),
+                 0);
+    }
+
+    void listeningBeyondThisMachineWithoutAKeyWarns()
+    {
+        QProcess *open = nullptr;
+        startApi({QStringLiteral("--host"), QStringLiteral("0.0.0.0")}, &open);
+        QVERIFY(m_processes.log(open).contains(QStringLiteral("warning: listening on 0.0.0.0")));
+        QProcess *keyed = nullptr;
+        startApi({QStringLiteral("--host"), QStringLiteral("0.0.0.0"), QStringLiteral("--api-key"),
+                  kKey},
+                 &keyed);
+        QVERIFY(!m_processes.log(keyed).contains(QStringLiteral("warning")));
+        QProcess *local = nullptr;
+        startApi({}, &local);
+        QVERIFY(!m_processes.log(local).contains(QStringLiteral("warning")));
+    }
+
 private:
     // The peer id of the server with the least cache left (the one a session uses).
     QString busiestServer(const QString &peers)
