@@ -21,6 +21,7 @@
 #include "app/commands.h"
 #include "core/memorybandwidth.h"
 #include "loader/tensorsource.h"
+#include "model/gemvbf16.h"
 #include "model/localmodel.h"
 #include "model/ops.h"
 #include "testmodel/testmodel.h"
@@ -37,9 +38,13 @@ double seconds(Clock::time_point start)
 }
 
 // The best FLOP/s of `dtype` matrix products over the model's own projection shapes at the
-// prefill length and at four times it — the bound that prefill is measured against.
+// prefill length and at four times it — the bound that prefill is measured against. bf16 on a
+// processor without native bf16 products is multiplied in fp32 (ops::linear), so its bound is
+// the fp32 GEMM's.
 double bestGemmFlops(const ModelConfig &config, std::int64_t tokens, at::ScalarType dtype)
 {
+    if (dtype == at::kBFloat16 && !hasNativeBf16())
+        dtype = at::kFloat;
     c10::InferenceMode inference;
     const std::int64_t h = config.hiddenSize;
     const std::int64_t qkv = (config.numHeads + 2 * config.numKvHeads) * config.headDim;

@@ -51,6 +51,65 @@ bool useGemv(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bi
 // between its dequantization and the GEMM that reads it.
 constexpr std::int64_t kPackedTileBytes = 512 * 1024;
 
+// x · tileᵀ + bias for tiles of a weight: libtorch's GEMM in the compute dtype, except bf16
+// on a processor without native bf16 products, where libtorch's bf16 GEMM is emulated and
+// slow: there the bf16 values are widened to fp32 (exactly) and the fp32 GEMM multiplies
+// them — the same products, summed in fp32, rounded to bf16 once when the caller stores them.
+class TileProduct {
+public:
+    explicit TileProduct(const at::Tensor &x)
+        : m_widen(x.scalar_type() == at::kBFloat16 && !hasNativeBf16())
+        , m_x(m_widen ? x.to(at::kFloat) : x)
+    {
+    }
+
+    at::Tensor operator()(const at::Tensor &tile, const at::Tensor &bias) const
+    {
+        if (!m_widen)
+            return at::linear(m_x, tile, bias);
+        return at::linear(m_x, tile.to(at::kFloat), bias.defined() ? bias.to(at::kFloat) : bias);
+    }
+
+private:
+    bool m_widen;
+    at::Tensor m_x;
+};
+
+// Weight bytes per widened chunk of a dense bf16 product: large enough for the fp32 GEMM to
+// run at its full rate, small enough that the fp32 copy stays a fraction of the weights.
+constexpr std::int64_t kWidenedChunkBytes = 32 << 20;
+
+// x [M, K] bf16 times a dense bf16 weight through TileProduct's widening, a chunk of rows at
+// a time (the widening and the GEMM each use every thread).
+at::Tensor widenedMatmul(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+{
+    const std::int64_t n = weight.size(0), k = weight.size(1);
+    const std::int64_t chunkRows = std::max<std::int64_t>(1, kWidenedChunkBytes / (k * 4));
+    at::Tensor output = at::empty({x.size(0), n}, x.options());
+    const TileProduct product(x);
+    for (std::int64_t begin = 0; begin < n; begin += chunkRows) {
+        const std::int64_t rows = std::min(chunkRows, n - begin);
+        output.narrow(1, begin, rows)
+            .copy_(product(weight.narrow(0, begin, rows),
+                           bias.defined() ? bias.narrow(0, begin, rows) : bias));
+    }
+    return output;
+}
+
+// Whether a product with more rows than the decode kernels take goes to widenedMatmul.
+bool useWidenedMatmul(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+{
+    if (x.scalar_type() != at::kBFloat16 || weight.scalar_type() != at::kBFloat16
+        || hasNativeBf16())
+        return false;
+    if (weight.dim() != 2 || !weight.is_contiguous() || x.size(-1) != weight.size(1))
+        return false;
+    if (bias.defined() && (bias.scalar_type() != at::kBFloat16 || !bias.is_contiguous()))
+        return false;
+    return !x.requires_grad() && !weight.requires_grad()
+           && !(bias.defined() && bias.requires_grad());
+}
+
 // x [M, K] (M > kPackedGemvMaxRows) times a packed weight: tiles of rows dequantized into the
 // compute dtype, each multiplied by one thread with the GEMM.
 at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias)
@@ -62,6 +121,7 @@ at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const a
         std::min(n, std::max<std::int64_t>(16, kPackedTileBytes / (k * elementBytes) / 16 * 16));
     const std::int64_t tiles = (n + tileRows - 1) / tileRows;
     at::Tensor output = at::empty({x.size(0), n}, x.options());
+    const TileProduct product(x);
     // libtorch's pool threads do not inherit the caller's inference mode.
     const bool inference = c10::InferenceMode::is_enabled();
     at::parallel_for(0, tiles, 1, [&](std::int64_t first, std::int64_t last) {
@@ -72,7 +132,7 @@ at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const a
             weight.dequantizeRows(begin, begin + rows, dtype, buffer.data());
             const at::Tensor dense = at::from_blob(buffer.data(), {rows, k}, x.options());
             output.narrow(1, begin, rows)
-                .copy_(at::linear(x, dense, bias.defined() ? bias.narrow(0, begin, rows) : bias));
+                .copy_(product(dense, bias.defined() ? bias.narrow(0, begin, rows) : bias));
         }
     });
     return output;
@@ -106,8 +166,14 @@ at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Ten
 
 at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
 {
-    if (!useGemv(x, weight, bias))
-        return at::linear(x, weight, bias);
+    if (!useGemv(x, weight, bias)) {
+        if (!useWidenedMatmul(x, weight, bias))
+            return at::linear(x, weight, bias);
+        const std::int64_t k = weight.size(1);
+        auto outputShape = x.sizes().vec();
+        outputShape.back() = weight.size(0);
+        return widenedMatmul(x.contiguous().view({-1, k}), weight, bias).view(outputShape);
+    }
     const at::Tensor input = x.contiguous();
     const std::int64_t k = weight.size(1);
     const std::int64_t n = weight.size(0);

@@ -2,7 +2,8 @@
 // Kernels on packed weights (formats in linearweight.h): the matrix-vector products of
 // decoding, which read the packed bytes once per token, and the dequantization of row tiles
 // that prefill multiplies with the fast GEMM. AVX-512 where the processor has AVX512F, BW and
-// BF16; a portable loop elsewhere, with the same results up to the order of the fp32 sums.
+// BF16, AVX2 where it has AVX2 and FMA, a portable loop elsewhere: the same results up to the
+// order of the fp32 sums (dequantized rows: exactly the same).
 // Thread: any caller; the products fan out over the kernel pool (kernelthreads.h).
 
 #include <cstdint>
@@ -38,8 +39,14 @@ void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, cons
 void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,
                           at::ScalarType dtype, void *out);
 
-// The portable loops behind these where AVX-512 is missing; public so that tests check them on
-// every machine.
+// The AVX2 loops behind these where AVX-512 is missing (public so that tests check them on
+// every processor with AVX2 and FMA, hasPackedAvx2()), and the portable loops for processors
+// with neither (public so that tests check them on every machine).
+bool hasPackedAvx2();
+void gemvPackedAvx2(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
+                    void *y, at::ScalarType dtype);
+void dequantizePackedRowsAvx2(const PackedView &weight, std::int64_t begin, std::int64_t end,
+                              at::ScalarType dtype, void *out);
 void gemvPackedPortable(const PackedView &weight, const void *x, std::int64_t rows,
                         const void *bias, void *y, at::ScalarType dtype);
 void dequantizePackedRowsPortable(const PackedView &weight, std::int64_t begin, std::int64_t end,

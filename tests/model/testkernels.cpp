@@ -1,6 +1,7 @@
 // The kernel pool that the decode kernels run on, the kernels through it, and weight memory.
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/matmul.h>
@@ -202,7 +204,43 @@ private Q_SLOTS:
             QVERIFY(at::allclose(y.to(at::kFloat), reference, 2e-2, 5e-2));
         }
         if (!hasFp32Gemv() && !hasBf16Gemv())
-            QSKIP("this processor has no AVX-512: the products go to libtorch");
+            QSKIP("this processor has neither AVX-512 nor AVX2: the products go to libtorch");
+    }
+
+    void avx2ProductsMatchTheExactProduct()
+    {
+        if (!hasAvx2Gemv())
+            QSKIP("this processor has no AVX2 and FMA");
+        for (std::int64_t rows : {1, 2, 3, 4}) {
+            for (std::int64_t k : {7, 8, 64, 515, 2048 + 17}) {
+                const std::int64_t n = 67;
+                const at::Tensor x = at::randn({rows, k});
+                const at::Tensor w = at::randn({n, k});
+                const at::Tensor bias = at::randn({n});
+                const QString where = QStringLiteral("rows %1, k %2").arg(rows).arg(k);
+
+                at::Tensor y = at::zeros({rows, n});
+                gemvFp32Avx2(x.data_ptr<float>(), rows, w.data_ptr<float>(), n, k,
+                             bias.data_ptr<float>(), y.data_ptr<float>());
+                const at::Tensor exact =
+                    at::matmul(x.to(at::kDouble), w.to(at::kDouble).t()) + bias.to(at::kDouble);
+                QVERIFY2(at::allclose(y.to(at::kDouble), exact, 1e-5, 1e-4 * std::sqrt(k)),
+                         qPrintable(where));
+
+                // bf16: products exact in fp32, so only the fp32 sums and the final rounding
+                // to bf16 separate the kernel from the exact product of the bf16 values.
+                const at::Tensor x16 = x.to(at::kBFloat16), w16 = w.to(at::kBFloat16);
+                const at::Tensor bias16 = bias.to(at::kBFloat16);
+                at::Tensor y16 = at::zeros({rows, n}, at::kBFloat16);
+                gemvBf16Avx2(x16.data_ptr<c10::BFloat16>(), rows, w16.data_ptr<c10::BFloat16>(), n,
+                             k, bias16.data_ptr<c10::BFloat16>(), y16.data_ptr<c10::BFloat16>());
+                const at::Tensor exact16 = at::matmul(x16.to(at::kDouble), w16.to(at::kDouble).t())
+                                           + bias16.to(at::kDouble);
+                const at::Tensor error = (y16.to(at::kDouble) - exact16).abs();
+                const at::Tensor allowed = exact16.abs() * (1.0 / 256.0) + 1e-4 * std::sqrt(k);
+                QVERIFY2((error <= allowed).all().item<bool>(), qPrintable(where));
+            }
+        }
     }
 
     void weightMemoryHoldsAnExactCopy()

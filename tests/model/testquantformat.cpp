@@ -357,11 +357,25 @@ private Q_SLOTS:
                                portable.data_ptr(), type);
             QVERIFY2(maxAbsDiff(portable, expected) <= tolerance * scale,
                      qPrintable(QStringLiteral("portable, %1 rows").arg(rows)));
+            if (hasPackedAvx2()) {
+                at::Tensor avx2 = at::empty({rows, n}, x.options());
+                gemvPackedAvx2(packed.packedView(), x.data_ptr(), rows, bias.data_ptr(),
+                               avx2.data_ptr(), type);
+                QVERIFY2(maxAbsDiff(avx2, expected) <= tolerance * scale,
+                         qPrintable(QStringLiteral("AVX2, %1 rows").arg(rows)));
+            }
         }
+        // Every path dequantizes to exactly the same values.
         const std::int64_t end = std::min<std::int64_t>(n, 4);
+        const at::Tensor reference = packed.dequantize(type).narrow(0, 1, end - 1);
         at::Tensor slice = at::empty({end - 1, k}, type);
         dequantizePackedRowsPortable(packed.packedView(), 1, end, type, slice.data_ptr());
-        QVERIFY(at::equal(slice, packed.dequantize(type).narrow(0, 1, end - 1)));
+        QVERIFY(at::equal(slice, reference));
+        if (hasPackedAvx2()) {
+            at::Tensor avx2 = at::empty({end - 1, k}, type);
+            dequantizePackedRowsAvx2(packed.packedView(), 1, end, type, avx2.data_ptr());
+            QVERIFY(at::equal(avx2, reference));
+        }
     }
 
     // Prefill products cut the weight into tiles that the pool's threads multiply, under the
