@@ -1,8 +1,9 @@
 // `corolla api` as clients meet it: the official openai library (its answers equal what
 // `corolla generate` and `corolla chat` print), malformed and oversized bodies, wrong methods,
 // keys and CORS over raw HTTP, a client that disconnects mid-stream (its completion stops and
-// the server's session is freed), and a stream through a swarm whose server is killed midway
-// (the text is the one the local model gives).
+// the server's session is freed), a stream through a swarm whose server is killed midway (the
+// text is the one the local model gives; with no spare, an error event ends the stream), and
+// a swarm lacking blocks (503 naming them).
 
 #include <QDeadlineTimer>
 #include <QJsonArray>
@@ -292,6 +293,44 @@ private Q_SLOTS:
         const QByteArray decoded = dechunkedBody(events);
         QVERIFY2(!decoded.contains("\"error\""), decoded.constData());
         QCOMPARE(streamedText(decoded), expected);
+    }
+
+    void aStreamWhoseOnlyServerDiesEndsWithAnErrorEvent()
+    {
+        const swarmtest::StartedServer only = startSlowServer(QStringLiteral("only"));
+        QStringList swarm = swarmtest::swarmArguments(swarmtest::writePeersFile(m_folder, {only}));
+        swarm[swarm.indexOf(QStringLiteral("--route-timeout")) + 1] = QStringLiteral("2");
+        const quint16 port = startApi(swarm);
+        QTcpSocket client;
+        client.connectToHost(QStringLiteral("127.0.0.1"), port);
+        QVERIFY(client.waitForConnected(30000));
+        const QByteArray body = chatBody(3000, true);
+        client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        QByteArray events;
+        while (!events.contains("\"content\":\"") && client.waitForReadyRead(60000))
+            events += client.readAll();
+        m_processes.kill(only.process);
+        while (!events.endsWith("\r\n0\r\n\r\n") && client.waitForReadyRead(120000))
+            events += client.readAll();
+        QVERIFY2(events.startsWith("HTTP/1.1 200"), events.constData());
+        // The stream had begun: the error comes as its last event, in OpenAI's shape.
+        const QList<QByteArray> lines = dechunkedBody(events).split('\n');
+        QByteArray errorLine;
+        for (const QByteArray &line : lines)
+            if (line.startsWith("data: {\"error\""))
+                errorLine = line.mid(6);
+        QVERIFY2(!errorLine.isEmpty(), events.constData());
+        const QJsonObject error = QJsonDocument::fromJson(errorLine).object()["error"].toObject();
+        QCOMPARE(error["code"].toString(), QStringLiteral("blocks_unavailable"));
+        QVERIFY(dechunkedBody(events).endsWith("data: [DONE]\n\n"));
+        // The API stays up, answers the next request with 503, and holds no request.
+        QCOMPARE(httpExchange(port, "POST", "/v1/chat/completions", chatBody(4, false)).status,
+                 503);
+        QCOMPARE(QJsonDocument::fromJson(httpExchange(port, "GET", "/health").body)
+                     .object()["active_requests"]
+                     .toInt(),
+                 0);
     }
 
     void aSwarmWithoutSomeBlocksAnswers503NamingThem()
