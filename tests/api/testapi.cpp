@@ -84,6 +84,20 @@ private:
             name, 25, QStringLiteral(COROLLA_RELAY_BINARY));
     }
 
+    // Sends a chat completion on `client` and reads its answer up to the first piece of text.
+    static QByteArray startStream(QTcpSocket &client, quint16 port, const QByteArray &body)
+    {
+        client.connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!client.waitForConnected(30000))
+            return {};
+        client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        QByteArray events;
+        while (!events.contains("\"content\":\"") && client.waitForReadyRead(60000))
+            events += client.readAll();
+        return events;
+    }
+
     QByteArray chatBody(int maxTokens, bool stream) const
     {
         return QJsonDocument(
@@ -232,14 +246,8 @@ private Q_SLOTS:
         QCOMPARE(cacheLeft(), 4096);
 
         QTcpSocket client;
-        client.connectToHost(QStringLiteral("127.0.0.1"), port);
-        QVERIFY(client.waitForConnected(30000));
-        const QByteArray body = chatBody(3000, true);
-        client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
-        QByteArray events;
-        while (!events.contains("\"content\":\"") && client.waitForReadyRead(60000))
-            events += client.readAll();
+        QByteArray events = startStream(client, port, chatBody(3000, true));
+        QVERIFY2(events.contains("\"content\":\""), events.constData());
         QVERIFY2(events.contains("200 OK"), events.constData());
         QVERIFY(cacheLeft() < 4096); // the session holds cache on the server
         client.abort();
@@ -273,13 +281,8 @@ private Q_SLOTS:
         const QString peers = swarmtest::writePeersFile(m_folder, servers);
         const quint16 port = startApi(swarmtest::swarmArguments(peers));
         QTcpSocket client;
-        client.connectToHost(QStringLiteral("127.0.0.1"), port);
-        QVERIFY(client.waitForConnected(30000));
-        client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
-        QByteArray events;
-        while (!events.contains("\"content\":\"") && client.waitForReadyRead(60000))
-            events += client.readAll();
+        QByteArray events = startStream(client, port, chatBody(3000, true));
+        QVERIFY2(events.contains("\"content\":\""), events.constData());
         // The server whose cache the session holds dies mid-answer.
         const QString busy = busiestServer(peers);
         QVERIFY(!busy.isEmpty());
@@ -302,14 +305,8 @@ private Q_SLOTS:
         swarm[swarm.indexOf(QStringLiteral("--route-timeout")) + 1] = QStringLiteral("2");
         const quint16 port = startApi(swarm);
         QTcpSocket client;
-        client.connectToHost(QStringLiteral("127.0.0.1"), port);
-        QVERIFY(client.waitForConnected(30000));
-        const QByteArray body = chatBody(3000, true);
-        client.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
-        QByteArray events;
-        while (!events.contains("\"content\":\"") && client.waitForReadyRead(60000))
-            events += client.readAll();
+        QByteArray events = startStream(client, port, chatBody(3000, true));
+        QVERIFY2(events.contains("\"content\":\""), events.constData());
         m_processes.kill(only.process);
         while (!events.endsWith("\r\n0\r\n\r\n") && client.waitForReadyRead(120000))
             events += client.readAll();

@@ -7,7 +7,6 @@
 #include <csignal>
 #include <filesystem>
 
-#include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
@@ -21,9 +20,12 @@
 
 #include "client/swarmarguments.h"
 #include "hub/testhubserver.h"
+#include "tools/hubfiles.h"
 #include "tools/peerprocesses.h"
 
 using corolla::PeerProcesses;
+using corolla::testing::fileBytes;
+using corolla::testing::shardsHolding;
 using corolla::testing::TestHubServer;
 
 namespace {
@@ -32,37 +34,15 @@ const QString kRepo = QStringLiteral("acme/tiny");
 const QString kGated = QStringLiteral("acme/gated");
 const QString kToken = QStringLiteral("hf_test_token_1234");
 
-QByteArray fileBytes(const QString &path)
-{
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-}
-
 QString sha256Of(const QString &path)
 {
-    return QString::fromLatin1(
-        QCryptographicHash::hash(fileBytes(path), QCryptographicHash::Sha256).toHex());
+    return QString::fromLatin1(corolla::testing::sha256File(path));
 }
 
 QString lastLine(const QByteArray &out)
 {
     const QStringList lines = QString::fromUtf8(out).trimmed().split(QLatin1Char('\n'));
     return lines.last();
-}
-
-// The shards model.safetensors.index.json puts tensors matching `pattern` in.
-QSet<QString> shardsHolding(const QString &model, const QRegularExpression &pattern)
-{
-    const QJsonObject map =
-        QJsonDocument::fromJson(fileBytes(model + QStringLiteral("/model.safetensors.index.json")))
-            .object()
-            .value(QStringLiteral("weight_map"))
-            .toObject();
-    QSet<QString> shards;
-    for (auto it = map.begin(); it != map.end(); ++it)
-        if (pattern.match(it.key()).hasMatch())
-            shards.insert(it.value().toString());
-    return shards;
 }
 
 } // namespace

@@ -19,15 +19,12 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QCryptographicHash>
 #include <QDir>
-#include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QRandomGenerator>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -35,23 +32,17 @@
 #include <QUrl>
 #include <QUrlQuery>
 
+#include "tools/hubfiles.h"
+
+using corolla::testing::HubFile;
+using corolla::testing::readRepo;
+using corolla::testing::Repo;
+using corolla::testing::writeSynthetic;
+
 namespace {
 
 constexpr qint64 kChunk = 1 << 20;
 constexpr qint64 kMaxQueued = 4 << 20;
-
-struct HubFile {
-    QString path;
-    qint64 size = 0;
-    QByteArray etag; // sha256 for LFS files, a git-blob sha1 for the others
-    bool lfs = false;
-};
-
-struct Repo {
-    QString commit;
-    std::map<QString, HubFile> files;
-    bool gated = false;
-};
 
 struct Fault {
     qint64 dropAfter = -1;
@@ -69,26 +60,6 @@ struct Request {
     std::map<QByteArray, QByteArray> headers; // lower-case names
     QByteArray body;
 };
-
-QByteArray sha256File(const QString &path)
-{
-    QFile file(path);
-    file.open(QIODevice::ReadOnly);
-    QCryptographicHash hash(QCryptographicHash::Sha256);
-    hash.addData(&file);
-    return hash.result().toHex();
-}
-
-QByteArray gitBlobSha1(const QString &path)
-{
-    QFile file(path);
-    file.open(QIODevice::ReadOnly);
-    const QByteArray content = file.readAll();
-    QCryptographicHash hash(QCryptographicHash::Sha1);
-    hash.addData("blob " + QByteArray::number(content.size()) + '\0');
-    hash.addData(content);
-    return hash.result().toHex();
-}
 
 class Hub : public QObject {
 public:
@@ -111,25 +82,7 @@ public:
 
     void addRepo(const QString &name, const QString &folder, bool gated)
     {
-        Repo repo;
-        repo.gated = gated;
-        QCryptographicHash commit(QCryptographicHash::Sha1);
-        const QString root = QDir(folder).absolutePath();
-        QDirIterator it(root, QDir::Files, QDirIterator::Subdirectories);
-        while (it.hasNext()) {
-            const QString path = it.next();
-            HubFile file;
-            file.path = path;
-            file.size = QFileInfo(path).size();
-            file.lfs = path.endsWith(QLatin1String(".safetensors"));
-            file.etag = file.lfs ? sha256File(path) : gitBlobSha1(path);
-            const QString relative = QDir(root).relativeFilePath(path);
-            repo.files[relative] = file;
-        }
-        for (const auto &[relative, file] : repo.files)
-            commit.addData(relative.toUtf8() + ' ' + file.etag + '\n');
-        repo.commit = QString::fromLatin1(commit.result().toHex());
-        repos[name] = repo;
+        repos[name] = readRepo(folder, gated);
     }
 
     void serve(QTcpServer &server, bool cdn)
@@ -481,25 +434,6 @@ void Hub::sendFile(QTcpSocket *socket, const Request &request, const HubFile &en
             (*pump)();
     });
     (*pump)();
-}
-
-// A file of `size` deterministic pseudo-random bytes, for the download benchmark.
-QString writeSynthetic(const QString &folder, qint64 size)
-{
-    QDir().mkpath(folder);
-    const QString path = QDir(folder).filePath(QStringLiteral("model.safetensors"));
-    QFile file(path);
-    file.open(QIODevice::WriteOnly);
-    QRandomGenerator random(20261201);
-    QByteArray chunk(kChunk, Qt::Uninitialized);
-    for (qint64 written = 0; written < size; written += chunk.size()) {
-        random.fillRange(reinterpret_cast<quint32 *>(chunk.data()), chunk.size() / 4);
-        file.write(chunk.constData(), std::min<qint64>(chunk.size(), size - written));
-    }
-    QFile config(QDir(folder).filePath(QStringLiteral("config.json")));
-    config.open(QIODevice::WriteOnly);
-    config.write("{\"model_type\": \"synthetic\"}\n");
-    return folder;
 }
 
 } // namespace
