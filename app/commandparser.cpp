@@ -16,7 +16,11 @@ CommandParser::CommandParser(const QString &command, const QString &description)
 void CommandParser::addValueOption(const QString &name, const QString &valueName,
                                    const QString &help, const QString &defaultValue)
 {
-    QCommandLineOption option(name, help, valueName);
+    // Qt's help text leaves defaults out: they are part of the option's description here.
+    QCommandLineOption option(
+        name,
+        defaultValue.isEmpty() ? help : help + QStringLiteral(" (default: %1)").arg(defaultValue),
+        valueName);
     if (!defaultValue.isEmpty())
         option.setDefaultValue(defaultValue);
     m_parser.addOption(option);
@@ -52,7 +56,12 @@ bool CommandParser::parse(const QStringList &arguments, int &exitCode)
         return false;
     }
     if (m_parser.isSet("help")) {
-        std::fputs(qPrintable(m_parser.helpText()), stdout);
+        // Qt names the program by its path and not the command; the usage line says both.
+        QString help = m_parser.helpText();
+        const qsizetype options = help.indexOf(QLatin1String(" [options]"));
+        if (help.startsWith(QLatin1String("Usage: ")) && options > 0)
+            help.replace(7, options - 7, QStringLiteral("corolla ") + m_command);
+        std::fputs(qPrintable(help), stdout);
         exitCode = 0;
         return false;
     }

@@ -59,6 +59,18 @@ private Q_SLOTS:
         QVERIFY(QFile::exists(path("bloom/tokenizer_config.json")));
     }
 
+    void helpNamesTheCommandAndItsDefaults()
+    {
+        const Run run = runCorolla({"serve", "--help"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.startsWith(QStringLiteral("Usage: corolla serve [options]\n")),
+                 qPrintable(run.out));
+        QVERIFY(run.out.contains(QStringLiteral("(default: 16384)"))); // --cache-tokens
+        const Run api = runCorolla({"api", "--help"});
+        QVERIFY(api.out.startsWith(QStringLiteral("Usage: corolla api [options]\n")));
+        QVERIFY(api.out.contains(QStringLiteral("(default: 8080)")));
+    }
+
     void logitsWritesEveryPosition()
     {
         for (const char *family : {"llama", "bloom"}) {
