@@ -24,5 +24,7 @@ int runSwarm(const QStringList &arguments);
 int runBootstrap(const QStringList &arguments);
 int runDownload(const QStringList &arguments);
 int runApi(const QStringList &arguments);
+// `corolla --version`: version, source commit, libtorch and Qt, and the devices.
+int printVersion();
 
 } // namespace corolla

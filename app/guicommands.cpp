@@ -152,6 +152,11 @@ int runDesktop(int argc, char **argv)
     if (screenshots)
         return runScreenshots(QApplication::arguments().mid(1));
 
+#ifdef Q_OS_WIN
+    // An ini file in %APPDATA%\Corolla beside the app's data, not the registry: one folder
+    // holds all of a user's Corolla data, and the uninstaller can offer to remove it.
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+#endif
     Settings settings;
     installTranslations(settings.language);
     QDir().mkpath(dataFolder());

@@ -20,8 +20,9 @@ int runDownload(const QStringList &arguments)
                        "prints its snapshot folder as the last line. Without --include: the "
                        "config, tokenizer and safetensors weights. Environment: HF_ENDPOINT, "
                        "HF_TOKEN, HF_HUB_OFFLINE."));
-    parser.addPositional(QStringLiteral("ORG/NAME[@REVISION]"),
-                         QStringLiteral("the model repository, at a branch, tag or commit"));
+    parser.addPositional(QStringLiteral("MODEL"),
+                         QStringLiteral("ORG/NAME, or ORG/NAME@REVISION for a branch, tag or "
+                                        "commit"));
     parser.addValueOption(QStringLiteral("include"), QStringLiteral("GLOB"),
                           QStringLiteral("only files matching this pattern (repeatable; '*' "
                                          "fetches the whole repository)"));

@@ -53,7 +53,9 @@ void printUsage(FILE *stream)
     std::fprintf(
         stream, "Usage: corolla [--minimized]       open the desktop app (minimized: to the tray)\n"
                 "       corolla screenshots [options] render the app's screens to PNG files\n"
-                "       corolla <command> [options]   run a headless mode\n\nCommands:\n");
+                "       corolla <command> [options]   run a headless mode\n"
+                "       corolla --version             print the version, the source commit and "
+                "the devices\n\nCommands:\n");
     for (const Command &command : kCommands)
         std::fprintf(stream, "  %-16s %s\n", command.name, command.summary);
     std::fprintf(stream, "\nRun 'corolla <command> --help' for a command's options.\n");
@@ -117,8 +119,7 @@ int main(int argc, char **argv)
         return arguments.isEmpty() ? 2 : 0;
     }
     if (arguments.front() == QLatin1String("--version")) {
-        std::printf("corolla %s\n", COROLLA_VERSION);
-        return 0;
+        return corolla::printVersion();
     }
     for (const Command &command : kCommands) {
         if (arguments.front() != QLatin1String(command.name))

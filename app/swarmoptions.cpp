@@ -3,8 +3,6 @@
 #include <csignal>
 #include <cstdio>
 
-#include <unistd.h>
-
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>

@@ -1,6 +1,7 @@
 #include "loader/safetensorsfile.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 
@@ -10,6 +11,15 @@
 namespace corolla {
 
 namespace {
+
+// a * b into *product; false when it does not fit in 64 bits.
+bool multiplyChecked(std::uint64_t a, std::uint64_t b, std::uint64_t *product)
+{
+    if (b != 0 && a > UINT64_MAX / b)
+        return false;
+    *product = a * b;
+    return true;
+}
 
 // Headers of real checkpoints are a few hundred kilobytes; the reference implementation
 // refuses anything above 100 MB, and so do we, before allocating anything.
@@ -152,13 +162,12 @@ Result<void> SafetensorsFile::parseHeader()
             if (!dim.is_number_unsigned())
                 return tensorError("shape entries must be non-negative integers");
             const std::uint64_t size = dim.get<std::uint64_t>();
-            if (size > std::uint64_t(INT64_MAX)
-                || __builtin_mul_overflow(elements, size, &elements))
+            if (size > std::uint64_t(INT64_MAX) || !multiplyChecked(elements, size, &elements))
                 return tensorError("shape is too large");
             info.shape.push_back(std::int64_t(size));
         }
         std::uint64_t expectedBytes = 0;
-        if (__builtin_mul_overflow(elements, type->bytes, &expectedBytes))
+        if (!multiplyChecked(elements, type->bytes, &expectedBytes))
             return tensorError("shape is too large");
 
         for (const auto &offset : *offsets) {

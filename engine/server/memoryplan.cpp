@@ -3,7 +3,13 @@
 #include <cmath>
 #include <cstdio>
 
+#ifdef _WIN32
+#define NOMINMAX
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #include "core/bytesize.h"
 #include "model/linearweight.h"
@@ -93,10 +99,18 @@ Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValu
 
 std::int64_t defaultMemoryBudget()
 {
+#ifdef _WIN32
+    MEMORYSTATUSEX status{};
+    status.dwLength = sizeof(status);
+    if (!GlobalMemoryStatusEx(&status) || status.ullTotalPhys == 0)
+        return std::int64_t(4) << 30;
+    return std::int64_t(status.ullTotalPhys / 2);
+#else
     const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || pageSize <= 0)
         return std::int64_t(4) << 30;
     return std::int64_t(pages) * pageSize / 2;
+#endif
 }
 
 } // namespace corolla

@@ -71,6 +71,65 @@ private Q_SLOTS:
         QVERIFY(api.out.contains(QStringLiteral("(default: 8080)")));
     }
 
+    void versionSaysWhatItIsAndWhereItComputes()
+    {
+        qputenv("COROLLA_NUM_THREADS", "3");
+        const Run run = runCorolla({"--version"});
+        qunsetenv("COROLLA_NUM_THREADS");
+        QCOMPARE(run.exitCode, 0);
+        const QStringList lines = run.out.trimmed().split(QLatin1Char('\n'));
+        QCOMPARE(lines.size(), 6);
+        QCOMPARE(lines[0], QStringLiteral("corolla " COROLLA_VERSION));
+        // a commit with its date in a git checkout, "unknown" in a tree without history
+        QVERIFY2(QRegularExpression(
+                     QStringLiteral(
+                         "^source: ([0-9a-f]{7,40}(-dirty)? \\(\\d{4}-\\d\\d-\\d\\d\\)|unknown)$"))
+                     .match(lines[1])
+                     .hasMatch(),
+                 qPrintable(lines[1]));
+        QVERIFY2(QRegularExpression(QStringLiteral("^libtorch: \\d+\\.\\d+\\.\\d+"))
+                     .match(lines[2])
+                     .hasMatch(),
+                 qPrintable(lines[2]));
+        QVERIFY2(lines[3].startsWith(QStringLiteral("Qt: 6.")), qPrintable(lines[3]));
+        QVERIFY2(lines[4].startsWith(QStringLiteral("devices: cpu (3 threads, ")),
+                 qPrintable(lines[4]));
+        QVERIFY2(lines[5].startsWith(QStringLiteral("         cuda: ")), qPrintable(lines[5]));
+    }
+
+#ifdef COROLLA_MANPAGE
+    // corolla(1) is written from the help at build time: every command and option is in it.
+    void manualPageCoversEveryCommandAndOption()
+    {
+        QFile file(QStringLiteral(COROLLA_MANPAGE));
+        QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(file.errorString()));
+        const QString page = QString::fromUtf8(file.readAll());
+        const auto roff = [](QString text) { return text.replace(QLatin1Char('-'), "\\-"); };
+        const Run overview = runCorolla({"--help"});
+        const QRegularExpression commandLine(QStringLiteral("^  ([a-z-]+)  "),
+                                             QRegularExpression::MultilineOption);
+        int commands = 0;
+        for (const auto &match : commandLine.globalMatch(overview.out)) {
+            QStringList command{match.captured(1)};
+            if (command[0] == QLatin1String("bench"))
+                command << QStringLiteral("api"); // one of the benchmarks
+            ++commands;
+            QVERIFY2(page.contains(QStringLiteral(".SS corolla ") + roff(command.join(' '))),
+                     qPrintable(command.join(' ')));
+            const Run help = runCorolla(command + QStringList{"--help"});
+            const QRegularExpression optionLine(QStringLiteral("^  (--[a-z-]+)"),
+                                                QRegularExpression::MultilineOption);
+            for (const auto &option : optionLine.globalMatch(help.out)) {
+                if (option.captured(1).startsWith(QLatin1String("--help")))
+                    continue;
+                QVERIFY2(page.contains(QStringLiteral("\\fB") + roff(option.captured(1))),
+                         qPrintable(command.join(' ') + ' ' + option.captured(1)));
+            }
+        }
+        QVERIFY(commands >= 13);
+    }
+#endif
+
     void logitsWritesEveryPosition()
     {
         for (const char *family : {"llama", "bloom"}) {

@@ -1,0 +1,62 @@
+// `corolla --version`: what this program is, what it was built from and with, and where it
+// can compute.
+
+#include <cstdio>
+#include <string>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <QtGlobal>
+
+#include "app/commands.h"
+#include "app/buildinfo.h"
+#include "model/gemvbf16.h"
+#include "model/quantkernels.h"
+
+namespace corolla {
+
+namespace {
+
+std::string cpuKernels()
+{
+    if (hasNativeBf16() && hasBf16Gemv() && hasPackedAvx512())
+        return "AVX-512 with BF16";
+    if (hasAvx2Gemv() && hasPackedAvx2())
+        return "AVX2 and FMA";
+    return "portable (no AVX2)";
+}
+
+std::string cudaDevices()
+{
+    if (!at::hasCUDA())
+        return "not in this build (libtorch " TORCH_VERSION " without CUDA)";
+    const auto count = torch::cuda::device_count();
+    if (count == 0)
+        return "built in, no GPU found";
+    std::string names;
+    for (std::size_t index = 0; index < count; ++index)
+        names += (index ? ", cuda:" : "cuda:") + std::to_string(index);
+    return names;
+}
+
+} // namespace
+
+int printVersion()
+{
+    std::printf("corolla %s\n", COROLLA_VERSION);
+    if (std::string(COROLLA_SOURCE_DATE).empty())
+        std::printf("source: %s\n", COROLLA_SOURCE_COMMIT);
+    else
+        std::printf("source: %s (%s)\n", COROLLA_SOURCE_COMMIT, COROLLA_SOURCE_DATE);
+    std::printf("libtorch: %s\n", TORCH_VERSION);
+    std::printf("Qt: %s (built with %s)\n", qVersion(), QT_VERSION_STR);
+    std::printf("devices: cpu (%d threads, %s kernels)\n", at::get_num_threads(),
+                cpuKernels().c_str());
+    std::printf("         cuda: %s\n", cudaDevices().c_str());
+    return 0;
+}
+
+} // namespace corolla
