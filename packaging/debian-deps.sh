@@ -11,7 +11,7 @@ packages=(
     nlohmann-json3-dev clang libclang-rt-14-dev clang-format
     fonts-wqy-microhei
     python3-venv
-    debootstrap
+    debootstrap nsis desktop-file-utils
 )
 
 run() {

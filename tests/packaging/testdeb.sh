@@ -21,7 +21,7 @@ if ! getent hosts deb.debian.org > /dev/null; then
     echo "testdeb: skipped: deb.debian.org cannot be resolved (offline?)" >&2
     exit 77
 fi
-for tool in debootstrap dpkg-deb chroot; do
+for tool in debootstrap dpkg-deb chroot desktop-file-validate; do
     command -v "$tool" > /dev/null || { echo "testdeb: $tool is missing (packaging/debian-deps.sh installs it)" >&2; exit 1; }
 done
 
@@ -46,9 +46,13 @@ esac
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')
 for expected in /usr/bin/corolla /usr/share/applications/corolla.desktop \
     /usr/share/icons/hicolor/scalable/apps/corolla.svg /usr/share/icons/hicolor/48x48/apps/corolla.png \
-    /usr/share/icons/hicolor/256x256/apps/corolla.png /usr/share/man/man1/corolla.1.gz; do
+    /usr/share/icons/hicolor/256x256/apps/corolla.png /usr/share/man/man1/corolla.1.gz \
+    /usr/share/doc/corolla/README.md; do
     grep -qx "$expected" <<< "$contents" || fail "the package lacks $expected"
 done
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/applications/corolla.desktop > "$build/corolla.desktop"
+desktop-file-validate "$build/corolla.desktop" || fail "the desktop entry is not valid"
+rm -f "$build/corolla.desktop"
 if grep -E '^/(etc/xdg/autostart|etc/systemd|lib/systemd|usr/lib/systemd|etc/init\.d|etc/cron)' <<< "$contents"; then
     fail "the package installs something that runs at login or boot"
 fi

@@ -1,6 +1,8 @@
-// corolla-icons: renders the app's SVG icon to the PNG sizes of the hicolor icon theme, for the
-// package (packaging/CMakeLists.txt). Built and run at build time, never installed.
-// Usage: corolla-icons ICON.svg OUT_DIR SIZE...  writes OUT_DIR/SIZExSIZE/apps/corolla.png
+// corolla-icons: renders the app's SVG icon to the PNG sizes of the hicolor icon theme and to
+// the Windows icon, for the packages (packaging/CMakeLists.txt). Built and run at build time,
+// never installed.
+// Usage: corolla-icons ICON.svg OUT_DIR SIZE...  writes OUT_DIR/SIZExSIZE/apps/corolla.png and
+// OUT_DIR/corolla.ico (the largest size up to 256)
 
 #include <cstdio>
 
@@ -24,6 +26,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const QDir out(QString::fromLocal8Bit(argv[2]));
+    QImage windowsIcon;
     for (int index = 3; index < argc; ++index) {
         bool ok = false;
         const int size = QByteArray(argv[index]).toInt(&ok);
@@ -38,12 +41,19 @@ int main(int argc, char **argv)
         painter.setRenderHint(QPainter::Antialiasing);
         renderer.render(&painter);
         painter.end();
+        if (size <= 256 && size > windowsIcon.width())
+            windowsIcon = image;
         const QString folder = QStringLiteral("%1x%1/apps").arg(size);
         const QString path = out.filePath(folder + QStringLiteral("/corolla.png"));
         if (!out.mkpath(folder) || !image.save(path, "PNG")) {
             std::fprintf(stderr, "corolla-icons: cannot write %s\n", qPrintable(path));
             return 1;
         }
+    }
+    const QString ico = out.filePath(QStringLiteral("corolla.ico"));
+    if (windowsIcon.isNull() || !windowsIcon.save(ico, "ICO")) {
+        std::fprintf(stderr, "corolla-icons: cannot write %s\n", qPrintable(ico));
+        return 1;
     }
     return 0;
 }
