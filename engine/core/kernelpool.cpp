@@ -33,6 +33,9 @@ constexpr std::int64_t chunkOf(std::uint64_t claim)
     return std::int64_t(claim & 0xffffffffu);
 }
 
+// The chunk number of a loop whose fields are being written: past every loop's last chunk.
+constexpr std::uint64_t kClosed = 0xffffffffu;
+
 } // namespace
 
 KernelPool::KernelPool(int threads)
@@ -76,12 +79,20 @@ void KernelPool::run(std::int64_t n, std::int64_t grain, int maxThreads, Invoke 
     grain = std::max<std::int64_t>(1, grain);
     const std::int64_t chunks = (n + grain - 1) / grain;
     std::unique_lock caller(m_caller, std::defer_lock);
-    if (chunks == 1 || maxThreads <= 1 || m_workers.empty() || chunks > 0xffffffffLL
+    if (chunks == 1 || maxThreads <= 1 || m_workers.empty() || chunks >= std::int64_t(kClosed)
         || !caller.try_lock()) {
         invoke(context, 0, n);
         return;
     }
-    // No worker holds a chunk of the previous loop: it finished before its caller returned.
+    // No worker holds a chunk of the previous loop: it finished before its caller returned. But
+    // a worker may still hold that loop's final claim value ("all taken"), read before the
+    // fields below change; were that value still current, its compare-and-swap would take a
+    // chunk past the end with the new loop's fields (a range run twice, a loop that returns
+    // early). The claim is closed first, so that swap fails; a worker that reads the closed
+    // value finds no chunk left.
+    const std::uint64_t loop = std::uint64_t(++m_loop) << 32;
+    m_claim.store(loop | kClosed, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release); // orders the close before the fields
     m_invoke.store(invoke, std::memory_order_relaxed);
     m_context.store(context, std::memory_order_relaxed);
     m_n.store(n, std::memory_order_relaxed);
@@ -89,7 +100,7 @@ void KernelPool::run(std::int64_t n, std::int64_t grain, int maxThreads, Invoke 
     m_chunks.store(chunks, std::memory_order_relaxed);
     m_maxThreads.store(maxThreads, std::memory_order_relaxed);
     m_done.store(0, std::memory_order_relaxed);
-    m_claim.store(std::uint64_t(++m_loop) << 32, std::memory_order_release);
+    m_claim.store(loop, std::memory_order_release);
     signal();
 
     runChunks(0);
@@ -118,6 +129,9 @@ void KernelPool::runChunks(int worker)
         const std::int64_t chunk = chunkOf(claim);
         if (chunk >= m_chunks.load(std::memory_order_relaxed))
             return;
+        // Pairs with the caller's fence: having read a field of a newer loop, the swap below
+        // sees at least that loop's closed claim, and fails.
+        std::atomic_thread_fence(std::memory_order_acquire);
         // Fails if another thread took this chunk or a newer loop replaced the fields above.
         if (!m_claim.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel))
             continue;

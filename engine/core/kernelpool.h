@@ -79,9 +79,10 @@ private:
     void workerLoop(int worker);
     void signal();
 
-    // The current loop. Written by the caller (holding m_caller) before it publishes the loop
-    // through m_claim; read by workers, who only run a chunk they claimed with a compare-and-
-    // swap on m_claim, which fails if another loop has been published since they read these.
+    // The current loop. Written by the caller (holding m_caller) between closing m_claim and
+    // publishing the loop through it; read by workers, who only run a chunk they claimed with
+    // a compare-and-swap on m_claim, which fails if m_claim was closed or another loop
+    // published since they read these.
     std::atomic<Invoke> m_invoke{nullptr};
     std::atomic<const void *> m_context{nullptr};
     std::atomic<std::int64_t> m_n{0}, m_grain{1}, m_chunks{0};
