@@ -27,6 +27,10 @@ ApiWorker::~ApiWorker()
 
 void ApiWorker::setModel(const QString &modelDir, const SwarmConnection &connection)
 {
+    // The engine re-announces the model when other settings change (the server's port or
+    // name): a running server keeps its streams.
+    if (modelDir == m_modelDir && connection == m_connection && (m_server || !m_settings.enabled))
+        return;
     m_modelDir = modelDir;
     m_connection = connection;
     restart();

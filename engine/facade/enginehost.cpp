@@ -73,6 +73,10 @@ void EngineHost::shutDown()
 
 void EngineHost::applySettings(const SwarmSettings &settings)
 {
+    // Apply with nothing changed while the chat works: rejoining would cut open chats, API
+    // streams and this computer's server for nothing. (Otherwise Apply is also a retry.)
+    if (settings == m_settings && !m_demoBoard && m_chatReady && m_problem.isEmpty())
+        return;
     m_settings = settings;
     stopDemoServers();
     SwarmConnection connection;

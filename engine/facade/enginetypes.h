@@ -23,6 +23,8 @@ struct SwarmSettings {
     quint16 port = 0;         // the block server's TCP port (0: any free one)
     QString publicName;
     QString identityPath; // empty: the data folder's identity.pem
+
+    bool operator==(const SwarmSettings &) const = default;
 };
 
 // What "Donate my GPU" serves with.

@@ -20,6 +20,8 @@ struct StaticPeer {
     std::string host;
     quint16 port = 0;
     std::string peerId; // empty: any
+
+    bool operator==(const StaticPeer &) const = default;
 };
 
 Result<std::vector<StaticPeer>> readStaticPeers(const std::string &path);

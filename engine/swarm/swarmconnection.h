@@ -28,6 +28,7 @@ struct SwarmConnection {
     bool usesDht() const { return !dhtBootstrap.empty() || dhtPort.has_value(); }
     // With nothing asked for, LAN discovery alone: zero configuration on a home network.
     bool isEmpty() const { return !usesDht() && !lan && staticPeers.empty() && !board; }
+    bool operator==(const SwarmConnection &) const = default; // the same board, not an equal one
 };
 
 // A watcher for `modelId` with every registry `connection` names (LAN alone when empty). A

@@ -113,6 +113,23 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     QCOMPARE(result.route[0].publicName, QStringLiteral("alpha"));
     QCOMPARE(result.route[1].publicName, QStringLiteral("beta"));
 
+    // Settings applied with nothing changed: the local API server keeps running (a restart
+    // would cut its open streams), the peers and the chat stay.
+    engine.configureApi({true, freeTcpPort(), QString()});
+    QTRY_VERIFY_WITH_TIMEOUT(engine.apiStatus().state == ApiState::Listening, kTimeoutMs);
+    QSignalSpy apiChanges(&engine, &Engine::apiChanged);
+    QSignalSpy afterApply(&engine, &Engine::statusChanged);
+    window.connectToSwarm();
+    QTRY_VERIFY_WITH_TIMEOUT(afterApply.count() >= 3, kTimeoutMs);
+    for (const QList<QVariant> &arguments : apiChanges)
+        QCOMPARE(int(arguments.at(0).value<ApiStatus>().state), int(ApiState::Listening));
+    for (const QList<QVariant> &arguments : afterApply) {
+        const EngineStatus status = arguments.at(0).value<EngineStatus>();
+        QVERIFY(status.chatReady);
+        QCOMPARE(status.peers.size(), 2);
+    }
+    engine.configureApi({false, 0, QString()});
+
     // beta stops answering mid-answer: the window and the engine go on (status snapshots keep
     // coming), and Stop ends the answer while it waits, long before the step would time out.
     QSignalSpy statuses(&engine, &Engine::statusChanged);
