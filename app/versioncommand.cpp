@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <string>
 
-#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -29,9 +28,17 @@ std::string cpuKernels()
     return "portable (no AVX2)";
 }
 
+// Whether the libtorch this program was built against has CUDA: its CUDA builds ship this
+// header, CPU builds (Debian's) do not.
+#if __has_include(<ATen/cuda/CUDAConfig.h>)
+constexpr bool kLibtorchHasCuda = true;
+#else
+constexpr bool kLibtorchHasCuda = false;
+#endif
+
 std::string cudaDevices()
 {
-    if (!at::hasCUDA())
+    if (!kLibtorchHasCuda)
         return "not in this build (libtorch " TORCH_VERSION " without CUDA)";
     const auto count = torch::cuda::device_count();
     if (count == 0)
