@@ -290,8 +290,22 @@ private Q_SLOTS:
             dhtArguments(bootstrap)
                 + (killed ? QStringList{}
                           : QStringList{QStringLiteral("--cache-tokens"), QStringLiteral("1")}));
-        if (killed)
+        if (killed) {
+            // The record must be in the DHT before the kill, or there is no stale record to
+            // meet: "serving" comes when the put is sent, not when the bootstrap node has it.
+            int listed = 0;
+            for (int attempt = 0; attempt < 10 && listed < 2; ++attempt) {
+                const auto [code, listing] =
+                    peers.run(QStringList{QStringLiteral("swarm"), QStringLiteral("--model"), model,
+                                          QStringLiteral("--json"), QStringLiteral("--wait"),
+                                          QStringLiteral("2")}
+                              + dhtArguments(bootstrap));
+                if (code == 0)
+                    listed = int(nlohmann::json::parse(listing.toStdString())["servers"].size());
+            }
+            QCOMPARE(listed, 2);
             peers.kill(tail.process);
+        }
 
         QProcess *client =
             peers.start(generateArguments(model, 8) + dhtClientArguments(bootstrap, 3));
