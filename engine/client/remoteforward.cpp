@@ -3,6 +3,8 @@
 #include <chrono>
 #include <optional>
 
+#include <ATen/ops/cat.h>
+
 #include "net/rpcchannel.h"
 #include "wire/wiretensor.h"
 
@@ -48,54 +50,88 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
     }
 }
 
-Result<at::Tensor> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidden,
-                                          const at::Tensor &grad,
-                                          const std::vector<std::int64_t> &lengths)
+namespace {
+
+// The fields Forward and Backward requests share.
+template <typename SpanRequest>
+Result<void> fillSpanRequest(SpanRequest &request, const RouteHop &span, proto::Tensor hidden,
+                             const std::vector<std::int64_t> &lengths, const DeepPrompts &prompts)
+{
+    request.set_start(span.start);
+    request.set_end(span.end);
+    *request.mutable_hidden() = std::move(hidden);
+    request.mutable_lengths()->Add(lengths.begin(), lengths.end());
+    if (!prompts.defined())
+        return {};
+    auto wirePrompts =
+        tensorToWire(prompts.narrow(0, span.start, span.end - span.start), proto::CODEC_FP32);
+    if (!wirePrompts)
+        return wirePrompts.error();
+    *request.mutable_prompts() = std::move(*wirePrompts);
+    return {};
+}
+
+} // namespace
+
+Result<SpanGradients> RemoteForward::callHop(const Hop &hop, const at::Tensor &hidden,
+                                             const at::Tensor &grad,
+                                             const std::vector<std::int64_t> &lengths,
+                                             const DeepPrompts &prompts)
 {
     auto wireHidden = tensorToWire(hidden, m_options.codec);
     if (!wireHidden)
         return wireHidden.error();
     proto::Request request;
+    Result<void> filled;
     if (grad.defined()) {
         auto wireGrad = tensorToWire(grad, m_options.codec);
         if (!wireGrad)
             return wireGrad.error();
-        proto::BackwardRequest &backward = *request.mutable_backward();
-        backward.set_start(hop.span.start);
-        backward.set_end(hop.span.end);
-        *backward.mutable_hidden() = std::move(*wireHidden);
-        *backward.mutable_grad_output() = std::move(*wireGrad);
-        backward.mutable_lengths()->Add(lengths.begin(), lengths.end());
+        *request.mutable_backward()->mutable_grad_output() = std::move(*wireGrad);
+        filled = fillSpanRequest(*request.mutable_backward(), hop.span, std::move(*wireHidden),
+                                 lengths, prompts);
     } else {
-        proto::ForwardRequest &forward = *request.mutable_forward();
-        forward.set_start(hop.span.start);
-        forward.set_end(hop.span.end);
-        *forward.mutable_hidden() = std::move(*wireHidden);
-        forward.mutable_lengths()->Add(lengths.begin(), lengths.end());
+        filled = fillSpanRequest(*request.mutable_forward(), hop.span, std::move(*wireHidden),
+                                 lengths, prompts);
     }
+    if (!filled)
+        return filled.error();
     auto response = m_client.call(hop.server, request, m_options.callTimeoutMs);
     if (!response)
         return peerFailure(response.error(), hop.span.peerId);
     if (response->has_error())
         return peerFailure(RpcChannel::toError(response->error()), hop.span.peerId);
-    const proto::Tensor *tensor =
-        grad.defined() ? (response->has_backward() ? &response->backward().grad_input() : nullptr)
-                       : (response->has_forward() ? &response->forward().hidden() : nullptr);
-    if (!tensor)
-        return peerFailure(makeError(ErrorCode::Format, "the server answered with something else"),
-                           hop.span.peerId);
-    auto output = tensorFromWire(*tensor, hidden.numel());
+    const auto misfit = [&](const char *what) {
+        return peerFailure(makeError(ErrorCode::Format, what), hop.span.peerId);
+    };
+    if (grad.defined() ? !response->has_backward() : !response->has_forward())
+        return misfit("the server answered with something else");
+    auto output = tensorFromWire(grad.defined() ? response->backward().grad_input()
+                                                : response->forward().hidden(),
+                                 hidden.numel());
     if (!output)
         return peerFailure(output.error(), hop.span.peerId);
     if (!output->sizes().equals(hidden.sizes()))
-        return peerFailure(
-            makeError(ErrorCode::Format, "the server's answer has another shape than the request"),
-            hop.span.peerId);
-    return output;
+        return misfit("the server's answer has another shape than the request");
+    SpanGradients answer{std::move(*output), {}};
+    if (grad.defined() && prompts.defined()) {
+        if (!response->backward().has_grad_prompts())
+            return misfit("the server sent no gradients of the prompts");
+        const std::int64_t blocks = hop.span.end - hop.span.start;
+        auto promptGrad = tensorFromWire(response->backward().grad_prompts(),
+                                         prompts.numel() / prompts.size(0) * blocks);
+        if (!promptGrad)
+            return peerFailure(promptGrad.error(), hop.span.peerId);
+        if (!promptGrad->sizes().equals(prompts.narrow(0, 0, blocks).sizes()))
+            return misfit("the server's prompt gradients have another shape than the prompts");
+        answer.prompts = std::move(*promptGrad);
+    }
+    return answer;
 }
 
 Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden,
-                                          const std::vector<std::int64_t> &lengths)
+                                          const std::vector<std::int64_t> &lengths,
+                                          const DeepPrompts &prompts)
 {
     at::Tensor x = hidden.to(at::kFloat).contiguous();
     std::int64_t block = 0;
@@ -104,7 +140,7 @@ Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden,
         if (!hops)
             return hops.error();
         for (const Hop &hop : *hops) {
-            auto output = callHop(hop, x, {}, lengths);
+            auto output = callHop(hop, x, {}, lengths, prompts);
             if (!output) {
                 if (output.error().code == ErrorCode::InvalidArgument)
                     return output.error();
@@ -112,16 +148,20 @@ Result<at::Tensor> RemoteForward::forward(const at::Tensor &hidden,
                     return *giveUp;
                 break; // re-plan from this block on
             }
-            x = std::move(*output);
+            x = std::move(output->input);
             block = hop.span.end;
         }
     }
     return x;
 }
 
-Result<at::Tensor> RemoteForward::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
-                                           const std::vector<std::int64_t> &lengths)
+Result<SpanGradients> RemoteForward::backward(const at::Tensor &hidden,
+                                              const at::Tensor &gradOutput,
+                                              const std::vector<std::int64_t> &lengths,
+                                              const DeepPrompts &prompts)
 {
+    const DeepPrompts wirePrompts =
+        prompts.defined() ? prompts.to(at::kFloat).contiguous() : at::Tensor();
     for (;;) {
         auto hops = plan(0, m_numBlocks);
         if (!hops)
@@ -130,22 +170,29 @@ Result<at::Tensor> RemoteForward::backward(const at::Tensor &hidden, const at::T
         std::vector<at::Tensor> inputs{hidden.to(at::kFloat).contiguous()};
         std::optional<Error> failure;
         for (std::size_t i = 0; i + 1 < hops->size() && !failure; ++i) {
-            auto output = callHop((*hops)[i], inputs.back(), {}, lengths);
+            auto output = callHop((*hops)[i], inputs.back(), {}, lengths, wirePrompts);
             if (output)
-                inputs.push_back(std::move(*output));
+                inputs.push_back(std::move(output->input));
             else
                 failure = output.error();
         }
-        at::Tensor grad = gradOutput.to(at::kFloat).contiguous();
+        SpanGradients gradients{gradOutput.to(at::kFloat).contiguous(), {}};
+        std::vector<at::Tensor> promptGradients(hops->size());
         for (std::size_t i = hops->size(); i-- > 0 && !failure;) {
-            auto gradInput = callHop((*hops)[i], inputs[i], grad, lengths);
-            if (gradInput)
-                grad = std::move(*gradInput);
-            else
-                failure = gradInput.error();
+            auto hopGradients =
+                callHop((*hops)[i], inputs[i], gradients.input, lengths, wirePrompts);
+            if (hopGradients) {
+                gradients.input = std::move(hopGradients->input);
+                promptGradients[i] = std::move(hopGradients->prompts);
+            } else {
+                failure = hopGradients.error();
+            }
         }
-        if (!failure)
-            return grad;
+        if (!failure) {
+            if (wirePrompts.defined())
+                gradients.prompts = at::cat(promptGradients, 0);
+            return gradients;
+        }
         if (failure->code == ErrorCode::InvalidArgument)
             return *failure;
         if (auto giveUp = m_failovers.spend(*failure))

@@ -13,6 +13,7 @@
 #include "client/failover.h"
 #include "client/routeplanner.h"
 #include "client/swarmclient.h"
+#include "model/blockspan.h"
 
 namespace corolla {
 
@@ -28,11 +29,16 @@ class RemoteForward {
 public:
     RemoteForward(SwarmClient &client, std::int64_t numBlocks, RemoteForwardOptions options = {});
 
-    // hidden [batch, T, hidden] through blocks [0, numBlocks); lengths as in BlockSpan.
-    Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths);
-    // d<outputs, gradOutput>/d hidden through every block.
-    Result<at::Tensor> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
-                                const std::vector<std::int64_t> &lengths);
+    // hidden [batch, T, hidden] through blocks [0, numBlocks); lengths as in BlockSpan, and
+    // the model's deep prompts ([numBlocks, batch or 1, prefix, hidden]) when defined: each
+    // server gets the prompts of its blocks, in float32.
+    Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
+                               const DeepPrompts &prompts = {});
+    // The gradients of <outputs, gradOutput> with respect to hidden and the deep prompts,
+    // through every block.
+    Result<SpanGradients> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                   const std::vector<std::int64_t> &lengths,
+                                   const DeepPrompts &prompts = {});
 
     int failovers() const { return m_failovers.spent(); }
 
@@ -42,8 +48,11 @@ private:
         proto::ServerRecord server;
     };
     Result<std::vector<Hop>> plan(std::int64_t from, std::int64_t to);
-    Result<at::Tensor> callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
-                               const std::vector<std::int64_t> &lengths);
+    // A Forward call (grad undefined) or a Backward call (the prompts' gradients in
+    // SpanGradients::prompts) to one hop.
+    Result<SpanGradients> callHop(const Hop &hop, const at::Tensor &hidden, const at::Tensor &grad,
+                                  const std::vector<std::int64_t> &lengths,
+                                  const DeepPrompts &prompts);
 
     SwarmClient &m_client;
     std::int64_t m_numBlocks;

@@ -1,7 +1,11 @@
 #include "model/blockspan.h"
 
+#include <algorithm>
 #include <optional>
 
+#include <ATen/ops/cat.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/zeros_like.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
@@ -9,6 +13,44 @@
 #include "model/ops.h"
 
 namespace corolla {
+
+namespace {
+
+// `x` [batch, T, hidden] with `prompt` [batch or 1, prefix, hidden] added at the positions
+// below the prefix, where the rows of sequence b hold the positions starts[b], starts[b] + 1...
+// Out of place, so that a recorded pass can differentiate through it.
+at::Tensor withPrompt(const at::Tensor &x, const at::Tensor &prompt,
+                      const std::vector<std::int64_t> &starts)
+{
+    const std::int64_t prefix = prompt.size(1), steps = x.size(1);
+    if (std::all_of(starts.begin(), starts.end(),
+                    [&](std::int64_t start) { return start == starts.front(); })) {
+        const std::int64_t start = starts.front();
+        const std::int64_t rows = std::clamp<std::int64_t>(prefix - start, 0, steps);
+        if (rows == 0)
+            return x;
+        at::Tensor head = x.narrow(1, 0, rows) + prompt.narrow(1, start, rows).to(x.scalar_type());
+        return rows == steps ? head : at::cat({head, x.narrow(1, rows, steps - rows)}, 1);
+    }
+    std::vector<at::Tensor> sequences;
+    for (std::int64_t b = 0; b < x.size(0); ++b)
+        sequences.push_back(withPrompt(x.narrow(0, b, 1),
+                                       prompt.size(0) == 1 ? prompt : prompt.narrow(0, b, 1),
+                                       {starts[std::size_t(b)]}));
+    return at::cat(sequences, 0);
+}
+
+// Zeroes the rows of `tensor` [batch, T, ...] past each sequence's length.
+void zeroPadding(at::Tensor &tensor, const std::vector<std::int64_t> &lengths)
+{
+    for (std::int64_t b = 0; b < tensor.size(0); ++b)
+        if (lengths[std::size_t(b)] < tensor.size(1))
+            tensor[b]
+                .narrow(0, lengths[std::size_t(b)], tensor.size(1) - lengths[std::size_t(b)])
+                .zero_();
+}
+
+} // namespace
 
 at::ScalarType scalarTypeOf(ComputeDtype dtype)
 {
@@ -102,6 +144,23 @@ Result<void> BlockSpan::checkHidden(const at::Tensor &hidden) const
     return {};
 }
 
+Result<void> BlockSpan::checkDeepPrompts(const DeepPrompts &prompts, std::int64_t from,
+                                         std::int64_t to, std::int64_t batch) const
+{
+    if (!prompts.defined())
+        return {};
+    if (prompts.dim() != 4 || prompts.size(0) != to - from
+        || (prompts.size(1) != batch && prompts.size(1) != 1) || prompts.size(2) < 1
+        || prompts.size(3) != m_config.hiddenSize)
+        return makeError(ErrorCode::InvalidArgument,
+                         "deep prompts must be [" + std::to_string(to - from) + " blocks, "
+                             + std::to_string(batch) + " sequences or 1, prefix, "
+                             + std::to_string(m_config.hiddenSize) + "]");
+    if (prompts.scalar_type() != at::kFloat)
+        return makeError(ErrorCode::InvalidArgument, "deep prompts must be float32");
+    return {};
+}
+
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens) const
 {
@@ -110,11 +169,14 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
 
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                                   std::int64_t to, const IntermediateHook &inspect) const
+                                   std::int64_t to, const DeepPrompts &prompts,
+                                   const IntermediateHook &inspect) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
     if (auto checked = checkHidden(hidden); !checked)
+        return checked.error();
+    if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
         return checked.error();
     if (hidden.size(0) != cache.batch() || cache.layers() != to - from)
         return makeError(ErrorCode::InvalidArgument,
@@ -133,8 +195,11 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
         m_prepareStep(ctx, m_dtype);
     ctx.hook = inspect ? &inspect : nullptr;
     at::Tensor x = hidden.to(m_dtype);
+    const std::vector<std::int64_t> starts = cache.lengths(); // positions before this step
     for (std::int64_t i = from; i < to; ++i) {
         ctx.block = i;
+        if (prompts.defined())
+            x = withPrompt(x, prompts[i - from], starts);
         x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
     }
     cache.commitStep(ctx);
@@ -149,17 +214,19 @@ Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
 
 Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                      std::int64_t to, const IntermediateHook &inspect) const
+                                      std::int64_t to, const DeepPrompts &prompts,
+                                      const IntermediateHook &inspect) const
 {
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
-    return step(hidden, cache, lengths, from, to, inspect);
+    return step(hidden, cache, lengths, from, to, prompts, inspect);
 }
 
-Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
-                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                       std::int64_t to) const
+Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                          const std::vector<std::int64_t> &lengths,
+                                          std::int64_t from, std::int64_t to,
+                                          const DeepPrompts &prompts) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
@@ -168,6 +235,8 @@ Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tenso
     if (!gradOutput.sizes().equals(hidden.sizes()))
         return makeError(ErrorCode::InvalidArgument,
                          "output gradients must have the shape of the inputs");
+    if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
+        return checked.error();
     // The forward pass again, this time recorded: the cache lives only for this call.
     at::AutoGradMode recording(true);
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
@@ -178,26 +247,27 @@ Result<at::Tensor> BlockSpan::backward(const at::Tensor &hidden, const at::Tenso
     if (m_prepareStep)
         m_prepareStep(ctx, m_dtype);
     const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
+    const at::Tensor promptLeaf =
+        prompts.defined() ? prompts.detach().requires_grad_(true) : at::Tensor();
+    const std::vector<std::int64_t> starts(std::size_t(hidden.size(0)), 0);
     at::Tensor x = input;
     for (std::int64_t i = from; i < to; ++i) {
         ctx.block = i;
+        if (promptLeaf.defined())
+            x = withPrompt(x, promptLeaf[i - from], starts);
         x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
     }
     // Padding rows carry no loss: mask them out of the incoming gradient.
     at::Tensor grad = gradOutput.to(at::kFloat).clone();
-    for (std::int64_t b = 0; b < hidden.size(0); ++b)
-        if (lengths[std::size_t(b)] < hidden.size(1))
-            grad[b]
-                .narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)])
-                .zero_();
+    zeroPadding(grad, lengths);
     x.to(at::kFloat).backward(grad);
-    at::Tensor gradInput = input.grad().to(at::kFloat);
-    for (std::int64_t b = 0; b < hidden.size(0); ++b)
-        if (lengths[std::size_t(b)] < hidden.size(1))
-            gradInput[b]
-                .narrow(0, lengths[std::size_t(b)], hidden.size(1) - lengths[std::size_t(b)])
-                .zero_();
-    return gradInput.detach();
+    SpanGradients gradients;
+    gradients.input = input.grad().to(at::kFloat).detach();
+    zeroPadding(gradients.input, lengths);
+    if (promptLeaf.defined())
+        gradients.prompts =
+            promptLeaf.grad().defined() ? promptLeaf.grad().detach() : at::zeros_like(prompts);
+    return gradients;
 }
 
 } // namespace corolla

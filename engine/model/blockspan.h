@@ -14,6 +14,20 @@
 
 namespace corolla {
 
+// The trainable prompts of deep prompt tuning for the blocks [from, to) of a call: float32
+// [to - from, batch or 1, prefix, hiddenSize]. Before block from + i runs, prompts[i] is added
+// to the hidden states of the sequence positions [0, prefix); a step whose positions start
+// later gets only the rows still inside the prefix. An undefined tensor means no prompts.
+// Check them with checkDeepPrompts() before a call.
+using DeepPrompts = at::Tensor;
+
+// What backward() answers: the gradients of the inputs and of the deep prompts (undefined
+// when the call had none), both float32.
+struct SpanGradients {
+    at::Tensor input;
+    at::Tensor prompts;
+};
+
 class BlockSpan {
 public:
     // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16), their
@@ -44,24 +58,32 @@ public:
                             const std::vector<std::int64_t> &newTokens) const;
 
     // step() through the blocks [from, to) of the span only; `cache` made for that range.
+    // `prompts`, when defined, are added as DeepPrompts says at the positions the step holds;
     // `inspect`, when set, receives every block's named intermediates.
     Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
                             const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                            std::int64_t to, const IntermediateHook &inspect = {}) const;
+                            std::int64_t to, const DeepPrompts &prompts = {},
+                            const IntermediateHook &inspect = {}) const;
 
     // The whole sequences at once, without a lasting cache; `lengths` as in step().
     Result<at::Tensor> forward(const at::Tensor &hidden,
                                const std::vector<std::int64_t> &lengths) const;
     Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
-                               std::int64_t from, std::int64_t to,
+                               std::int64_t from, std::int64_t to, const DeepPrompts &prompts = {},
                                const IntermediateHook &inspect = {}) const;
 
-    // The gradient of <outputs, gradOutput> with respect to the inputs of blocks [from, to),
-    // recomputing their forward pass; the weights stay untouched. Padding positions (past
-    // lengths[b]) get zero gradient. Returns [batch, T, hiddenSize] in float32.
-    Result<at::Tensor> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
-                                const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                std::int64_t to) const;
+    // The gradients of <outputs, gradOutput> with respect to the inputs of blocks [from, to)
+    // and to their deep prompts, recomputing the forward pass; the weights stay untouched.
+    // Padding positions (past lengths[b]) get zero gradient and give none to the prompts.
+    // The input gradient is [batch, T, hiddenSize], the prompts' the shape of `prompts`.
+    Result<SpanGradients> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
+                                   const std::vector<std::int64_t> &lengths, std::int64_t from,
+                                   std::int64_t to, const DeepPrompts &prompts = {}) const;
+
+    // An error unless `prompts` are deep prompts for the blocks [from, to) and `batch`
+    // sequences of this span's model.
+    Result<void> checkDeepPrompts(const DeepPrompts &prompts, std::int64_t from, std::int64_t to,
+                                  std::int64_t batch) const;
 
 private:
     Result<void> checkRange(std::int64_t from, std::int64_t to) const;

@@ -69,20 +69,6 @@ Result<proto::Response> tensorResponse(const Result<at::Tensor> &output, proto::
     return response;
 }
 
-// computeThenReply for calls that answer with one tensor: `compute` makes it, `field` says
-// where it goes in the response.
-template <typename Compute, typename Done>
-void computeTensorThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObject *receiver,
-                            proto::Codec codec, Compute compute, TensorField field, Done done)
-{
-    computeThenReply(
-        queue, priority, receiver,
-        [compute = std::move(compute), codec, field]() -> Result<proto::Response> {
-            return tensorResponse(compute(), codec, field);
-        },
-        std::move(done));
-}
-
 std::int64_t sum(const std::vector<std::int64_t> &values)
 {
     std::int64_t total = 0;
@@ -301,22 +287,34 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
         return;
     m_stats.tokensServed += sum(call->lengths);
     const bool backward = call->isBackward();
-    const TensorField gradInput = [](proto::Response &response) {
-        return response.mutable_backward()->mutable_grad_input();
-    };
-    const TensorField hidden = [](proto::Response &response) {
-        return response.mutable_forward()->mutable_hidden();
-    };
-    computeTensorThenReply(
+    computeThenReply(
         *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward,
-        this, call->replyCodec,
-        [span = m_span, call = std::move(*call)] {
-            return call.isBackward()
-                       ? span->backward(call.hidden, call.gradOutput, call.lengths, call.start,
-                                        call.end)
-                       : span->forward(call.hidden, call.lengths, call.start, call.end);
+        this,
+        [span = m_span, call = std::move(*call)]() -> Result<proto::Response> {
+            if (!call.isBackward())
+                return tensorResponse(
+                    span->forward(call.hidden, call.lengths, call.start, call.end, call.prompts),
+                    call.replyCodec, [](proto::Response &response) {
+                        return response.mutable_forward()->mutable_hidden();
+                    });
+            auto gradients = span->backward(call.hidden, call.gradOutput, call.lengths, call.start,
+                                            call.end, call.prompts);
+            if (!gradients)
+                return gradients.error();
+            auto response =
+                tensorResponse(gradients->input, call.replyCodec, [](proto::Response &reply) {
+                    return reply.mutable_backward()->mutable_grad_input();
+                });
+            if (!response || !gradients->prompts.defined())
+                return response;
+            // The prompts' gradients go back as exactly as the prompts came.
+            auto promptGradients = tensorToWire(gradients->prompts, proto::CODEC_FP32);
+            if (!promptGradients)
+                return promptGradients.error();
+            *response->mutable_backward()->mutable_grad_prompts() = std::move(*promptGradients);
+            return response;
         },
-        backward ? gradInput : hidden, std::move(done));
+        std::move(done));
 }
 
 void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
@@ -402,9 +400,13 @@ void BlockServer::runNextStep(const SessionKey &key)
     auto lengths = hidden.andThen([&](const at::Tensor &x) {
         return checkedLengths(request.lengths(), x.size(0), x.size(1));
     });
-    if (!lengths) {
+    auto prompts = lengths.andThen([&](const std::vector<std::int64_t> &) {
+        return checkedPrompts(request.has_prompts(), request.prompts(), session->to - session->from,
+                              session->batch, m_span->config().hiddenSize, m_limits);
+    });
+    if (!prompts) {
         // The session stays usable: a bad step changes nothing in its cache.
-        answer(connection, callId, lengths.error());
+        answer(connection, callId, prompts.error());
         runNextStep(key);
         return;
     }
@@ -414,13 +416,13 @@ void BlockServer::runNextStep(const SessionKey &key)
     QPointer<Connection> target(connection);
     computeThenReply(
         *m_compute, ComputeQueue::Priority::Inference, this,
-        [span = m_span, session, x = *hidden, lengths = *lengths, codec,
+        [span = m_span, session, x = *hidden, lengths = *lengths, prompts = *prompts, codec,
          stepId = request.step_id()]() -> Result<proto::Response> {
             if (!session->cache)
                 session->cache.emplace(span->makeCache(session->batch, session->maxLength,
                                                        session->from, session->to));
             auto response = tensorResponse(
-                span->step(x, *session->cache, lengths, session->from, session->to), codec,
+                span->step(x, *session->cache, lengths, session->from, session->to, prompts), codec,
                 [](proto::Response &reply) { return reply.mutable_step()->mutable_hidden(); });
             if (!response)
                 return response;

@@ -19,6 +19,30 @@ Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenS
     return hidden;
 }
 
+Result<at::Tensor> checkedPrompts(bool present, const proto::Tensor &wire, std::int64_t blocks,
+                                  std::int64_t batch, std::int64_t hiddenSize,
+                                  const ServerLimits &limits)
+{
+    if (!present)
+        return at::Tensor();
+    const std::int64_t maxElements = blocks * batch * limits.maxTokensPerRequest * hiddenSize;
+    auto shape = checkTensor(wire, maxElements);
+    if (!shape)
+        return makeError(ErrorCode::InvalidArgument, "prompts: " + shape.error().message);
+    const std::vector<std::int64_t> &dims = *shape;
+    if (dims.size() != 4 || dims[0] != blocks || (dims[1] != batch && dims[1] != 1) || dims[2] < 1
+        || dims[2] > limits.maxTokensPerRequest || dims[3] != hiddenSize)
+        return makeError(ErrorCode::InvalidArgument,
+                         "prompts must be [" + std::to_string(blocks) + " blocks, "
+                             + std::to_string(batch) + " sequences or 1, prefix of 1 to "
+                             + std::to_string(limits.maxTokensPerRequest) + ", "
+                             + std::to_string(hiddenSize) + "]");
+    auto prompts = tensorFromWire(wire, maxElements);
+    if (!prompts)
+        return makeError(ErrorCode::InvalidArgument, "prompts: " + prompts.error().message);
+    return prompts;
+}
+
 namespace {
 
 // The fields Forward and Backward share.
@@ -37,10 +61,16 @@ Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t serv
     auto lengths = checkedLengths(request.lengths(), hidden->size(0), hidden->size(1));
     if (!lengths)
         return lengths.error();
+    auto prompts =
+        checkedPrompts(request.has_prompts(), request.prompts(), request.end() - request.start(),
+                       hidden->size(0), hiddenSize, limits);
+    if (!prompts)
+        return prompts.error();
     return SpanCall{request.start(),
                     request.end(),
                     std::move(*hidden),
                     std::move(*lengths),
+                    std::move(*prompts),
                     {},
                     replyCodec(request.reply_codec(), request.hidden().codec())};
 }

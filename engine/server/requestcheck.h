@@ -17,13 +17,21 @@ namespace corolla {
 Result<at::Tensor> checkedHidden(const proto::Tensor &wire, std::int64_t hiddenSize,
                                  const ServerLimits &limits);
 
+// Decodes deep prompts for `blocks` blocks and `batch` sequences and checks them:
+// [blocks, batch or 1, prefix, hiddenSize] with a prefix within the request limit. A request
+// without prompts gives an undefined tensor.
+Result<at::Tensor> checkedPrompts(bool present, const proto::Tensor &wire, std::int64_t blocks,
+                                  std::int64_t batch, std::int64_t hiddenSize,
+                                  const ServerLimits &limits);
+
 // A Forward or Backward call, checked: blocks [start, end) of the served span, hidden states
 // and their lengths, for Backward the gradients of the outputs (the hidden states' shape),
-// and the codec to answer in.
+// the deep prompts of the blocks when there are any, and the codec to answer in.
 struct SpanCall {
     std::int64_t start = 0, end = 0;
     at::Tensor hidden;
     std::vector<std::int64_t> lengths;
+    at::Tensor prompts;    // undefined without prompts
     at::Tensor gradOutput; // Backward only; undefined for Forward
     proto::Codec replyCodec = proto::CODEC_FP32;
 

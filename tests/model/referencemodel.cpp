@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/exp.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/matmul.h>
@@ -210,6 +211,19 @@ at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::T
     for (std::int64_t layer = begin; layer < end; ++layer) {
         h = config.architecture == Architecture::Llama ? llamaBlock(config, weights, h, layer)
                                                        : bloomBlock(config, weights, h, layer);
+    }
+    return h;
+}
+
+at::Tensor blocksWithPrompts(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
+                             std::int64_t begin, std::int64_t end, const at::Tensor &prompts)
+{
+    at::Tensor h = x.to(at::kDouble);
+    const std::int64_t prefix = std::min(prompts.size(1), h.size(0));
+    for (std::int64_t layer = begin; layer < end; ++layer) {
+        const at::Tensor prompt = prompts[layer - begin].slice(0, 0, prefix).to(at::kDouble);
+        h = at::cat({h.slice(0, 0, prefix) + prompt, h.slice(0, prefix)});
+        h = blocks(config, weights, h, layer, layer + 1);
     }
     return h;
 }

@@ -19,6 +19,11 @@ using Weights = std::map<std::string, at::Tensor>;
 at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
                   std::int64_t begin, std::int64_t end);
 
+// blocks() with deep prompts: before block begin + i, prompts[i] ([P, hidden]) is added to the
+// first P positions (of those there are).
+at::Tensor blocksWithPrompts(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
+                             std::int64_t begin, std::int64_t end, const at::Tensor &prompts);
+
 // Logits of every position for token ids: [T, vocab], in double.
 at::Tensor logits(const ModelConfig &config, const Weights &weights,
                   const std::vector<std::int64_t> &ids);

@@ -78,7 +78,7 @@ private Q_SLOTS:
             if (name == "out")
                 outs[block] = value.clone();
         };
-        auto inspected = (*span)->forward(x, {12}, 0, f.config.numLayers, hook);
+        auto inspected = (*span)->forward(x, {12}, 0, f.config.numLayers, {}, hook);
         auto plain = (*span)->forward(x, {12});
         QVERIFY(inspected.ok() && plain.ok());
         QVERIFY(at::equal(*inspected, *plain));
