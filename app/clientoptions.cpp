@@ -1,8 +1,12 @@
 #include "app/clientoptions.h"
 
+#include <QDir>
+
 #include "app/modelsource.h"
 #include "app/swarmoptions.h"
 #include "net/tensorcodec.h"
+#include "swarm/modelidentity.h"
+#include "train/promptedrunner.h"
 
 namespace corolla {
 
@@ -96,6 +100,7 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
         return dtype.error();
     options.dtype = *dtype;
     options.quantization = quantOption(parser);
+    options.promptsDir = parser.text(QStringLiteral("prompts"));
     options.swarm = parser.isSet(QStringLiteral("swarm"));
     if (!options.swarm)
         return options;
@@ -122,6 +127,9 @@ void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), defaultDtype);
     addQuantOption(parser);
+    parser.addValueOption(QStringLiteral("prompts"), QStringLiteral("DIR"),
+                          QStringLiteral("trained prompts to put before every sequence (the "
+                                         "--out folder of corolla finetune)"));
     addSwarmClientOptions(parser);
 }
 
@@ -147,7 +155,31 @@ std::optional<ClientModelOptions> clientModelOptions(CommandParser &parser, cons
     return std::move(*options);
 }
 
+Result<TrainablePrompts> loadTrainedPrompts(const std::string &promptsDir,
+                                            const std::string &modelDir, const ModelConfig &config)
+{
+    const std::string file = QDir(QString::fromStdString(promptsDir))
+                                 .filePath(QStringLiteral("prompts.safetensors"))
+                                 .toStdString();
+    auto modelId = modelIdForDirectory(modelDir);
+    if (!modelId)
+        return modelId.error();
+    return TrainablePrompts::load(file, config, *modelId);
+}
+
 Result<std::unique_ptr<ModelBackend>> ModelBackend::open(const ClientModelOptions &options)
+{
+    auto backend = openBlocks(options);
+    if (!backend || options.promptsDir.empty())
+        return backend;
+    auto prompts = loadTrainedPrompts(options.promptsDir, options.modelDir, (*backend)->m_config);
+    if (!prompts)
+        return prompts.error();
+    (*backend)->m_prompts = std::move(*prompts);
+    return backend;
+}
+
+Result<std::unique_ptr<ModelBackend>> ModelBackend::openBlocks(const ClientModelOptions &options)
 {
     const std::string &directory = options.modelDir;
     auto backend = std::make_unique<ModelBackend>();
@@ -190,14 +222,24 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::open(const ClientModelOption
 Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLength,
                                                               const std::stop_token &stop)
 {
-    if (m_local)
-        return std::unique_ptr<BlockRunner>(new LocalBlockRunner(m_local->blocks(), maxLength));
-    RemoteSessionOptions options = m_sessionOptions;
-    options.maxLength = maxLength;
-    auto session = RemoteSession::open(*m_swarm, m_config.numLayers, options, stop);
-    if (!session)
-        return session.error();
-    return std::unique_ptr<BlockRunner>(std::move(*session));
+    // With prompts, the blocks hold their prefix before the sequence's own positions.
+    const std::int64_t prefix = m_prompts ? m_prompts->prefixLength() : 0;
+    const DeepPrompts deep = m_prompts ? m_prompts->deep : DeepPrompts();
+    std::unique_ptr<BlockRunner> runner;
+    if (m_local) {
+        runner = std::make_unique<LocalBlockRunner>(m_local->blocks(), prefix + maxLength, deep);
+    } else {
+        RemoteSessionOptions options = m_sessionOptions;
+        options.maxLength = prefix + maxLength;
+        options.prompts = deep;
+        auto session = RemoteSession::open(*m_swarm, m_config.numLayers, options, stop);
+        if (!session)
+            return session.error();
+        runner = std::move(*session);
+    }
+    if (m_prompts)
+        runner = std::make_unique<PromptedRunner>(std::move(runner), m_prompts->prefix);
+    return runner;
 }
 
 } // namespace corolla

@@ -17,6 +17,7 @@
 #include "model/generation.h"
 #include "model/localmodel.h"
 #include "swarm/swarmconnection.h"
+#include "train/trainableprompts.h"
 
 namespace corolla {
 
@@ -42,9 +43,10 @@ struct ClientModelOptions {
     bool swarm = false;
     SwarmConnection connection;          // with swarm
     RemoteSessionOptions sessionOptions; // with swarm
+    std::string promptsDir;              // --prompts: trained prompts put before every sequence
 };
-// --model, --dtype (default `defaultDtype`), --quant (local models only), --swarm and its
-// options.
+// --model, --dtype (default `defaultDtype`), --quant (local models only), --prompts, --swarm
+// and its options.
 void addClientModelOptions(CommandParser &parser, const QString &defaultDtype);
 // The options given, once the command's own values are read (their errors recorded in the
 // parser); nullopt with the exit code after a usage error (2) or a static peers file that
@@ -66,17 +68,29 @@ public:
     const ClientHead &head() const { return m_local ? m_local->head() : *m_head; }
     bool isSwarm() const { return m_swarm != nullptr; }
     SwarmClient *swarm() const { return m_swarm.get(); }
+    // The blocks on this machine; null with a swarm.
+    const BlockSpan *localBlocks() const { return m_local ? &m_local->blocks() : nullptr; }
+    // The trained prompts in front of every sequence (--prompts), when given.
+    const std::optional<TrainablePrompts> &prompts() const { return m_prompts; }
 
-    // Fresh blocks state for a sequence of up to maxLength positions.
+    // Fresh blocks state for a sequence of up to maxLength positions (behind the prompts).
     Result<std::unique_ptr<BlockRunner>> newSession(std::int64_t maxLength,
                                                     const std::stop_token &stop = {});
 
 private:
+    static Result<std::unique_ptr<ModelBackend>> openBlocks(const ClientModelOptions &options);
+
     ModelConfig m_config;
     std::unique_ptr<LocalModel> m_local;
     std::unique_ptr<ClientHead> m_head;
     std::unique_ptr<SwarmClient> m_swarm;
     RemoteSessionOptions m_sessionOptions;
+    std::optional<TrainablePrompts> m_prompts;
 };
+
+// The prompts `corolla finetune --out DIR` wrote to DIR, checked against the model of
+// `modelDir` (the same id) and its config.
+Result<TrainablePrompts> loadTrainedPrompts(const std::string &promptsDir,
+                                            const std::string &modelDir, const ModelConfig &config);
 
 } // namespace corolla

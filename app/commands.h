@@ -18,12 +18,14 @@ int runTokenizerBench(const QStringList &arguments);
 int runSwarmBench(const QStringList &arguments);
 int runSoakBench(const QStringList &arguments);
 int runApiBench(const QStringList &arguments);
+int runFinetuneBench(const QStringList &arguments);
 int runChat(const QStringList &arguments);
 int runServe(const QStringList &arguments);
 int runSwarm(const QStringList &arguments);
 int runBootstrap(const QStringList &arguments);
 int runDownload(const QStringList &arguments);
 int runApi(const QStringList &arguments);
+int runFinetune(const QStringList &arguments);
 // `corolla --version`: version, source commit, libtorch and Qt, and the devices.
 int printVersion();
 

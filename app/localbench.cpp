@@ -364,8 +364,10 @@ int runBench(const QStringList &arguments)
         return runSoakBench(arguments);
     if (arguments.size() >= 2 && arguments[1] == QLatin1String("api"))
         return runApiBench(arguments);
-    return reportError(
-        "bench", "choose a benchmark: 'corolla bench local|swarm|soak|tokenizer|api [options]'");
+    if (arguments.size() >= 2 && arguments[1] == QLatin1String("finetune"))
+        return runFinetuneBench(arguments);
+    return reportError("bench", "choose a benchmark: 'corolla bench "
+                                "local|swarm|soak|tokenizer|api|finetune [options]'");
 }
 
 } // namespace corolla

@@ -41,11 +41,12 @@ constexpr Command kCommands[] = {
     {"download", corolla::runDownload,
      "download a model from the Hugging Face Hub into the shared cache"},
     {"api", corolla::runApi, "serve an OpenAI-compatible HTTP API over a model or a swarm"},
+    {"finetune", corolla::runFinetune,
+     "train prompts (prompt tuning) on this machine or through a swarm"},
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
-    {"bench", corolla::runBench,
-     "measure: bench local, bench swarm, bench soak, bench tokenizer, bench api"},
+    {"bench", corolla::runBench, "measure: bench local, swarm, soak, tokenizer, api, finetune"},
 };
 
 void printUsage(FILE *stream)
@@ -74,7 +75,7 @@ void preferShortOpenMpSpins(int argc, char **argv)
     // The desktop app serves and chats too.
     const char *command = argc < 2 ? "serve" : argv[1];
     for (const char *longRunning :
-         {"serve", "bench", "chat", "generate", "screenshots", "--minimized"}) {
+         {"serve", "bench", "chat", "generate", "finetune", "screenshots", "--minimized"}) {
         if (std::strcmp(command, longRunning) == 0) {
             ::setenv("GOMP_SPINCOUNT", "10000", 1);
             ::execv("/proc/self/exe", argv); // returns only on failure: then run as we are

@@ -12,6 +12,8 @@
 #include <QUdpSocket>
 
 #include "core/events.h"
+#include "swarm/modelidentity.h"
+#include "swarm/staticregistry.h"
 
 namespace corolla {
 
@@ -159,6 +161,42 @@ Result<LocalServer> ServerProcesses::start(const std::string &model, std::int64_
         result.port = relayPort;
     }
     return result;
+}
+
+Result<std::unique_ptr<SwarmClient>>
+startEvenSwarm(ServerProcesses &processes, const std::string &model, std::int64_t numBlocks,
+               std::int64_t count, const std::string &dtype, Quantization quantization, int delayMs,
+               const QString &relayProgram)
+{
+    if (count < 1 || count > numBlocks)
+        return makeError(ErrorCode::InvalidArgument, "cannot share " + std::to_string(numBlocks)
+                                                         + " blocks among " + std::to_string(count)
+                                                         + " servers");
+    std::fprintf(stderr, "starting %lld servers...\n", static_cast<long long>(count));
+    std::vector<StaticPeer> peers;
+    for (std::int64_t i = 0; i < count; ++i) {
+        auto server = processes.start(model, numBlocks * i / count, numBlocks * (i + 1) / count,
+                                      dtype, quantization, delayMs, relayProgram);
+        if (!server)
+            return server.error();
+        peers.push_back({"127.0.0.1", server->port, server->peerId});
+    }
+    auto modelId = modelIdForDirectory(model);
+    if (!modelId)
+        return modelId.error();
+    auto swarm = SwarmClient::start(
+        [peers, id = *modelId]() -> Result<std::unique_ptr<SwarmWatcher>> {
+            auto watcher = std::make_unique<SwarmWatcher>(id);
+            watcher->addRegistry(std::make_unique<StaticRegistry>(peers));
+            return watcher;
+        },
+        1000);
+    if (!swarm)
+        return swarm.error();
+    if (!(*swarm)->waitForServers(
+            [&](const auto &servers) { return std::int64_t(servers.size()) == count; }, 30000))
+        return makeError(ErrorCode::Timeout, "the client did not reach every server");
+    return swarm;
 }
 
 } // namespace corolla

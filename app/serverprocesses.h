@@ -15,6 +15,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include "client/swarmclient.h"
 #include "core/compute.h"
 #include "core/result.h"
 
@@ -55,5 +56,13 @@ private:
     QTemporaryDir m_folder;
     std::vector<std::unique_ptr<QProcess>> m_processes;
 };
+
+// `count` servers of `model` (numBlocks blocks) with equal shares of the blocks in order, as
+// ServerProcesses::start() starts them, and a client that knows exactly those servers,
+// returned once it sees them all. Progress goes to stderr.
+Result<std::unique_ptr<SwarmClient>>
+startEvenSwarm(ServerProcesses &processes, const std::string &model, std::int64_t numBlocks,
+               std::int64_t count, const std::string &dtype, Quantization quantization,
+               int delayMs = 0, const QString &relayProgram = {});
 
 } // namespace corolla

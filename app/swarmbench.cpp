@@ -18,10 +18,7 @@
 #include "app/commands.h"
 #include "app/serverprocesses.h"
 #include "loader/checkpoint.h"
-#include "swarm/modelidentity.h"
 #include "net/tensorcodec.h"
-#include "swarm/serverrecord.h"
-#include "swarm/staticregistry.h"
 
 namespace corolla {
 
@@ -155,35 +152,12 @@ int execute(const SwarmBenchCommand &command)
     if (!local)
         return reportError("bench swarm", local.error().toString());
     const ModelConfig &config = (*local)->config();
-    if (serverCount > config.numLayers)
-        return reportError("bench swarm", "more servers than blocks");
-
-    std::fprintf(stderr, "starting %lld servers...\n", static_cast<long long>(serverCount));
     ServerProcesses processes;
-    std::vector<StaticPeer> peers;
-    for (std::int64_t i = 0; i < serverCount; ++i) {
-        const std::int64_t begin = config.numLayers * i / serverCount;
-        const std::int64_t end = config.numLayers * (i + 1) / serverCount;
-        auto server = processes.start(modelDir, begin, end, computeDtypeName(dtype),
-                                      command.model.quantization, delayMs, command.relay);
-        if (!server)
-            return reportError("bench swarm", server.error().toString());
-        peers.push_back({"127.0.0.1", server->port, server->peerId});
-    }
-    auto modelId = modelIdForDirectory(modelDir);
-    if (!modelId)
-        return reportError("bench swarm", modelId.error().toString());
-    auto swarm = SwarmClient::start(
-        [peers, id = *modelId]() -> Result<std::unique_ptr<SwarmWatcher>> {
-            auto watcher = std::make_unique<SwarmWatcher>(id);
-            watcher->addRegistry(std::make_unique<StaticRegistry>(peers));
-            return watcher;
-        },
-        1000);
+    auto swarm =
+        startEvenSwarm(processes, modelDir, config.numLayers, serverCount, computeDtypeName(dtype),
+                       command.model.quantization, delayMs, command.relay);
     if (!swarm)
         return reportError("bench swarm", swarm.error().toString());
-    (*swarm)->waitForServers(
-        [&](const auto &servers) { return std::int64_t(servers.size()) == serverCount; }, 30000);
 
     const at::Tensor prompt = at::randint(3, config.vocabSize, {1, promptTokens}, at::kLong);
     const std::int64_t capacity = promptTokens + decodeTokens + 1;

@@ -156,15 +156,7 @@ int runChatTemplate(const QStringList &arguments)
     auto messages = readJsonFile(parser.text(QStringLiteral("messages")));
     if (!messages)
         return reportError("chat-template", messages.error().toString());
-    Json variables = Json::object();
-    variables["bos_token"] =
-        (*tokenizer)->bosTokenId()
-            ? *(*tokenizer)->decode({*(*tokenizer)->bosTokenId()}, SpecialTokens::Include)
-            : "";
-    variables["eos_token"] =
-        (*tokenizer)->eosTokenId()
-            ? *(*tokenizer)->decode({*(*tokenizer)->eosTokenId()}, SpecialTokens::Include)
-            : "";
+    const Json variables = chatTemplateVariables(**tokenizer);
     auto text =
         chat->render(*messages, parser.isSet(QStringLiteral("add-generation-prompt")), variables);
     if (!text)

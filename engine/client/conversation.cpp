@@ -10,14 +10,6 @@ namespace corolla {
 
 namespace {
 
-std::string tokenText(const Tokenizer &tokenizer, std::optional<std::int64_t> id)
-{
-    if (!id)
-        return "";
-    auto text = tokenizer.decode({*id}, SpecialTokens::Include);
-    return text ? *text : "";
-}
-
 bool startsWith(const std::string &text, const std::string &prefix)
 {
     return text.compare(0, prefix.size(), prefix) == 0;
@@ -51,8 +43,7 @@ Conversation::Conversation(const Tokenizer &tokenizer, const ClientHead &head,
     , m_newRunner(std::move(newRunner))
     , m_maxLength(maxLength)
 {
-    m_variables["bos_token"] = tokenText(tokenizer, tokenizer.bosTokenId());
-    m_variables["eos_token"] = tokenText(tokenizer, tokenizer.eosTokenId());
+    m_variables = chatTemplateVariables(tokenizer);
 }
 
 void Conversation::reset()

@@ -38,8 +38,12 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
                 for (const proto::ServerRecord &server : servers)
                     if (server.peer_id() == span.peerId)
                         hops.push_back({span, server});
-            if (hops.size() == route->size())
+            if (hops.size() == route->size()) {
+                m_lastRoute.clear();
+                for (const Hop &hop : hops)
+                    m_lastRoute.push_back(hop.server.public_name());
                 return hops;
+            }
             continue; // the swarm changed between the two looks: plan again
         }
         if (Clock::now() >= deadline)

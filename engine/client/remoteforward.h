@@ -6,6 +6,7 @@
 // Thread: the thread that calls it (not the SwarmClient's network thread).
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -41,6 +42,9 @@ public:
                                    const DeepPrompts &prompts = {});
 
     int failovers() const { return m_failovers.spent(); }
+    // The public names of the servers of the route planned last, in order (a re-plan after a
+    // failure covers only the blocks from the failed hop on).
+    const std::vector<std::string> &lastRoute() const { return m_lastRoute; }
 
 private:
     struct Hop {
@@ -58,6 +62,7 @@ private:
     std::int64_t m_numBlocks;
     RemoteForwardOptions m_options;
     FailoverBudget m_failovers;
+    std::vector<std::string> m_lastRoute;
 };
 
 } // namespace corolla

@@ -29,13 +29,21 @@ proto::Request openRequest(const RouteHop &hop, std::int64_t maxLength, proto::C
     return request;
 }
 
-Result<proto::Request> stepRequest(const at::Tensor &hidden, proto::Codec codec)
+// A step of `hidden`, with the hop's deep prompts (in fp32) when they are defined.
+Result<proto::Request> stepRequest(const at::Tensor &hidden, proto::Codec codec,
+                                   const at::Tensor &prompts)
 {
     auto wire = tensorToWire(hidden, codec);
     if (!wire)
         return wire.error();
     proto::Request request;
     *request.mutable_step()->mutable_hidden() = std::move(*wire);
+    if (prompts.defined()) {
+        auto promptWire = tensorToWire(prompts.contiguous(), proto::CODEC_FP32);
+        if (!promptWire)
+            return promptWire.error();
+        *request.mutable_step()->mutable_prompts() = std::move(*promptWire);
+    }
     return request;
 }
 
@@ -128,10 +136,18 @@ std::string RemoteSession::routeText() const
     return text;
 }
 
+at::Tensor RemoteSession::promptsFor(const RouteHop &span, std::int64_t position) const
+{
+    const DeepPrompts &prompts = m_options.prompts;
+    if (!prompts.defined() || position >= prompts.size(2))
+        return {};
+    return prompts.narrow(0, span.start, span.end - span.start);
+}
+
 Result<at::Tensor> RemoteSession::runStep(Hop &hop, const at::Tensor &input,
                                           const std::stop_token &stop)
 {
-    auto request = stepRequest(input, m_options.codec);
+    auto request = stepRequest(input, m_options.codec, promptsFor(hop.span, m_position));
     if (!request)
         return request.error();
     hop.stream->send(*request);
@@ -175,9 +191,12 @@ RemoteSession::tryRoute(const std::vector<RouteHop> &route, const std::vector<at
         // Catch up: the same steps, in the same order, with a window of them in flight.
         std::vector<at::Tensor> outputs;
         std::size_t sent = 0;
+        std::int64_t position = 0; // of the next step sent
         while (outputs.size() < inputs.size()) {
             for (; sent < inputs.size() && sent - outputs.size() < kReplayWindow; ++sent) {
-                auto request = stepRequest(inputs[sent], m_options.codec);
+                auto request =
+                    stepRequest(inputs[sent], m_options.codec, promptsFor(span, position));
+                position += inputs[sent].size(1);
                 if (!request)
                     return request.error();
                 hop.stream->send(*request);

@@ -30,6 +30,9 @@ struct RemoteSessionOptions {
     int stepTimeoutMs = 30000;              // a server silent this long has failed
     int routeTimeoutMs = 15000;             // how long to wait for missing blocks to appear
     int maxFailovers = 16;
+    // Deep prompts of every block ([numBlocks, 1, prefix, hidden]): each server gets its
+    // blocks' prompts with the steps that hold prefix positions.
+    DeepPrompts prompts;
 };
 
 class RemoteSession : public BlockRunner {
@@ -68,6 +71,8 @@ private:
                                       const std::vector<at::Tensor> &history,
                                       const std::stop_token &stop);
     Result<at::Tensor> runStep(Hop &hop, const at::Tensor &input, const std::stop_token &stop);
+    // The deep prompts a step of `span` starting at `position` carries (undefined: none).
+    at::Tensor promptsFor(const RouteHop &span, std::int64_t position) const;
     // Closes the server's session of `hop` without waiting for its answer.
     static void closeSession(Hop &hop);
     // Closes the servers' sessions of `hops` and forgets the hops.

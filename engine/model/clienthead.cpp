@@ -1,5 +1,6 @@
 #include "model/clienthead.h"
 
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <ATen/ops/embedding.h>
 #include <ATen/ops/layer_norm.h>
@@ -23,7 +24,8 @@ ClientHead::open(const std::string &directory, const ModelConfig &config, at::Sc
 Result<std::unique_ptr<ClientHead>>
 ClientHead::load(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype)
 {
-    c10::InferenceMode inference;
+    // Not InferenceMode: training differentiates through the head (its weights stay frozen).
+    at::NoGradGuard noGrad;
     auto head = std::unique_ptr<ClientHead>(new ClientHead);
     head->m_config = config;
     const WeightReader reader(source, dtype);
@@ -96,7 +98,7 @@ Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
 
 at::Tensor ClientHead::logits(const at::Tensor &hidden) const
 {
-    c10::InferenceMode inference;
+    c10::InferenceMode inference(!hidden.requires_grad());
     const at::Tensor x = hidden.to(m_embeddings.scalar_type());
     const at::Tensor normed = m_config.architecture == Architecture::Llama
                                   ? ops::rmsNorm(x, m_finalNorm, m_config.normEps)

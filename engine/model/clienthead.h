@@ -24,7 +24,8 @@ public:
     // ids [batch, T] int64 -> hidden states [batch, T, hiddenSize] in the compute dtype.
     // Ids outside [0, vocabSize) are an error, not an out-of-bounds read.
     Result<at::Tensor> embed(const at::Tensor &ids) const;
-    // hidden [..., hiddenSize] -> logits [..., vocabSize] in fp32.
+    // hidden [..., hiddenSize] -> logits [..., vocabSize] in fp32; recorded for autograd when
+    // `hidden` requires grad (training), else computed in inference mode.
     at::Tensor logits(const at::Tensor &hidden) const;
 
     std::int64_t lmHeadBytes() const { return std::int64_t(m_lmHead.nbytes()); }

@@ -16,16 +16,19 @@ double secondsSince(std::chrono::steady_clock::time_point start)
 
 } // namespace
 
-LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity)
+LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity,
+                                   DeepPrompts prompts)
     : m_blocks(blocks)
     , m_cache(blocks.makeCache(1, capacity))
+    , m_prompts(std::move(prompts))
 {
 }
 
 // A local step never waits, so it is never interrupted.
 Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden, const std::stop_token &)
 {
-    return m_blocks.step(hidden, m_cache, {hidden.size(1)});
+    return m_blocks.step(hidden, m_cache, {hidden.size(1)}, m_blocks.begin(), m_blocks.end(),
+                         m_prompts);
 }
 
 Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,

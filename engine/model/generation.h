@@ -26,16 +26,18 @@ public:
     virtual std::int64_t position() const = 0;
 };
 
-// A model's blocks on this machine, with a KV cache of `capacity` positions.
+// A model's blocks on this machine, with a KV cache of `capacity` positions; deep prompts of
+// every block, when given, are added to the first positions (see DeepPrompts).
 class LocalBlockRunner : public BlockRunner {
 public:
-    LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity);
+    LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity, DeepPrompts prompts = {});
     Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) override;
     std::int64_t position() const override { return m_cache.lengths().front(); }
 
 private:
     const BlockSpan &m_blocks;
     KvCache m_cache;
+    DeepPrompts m_prompts;
 };
 
 struct GenerationOptions {

@@ -3,6 +3,7 @@
 #include "tokenizer/jinja/interpreter.h"
 #include "tokenizer/jinja/parser.h"
 #include "tokenizer/jinja/value.h"
+#include "tokenizer/tokenizer.h"
 
 namespace corolla {
 
@@ -45,6 +46,18 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json &messages,
         context[key] = value;
     jinja::Interpreter interpreter;
     return interpreter.render(m_body, context);
+}
+
+nlohmann::ordered_json chatTemplateVariables(const Tokenizer &tokenizer)
+{
+    auto text = [&](std::optional<std::int64_t> id) -> std::string {
+        if (!id)
+            return "";
+        auto decoded = tokenizer.decode({*id}, SpecialTokens::Include);
+        return decoded ? *decoded : "";
+    };
+    return {{"bos_token", text(tokenizer.bosTokenId())},
+            {"eos_token", text(tokenizer.eosTokenId())}};
 }
 
 } // namespace corolla

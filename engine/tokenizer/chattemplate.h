@@ -12,6 +12,8 @@
 
 namespace corolla {
 
+class Tokenizer;
+
 class ChatTemplate {
 public:
     // Parses `source`; an empty source selects the fallback format.
@@ -28,5 +30,9 @@ public:
 private:
     jinja::Body m_body;
 };
+
+// The variables a template reads from the tokenizer: bos_token and eos_token (empty when the
+// tokenizer has none).
+nlohmann::ordered_json chatTemplateVariables(const Tokenizer &tokenizer);
 
 } // namespace corolla

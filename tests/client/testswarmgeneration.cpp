@@ -9,6 +9,7 @@
 
 #include "client/remoteforward.h"
 #include "client/swarmarguments.h"
+#include "client/tinytestmodel.h"
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
 #include "swarm/modelidentity.h"
@@ -25,17 +26,7 @@ class TestSwarmGeneration : public QObject {
 
     QTemporaryDir m_folder;
 
-    QString modelFor(const QString &family)
-    {
-        const QString path = m_folder.filePath(family);
-        if (!QFileInfo::exists(path)) {
-            auto written = writeTestModel(path.toStdString(),
-                                          {family.toStdString(), "tiny", at::kFloat, 9}, 1);
-            if (!written)
-                qFatal("%s", written.error().message.c_str());
-        }
-        return path;
-    }
+    QString modelFor(const QString &family) { return tinyTestModel(m_folder, family, 9); }
 
     // A server of `blocks` ("A:B"); with delayMs >= 0 it is reached through a delaying relay.
     StartedServer startServer(PeerProcesses &peers, const QString &model, const QString &blocks,

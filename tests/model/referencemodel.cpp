@@ -228,8 +228,8 @@ at::Tensor blocksWithPrompts(const ModelConfig &config, const Weights &weights, 
     return h;
 }
 
-at::Tensor logits(const ModelConfig &config, const Weights &weights,
-                  const std::vector<std::int64_t> &ids)
+at::Tensor embed(const ModelConfig &config, const Weights &weights,
+                 const std::vector<std::int64_t> &ids)
 {
     const bool llama = config.architecture == Architecture::Llama;
     const at::Tensor embeddings =
@@ -241,13 +241,28 @@ at::Tensor logits(const ModelConfig &config, const Weights &weights,
     if (!llama)
         h = layerNorm(h, weight(weights, "word_embeddings_layernorm.weight"),
                       weight(weights, "word_embeddings_layernorm.bias"), config.normEps);
-    h = blocks(config, weights, h, 0, config.numLayers);
-    h = llama ? rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps)
-              : layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"),
-                          config.normEps);
-    const at::Tensor head =
-        weights.count("lm_head.weight") ? weight(weights, "lm_head.weight") : embeddings;
-    return at::matmul(h, head.t());
+    return h;
+}
+
+at::Tensor head(const ModelConfig &config, const Weights &weights, const at::Tensor &h)
+{
+    const bool llama = config.architecture == Architecture::Llama;
+    const at::Tensor normed = llama
+                                  ? rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps)
+                                  : layerNorm(h, weight(weights, "ln_f.weight"),
+                                              weight(weights, "ln_f.bias"), config.normEps);
+    const at::Tensor lmHead =
+        weights.count("lm_head.weight")
+            ? weight(weights, "lm_head.weight")
+            : weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
+    return at::matmul(normed, lmHead.t());
+}
+
+at::Tensor logits(const ModelConfig &config, const Weights &weights,
+                  const std::vector<std::int64_t> &ids)
+{
+    return head(config, weights,
+                blocks(config, weights, embed(config, weights, ids), 0, config.numLayers));
 }
 
 } // namespace corolla::reference

@@ -24,6 +24,13 @@ at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::T
 at::Tensor blocksWithPrompts(const ModelConfig &config, const Weights &weights, const at::Tensor &x,
                              std::int64_t begin, std::int64_t end, const at::Tensor &prompts);
 
+// The input hidden states of token ids: [T, hidden], in double.
+at::Tensor embed(const ModelConfig &config, const Weights &weights,
+                 const std::vector<std::int64_t> &ids);
+
+// The final norm and LM head: hidden [T, hidden] -> logits [T, vocab], in double.
+at::Tensor head(const ModelConfig &config, const Weights &weights, const at::Tensor &h);
+
 // Logits of every position for token ids: [T, vocab], in double.
 at::Tensor logits(const ModelConfig &config, const Weights &weights,
                   const std::vector<std::int64_t> &ids);
