@@ -39,6 +39,15 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
 
+std::vector<LoraTarget> loraTargets(const ModelConfig &config)
+{
+    switch (config.architecture) {
+    case Architecture::Llama: return LlamaBlock::loraTargets(config);
+    case Architecture::Bloom: return BloomBlock::loraTargets(config);
+    }
+    return {};
+}
+
 StepPreparation stepPreparation(const ModelConfig &config)
 {
     switch (config.architecture) {

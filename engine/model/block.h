@@ -15,6 +15,7 @@
 #include "loader/tensorsource.h"
 #include "model/kvcache.h"
 #include "model/linearweight.h"
+#include "model/loraadapter.h"
 #include "model/modelconfig.h"
 #include "model/stepcontext.h"
 

@@ -161,6 +161,24 @@ Result<void> BlockSpan::checkDeepPrompts(const DeepPrompts &prompts, std::int64_
     return {};
 }
 
+Result<void> BlockSpan::checkAdapter(const LoraAdapter *adapter, std::int64_t from,
+                                     std::int64_t to) const
+{
+    if (!adapter)
+        return {};
+    if (adapter->begin() > from || adapter->end() < to)
+        return makeError(ErrorCode::InvalidArgument,
+                         "the adapter " + adapter->name() + " is loaded for blocks ["
+                             + std::to_string(adapter->begin()) + ", "
+                             + std::to_string(adapter->end()) + "), not all of ["
+                             + std::to_string(from) + ", " + std::to_string(to) + ")");
+    if (adapter->dtype() != m_dtype)
+        return makeError(ErrorCode::InvalidArgument,
+                         "the adapter " + adapter->name()
+                             + " is loaded in another dtype than the blocks");
+    return {};
+}
+
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens) const
 {
@@ -170,13 +188,16 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
 Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
                                    const std::vector<std::int64_t> &newTokens, std::int64_t from,
                                    std::int64_t to, const DeepPrompts &prompts,
-                                   const IntermediateHook &inspect) const
+                                   const IntermediateHook &inspect,
+                                   const LoraAdapter *adapter) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
+        return checked.error();
+    if (auto checked = checkAdapter(adapter, from, to); !checked)
         return checked.error();
     if (hidden.size(0) != cache.batch() || cache.layers() != to - from)
         return makeError(ErrorCode::InvalidArgument,
@@ -194,6 +215,7 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (m_prepareStep)
         m_prepareStep(ctx, m_dtype);
     ctx.hook = inspect ? &inspect : nullptr;
+    ctx.adapter = adapter;
     at::Tensor x = hidden.to(m_dtype);
     const std::vector<std::int64_t> starts = cache.lengths(); // positions before this step
     for (std::int64_t i = from; i < to; ++i) {
@@ -215,18 +237,20 @@ Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
 Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
                                       std::int64_t to, const DeepPrompts &prompts,
-                                      const IntermediateHook &inspect) const
+                                      const IntermediateHook &inspect,
+                                      const LoraAdapter *adapter) const
 {
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
-    return step(hidden, cache, lengths, from, to, prompts, inspect);
+    return step(hidden, cache, lengths, from, to, prompts, inspect, adapter);
 }
 
 Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
                                           const std::vector<std::int64_t> &lengths,
                                           std::int64_t from, std::int64_t to,
-                                          const DeepPrompts &prompts) const
+                                          const DeepPrompts &prompts,
+                                          const LoraAdapter *adapter) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
@@ -237,6 +261,8 @@ Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Te
                          "output gradients must have the shape of the inputs");
     if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
         return checked.error();
+    if (auto checked = checkAdapter(adapter, from, to); !checked)
+        return checked.error();
     // The forward pass again, this time recorded: the cache lives only for this call.
     at::AutoGradMode recording(true);
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
@@ -246,6 +272,7 @@ Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Te
     StepContext &ctx = *context;
     if (m_prepareStep)
         m_prepareStep(ctx, m_dtype);
+    ctx.adapter = adapter;
     const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
     const at::Tensor promptLeaf =
         prompts.defined() ? prompts.detach().requires_grad_(true) : at::Tensor();

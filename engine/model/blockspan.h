@@ -59,18 +59,21 @@ public:
 
     // step() through the blocks [from, to) of the span only; `cache` made for that range.
     // `prompts`, when defined, are added as DeepPrompts says at the positions the step holds;
-    // `inspect`, when set, receives every block's named intermediates.
+    // `inspect`, when set, receives every block's named intermediates; `adapter`, when given,
+    // adds its low-rank updates to the projections it adapts.
     Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
                             const std::vector<std::int64_t> &newTokens, std::int64_t from,
                             std::int64_t to, const DeepPrompts &prompts = {},
-                            const IntermediateHook &inspect = {}) const;
+                            const IntermediateHook &inspect = {},
+                            const LoraAdapter *adapter = nullptr) const;
 
     // The whole sequences at once, without a lasting cache; `lengths` as in step().
     Result<at::Tensor> forward(const at::Tensor &hidden,
                                const std::vector<std::int64_t> &lengths) const;
     Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
                                std::int64_t from, std::int64_t to, const DeepPrompts &prompts = {},
-                               const IntermediateHook &inspect = {}) const;
+                               const IntermediateHook &inspect = {},
+                               const LoraAdapter *adapter = nullptr) const;
 
     // The gradients of <outputs, gradOutput> with respect to the inputs of blocks [from, to)
     // and to their deep prompts, recomputing the forward pass; the weights stay untouched.
@@ -78,7 +81,11 @@ public:
     // The input gradient is [batch, T, hiddenSize], the prompts' the shape of `prompts`.
     Result<SpanGradients> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
                                    const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                   std::int64_t to, const DeepPrompts &prompts = {}) const;
+                                   std::int64_t to, const DeepPrompts &prompts = {},
+                                   const LoraAdapter *adapter = nullptr) const;
+
+    // An error unless `adapter` was loaded for this model and covers the blocks [from, to).
+    Result<void> checkAdapter(const LoraAdapter *adapter, std::int64_t from, std::int64_t to) const;
 
     // An error unless `prompts` are deep prompts for the blocks [from, to) and `batch`
     // sequences of this span's model.

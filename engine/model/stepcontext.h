@@ -12,6 +12,8 @@
 
 namespace corolla {
 
+class LoraAdapter;
+
 // Receives a block's named intermediates ("attn_norm", "q", ... "out"; docs/adding-a-model.md
 // lists them) while a step runs, to compare a block with a reference implementation.
 using IntermediateHook =
@@ -34,6 +36,7 @@ struct StepContext {
 
     const IntermediateHook *hook = nullptr; // set for a step that is inspected
     std::int64_t block = 0;                 // the block running now (its index in the model)
+    const LoraAdapter *adapter = nullptr;   // the LoRA adapter the call asked for, if any
 
     // Hands `value` to the hook under `name`; nothing when the step is not inspected.
     void inspect(std::string_view name, const at::Tensor &value) const

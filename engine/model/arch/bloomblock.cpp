@@ -74,6 +74,19 @@ Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
     return std::unique_ptr<Block>(std::move(block));
 }
 
+std::vector<LoraTarget> BloomBlock::loraTargets(const ModelConfig &config)
+{
+    // The fused projection keeps the checkpoint's per-head (q, k, v) row order, so an
+    // adapter's rows apply as they are.
+    const std::int64_t h = config.hiddenSize;
+    return {
+        {"query_key_value", Projection::AttentionIn, 0, 3 * h, h},
+        {"dense", Projection::AttentionOut, 0, h, h},
+        {"dense_h_to_4h", Projection::MlpIn, 0, 4 * h, h},
+        {"dense_4h_to_h", Projection::MlpOut, 0, h, 4 * h},
+    };
+}
+
 at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
 {
     const std::int64_t batch = x.size(0), steps = x.size(1), hidden = x.size(2);
@@ -86,7 +99,7 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     const at::Tensor &residual = m_residualFromNormedInput ? normed : x;
 
     // One fused projection, laid out per head as (q, k, v), each headDim wide.
-    const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias)
+    const at::Tensor qkv = adaptedLinear(normed, m_qkv, m_qkvBias, ctx, Projection::AttentionIn)
                                .view({batch, steps, m_numHeads, 3, m_headDim}); // [b, T, nH, 3, D]
     const at::Tensor q = qkv.select(3, 0).transpose(1, 2);                      // [b, nH, T, D]
     const at::Tensor k = qkv.select(3, 1).transpose(1, 2);                      // [b, nH, T, D]
@@ -105,7 +118,8 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
                        alibi); // [b, T, hidden]
     ctx.inspect("attention", attended);
     const at::Tensor afterAttention =
-        ops::linear(attended, m_dense, m_denseBias) + residual; // [b, T, hidden]
+        adaptedLinear(attended, m_dense, m_denseBias, ctx, Projection::AttentionOut)
+        + residual; // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(gelu_tanh(up(h))), after a second LayerNorm.
@@ -113,10 +127,11 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
                                               m_eps); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
     const at::Tensor &residual2 = m_residualFromNormedInput ? normed2 : afterAttention;
-    const at::Tensor up =
-        at::gelu(ops::linear(normed2, m_up, m_upBias), "tanh"); // [b, T, 4 hidden]
+    const at::Tensor up = at::gelu(adaptedLinear(normed2, m_up, m_upBias, ctx, Projection::MlpIn),
+                                   "tanh"); // [b, T, 4 hidden]
     ctx.inspect("ffn_act", up);
-    const at::Tensor out = ops::linear(up, m_down, m_downBias) + residual2; // [b, T, hidden]
+    const at::Tensor out = adaptedLinear(up, m_down, m_downBias, ctx, Projection::MlpOut)
+                           + residual2; // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }

@@ -12,6 +12,8 @@ public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
                                                at::ScalarType dtype, Quantization quantization);
+    // query_key_value, dense, dense_h_to_4h, dense_4h_to_h.
+    static std::vector<LoraTarget> loraTargets(const ModelConfig &config);
 
     at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
                        const StepContext &ctx) const override;

@@ -58,6 +58,22 @@ StepPreparation LlamaBlock::stepPreparation(const ModelConfig &config)
                StepContext &ctx, at::ScalarType dtype) { rotary.fill(ctx, dtype); };
 }
 
+std::vector<LoraTarget> LlamaBlock::loraTargets(const ModelConfig &config)
+{
+    const std::int64_t h = config.hiddenSize, ffn = config.intermediateSize;
+    const std::int64_t qRows = config.numHeads * config.headDim;
+    const std::int64_t kvRows = config.numKvHeads * config.headDim;
+    return {
+        {"q_proj", Projection::AttentionIn, 0, qRows, h},
+        {"k_proj", Projection::AttentionIn, qRows, kvRows, h},
+        {"v_proj", Projection::AttentionIn, qRows + kvRows, kvRows, h},
+        {"o_proj", Projection::AttentionOut, 0, h, qRows},
+        {"gate_proj", Projection::MlpIn, 0, ffn, h},
+        {"up_proj", Projection::MlpIn, ffn, ffn, h},
+        {"down_proj", Projection::MlpOut, 0, h, ffn},
+    };
+}
+
 at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
 {
     const std::int64_t batch = x.size(0), steps = x.size(1);
@@ -66,7 +82,8 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     // Attention: normalise, project to q, k, v, rotate q and k by position.
     const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
-    const at::Tensor qkv = ops::linear(normed, m_qkv, m_qkvBias); // [b, T, qRows + 2 kvRows]
+    const at::Tensor qkv = adaptedLinear(normed, m_qkv, m_qkvBias, ctx,
+                                         Projection::AttentionIn); // [b, T, qRows + 2 kvRows]
     at::Tensor q = qkv.narrow(-1, 0, qRows)
                        .view({batch, steps, m_numHeads, m_headDim})
                        .transpose(1, 2); // [b, nHeads, T, D]
@@ -88,19 +105,22 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     const at::Tensor attended =
         ops::attention(q, keys, values, mask, 1.0 / std::sqrt(double(m_headDim))); // [b, T, qRows]
     ctx.inspect("attention", attended);
-    const at::Tensor afterAttention =
-        x + ops::linear(attended, m_output, m_outputBias); // [b, T, hidden]
+    const at::Tensor afterAttention = x
+                                      + adaptedLinear(attended, m_output, m_outputBias, ctx,
+                                                      Projection::AttentionOut); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(silu(gate(h)) * up(h)).
     const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
-    const at::Tensor gateUp = ops::linear(normed2, m_gateUp, m_gateUpBias); // [b, T, 2 ffn]
+    const at::Tensor gateUp =
+        adaptedLinear(normed2, m_gateUp, m_gateUpBias, ctx, Projection::MlpIn); // [b, T, 2 ffn]
     const at::Tensor activated = at::silu(gateUp.narrow(-1, 0, m_intermediate))
                                  * gateUp.narrow(-1, m_intermediate, m_intermediate); // [b, T, ffn]
     ctx.inspect("ffn_act", activated);
     const at::Tensor out =
-        afterAttention + ops::linear(activated, m_down, m_downBias); // [b, T, hidden]
+        afterAttention
+        + adaptedLinear(activated, m_down, m_downBias, ctx, Projection::MlpOut); // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }

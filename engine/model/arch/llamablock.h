@@ -15,6 +15,8 @@ public:
 
     // Rotary tables for the step's positions (ctx.rotaryCos, ctx.rotarySin).
     static StepPreparation stepPreparation(const ModelConfig &config);
+    // q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
+    static std::vector<LoraTarget> loraTargets(const ModelConfig &config);
 
     at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
                        const StepContext &ctx) const override;
