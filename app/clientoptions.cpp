@@ -101,6 +101,7 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
     options.dtype = *dtype;
     options.quantization = quantOption(parser);
     options.promptsDir = parser.text(QStringLiteral("prompts"));
+    options.adapter = parser.text(QStringLiteral("adapter"));
     options.swarm = parser.isSet(QStringLiteral("swarm"));
     if (!options.swarm)
         return options;
@@ -111,6 +112,7 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
     if (!sessionOptions)
         return sessionOptions.error();
     options.sessionOptions = *sessionOptions;
+    options.sessionOptions.adapter = options.adapter.empty() ? "" : adapterName(options.adapter);
     auto connection = swarmConnection(parser);
     if (!connection)
         return connection.error();
@@ -130,6 +132,9 @@ void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
     parser.addValueOption(QStringLiteral("prompts"), QStringLiteral("DIR"),
                           QStringLiteral("trained prompts to put before every sequence (the "
                                          "--out folder of corolla finetune)"));
+    parser.addValueOption(QStringLiteral("adapter"), QStringLiteral("ORG/NAME|DIR"),
+                          QStringLiteral("a LoRA adapter: loaded here, or with --swarm only "
+                                         "servers that serve it (by that name) are used"));
     addSwarmClientOptions(parser);
 }
 
@@ -189,6 +194,16 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::openBlocks(const ClientModel
             return local.error();
         backend->m_local = std::move(*local);
         backend->m_config = backend->m_local->config();
+        if (!options.adapter.empty()) {
+            auto location = adapterFolder(options.adapter);
+            if (!location)
+                return location.error();
+            auto adapter = LoraAdapter::load(location->folder, location->name, backend->m_config, 0,
+                                             backend->m_config.numLayers, options.dtype);
+            if (!adapter)
+                return adapter.error();
+            backend->m_adapter = std::make_unique<LoraAdapter>(std::move(*adapter));
+        }
         return backend;
     }
 
@@ -227,7 +242,8 @@ Result<std::unique_ptr<BlockRunner>> ModelBackend::newSession(std::int64_t maxLe
     const DeepPrompts deep = m_prompts ? m_prompts->deep : DeepPrompts();
     std::unique_ptr<BlockRunner> runner;
     if (m_local) {
-        runner = std::make_unique<LocalBlockRunner>(m_local->blocks(), prefix + maxLength, deep);
+        runner = std::make_unique<LocalBlockRunner>(m_local->blocks(), prefix + maxLength, deep,
+                                                    m_adapter.get());
     } else {
         RemoteSessionOptions options = m_sessionOptions;
         options.maxLength = prefix + maxLength;

@@ -44,6 +44,7 @@ struct ClientModelOptions {
     SwarmConnection connection;          // with swarm
     RemoteSessionOptions sessionOptions; // with swarm
     std::string promptsDir;              // --prompts: trained prompts put before every sequence
+    std::string adapter; // --adapter: a LoRA adapter (its folder or Hub name; a swarm's name)
 };
 // --model, --dtype (default `defaultDtype`), --quant (local models only), --prompts, --swarm
 // and its options.
@@ -70,6 +71,8 @@ public:
     SwarmClient *swarm() const { return m_swarm.get(); }
     // The blocks on this machine; null with a swarm.
     const BlockSpan *localBlocks() const { return m_local ? &m_local->blocks() : nullptr; }
+    // The LoRA adapter the local blocks run with (--adapter); null with a swarm or none.
+    const LoraAdapter *localAdapter() const { return m_adapter.get(); }
     // The trained prompts in front of every sequence (--prompts), when given.
     const std::optional<TrainablePrompts> &prompts() const { return m_prompts; }
 
@@ -86,6 +89,7 @@ private:
     std::unique_ptr<SwarmClient> m_swarm;
     RemoteSessionOptions m_sessionOptions;
     std::optional<TrainablePrompts> m_prompts;
+    std::unique_ptr<LoraAdapter> m_adapter;
 };
 
 // The prompts `corolla finetune --out DIR` wrote to DIR, checked against the model of

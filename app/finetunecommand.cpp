@@ -194,7 +194,7 @@ int execute(const FinetuneCommand &command)
     std::vector<RemoteTrainingBlocks *> remotes;
     for (std::int64_t i = 0; i < command.parallel; ++i) {
         if (const BlockSpan *local = model.localBlocks()) {
-            owned.push_back(std::make_unique<LocalTrainingBlocks>(*local));
+            owned.push_back(std::make_unique<LocalTrainingBlocks>(*local, model.localAdapter()));
             continue;
         }
         const RemoteSessionOptions &session = command.model.sessionOptions;
@@ -203,7 +203,8 @@ int execute(const FinetuneCommand &command)
             RemoteForwardOptions{.codec = session.codec,
                                  .callTimeoutMs = session.stepTimeoutMs,
                                  .routeTimeoutMs = session.routeTimeoutMs,
-                                 .maxFailovers = session.maxFailovers});
+                                 .maxFailovers = session.maxFailovers,
+                                 .adapter = session.adapter});
         remotes.push_back(remote.get());
         owned.push_back(std::move(remote));
     }

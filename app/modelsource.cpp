@@ -147,4 +147,23 @@ Result<std::string> modelFolder(const std::string &argument, const FileSelection
     return snapshot->toStdString();
 }
 
+std::string adapterName(const std::string &argument)
+{
+    const QFileInfo folder(QString::fromStdString(argument));
+    if (folder.isDir())
+        return QFileInfo(folder.absoluteFilePath()).fileName().toStdString();
+    return argument;
+}
+
+Result<AdapterLocation> adapterFolder(const std::string &argument, const std::stop_token &stop)
+{
+    FileSelection selection;
+    selection.includes = {QStringLiteral("adapter_config.json"),
+                          QStringLiteral("adapter_model.safetensors")};
+    auto folder = modelFolder(argument, selection, stop);
+    if (!folder)
+        return folder.error();
+    return AdapterLocation{adapterName(argument), *folder};
+}
+
 } // namespace corolla

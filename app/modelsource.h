@@ -26,6 +26,18 @@ FileSelection blockWeights(std::int64_t begin, std::int64_t end);
 Result<std::string> modelFolder(const std::string &argument, const FileSelection &selection,
                                 const std::stop_token &stop = {});
 
+// A LoRA adapter as --adapters and --adapter take it: a folder (named by its last path
+// part) or a Hub adapter ORG/NAME[@REVISION] (named so), whose adapter_config.json and
+// adapter_model.safetensors are fetched first.
+struct AdapterLocation {
+    std::string name;
+    std::string folder;
+};
+Result<AdapterLocation> adapterFolder(const std::string &argument,
+                                      const std::stop_token &stop = {});
+// The name the swarm knows an adapter argument by, without fetching anything.
+std::string adapterName(const std::string &argument);
+
 // Download options with progress and notes printed on stderr.
 HubDownloadOptions terminalDownloadOptions(const std::stop_token &stop = {});
 

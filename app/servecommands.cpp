@@ -47,6 +47,7 @@ struct ServeCommand {
     ServeOptions server;
     SwarmConnection connection;
     QString identityPath; // empty: the data folder's
+    QStringList adapters; // --adapters, as given
 };
 
 int runEventLoopUntilSignal(std::function<void()> beforeQuit)
@@ -83,6 +84,9 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
          "30"},
         {"rebalance-period", "SECONDS", "with --blocks auto, check this often whether to move",
          "120"},
+        {"adapters", "ORG/NAME|DIR",
+         "a LoRA adapter to serve with the blocks, announced by its Hub name or folder name "
+         "(repeatable)"},
     });
     addQuantOption(parser);
     addRegistryOptions(parser);
@@ -145,6 +149,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
     }
     command.connection = std::move(*connection);
     command.identityPath = parser.value(QStringLiteral("identity"));
+    command.adapters = parser.values(QStringLiteral("adapters"));
     return command;
 }
 
@@ -156,6 +161,15 @@ int execute(const ServeCommand &command)
         return reportError("serve", model ? options.modelDir + ": not a model folder"
                                           : model.error().toString());
     options.modelDir = model->directory;
+    for (const QString &argument : command.adapters) {
+        auto adapter = adapterFolder(argument.toStdString());
+        if (!adapter)
+            return reportError("serve", adapter.error().toString());
+        logLine(QStringLiteral("adapter %1 from %2")
+                    .arg(QString::fromStdString(adapter->name),
+                         QString::fromStdString(adapter->folder)));
+        options.adapters.emplace_back(adapter->name, adapter->folder);
+    }
     std::stop_source stopDownloads; // a download of shards ends when the server stops
     if (model->hub)
         options.fetchBlocks = [folder = QString::fromStdString(model->directory),
@@ -244,8 +258,8 @@ int runSwarm(const QStringList &arguments)
         return 0;
     }
     std::printf("model %s, %lld blocks\n", model->id.c_str(), static_cast<long long>(numBlocks));
-    std::printf("%-12s %-16s %-9s %-8s %-8s %12s %10s  %s\n", "peer", "name", "blocks", "state",
-                "weights", "throughput", "cache", "addresses");
+    std::printf("%-12s %-16s %-9s %-8s %-8s %12s %10s  %-22s %s\n", "peer", "name", "blocks",
+                "state", "weights", "throughput", "cache", "addresses", "adapters");
     for (const proto::ServerRecord &record : state.records(model->id)) {
         const std::string blocks =
             std::to_string(record.start()) + ":" + std::to_string(record.end());
@@ -253,11 +267,15 @@ int runSwarm(const QStringList &arguments)
         const std::string weights = record.quantization().empty() || record.quantization() == "none"
                                         ? record.dtype()
                                         : record.quantization();
-        std::printf("%-12s %-16.16s %-9s %-8s %-8.8s %12.1f %10lld  %s\n",
+        std::string adapters;
+        for (const std::string &adapter : record.adapters())
+            adapters += (adapters.empty() ? "" : ",") + adapter;
+        std::printf("%-12s %-16.16s %-9s %-8s %-8.8s %12.1f %10lld  %-22s %s\n",
                     shortPeerId(record.peer_id()).c_str(), record.public_name().c_str(),
                     blocks.c_str(), serverStateName(record.state()), weights.c_str(),
                     record.throughput(), static_cast<long long>(record.cache_tokens_left()),
-                    record.addresses_size() ? record.addresses(0).c_str() : "");
+                    record.addresses_size() ? record.addresses(0).c_str() : "",
+                    adapters.empty() ? "-" : adapters.c_str());
     }
     const std::vector<double> coverage = state.blockThroughput(model->id, numBlocks);
     std::vector<std::int64_t> uncovered;

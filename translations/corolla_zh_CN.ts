@@ -619,82 +619,88 @@
         <translation>%1–%2</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="79"/>
+        <location filename="../ui/peersmodel.cpp" line="81"/>
         <source>%1 tok/s</source>
         <translation>%1 词元/秒</translation>
     </message>
     <message>
         <location filename="../ui/peersmodel.cpp" line="80"/>
+        <location filename="../ui/peersmodel.cpp" line="82"/>
         <source>—</source>
         <translation>—</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="80"/>
+        <location filename="../ui/peersmodel.cpp" line="82"/>
         <source>%1 ms</source>
         <translation>%1 毫秒</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="81"/>
+        <location filename="../ui/peersmodel.cpp" line="83"/>
         <source>%1 tokens</source>
         <translation>%1 词元</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="84"/>
+        <location filename="../ui/peersmodel.cpp" line="86"/>
         <source>online</source>
         <translation>在线</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="85"/>
+        <location filename="../ui/peersmodel.cpp" line="87"/>
         <source>joining</source>
         <translation>加入中</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="86"/>
+        <location filename="../ui/peersmodel.cpp" line="88"/>
         <source>offline</source>
         <translation>离线</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="138"/>
+        <location filename="../ui/peersmodel.cpp" line="141"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="139"/>
+        <location filename="../ui/peersmodel.cpp" line="142"/>
         <source>Peer ID</source>
         <translation>节点 ID</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="140"/>
+        <location filename="../ui/peersmodel.cpp" line="143"/>
         <source>Version</source>
         <translation>版本</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="141"/>
+        <location filename="../ui/peersmodel.cpp" line="144"/>
         <source>Blocks</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="142"/>
+        <location filename="../ui/peersmodel.cpp" line="145"/>
         <source>Weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="143"/>
+        <location filename="../ui/peersmodel.cpp" line="146"/>
+        <source>Adapters</source>
+        <translation>适配器</translation>
+    </message>
+    <message>
+        <location filename="../ui/peersmodel.cpp" line="147"/>
         <source>Throughput</source>
         <translation>吞吐量</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="144"/>
+        <location filename="../ui/peersmodel.cpp" line="148"/>
         <source>Ping</source>
         <translation>延迟</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="145"/>
+        <location filename="../ui/peersmodel.cpp" line="149"/>
         <source>Cache left</source>
         <translation>剩余缓存</translation>
     </message>
     <message>
-        <location filename="../ui/peersmodel.cpp" line="146"/>
+        <location filename="../ui/peersmodel.cpp" line="150"/>
         <source>State</source>
         <translation>状态</translation>
     </message>

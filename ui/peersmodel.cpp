@@ -76,6 +76,8 @@ QVariant PeersModel::display(const PeerInfo &peer, int column) const
     case Version: return peer.version;
     case Blocks: return tr("%1–%2").arg(peer.start).arg(peer.end - 1);
     case Weights: return weightsText(peer);
+    case Adapters:
+        return peer.adapters.isEmpty() ? tr("—") : peer.adapters.join(QStringLiteral(", "));
     case Throughput: return tr("%1 tok/s").arg(peer.throughput, 0, 'f', 1);
     case Ping: return peer.pingMs < 0 ? tr("—") : tr("%1 ms").arg(peer.pingMs, 0, 'f', 1);
     case CacheLeft: return tr("%1 tokens").arg(peer.cacheTokensLeft);
@@ -98,6 +100,7 @@ QVariant PeersModel::raw(const PeerInfo &peer, int column) const
     case Version: return peer.version;
     case Blocks: return peer.start;
     case Weights: return peer.quantization;
+    case Adapters: return peer.adapters.join(QStringLiteral(", "));
     case Throughput: return peer.throughput;
     case Ping: return peer.pingMs;
     case CacheLeft: return peer.cacheTokensLeft;
@@ -140,6 +143,7 @@ QVariant PeersModel::headerData(int section, Qt::Orientation orientation, int ro
     case Version: return tr("Version");
     case Blocks: return tr("Blocks");
     case Weights: return tr("Weights");
+    case Adapters: return tr("Adapters");
     case Throughput: return tr("Throughput");
     case Ping: return tr("Ping");
     case CacheLeft: return tr("Cache left");

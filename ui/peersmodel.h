@@ -18,6 +18,7 @@ public:
         Version,
         Blocks,
         Weights,
+        Adapters,
         Throughput,
         Ping,
         CacheLeft,

@@ -31,7 +31,8 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
     const auto deadline = Clock::now() + std::chrono::milliseconds(m_options.routeTimeoutMs);
     for (;;) {
         const std::vector<proto::ServerRecord> servers = m_client.servers();
-        auto route = planRoute(m_client.candidates(m_numBlocks), from, to, RouteKind::Forward, 0);
+        auto route = planRoute(m_client.candidates(m_numBlocks, m_options.adapter), from, to,
+                               RouteKind::Forward, 0);
         if (route) {
             std::vector<Hop> hops;
             for (const RouteHop &span : *route)
@@ -47,8 +48,9 @@ Result<std::vector<RemoteForward::Hop>> RemoteForward::plan(std::int64_t from, s
             continue; // the swarm changed between the two looks: plan again
         }
         if (Clock::now() >= deadline)
-            return makeError(ErrorCode::NotFound,
-                             route.error().message + " of model " + m_client.modelId());
+            return makeError(ErrorCode::NotFound, route.error().message + " of model "
+                                                      + m_client.modelId()
+                                                      + adapterText(m_options.adapter));
         m_client.refreshNow();
         m_client.waitForServers([](const auto &) { return false; }, kMissingBlocksPollMs);
     }
@@ -59,10 +61,12 @@ namespace {
 // The fields Forward and Backward requests share.
 template <typename SpanRequest>
 Result<void> fillSpanRequest(SpanRequest &request, const RouteHop &span, proto::Tensor hidden,
-                             const std::vector<std::int64_t> &lengths, const DeepPrompts &prompts)
+                             const std::vector<std::int64_t> &lengths, const DeepPrompts &prompts,
+                             const std::string &adapter)
 {
     request.set_start(span.start);
     request.set_end(span.end);
+    request.set_adapter(adapter);
     *request.mutable_hidden() = std::move(hidden);
     request.mutable_lengths()->Add(lengths.begin(), lengths.end());
     if (!prompts.defined())
@@ -93,10 +97,10 @@ Result<SpanGradients> RemoteForward::callHop(const Hop &hop, const at::Tensor &h
             return wireGrad.error();
         *request.mutable_backward()->mutable_grad_output() = std::move(*wireGrad);
         filled = fillSpanRequest(*request.mutable_backward(), hop.span, std::move(*wireHidden),
-                                 lengths, prompts);
+                                 lengths, prompts, m_options.adapter);
     } else {
         filled = fillSpanRequest(*request.mutable_forward(), hop.span, std::move(*wireHidden),
-                                 lengths, prompts);
+                                 lengths, prompts, m_options.adapter);
     }
     if (!filled)
         return filled.error();

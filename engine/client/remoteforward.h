@@ -24,6 +24,7 @@ struct RemoteForwardOptions {
     int callTimeoutMs = 60000;
     int routeTimeoutMs = 15000;
     int maxFailovers = 16;
+    std::string adapter; // a LoRA adapter: only servers that announce it are used
 };
 
 class RemoteForward {

@@ -17,7 +17,8 @@ constexpr int kMissingBlocksPollMs = 500;
 
 using Clock = std::chrono::steady_clock;
 
-proto::Request openRequest(const RouteHop &hop, std::int64_t maxLength, proto::Codec codec)
+proto::Request openRequest(const RouteHop &hop, std::int64_t maxLength, proto::Codec codec,
+                           const std::string &adapter)
 {
     proto::Request request;
     proto::OpenSessionRequest &open = *request.mutable_open_session();
@@ -26,6 +27,7 @@ proto::Request openRequest(const RouteHop &hop, std::int64_t maxLength, proto::C
     open.set_batch(1);
     open.set_max_length(maxLength);
     open.set_reply_codec(codec);
+    open.set_adapter(adapter);
     return request;
 }
 
@@ -181,7 +183,8 @@ RemoteSession::tryRoute(const std::vector<RouteHop> &route, const std::vector<at
         if (server == servers.end())
             return peerFailure(makeError(ErrorCode::NotFound, "left the swarm"), span.peerId);
         Hop &hop = hops.emplace_back(Hop{span, *server, m_client.openStream(*server), {}});
-        hop.stream->send(openRequest(span, m_options.maxLength, m_options.codec));
+        hop.stream->send(
+            openRequest(span, m_options.maxLength, m_options.codec, m_options.adapter));
         auto opened = hop.stream->receive(m_options.stepTimeoutMs, stop);
         if (!opened)
             return opened.error();
@@ -232,7 +235,8 @@ RemoteSession::connect(std::int64_t from, std::int64_t to, const std::vector<at:
         if (!unmeasured.empty())
             m_client.measureRtts(unmeasured, kPingTimeoutMs);
 
-        const std::vector<ServerCandidate> candidates = m_client.candidates(m_numBlocks);
+        const std::vector<ServerCandidate> candidates =
+            m_client.candidates(m_numBlocks, m_options.adapter);
         auto route = planRoute(candidates, from, to, RouteKind::Inference, m_options.maxLength);
         if (route) {
             auto hops = tryRoute(*route, history, stop);
@@ -247,7 +251,8 @@ RemoteSession::connect(std::int64_t from, std::int64_t to, const std::vector<at:
             // The planner's error names the blocks that no live, unbanned server holds.
             Error error = makeError(
                 ErrorCode::NotFound,
-                route.error().message + " of model " + m_client.modelId() + " (waited "
+                route.error().message + " of model " + m_client.modelId()
+                    + adapterText(m_options.adapter) + " (waited "
                     + std::to_string(m_options.routeTimeoutMs / 1000.0).substr(0, 4) + " s; "
                     + std::to_string(m_client.servers().size()) + " server(s) seen"
                     + (lastFailure.empty() ? "" : "; last failure: " + lastFailure)

@@ -33,6 +33,7 @@ struct RemoteSessionOptions {
     // Deep prompts of every block ([numBlocks, 1, prefix, hidden]): each server gets its
     // blocks' prompts with the steps that hold prefix positions.
     DeepPrompts prompts;
+    std::string adapter; // a LoRA adapter: only servers that announce it are used
 };
 
 class RemoteSession : public BlockRunner {

@@ -97,4 +97,9 @@ Result<std::vector<RouteHop>> planRoute(const std::vector<ServerCandidate> &cand
     return route;
 }
 
+std::string adapterText(const std::string &adapter)
+{
+    return adapter.empty() ? std::string() : " with the adapter '" + adapter + "'";
+}
+
 } // namespace corolla

@@ -50,6 +50,10 @@ Result<std::vector<RouteHop>> planRoute(const std::vector<ServerCandidate> &cand
 std::vector<std::int64_t> uncoveredBlocks(const std::vector<ServerCandidate> &candidates,
                                           std::int64_t from, std::int64_t to);
 
+// " with the adapter 'NAME'" for route errors of a client that asks for a LoRA adapter;
+// empty without one.
+std::string adapterText(const std::string &adapter);
+
 // "2, 3, 5-9": blocks as a short list.
 std::string blockListText(const std::vector<std::int64_t> &blocks);
 

@@ -384,12 +384,17 @@ int SwarmClient::recentFailures(const std::string &peerId) const
     return it == m_failures.end() ? 0 : it->second.count;
 }
 
-std::vector<ServerCandidate> SwarmClient::candidates(std::int64_t numBlocks) const
+std::vector<ServerCandidate> SwarmClient::candidates(std::int64_t numBlocks,
+                                                     const std::string &adapter) const
 {
     std::vector<ServerCandidate> result;
     for (const proto::ServerRecord &server : servers()) {
         if (server.state() != proto::STATE_ONLINE || server.num_blocks() != numBlocks
             || isBanned(server.peer_id()))
+            continue;
+        if (!adapter.empty()
+            && std::find(server.adapters().begin(), server.adapters().end(), adapter)
+                   == server.adapters().end())
             continue;
         result.push_back({server.peer_id(), server.start(), server.end(), server.inference_rps(),
                           server.forward_rps(), rttMs(server.peer_id()), server.cache_tokens_left(),

@@ -96,7 +96,9 @@ public:
 
     // The online, unbanned servers of a model of `numBlocks` blocks, as route planning sees
     // them (announced rates and cache, measured RTT, recent failures).
-    std::vector<ServerCandidate> candidates(std::int64_t numBlocks) const;
+    // With `adapter`, only the servers that announce that LoRA adapter.
+    std::vector<ServerCandidate> candidates(std::int64_t numBlocks,
+                                            const std::string &adapter = {}) const;
 
 private:
     SwarmClient() = default;

@@ -360,6 +360,8 @@ void EngineHost::fillSwarm(EngineStatus &status) const
         peer.quantization =
             record.quantization().empty() ? QStringLiteral("none") : fromStd(record.quantization());
         peer.cacheTokensLeft = record.cache_tokens_left();
+        for (const std::string &adapter : record.adapters())
+            peer.adapters << fromStd(adapter);
         peer.pingMs = m_pings.value(peer.peerId, -1.0);
         peer.isThisMachine = !ownPeer.empty() && record.peer_id() == ownPeer;
         status.peers.push_back(peer);

@@ -53,6 +53,7 @@ struct PeerInfo {
     double throughput = 0; // announced tokens/s
     QString dtype;         // compute dtype: fp32 or bf16
     QString quantization;  // of its blocks' weights: none, int8 or nf4
+    QStringList adapters;  // the LoRA adapters it serves with its blocks
     qint64 cacheTokensLeft = 0;
     double pingMs = -1; // negative until measured
     bool isThisMachine = false;

@@ -17,10 +17,11 @@ double secondsSince(std::chrono::steady_clock::time_point start)
 } // namespace
 
 LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity,
-                                   DeepPrompts prompts)
+                                   DeepPrompts prompts, const LoraAdapter *adapter)
     : m_blocks(blocks)
     , m_cache(blocks.makeCache(1, capacity))
     , m_prompts(std::move(prompts))
+    , m_adapter(adapter)
 {
 }
 
@@ -28,7 +29,7 @@ LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacit
 Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden, const std::stop_token &)
 {
     return m_blocks.step(hidden, m_cache, {hidden.size(1)}, m_blocks.begin(), m_blocks.end(),
-                         m_prompts);
+                         m_prompts, {}, m_adapter);
 }
 
 Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,

@@ -27,10 +27,12 @@ public:
 };
 
 // A model's blocks on this machine, with a KV cache of `capacity` positions; deep prompts of
-// every block, when given, are added to the first positions (see DeepPrompts).
+// every block, when given, are added to the first positions (see DeepPrompts), and a LoRA
+// adapter, when given, to the projections it adapts.
 class LocalBlockRunner : public BlockRunner {
 public:
-    LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity, DeepPrompts prompts = {});
+    LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacity, DeepPrompts prompts = {},
+                     const LoraAdapter *adapter = nullptr);
     Result<at::Tensor> step(const at::Tensor &hidden, const std::stop_token &stop) override;
     std::int64_t position() const override { return m_cache.lengths().front(); }
 
@@ -38,6 +40,7 @@ private:
     const BlockSpan &m_blocks;
     KvCache m_cache;
     DeepPrompts m_prompts;
+    const LoraAdapter *m_adapter = nullptr;
 };
 
 struct GenerationOptions {

@@ -20,6 +20,7 @@ namespace corolla {
 // maxLength tokens. Steps run one at a time, in the order they arrived.
 struct ServerSession {
     std::int64_t from = 0, to = 0, batch = 0, maxLength = 0;
+    std::shared_ptr<const LoraAdapter> adapter; // null: none
     proto::Codec replyCodec = proto::CODEC_UNSPECIFIED;
     std::optional<KvCache> cache; // made and used on the compute thread only
     std::deque<proto::StepRequest> pending;
@@ -118,11 +119,23 @@ QString BlockServer::listenError() const
     return m_listener->errorString();
 }
 
-void BlockServer::setSpan(std::shared_ptr<const BlockSpan> span)
+void BlockServer::setSpan(std::shared_ptr<const BlockSpan> span, Adapters adapters)
 {
     m_sessions.clear(); // their caches belong to the old blocks; clients re-plan on NO_SESSION
     m_reservedTokens = 0;
     m_span = std::move(span);
+    m_adapters = std::move(adapters);
+}
+
+Result<std::shared_ptr<const LoraAdapter>> BlockServer::adapterNamed(const std::string &name) const
+{
+    if (name.empty())
+        return std::shared_ptr<const LoraAdapter>();
+    const auto found = m_adapters.find(name);
+    if (found == m_adapters.end())
+        return makeError(ErrorCode::NotFound,
+                         "this server does not serve the adapter '" + name.substr(0, 200) + "'");
+    return found->second;
 }
 
 std::int64_t BlockServer::cacheTokensLeft() const
@@ -282,6 +295,11 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
         answer(connection, callId, call.error());
         return;
     }
+    auto adapter = adapterNamed(call->adapter);
+    if (!adapter) {
+        answer(connection, callId, adapter.error());
+        return;
+    }
     auto done = admit(connection, callId);
     if (!done)
         return;
@@ -290,15 +308,15 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
     computeThenReply(
         *m_compute, backward ? ComputeQueue::Priority::Backward : ComputeQueue::Priority::Forward,
         this,
-        [span = m_span, call = std::move(*call)]() -> Result<proto::Response> {
+        [span = m_span, adapter = *adapter, call = std::move(*call)]() -> Result<proto::Response> {
             if (!call.isBackward())
-                return tensorResponse(
-                    span->forward(call.hidden, call.lengths, call.start, call.end, call.prompts),
-                    call.replyCodec, [](proto::Response &response) {
-                        return response.mutable_forward()->mutable_hidden();
-                    });
+                return tensorResponse(span->forward(call.hidden, call.lengths, call.start, call.end,
+                                                    call.prompts, {}, adapter.get()),
+                                      call.replyCodec, [](proto::Response &response) {
+                                          return response.mutable_forward()->mutable_hidden();
+                                      });
             auto gradients = span->backward(call.hidden, call.gradOutput, call.lengths, call.start,
-                                            call.end, call.prompts);
+                                            call.end, call.prompts, adapter.get());
             if (!gradients)
                 return gradients.error();
             auto response =
@@ -331,6 +349,11 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
         answer(connection, callId, checked.error());
         return;
     }
+    auto adapter = adapterNamed(request.adapter());
+    if (!adapter) {
+        answer(connection, callId, adapter.error());
+        return;
+    }
     const std::int64_t tokens = request.batch() * request.max_length();
     std::int64_t ofConnection = 0;
     for (const auto &[sessionKey, session] : m_sessions)
@@ -351,6 +374,7 @@ void BlockServer::handleOpen(Connection *connection, std::uint64_t callId,
     session->to = request.end();
     session->batch = request.batch();
     session->maxLength = request.max_length();
+    session->adapter = std::move(*adapter);
     session->replyCodec = request.reply_codec();
     session->lastActiveMs = steadyTimeMs();
     m_sessions[key] = session;
@@ -421,9 +445,12 @@ void BlockServer::runNextStep(const SessionKey &key)
             if (!session->cache)
                 session->cache.emplace(span->makeCache(session->batch, session->maxLength,
                                                        session->from, session->to));
-            auto response = tensorResponse(
-                span->step(x, *session->cache, lengths, session->from, session->to, prompts), codec,
-                [](proto::Response &reply) { return reply.mutable_step()->mutable_hidden(); });
+            auto response =
+                tensorResponse(span->step(x, *session->cache, lengths, session->from, session->to,
+                                          prompts, {}, session->adapter.get()),
+                               codec, [](proto::Response &reply) {
+                                   return reply.mutable_step()->mutable_hidden();
+                               });
             if (!response)
                 return response;
             proto::StepReply &step = *response->mutable_step();

@@ -23,6 +23,7 @@ namespace corolla {
 
 class BlockSpan;
 class KeepWeightsWarm;
+class LoraAdapter;
 class Listener;
 struct ServerSession;
 
@@ -57,8 +58,12 @@ public:
                 QObject *parent = nullptr);
     ~BlockServer() override;
 
-    // Starts serving `span` (replacing any span before it; open sessions are closed).
-    void setSpan(std::shared_ptr<const BlockSpan> span);
+    // The LoRA adapters served with a span, by the names requests use.
+    using Adapters = std::map<std::string, std::shared_ptr<const LoraAdapter>>;
+
+    // Starts serving `span` with `adapters` loaded for it (replacing any span before it;
+    // open sessions are closed).
+    void setSpan(std::shared_ptr<const BlockSpan> span, Adapters adapters = {});
     std::shared_ptr<const BlockSpan> span() const { return m_span; }
     // The signed record handed out by Info.
     void setSignedRecord(const QByteArray &signedRecord) { m_signedRecord = signedRecord; }
@@ -89,6 +94,8 @@ private:
     // a BUSY reply) when the limit is reached. The returned completion releases it.
     std::function<void(Result<proto::Response>)> admit(Connection *connection,
                                                        std::uint64_t callId);
+    // The adapter a request names: null for none, NotFound for one this server lacks.
+    Result<std::shared_ptr<const LoraAdapter>> adapterNamed(const std::string &name) const;
     void replyError(Connection *connection, std::uint64_t callId, proto::ErrorKind kind,
                     const std::string &message);
     // Replies with `response`, or with its error: the one way a Result becomes a reply.
@@ -114,6 +121,7 @@ private:
     std::string m_modelId;
     ServerLimits m_limits;
     std::shared_ptr<const BlockSpan> m_span;
+    Adapters m_adapters;
     QByteArray m_signedRecord;
     Listener *m_listener = nullptr;
     std::unique_ptr<ComputeQueue> m_compute;

@@ -72,7 +72,8 @@ Result<SpanCall> checkedSpanFields(const SpanRequest &request, std::int64_t serv
                     std::move(*lengths),
                     std::move(*prompts),
                     {},
-                    replyCodec(request.reply_codec(), request.hidden().codec())};
+                    replyCodec(request.reply_codec(), request.hidden().codec()),
+                    request.adapter()};
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 // Thread: any.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -34,6 +35,7 @@ struct SpanCall {
     at::Tensor prompts;    // undefined without prompts
     at::Tensor gradOutput; // Backward only; undefined for Forward
     proto::Codec replyCodec = proto::CODEC_FP32;
+    std::string adapter; // the LoRA adapter asked for; empty: none
 
     bool isBackward() const { return gradOutput.defined(); }
 };

@@ -155,8 +155,9 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
         ComputeQueue::Priority::Background,
         [this, begin, end, cached, cache, key, config = m_config, dir = m_options.modelDir,
          dtype = scalarTypeOf(m_options.dtype), quantization = m_options.quantization,
-         fetch = m_options.fetchBlocks] {
+         fetch = m_options.fetchBlocks, adapterFolders = m_options.adapters] {
             Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
+            BlockServer::Adapters adapters;
             BlockThroughput throughput;
             try {
                 auto fetched = fetch ? fetch(begin, end) : Result<void>();
@@ -170,6 +171,16 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
                     span = loaded.error();
                 else
                     span = std::shared_ptr<BlockSpan>(std::move(*loaded));
+                for (const auto &[name, folder] : adapterFolders) {
+                    if (!span)
+                        break;
+                    auto adapter = LoraAdapter::load(folder, name, config, begin, end, dtype);
+                    if (!adapter)
+                        span = makeError(adapter.error().code,
+                                         "adapter " + name + ": " + adapter.error().message);
+                    else
+                        adapters[name] = std::make_shared<const LoraAdapter>(std::move(*adapter));
+                }
                 if (span && cached) {
                     throughput = *cached;
                 } else if (span) {
@@ -184,14 +195,16 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
                 span =
                     makeError(ErrorCode::Internal, std::string("loading failed: ") + error.what());
             }
-            postTo(this, [this, begin, end, span = std::move(span), throughput]() mutable {
-                onLoaded(begin, end, std::move(span), throughput);
+            postTo(this, [this, begin, end, span = std::move(span), adapters = std::move(adapters),
+                          throughput]() mutable {
+                onLoaded(begin, end, std::move(span), std::move(adapters), throughput);
             });
         });
 }
 
 void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
-                          Result<std::shared_ptr<BlockSpan>> span, BlockThroughput throughput)
+                          Result<std::shared_ptr<BlockSpan>> span, BlockServer::Adapters adapters,
+                          BlockThroughput throughput)
 {
     if (m_phase == Phase::Stopped)
         return;
@@ -201,7 +214,7 @@ void ServerNode::onLoaded(std::int64_t begin, std::int64_t end,
         return;
     }
     m_throughput = throughput;
-    m_server->setSpan(std::move(*span));
+    m_server->setSpan(std::move(*span), std::move(adapters));
     m_phase = Phase::Online;
     Q_EMIT log(QStringLiteral(
                    "serving blocks %1: %2 inference steps/s and %3 forward tokens/s through them")
@@ -284,6 +297,8 @@ proto::ServerRecord ServerNode::makeRecord() const
                                           : 0.0);
     record.set_dtype(std::string(computeDtypeName(m_options.dtype)));
     record.set_quantization(std::string(quantizationName(m_options.quantization)));
+    for (const auto &[name, folder] : m_options.adapters)
+        record.add_adapters(name);
     record.set_cache_tokens_left(m_server->cacheTokensLeft());
     record.set_version(COROLLA_VERSION);
     record.set_public_name(m_options.publicName);

@@ -44,6 +44,9 @@ struct ServeOptions {
     // Brings the weights of blocks [begin, end) into modelDir before they are loaded (a Hub
     // model fetches its shards); runs on the compute queue. Empty: they are all there.
     std::function<Result<void>(std::int64_t begin, std::int64_t end)> fetchBlocks;
+    // LoRA adapters served with the blocks: the name requests use, and the adapter's folder
+    // (adapter_config.json, adapter_model.safetensors). Loaded for every span served.
+    std::vector<std::pair<std::string, std::string>> adapters;
 };
 
 class ServerNode : public QObject {
@@ -81,7 +84,7 @@ private:
     void chooseAndLoad();
     void load(std::int64_t begin, std::int64_t end);
     void onLoaded(std::int64_t begin, std::int64_t end, Result<std::shared_ptr<BlockSpan>> span,
-                  BlockThroughput throughput);
+                  BlockServer::Adapters adapters, BlockThroughput throughput);
     void announce();
     void scheduleBalanceCheck();
     void checkBalance();

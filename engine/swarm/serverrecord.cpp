@@ -41,6 +41,9 @@ Result<void> checkFields(const proto::ServerRecord &record, std::int64_t nowMs)
         || record.dtype().size() > kMaxTextBytes || record.quantization().size() > kMaxTextBytes
         || record.adapters_size() > kMaxRecordAddresses)
         return invalid("oversized text field");
+    for (const std::string &adapter : record.adapters())
+        if (adapter.empty() || adapter.size() > kMaxTextBytes)
+            return invalid("bad adapter name");
     if (!finiteNonNegative(record.throughput()) || !finiteNonNegative(record.inference_rps())
         || !finiteNonNegative(record.forward_rps()) || !finiteNonNegative(record.network_rps()))
         return invalid("rates must be finite and non-negative");

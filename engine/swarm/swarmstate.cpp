@@ -82,6 +82,8 @@ nlohmann::json SwarmState::toJson(const std::string &modelId, std::int64_t numBl
             {"version", record.version()},
             {"dtype", record.dtype()},
             {"quantization", record.quantization().empty() ? "none" : record.quantization()},
+            {"adapters",
+             std::vector<std::string>(record.adapters().begin(), record.adapters().end())},
         });
     }
     return {{"model", modelId}, {"num_blocks", numBlocks}, {"servers", servers}};

@@ -28,8 +28,10 @@ public:
 
 class LocalTrainingBlocks : public TrainingBlocks {
 public:
-    explicit LocalTrainingBlocks(const BlockSpan &blocks)
+    // `adapter`, when given, is a LoRA adapter the blocks run with (frozen like them).
+    explicit LocalTrainingBlocks(const BlockSpan &blocks, const LoraAdapter *adapter = nullptr)
         : m_blocks(blocks)
+        , m_adapter(adapter)
     {
     }
     Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
@@ -40,6 +42,7 @@ public:
 
 private:
     const BlockSpan &m_blocks;
+    const LoraAdapter *m_adapter;
 };
 
 class RemoteTrainingBlocks : public TrainingBlocks {

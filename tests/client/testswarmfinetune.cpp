@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "client/staticswarmclient.h"
 #include "client/swarmarguments.h"
 #include "client/tinytestmodel.h"
 #include "loader/checkpoint.h"
@@ -80,29 +81,6 @@ class TestSwarmFinetune : public QObject {
         return {startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("a")),
                 startServer(peers, model, QStringLiteral("2:3"), QStringLiteral("b")),
                 startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("c"))};
-    }
-
-    std::unique_ptr<SwarmClient> clientOf(const QString &model,
-                                          const std::vector<StartedServer> &servers)
-    {
-        std::vector<StaticPeer> staticPeers;
-        for (const StartedServer &server : servers)
-            staticPeers.push_back({"127.0.0.1", server.port, server.peerId.toStdString()});
-        const std::string modelId = *modelIdForDirectory(model.toStdString());
-        auto client = SwarmClient::start(
-            [=]() -> Result<std::unique_ptr<SwarmWatcher>> {
-                auto watcher = std::make_unique<SwarmWatcher>(modelId);
-                watcher->addRegistry(std::make_unique<StaticRegistry>(staticPeers));
-                return watcher;
-            },
-            500);
-        if (!client)
-            qFatal("%s", client.error().message.c_str());
-        const std::size_t count = servers.size();
-        if (!(*client)->waitForServers([&](const auto &found) { return found.size() == count; },
-                                       30000))
-            qFatal("the client did not see the servers");
-        return std::move(*client);
     }
 
     // The model on this machine: config, client head, every block.
@@ -210,7 +188,7 @@ private Q_SLOTS:
         const QString model = modelFor(family);
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const auto servers = startChain(peers, model);
-        auto client = clientOf(model, servers);
+        auto client = staticSwarmClient(model, servers);
         const Local local = localModel(model);
         const auto examples = scatteredExamples(local.config.vocabSize);
 
@@ -235,7 +213,7 @@ private Q_SLOTS:
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         auto servers = startChain(peers, model);
         servers.push_back(startServer(peers, model, QStringLiteral("3:4"), QStringLiteral("d")));
-        auto client = clientOf(model, servers);
+        auto client = staticSwarmClient(model, servers);
         const Local local = localModel(model);
         const auto examples = scatteredExamples(local.config.vocabSize);
         TrainablePrompts prompts = promptsFor(local, PromptMethod::DeepPTune);

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "client/remoteforward.h"
+#include "client/staticswarmclient.h"
 #include "client/swarmarguments.h"
 #include "client/tinytestmodel.h"
 #include "loader/checkpoint.h"
@@ -168,20 +169,7 @@ private Q_SLOTS:
             startServer(peers, model, QStringLiteral("0:2"), QStringLiteral("front")),
             startServer(peers, model, QStringLiteral("2:4"), QStringLiteral("back")),
             startServer(peers, model, QStringLiteral("0:4"), QStringLiteral("whole"))};
-        std::vector<StaticPeer> staticPeers;
-        for (const StartedServer &server : servers)
-            staticPeers.push_back({"127.0.0.1", server.port, server.peerId.toStdString()});
-        const std::string modelId = *modelIdForDirectory(model.toStdString());
-        auto client = SwarmClient::start(
-            [&]() -> Result<std::unique_ptr<SwarmWatcher>> {
-                auto watcher = std::make_unique<SwarmWatcher>(modelId);
-                watcher->addRegistry(std::make_unique<StaticRegistry>(staticPeers));
-                return watcher;
-            },
-            500);
-        QVERIFY(client);
-        QVERIFY(
-            (*client)->waitForServers([](const auto &found) { return found.size() == 3; }, 30000));
+        const auto client = staticSwarmClient(model, servers);
 
         const ModelConfig config = *ModelConfig::load(model.toStdString());
         auto checkpoint = Checkpoint::open(model.toStdString());
@@ -194,7 +182,7 @@ private Q_SLOTS:
 
         RemoteForwardOptions options;
         options.codec = proto::CODEC_FP32;
-        RemoteForward remote(**client, config.numLayers, options);
+        RemoteForward remote(*client, config.numLayers, options);
         auto output = remote.forward(x, lengths);
         QVERIFY2(output, output ? "" : output.error().message.c_str());
         const at::Tensor expected = *(*local)->forward(x, lengths);

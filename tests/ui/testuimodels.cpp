@@ -79,6 +79,7 @@ void TestUiModels::peersModelKeepsRowsOfPeersThatStay()
     // a leaves, b changes, c joins: b keeps its row object, nothing is reset.
     PeerInfo packed = peer("c", 0, 4, 5);
     packed.quantization = QStringLiteral("nf4");
+    packed.adapters = QStringList{QStringLiteral("org/lora-a"), QStringLiteral("lora-b")};
     model.setPeers({peer("b", 4, 8, 25), packed});
     QCOMPARE(peerIds(model), QStringList({"b", "c"}));
     QCOMPARE(removed.count(), 1);
@@ -92,6 +93,12 @@ void TestUiModels::peersModelKeepsRowsOfPeersThatStay()
     QCOMPARE(model.data(model.index(1, PeersModel::Weights)).toString(), QStringLiteral("NF4"));
     QCOMPARE(model.headerData(PeersModel::Weights, Qt::Horizontal).toString(),
              QStringLiteral("Weights"));
+    // The LoRA adapters each serves, if any.
+    QCOMPARE(model.data(model.index(0, PeersModel::Adapters)).toString(), QStringLiteral("—"));
+    QCOMPARE(model.data(model.index(1, PeersModel::Adapters)).toString(),
+             QStringLiteral("org/lora-a, lora-b"));
+    QCOMPARE(model.headerData(PeersModel::Adapters, Qt::Horizontal).toString(),
+             QStringLiteral("Adapters"));
     model.setPeers({});
     QCOMPARE(model.rowCount(), 0);
 }
