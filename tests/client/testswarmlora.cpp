@@ -1,7 +1,8 @@
 // LoRA adapters served by real server processes on 127.0.0.1: a forward pass and generation
 // through servers that serve an adapter equal the model with the adapter merged into its
 // weights, W + (alpha / r) B A; only servers that announce the adapter are used; an adapter
-// no server holds fails clearly; a malformed adapter stops `serve` with the reason.
+// no server holds fails clearly; a Hub adapter is fetched and announced by its name; a
+// malformed adapter stops `serve` with the reason.
 
 #include <QtTest>
 
@@ -11,6 +12,7 @@
 #include "client/staticswarmclient.h"
 #include "client/swarmarguments.h"
 #include "client/tinytestmodel.h"
+#include "hub/testhubserver.h"
 #include "loader/checkpoint.h"
 #include "loader/safetensorswriter.h"
 #include "model/blockspan.h"
@@ -174,6 +176,46 @@ private Q_SLOTS:
         QVERIFY2(outcome.err.contains(QLatin1String("with the adapter 'org/absent'")),
                  qPrintable(outcome.err));
         QVERIFY(outcome.out.trimmed().isEmpty());
+    }
+
+    // A Hub adapter ORG/NAME: fetched into the cache (its two files), announced by that name,
+    // and the same model as the merged weights, here and through the swarm.
+    void hubAdaptersAreFetchedAndNamed()
+    {
+        const QString model = modelFor(QStringLiteral("llama"));
+        const QString adapter = adapterFor(QStringLiteral("llama"), QStringLiteral("hub"));
+        PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
+        testing::TestHubServer hub(
+            peers, QStringLiteral(COROLLA_TESTHUB),
+            {QStringLiteral("--repo"), QStringLiteral("acme/style=") + adapter});
+        QVERIFY(hub.isRunning());
+        peers.setEnvironment(QStringLiteral("HF_ENDPOINT"), hub.url());
+        peers.setEnvironment(QStringLiteral("HF_TOKEN"), {});
+        peers.setEnvironment(QStringLiteral("HF_HUB_OFFLINE"), {});
+        peers.setEnvironment(QStringLiteral("HF_HOME"),
+                             m_folder.filePath(QStringLiteral("hfhome")));
+        const QStringList byName{QStringLiteral("--adapter"), QStringLiteral("acme/style")};
+        const auto [mergedCode, fromMerged] =
+            peers.run(generate(mergedFor(QStringLiteral("llama")), {}));
+        QCOMPARE(mergedCode, 0);
+        const auto local = peers.runToEnd(generate(model, byName));
+        QVERIFY2(local.exitCode == 0, qPrintable(local.err));
+        QCOMPARE(local.out, fromMerged);
+
+        const std::vector<StartedServer> servers{startServer(peers, model, QStringLiteral("0:4"),
+                                                             QStringLiteral("hubbed"),
+                                                             {QStringLiteral("acme/style")})};
+        const QString peersFile = writePeersFile(m_folder, servers);
+        const auto listing =
+            peers.runToEnd({QStringLiteral("swarm"), QStringLiteral("--model"), model,
+                            QStringLiteral("--static-peers"), peersFile, QStringLiteral("--json"),
+                            QStringLiteral("--wait"), QStringLiteral("2")});
+        const auto json = nlohmann::json::parse(listing.out.toStdString(), nullptr, false);
+        QVERIFY2(json.is_object() && json["servers"].size() == 1, listing.out.constData());
+        QCOMPARE(json["servers"][0]["adapters"], nlohmann::json::array({"acme/style"}));
+        const auto swarm = peers.runToEnd(generate(model, byName + swarmArguments(peersFile)));
+        QVERIFY2(swarm.exitCode == 0, qPrintable(swarm.err));
+        QCOMPARE(swarm.out, fromMerged);
     }
 
     void malformedAdaptersAreRefused()
