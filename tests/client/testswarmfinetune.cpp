@@ -1,7 +1,8 @@
 // Prompt tuning through real server processes on 127.0.0.1: the prompts' gradients through
 // three servers (fp32 on the wire) equal those on this machine, a server killed during the
 // backward pass changes nothing, `corolla finetune --swarm` teaches a toy mapping that
-// `corolla generate --prompts` then produces, and bad data and prompts are refused clearly.
+// `corolla generate --prompts` (and `corolla api --prompts`) then produces, and bad data and
+// prompts are refused clearly.
 
 #include <QtTest>
 
@@ -16,6 +17,7 @@
 #include "swarm/serverrecord.h"
 #include "swarm/staticregistry.h"
 #include "testmodel/testmodel.h"
+#include "tools/httpexchange.h"
 #include "tools/peerprocesses.h"
 #include "train/prompttrainer.h"
 #include "train/trainingexamples.h"
@@ -287,6 +289,29 @@ private Q_SLOTS:
             QCOMPARE(answer(peers, model, QLatin1String(prompt), withPrompts),
                      QByteArray(completion));
         }
+
+        // The OpenAI-compatible API with the prompts, through the swarm.
+        QProcess *api = peers.start(QStringList{QStringLiteral("api"), QStringLiteral("--model"),
+                                                model, QStringLiteral("--dtype"),
+                                                QStringLiteral("fp32"), QStringLiteral("--port"),
+                                                QStringLiteral("0"), QStringLiteral("--events")}
+                                    + withPrompts + swarm);
+        const nlohmann::json listening = peers.waitForEvent(api, "listening");
+        QVERIFY2(!listening.empty(), qPrintable(peers.log(api)));
+        const quint16 port = listening["port"].get<quint16>();
+        const auto models = nlohmann::json::parse(
+            httpExchange(port, "GET", "/v1/models").body.toStdString(), nullptr, false);
+        QVERIFY(models.is_object() && !models["data"].empty());
+        const nlohmann::json request{{"model", models["data"][0]["id"]},
+                                     {"prompt", "b"},
+                                     {"max_tokens", 3},
+                                     {"temperature", 0}};
+        const HttpAnswer completion = httpExchange(port, "POST", "/v1/completions",
+                                                   QByteArray::fromStdString(request.dump()));
+        QCOMPARE(completion.status, 200);
+        const auto body = nlohmann::json::parse(completion.body.toStdString(), nullptr, false);
+        QVERIFY2(body.is_object() && body["choices"][0]["text"] == "y",
+                 completion.body.constData());
     }
 
     void badDataAndPromptsAreRefused()
