@@ -46,7 +46,9 @@ constexpr Command kCommands[] = {
     {"serve", corolla::runServe, "serve a range of a model's blocks to the swarm"},
     {"swarm", corolla::runSwarm, "show the servers of a model in the swarm"},
     {"bootstrap", corolla::runBootstrap, "run a DHT node that peers join the swarm through"},
-    {"bench", corolla::runBench, "measure: bench local, swarm, soak, tokenizer, api, finetune"},
+    {"bench", corolla::runBench,
+     "measure: bench local, bench swarm, bench soak, bench tokenizer, bench api, "
+     "bench finetune"},
 };
 
 void printUsage(FILE *stream)
