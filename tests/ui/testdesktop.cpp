@@ -130,7 +130,11 @@ void TestDesktop::chatStreamsAnAnswerThroughTheSwarm()
     const ChatResult result = answer([&] { chat.send(QStringLiteral("Hello, swarm!")); });
     disconnect(connection);
     QVERIFY2(result.error == ChatError::None, qPrintable(result.message));
-    QCOMPARE(result.generatedTokens, 24);
+    // At most the 24 tokens asked for; sampling (temperature 0.7) may draw the end token
+    // before that, and where it does depends on the processor's kernels (AVX2 or AVX-512
+    // round bf16 products differently).
+    QVERIFY2(result.generatedTokens > 1 && result.generatedTokens <= 24,
+             qPrintable(QString::number(result.generatedTokens)));
     QVERIFY(chunksWhileAnswering > 1);
     QCOMPARE(result.answer, streamed);
     QVERIFY(result.timeToFirstTokenSeconds > 0);
