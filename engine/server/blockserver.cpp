@@ -10,6 +10,7 @@
 #include "model/blockspan.h"
 #include "model/weightmemory.h"
 #include "net/listener.h"
+#include "server/computereply.h"
 #include "server/requestcheck.h"
 #include "wire/wiretensor.h"
 #include "net/queuedcall.h"
@@ -29,46 +30,6 @@ struct ServerSession {
 };
 
 namespace {
-
-// Runs `work` on the compute thread, catching what torch may throw, and hands the response
-// back to the engine thread.
-template <typename Work, typename Done>
-void computeThenReply(ComputeQueue &queue, ComputeQueue::Priority priority, QObject *receiver,
-                      Work work, Done done)
-{
-    queue.post(priority, [receiver, work = std::move(work), done = std::move(done)]() mutable {
-        Result<proto::Response> response = makeError(ErrorCode::Internal, "no result");
-        try {
-            response = work();
-        } catch (const c10::Error &error) {
-            response = makeError(ErrorCode::Internal,
-                                 std::string("compute failed: ") + error.what_without_backtrace());
-        } catch (const std::exception &error) {
-            response =
-                makeError(ErrorCode::Internal, std::string("compute failed: ") + error.what());
-        }
-        postTo(receiver, [done = std::move(done), response = std::move(response)]() mutable {
-            done(std::move(response));
-        });
-    });
-}
-
-// Where a tensor goes in a response.
-using TensorField = proto::Tensor *(*)(proto::Response &);
-
-// A response holding `output` in `codec` at `field`, or the error.
-Result<proto::Response> tensorResponse(const Result<at::Tensor> &output, proto::Codec codec,
-                                       TensorField field)
-{
-    if (!output)
-        return output.error();
-    auto wire = tensorToWire(*output, codec);
-    if (!wire)
-        return wire.error();
-    proto::Response response;
-    *field(response) = std::move(*wire);
-    return response;
-}
 
 std::int64_t sum(const std::vector<std::int64_t> &values)
 {
