@@ -43,4 +43,10 @@ void emitErrorEvent(const Error &error)
     emitEvent("error", fields);
 }
 
+int reportFailure(const std::string &command, const Error &error)
+{
+    emitErrorEvent(error);
+    return reportError(command, error.toString());
+}
+
 } // namespace corolla

@@ -3,6 +3,7 @@
 // written to stderr as one "@event {json}" line as it happens.
 // Thread: main.
 
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -20,5 +21,7 @@ void enableEvents(const CommandParser &parser);
 void emitEvent(std::string_view name, const nlohmann::json &fields = nlohmann::json::object());
 // An "error" event: the code's name, the message, and the peer and blocks it names.
 void emitErrorEvent(const Error &error);
+// The error as an event and as "corolla <command>: <message>" on stderr; the exit code (1).
+int reportFailure(const std::string &command, const Error &error);
 
 } // namespace corolla

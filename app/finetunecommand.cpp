@@ -111,8 +111,7 @@ std::optional<FinetuneCommand> parseFinetune(const QStringList &arguments, int &
 
 int fail(const Error &error)
 {
-    emitErrorEvent(error);
-    return reportError("finetune", error.toString());
+    return reportFailure("finetune", error);
 }
 
 Result<void> writeText(const QString &path, const std::string &text)

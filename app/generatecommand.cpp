@@ -63,11 +63,9 @@ std::optional<GenerateCommand> parseGenerate(const QStringList &arguments, int &
     return command;
 }
 
-// Reports `error` as an event and on stderr; the exit code.
 int fail(const Error &error)
 {
-    emitErrorEvent(error);
-    return reportError("generate", error.toString());
+    return reportFailure("generate", error);
 }
 
 int execute(const GenerateCommand &command)
