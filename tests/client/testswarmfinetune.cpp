@@ -55,6 +55,13 @@ private:
     std::function<void()> m_kill;
 };
 
+// Writes `text` to a new file at `path`; whether it all went there.
+bool writeFile(const QString &path, const QByteArray &text)
+{
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(text) == text.size();
+}
+
 double relativeDifference(const at::Tensor &got, const at::Tensor &expected)
 {
     return (got - expected).abs().max().item<double>() / expected.abs().max().item<double>();
@@ -242,12 +249,9 @@ private Q_SLOTS:
     {
         const QString model = modelFor(QStringLiteral("llama"));
         const QString data = m_folder.filePath(QStringLiteral("mapping.jsonl"));
-        QFile file(data);
-        QVERIFY(file.open(QIODevice::WriteOnly));
-        file.write("{\"prompt\": \"a\", \"completion\": \"x\"}\n"
-                   "{\"prompt\": \"b\", \"completion\": \"y\"}\n"
-                   "{\"prompt\": \"c\", \"completion\": \"z\"}\n");
-        file.close();
+        QVERIFY(writeFile(data, "{\"prompt\": \"a\", \"completion\": \"x\"}\n"
+                                "{\"prompt\": \"b\", \"completion\": \"y\"}\n"
+                                "{\"prompt\": \"c\", \"completion\": \"z\"}\n"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const auto servers = startChain(peers, model);
         const QStringList swarm = swarmArguments(writePeersFile(m_folder, servers));
@@ -320,10 +324,7 @@ private Q_SLOTS:
         const QString bloom = modelFor(QStringLiteral("bloom"));
         PeerProcesses peers(QStringLiteral(COROLLA_BINARY));
         const QString data = m_folder.filePath(QStringLiteral("bad.jsonl"));
-        QFile file(data);
-        QVERIFY(file.open(QIODevice::WriteOnly));
-        file.write("{\"text\": \"fine\"}\n{\"prompt\": \"no completion\"}\n");
-        file.close();
+        QVERIFY(writeFile(data, "{\"text\": \"fine\"}\n{\"prompt\": \"no completion\"}\n"));
         const QString out = m_folder.filePath(QStringLiteral("bad-out"));
         auto refused = peers.runToEnd(finetuneArguments(llama, data, out));
         QCOMPARE(refused.exitCode, 1);
@@ -341,10 +342,7 @@ private Q_SLOTS:
 
         // Prompts of one model are refused by another, and a folder without prompts too.
         const QString good = m_folder.filePath(QStringLiteral("good.jsonl"));
-        QFile goodFile(good);
-        QVERIFY(goodFile.open(QIODevice::WriteOnly));
-        goodFile.write("{\"text\": \"hello\"}\n");
-        goodFile.close();
+        QVERIFY(writeFile(good, "{\"text\": \"hello\"}\n"));
         const QString prompts = m_folder.filePath(QStringLiteral("bloom-prompts"));
         QStringList oneStep = finetuneArguments(bloom, good, prompts);
         oneStep[oneStep.indexOf(QStringLiteral("150"))] = QStringLiteral("1");
