@@ -70,7 +70,8 @@ double bestGemmFlops(const ModelConfig &config, std::int64_t tokens, at::ScalarT
 
 struct Measured {
     double prefillSeconds = 0;
-    double decodeSeconds = 0;  // all decode steps
+    double decodeSeconds = 0; // all decode steps
+    std::int64_t decodeSteps = 0;
     double bestDecodeRate = 0; // tokens/s of the fastest segment
     double bandwidth = 0;      // the best of the probes taken between the decode segments
 };
@@ -129,6 +130,7 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
         }
         const double elapsed = seconds(start);
         measured.decodeSeconds += elapsed;
+        measured.decodeSteps += steps;
         if (steps > 0)
             measured.bestDecodeRate = std::max(measured.bestDecodeRate, double(steps) / elapsed);
     }
@@ -239,7 +241,7 @@ nlohmann::json figures(const LocalModel &model, const Measured &measured, double
         {"load_seconds", loadSeconds},
         {"load_seconds_per_gb", loadSeconds / (blockParameters * 2.0 / 1e9)}, // per GB of bf16
         {"decode_tokens_per_s", decodeRate},
-        {"decode_mean_tokens_per_s", double(decodeTokens) / measured.decodeSeconds},
+        {"decode_mean_tokens_per_s", double(measured.decodeSteps) / measured.decodeSeconds},
         {"prefill_tokens_per_s", prefillRate},
         {"weight_bytes_per_token", bytesPerToken},
         {"decode_bound_tokens_per_s", decodeBound},
@@ -256,6 +258,7 @@ Measured best(const Measured &a, const Measured &b)
     Measured result = a;
     result.prefillSeconds = std::min(a.prefillSeconds, b.prefillSeconds);
     result.decodeSeconds = a.decodeSeconds + b.decodeSeconds;
+    result.decodeSteps = a.decodeSteps + b.decodeSteps;
     result.bestDecodeRate = std::max(a.bestDecodeRate, b.bestDecodeRate);
     result.bandwidth = std::max(a.bandwidth, b.bandwidth);
     return result;
