@@ -89,13 +89,13 @@ void CommandParser::error(const QString &message)
         m_error = message;
 }
 
-std::int64_t CommandParser::integer(const QString &name, std::int64_t minimum, std::int64_t maximum)
+template <typename T>
+T CommandParser::inRange(const QString &name, T value, bool parsed, T minimum, T maximum,
+                         const char *noun)
 {
-    bool ok = false;
-    const qlonglong value = this->value(name).toLongLong(&ok);
-    if (!ok || value < minimum || value > maximum) {
-        error(QStringLiteral("--%1 must be an integer in [%2, %3], not '%4'")
-                  .arg(name)
+    if (!parsed || value < minimum || value > maximum) {
+        error(QStringLiteral("--%1 must be %2 in [%3, %4], not '%5'")
+                  .arg(name, QLatin1String(noun))
                   .arg(minimum)
                   .arg(maximum)
                   .arg(this->value(name)));
@@ -104,19 +104,18 @@ std::int64_t CommandParser::integer(const QString &name, std::int64_t minimum, s
     return value;
 }
 
+std::int64_t CommandParser::integer(const QString &name, std::int64_t minimum, std::int64_t maximum)
+{
+    bool ok = false;
+    const std::int64_t value = this->value(name).toLongLong(&ok);
+    return inRange(name, value, ok, minimum, maximum, "an integer");
+}
+
 double CommandParser::number(const QString &name, double minimum, double maximum)
 {
     bool ok = false;
     const double value = this->value(name).toDouble(&ok);
-    if (!ok || !std::isfinite(value) || value < minimum || value > maximum) {
-        error(QStringLiteral("--%1 must be a number in [%2, %3], not '%4'")
-                  .arg(name)
-                  .arg(minimum)
-                  .arg(maximum)
-                  .arg(this->value(name)));
-        return minimum;
-    }
-    return value;
+    return inRange(name, value, ok && std::isfinite(value), minimum, maximum, "a number");
 }
 
 std::vector<std::int64_t> CommandParser::idList(const QString &name)

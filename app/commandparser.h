@@ -61,6 +61,11 @@ public:
     bool failed() const;
 
 private:
+    // `value` when it parsed and lies in [minimum, maximum]; otherwise records the error
+    // "--name must be <noun> in [minimum, maximum]" and returns minimum.
+    template <typename T>
+    T inRange(const QString &name, T value, bool parsed, T minimum, T maximum, const char *noun);
+
     QString m_command;
     QCommandLineParser m_parser;
     QString m_error;

@@ -185,19 +185,38 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     return step(hidden, cache, newTokens, m_begin, m_end);
 }
 
-Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
-                                   const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                                   std::int64_t to, const DeepPrompts &prompts,
-                                   const IntermediateHook &inspect,
-                                   const LoraAdapter *adapter) const
+Result<void> BlockSpan::checkCall(const at::Tensor &hidden, std::int64_t from, std::int64_t to,
+                                  const SpanCallOptions &options) const
 {
     if (auto checked = checkRange(from, to); !checked)
         return checked.error();
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
-    if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
+    if (auto checked = checkDeepPrompts(options.prompts, from, to, hidden.size(0)); !checked)
         return checked.error();
-    if (auto checked = checkAdapter(adapter, from, to); !checked)
+    return checkAdapter(options.adapter, from, to);
+}
+
+at::Tensor BlockSpan::runBlocks(at::Tensor x, KvCache &cache, StepContext &ctx, std::int64_t from,
+                                std::int64_t to, const DeepPrompts &prompts,
+                                const std::vector<std::int64_t> &starts) const
+{
+    if (m_prepareStep)
+        m_prepareStep(ctx, m_dtype);
+    for (std::int64_t i = from; i < to; ++i) {
+        ctx.block = i;
+        if (prompts.defined())
+            x = withPrompt(x, prompts[i - from], starts);
+        x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
+    }
+    return x;
+}
+
+Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
+                                   const std::vector<std::int64_t> &newTokens, std::int64_t from,
+                                   std::int64_t to, const SpanCallOptions &options) const
+{
+    if (auto checked = checkCall(hidden, from, to, options); !checked)
         return checked.error();
     if (hidden.size(0) != cache.batch() || cache.layers() != to - from)
         return makeError(ErrorCode::InvalidArgument,
@@ -212,18 +231,10 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     if (hidden.size(0) * hidden.size(1) <= ops::kGemvMaxRows)
         burst.emplace(kernelPool());
     StepContext &ctx = *context;
-    if (m_prepareStep)
-        m_prepareStep(ctx, m_dtype);
-    ctx.hook = inspect ? &inspect : nullptr;
-    ctx.adapter = adapter;
-    at::Tensor x = hidden.to(m_dtype);
+    ctx.hook = options.inspect ? &options.inspect : nullptr;
+    ctx.adapter = options.adapter;
     const std::vector<std::int64_t> starts = cache.lengths(); // positions before this step
-    for (std::int64_t i = from; i < to; ++i) {
-        ctx.block = i;
-        if (prompts.defined())
-            x = withPrompt(x, prompts[i - from], starts);
-        x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
-    }
+    at::Tensor x = runBlocks(hidden.to(m_dtype), cache, ctx, from, to, options.prompts, starts);
     cache.commitStep(ctx);
     return x;
 }
@@ -236,54 +247,37 @@ Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
 
 Result<at::Tensor> BlockSpan::forward(const at::Tensor &hidden,
                                       const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                      std::int64_t to, const DeepPrompts &prompts,
-                                      const IntermediateHook &inspect,
-                                      const LoraAdapter *adapter) const
+                                      std::int64_t to, const SpanCallOptions &options) const
 {
     if (auto checked = checkHidden(hidden); !checked)
         return checked.error();
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
-    return step(hidden, cache, lengths, from, to, prompts, inspect, adapter);
+    return step(hidden, cache, lengths, from, to, options);
 }
 
 Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
                                           const std::vector<std::int64_t> &lengths,
                                           std::int64_t from, std::int64_t to,
-                                          const DeepPrompts &prompts,
-                                          const LoraAdapter *adapter) const
+                                          const SpanCallOptions &options) const
 {
-    if (auto checked = checkRange(from, to); !checked)
-        return checked.error();
-    if (auto checked = checkHidden(hidden); !checked)
+    if (auto checked = checkCall(hidden, from, to, options); !checked)
         return checked.error();
     if (!gradOutput.sizes().equals(hidden.sizes()))
         return makeError(ErrorCode::InvalidArgument,
                          "output gradients must have the shape of the inputs");
-    if (auto checked = checkDeepPrompts(prompts, from, to, hidden.size(0)); !checked)
-        return checked.error();
-    if (auto checked = checkAdapter(adapter, from, to); !checked)
-        return checked.error();
     // The forward pass again, this time recorded: the cache lives only for this call.
     at::AutoGradMode recording(true);
     KvCache cache = makeCache(hidden.size(0), std::max<std::int64_t>(1, hidden.size(1)), from, to);
     auto context = cache.beginStep(lengths, hidden.size(1), m_config.slidingWindow);
     if (!context)
         return context.error();
-    StepContext &ctx = *context;
-    if (m_prepareStep)
-        m_prepareStep(ctx, m_dtype);
-    ctx.adapter = adapter;
+    context->adapter = options.adapter;
+    const DeepPrompts &prompts = options.prompts;
     const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
     const at::Tensor promptLeaf =
         prompts.defined() ? prompts.detach().requires_grad_(true) : at::Tensor();
     const std::vector<std::int64_t> starts(std::size_t(hidden.size(0)), 0);
-    at::Tensor x = input;
-    for (std::int64_t i = from; i < to; ++i) {
-        ctx.block = i;
-        if (promptLeaf.defined())
-            x = withPrompt(x, promptLeaf[i - from], starts);
-        x = m_blocks[std::size_t(i - m_begin)]->forward(x, cache.layer(i - from), ctx);
-    }
+    const at::Tensor x = runBlocks(input, cache, *context, from, to, promptLeaf, starts);
     // Padding rows carry no loss: mask them out of the incoming gradient.
     at::Tensor grad = gradOutput.to(at::kFloat).clone();
     zeroPadding(grad, lengths);

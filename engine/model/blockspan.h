@@ -28,6 +28,17 @@ struct SpanGradients {
     at::Tensor prompts;
 };
 
+// What a call adds to the plain blocks [from, to); every part is optional.
+struct SpanCallOptions {
+    // Added as DeepPrompts says, at the positions the call holds.
+    DeepPrompts prompts;
+    // Receives every block's named intermediates (step() and forward(); backward() does not
+    // call it).
+    IntermediateHook inspect;
+    // Adds its low-rank updates to the projections it adapts.
+    const LoraAdapter *adapter = nullptr;
+};
+
 class BlockSpan {
 public:
     // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16), their
@@ -58,22 +69,16 @@ public:
                             const std::vector<std::int64_t> &newTokens) const;
 
     // step() through the blocks [from, to) of the span only; `cache` made for that range.
-    // `prompts`, when defined, are added as DeepPrompts says at the positions the step holds;
-    // `inspect`, when set, receives every block's named intermediates; `adapter`, when given,
-    // adds its low-rank updates to the projections it adapts.
     Result<at::Tensor> step(const at::Tensor &hidden, KvCache &cache,
                             const std::vector<std::int64_t> &newTokens, std::int64_t from,
-                            std::int64_t to, const DeepPrompts &prompts = {},
-                            const IntermediateHook &inspect = {},
-                            const LoraAdapter *adapter = nullptr) const;
+                            std::int64_t to, const SpanCallOptions &options = {}) const;
 
     // The whole sequences at once, without a lasting cache; `lengths` as in step().
     Result<at::Tensor> forward(const at::Tensor &hidden,
                                const std::vector<std::int64_t> &lengths) const;
     Result<at::Tensor> forward(const at::Tensor &hidden, const std::vector<std::int64_t> &lengths,
-                               std::int64_t from, std::int64_t to, const DeepPrompts &prompts = {},
-                               const IntermediateHook &inspect = {},
-                               const LoraAdapter *adapter = nullptr) const;
+                               std::int64_t from, std::int64_t to,
+                               const SpanCallOptions &options = {}) const;
 
     // The gradients of <outputs, gradOutput> with respect to the inputs of blocks [from, to)
     // and to their deep prompts, recomputing the forward pass; the weights stay untouched.
@@ -81,8 +86,7 @@ public:
     // The input gradient is [batch, T, hiddenSize], the prompts' the shape of `prompts`.
     Result<SpanGradients> backward(const at::Tensor &hidden, const at::Tensor &gradOutput,
                                    const std::vector<std::int64_t> &lengths, std::int64_t from,
-                                   std::int64_t to, const DeepPrompts &prompts = {},
-                                   const LoraAdapter *adapter = nullptr) const;
+                                   std::int64_t to, const SpanCallOptions &options = {}) const;
 
     // An error unless `adapter` was loaded for this model and covers the blocks [from, to).
     Result<void> checkAdapter(const LoraAdapter *adapter, std::int64_t from, std::int64_t to) const;
@@ -95,6 +99,14 @@ public:
 private:
     Result<void> checkRange(std::int64_t from, std::int64_t to) const;
     Result<void> checkHidden(const at::Tensor &hidden) const;
+    // Every check of a call's arguments but the cache's.
+    Result<void> checkCall(const at::Tensor &hidden, std::int64_t from, std::int64_t to,
+                           const SpanCallOptions &options) const;
+    // Blocks [from, to) on x, each after its deep prompt (when there are any) at the
+    // positions after `starts`; ctx comes from cache.beginStep().
+    at::Tensor runBlocks(at::Tensor x, KvCache &cache, StepContext &ctx, std::int64_t from,
+                         std::int64_t to, const DeepPrompts &prompts,
+                         const std::vector<std::int64_t> &starts) const;
 
     ModelConfig m_config;
     std::int64_t m_begin = 0, m_end = 0;

@@ -29,7 +29,7 @@ LocalBlockRunner::LocalBlockRunner(const BlockSpan &blocks, std::int64_t capacit
 Result<at::Tensor> LocalBlockRunner::step(const at::Tensor &hidden, const std::stop_token &)
 {
     return m_blocks.step(hidden, m_cache, {hidden.size(1)}, m_blocks.begin(), m_blocks.end(),
-                         m_prompts, {}, m_adapter);
+                         {.prompts = m_prompts, .adapter = m_adapter});
 }
 
 Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,

@@ -45,7 +45,7 @@ Result<at::Tensor> LocalModel::logits(const std::vector<std::int64_t> &ids,
     if (!hidden)
         return hidden.error();
     auto output = m_blocks->forward(*hidden, {std::int64_t(ids.size())}, m_blocks->begin(),
-                                    m_blocks->end(), {}, inspect);
+                                    m_blocks->end(), {.inspect = inspect});
     if (!output)
         return output.error();
     return m_head->logits(*output)[0];

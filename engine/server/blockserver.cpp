@@ -271,13 +271,15 @@ void BlockServer::handleSpanCall(Connection *connection, std::uint64_t callId,
         this,
         [span = m_span, adapter = *adapter, call = std::move(*call)]() -> Result<proto::Response> {
             if (!call.isBackward())
-                return tensorResponse(span->forward(call.hidden, call.lengths, call.start, call.end,
-                                                    call.prompts, {}, adapter.get()),
-                                      call.replyCodec, [](proto::Response &response) {
-                                          return response.mutable_forward()->mutable_hidden();
-                                      });
-            auto gradients = span->backward(call.hidden, call.gradOutput, call.lengths, call.start,
-                                            call.end, call.prompts, adapter.get());
+                return tensorResponse(
+                    span->forward(call.hidden, call.lengths, call.start, call.end,
+                                  {.prompts = call.prompts, .adapter = adapter.get()}),
+                    call.replyCodec, [](proto::Response &response) {
+                        return response.mutable_forward()->mutable_hidden();
+                    });
+            auto gradients =
+                span->backward(call.hidden, call.gradOutput, call.lengths, call.start, call.end,
+                               {.prompts = call.prompts, .adapter = adapter.get()});
             if (!gradients)
                 return gradients.error();
             auto response =
@@ -408,7 +410,7 @@ void BlockServer::runNextStep(const SessionKey &key)
                                                        session->from, session->to));
             auto response =
                 tensorResponse(span->step(x, *session->cache, lengths, session->from, session->to,
-                                          prompts, {}, session->adapter.get()),
+                                          {.prompts = prompts, .adapter = session->adapter.get()}),
                                codec, [](proto::Response &reply) {
                                    return reply.mutable_step()->mutable_hidden();
                                });

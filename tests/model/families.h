@@ -10,6 +10,7 @@
 #include <ATen/ops/randn.h>
 
 #include <QString>
+#include <QTest>
 
 #include "model/modelconfig.h"
 #include "testmodel/testmodel.h"
@@ -31,6 +32,14 @@ inline Family makeFamily(const std::string &family, std::uint64_t seed, bool pos
     auto config = ModelConfig::parse(*text, family);
     config->residualFromNormedInput = postLayerNorm;
     return {*config, makeTestWeights(*config, seed, at::kFloat)};
+}
+
+// QTest data: one row per entry of kFamilies, in the column "family".
+inline void addFamilyRows()
+{
+    QTest::addColumn<QString>("family");
+    for (const char *family : kFamilies)
+        QTest::newRow(family) << QString::fromLatin1(family);
 }
 
 // A family of kFamilies by name.

@@ -29,12 +29,7 @@ class TestBlocks : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void families_data()
-    {
-        QTest::addColumn<QString>("family");
-        for (const char *family : kFamilies)
-            QTest::newRow(family) << QString::fromLatin1(family);
-    }
+    void families_data() { addFamilyRows(); }
 
     void matchesReference_data() { families_data(); }
     void matchesReference()
@@ -78,7 +73,7 @@ private Q_SLOTS:
             if (name == "out")
                 outs[block] = value.clone();
         };
-        auto inspected = (*span)->forward(x, {12}, 0, f.config.numLayers, {}, hook);
+        auto inspected = (*span)->forward(x, {12}, 0, f.config.numLayers, {.inspect = hook});
         auto plain = (*span)->forward(x, {12});
         QVERIFY(inspected.ok() && plain.ok());
         QVERIFY(at::equal(*inspected, *plain));

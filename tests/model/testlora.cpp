@@ -81,12 +81,7 @@ class TestLora : public QObject {
 private Q_SLOTS:
     void initTestCase() { QVERIFY(m_dir.isValid()); }
 
-    void families_data()
-    {
-        QTest::addColumn<QString>("family");
-        for (const char *family : kFamilies)
-            QTest::newRow(family) << QString::fromLatin1(family);
-    }
+    void families_data() { addFamilyRows(); }
 
     void adapterEqualsMergedWeights_data() { families_data(); }
     void adapterEqualsMergedWeights()
@@ -104,7 +99,7 @@ private Q_SLOTS:
         const at::Tensor x = randomHidden({2, 6, f.config.hiddenSize}, 5);
         const std::vector<std::int64_t> lengths{6, 4};
         const at::Tensor expected = *merged->forward(x, lengths);
-        const at::Tensor got = *span->forward(x, lengths, from, to, {}, {}, &adapter);
+        const at::Tensor got = *span->forward(x, lengths, from, to, {.adapter = &adapter});
         const at::Tensor plain = *span->forward(x, lengths);
         QVERIFY(relativeDifference(got.narrow(1, 0, 4), expected.narrow(1, 0, 4)) < 1e-5);
         QVERIFY(relativeDifference(plain, expected) > 1e-2); // the adapter matters
@@ -115,14 +110,14 @@ private Q_SLOTS:
         for (auto [begin, count] : {std::pair<std::int64_t, std::int64_t>{0, 4}, {4, 1}, {5, 1}}) {
             const at::Tensor part = x.narrow(0, 0, 1).narrow(1, begin, count);
             const at::Tensor stepped =
-                *span->step(part, cache, {count}, from, to, {}, {}, &adapter);
+                *span->step(part, cache, {count}, from, to, {.adapter = &adapter});
             const at::Tensor reference = *merged->step(part, mergedCache, {count});
             QVERIFY(relativeDifference(stepped, reference) < 1e-5);
         }
 
         // Gradients of the inputs, recomputed with the adapter.
         const at::Tensor g = randomHidden({2, 6, f.config.hiddenSize}, 6);
-        const auto gradients = span->backward(x, g, lengths, from, to, {}, &adapter);
+        const auto gradients = span->backward(x, g, lengths, from, to, {.adapter = &adapter});
         QVERIFY2(gradients, gradients ? "" : gradients.error().message.c_str());
         const at::Tensor expectedGradient = merged->backward(x, g, lengths, from, to)->input;
         QVERIFY(relativeDifference(gradients->input, expectedGradient) < 1e-5);
@@ -143,12 +138,12 @@ private Q_SLOTS:
         const auto span = loadSpan(f, f.weights, 1, 3);
         const auto merged = loadSpan(f, mergeTestAdapter(f.weights, f.config, spec), 1, 3);
         const at::Tensor x = randomHidden({1, 5, f.config.hiddenSize}, 7);
-        const at::Tensor got = *span->forward(x, {5}, 1, 3, {}, {}, &adapter);
+        const at::Tensor got = *span->forward(x, {5}, 1, 3, {.adapter = &adapter});
         QVERIFY(relativeDifference(got, *merged->forward(x, {5})) < 1e-5);
 
         // Blocks the adapter was not loaded for are refused, not run without it.
         const auto wider = loadSpan(f, f.weights, 0, 3);
-        const auto refused = wider->forward(x, {5}, 0, 3, {}, {}, &adapter);
+        const auto refused = wider->forward(x, {5}, 0, 3, {.adapter = &adapter});
         QVERIFY(!refused);
         QVERIFY2(refused.error().message.find("loaded for blocks [1, 3)") != std::string::npos,
                  refused.error().message.c_str());

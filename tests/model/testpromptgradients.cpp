@@ -64,12 +64,7 @@ class TestPromptGradients : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    void families_data()
-    {
-        QTest::addColumn<QString>("family");
-        for (const char *family : kFamilies)
-            QTest::newRow(family) << QString::fromLatin1(family);
-    }
+    void families_data() { addFamilyRows(); }
 
     void forwardAddsThePrompts_data() { families_data(); }
     void forwardAddsThePrompts()
@@ -85,7 +80,7 @@ private Q_SLOTS:
         // One set of prompts shared by the batch, and one per sequence.
         for (const at::Tensor &prompts : {randomHidden({kTo - kFrom, 1, kPrefix, hidden}, 2),
                                           randomHidden({kTo - kFrom, 2, kPrefix, hidden}, 3)}) {
-            auto ours = (*span)->forward(x, lengths, kFrom, kTo, prompts);
+            auto ours = (*span)->forward(x, lengths, kFrom, kTo, {.prompts = prompts});
             QVERIFY2(ours.ok(), ours.ok() ? "" : ours.error().message.c_str());
             for (std::int64_t b = 0; b < 2; ++b) {
                 const std::int64_t n = lengths[std::size_t(b)];
@@ -110,7 +105,7 @@ private Q_SLOTS:
         QVERIFY(span.ok());
         const at::Tensor x = randomHidden({2, 6, f.config.hiddenSize}, 4);
         const at::Tensor prompts = randomHidden({kTo - kFrom, 2, kPrefix, f.config.hiddenSize}, 5);
-        auto whole = (*span)->forward(x, {6, 6}, kFrom, kTo, prompts);
+        auto whole = (*span)->forward(x, {6, 6}, kFrom, kTo, {.prompts = prompts});
         QVERIFY(whole.ok());
         // Steps of 2, 2 and 2 tokens: inside the prefix, across its end, after it. The second
         // sequence runs one token behind, so the batch's sequences start at different positions.
@@ -122,7 +117,7 @@ private Q_SLOTS:
             at::Tensor step = at::zeros({2, rows, f.config.hiddenSize});
             step[0].narrow(0, 0, a).copy_(x[0].narrow(0, done[0], a));
             step[1].narrow(0, 0, b).copy_(x[1].narrow(0, done[1], b));
-            auto out = (*span)->step(step, cache, {a, b}, kFrom, kTo, prompts);
+            auto out = (*span)->step(step, cache, {a, b}, kFrom, kTo, {.prompts = prompts});
             QVERIFY2(out.ok(), out.ok() ? "" : out.error().message.c_str());
             first.push_back((*out)[0].narrow(0, 0, a));
             second.push_back((*out)[1].narrow(0, 0, b));
@@ -146,7 +141,7 @@ private Q_SLOTS:
         const at::Tensor x = randomHidden({2, 5, hidden}, 6);
         const at::Tensor g = randomHidden({2, 5, hidden}, 7);
         const at::Tensor prompts = randomHidden({kTo - kFrom, 2, kPrefix, hidden}, 8);
-        auto ours = (*span)->backward(x, g, lengths, kFrom, kTo, prompts);
+        auto ours = (*span)->backward(x, g, lengths, kFrom, kTo, {.prompts = prompts});
         QVERIFY2(ours.ok(), ours.ok() ? "" : ours.error().message.c_str());
         QCOMPARE(ours->input.sizes(), x.sizes());
         QCOMPARE(ours->prompts.sizes(), prompts.sizes());
@@ -191,9 +186,9 @@ private Q_SLOTS:
         const at::Tensor x = randomHidden({2, 4, f.config.hiddenSize}, 9);
         const at::Tensor g = randomHidden({2, 4, f.config.hiddenSize}, 10);
         const at::Tensor shared = randomHidden({kTo - kFrom, 1, kPrefix, f.config.hiddenSize}, 11);
-        auto together = (*span)->backward(x, g, {4, 4}, kFrom, kTo, shared);
+        auto together = (*span)->backward(x, g, {4, 4}, kFrom, kTo, {.prompts = shared});
         auto expanded = (*span)->backward(x, g, {4, 4}, kFrom, kTo,
-                                          shared.expand({-1, 2, -1, -1}).contiguous());
+                                          {.prompts = shared.expand({-1, 2, -1, -1}).contiguous()});
         QVERIFY(together.ok() && expanded.ok());
         QCOMPARE(together->prompts.sizes(), shared.sizes());
         QVERIFY(maxAbsDiff(together->prompts, expanded->prompts.sum(1, true)) <= 1e-5);
@@ -213,13 +208,13 @@ private Q_SLOTS:
                                       randomHidden({2, 1, 0, hidden}, 1),     // an empty prefix
                                       randomHidden({2, 2, hidden}, 1),        // no batch dimension
                                       randomHidden({2, 1, 2, hidden}, 1).to(at::kDouble)}) {
-            auto forward = (*span)->forward(x, {4, 4}, kFrom, kTo, bad);
+            auto forward = (*span)->forward(x, {4, 4}, kFrom, kTo, {.prompts = bad});
             QVERIFY(!forward.ok());
             QVERIFY2(forward.error().message.find("deep prompts") != std::string::npos,
                      forward.error().message.c_str());
-            QVERIFY(!(*span)->backward(x, x, {4, 4}, kFrom, kTo, bad).ok());
+            QVERIFY(!(*span)->backward(x, x, {4, 4}, kFrom, kTo, {.prompts = bad}).ok());
             KvCache cache = (*span)->makeCache(2, 8, kFrom, kTo);
-            QVERIFY(!(*span)->step(x, cache, {4, 4}, kFrom, kTo, bad).ok());
+            QVERIFY(!(*span)->step(x, cache, {4, 4}, kFrom, kTo, {.prompts = bad}).ok());
             QCOMPARE(cache.lengths(), (std::vector<std::int64_t>{0, 0}));
         }
     }
