@@ -144,10 +144,14 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     COROLLA_TRY_ASSIGN(config.numHeads, reader.positive({"num_attention_heads"}));
     COROLLA_TRY_ASSIGN(config.numKvHeads,
                        reader.positiveOr({"num_key_value_heads"}, config.numHeads));
-    if (config.hiddenSize % config.numHeads != 0 && !reader.find({"head_dim"}))
+    // Qwen3's head_dim is its own hyper-parameter (128 unless the config says otherwise);
+    // the others derive it from the hidden size unless the config names it.
+    const bool qwen3 = config.modelType == "qwen3";
+    if (!qwen3 && config.hiddenSize % config.numHeads != 0 && !reader.find({"head_dim"}))
         return reader.error("hidden_size is not a multiple of num_attention_heads");
-    COROLLA_TRY_ASSIGN(config.headDim,
-                       reader.positiveOr({"head_dim"}, config.hiddenSize / config.numHeads));
+    COROLLA_TRY_ASSIGN(
+        config.headDim,
+        reader.positiveOr({"head_dim"}, qwen3 ? 128 : config.hiddenSize / config.numHeads));
     if (config.headDim % 2 != 0)
         return reader.error("head_dim must be even for rotary embeddings");
     COROLLA_TRY_ASSIGN(config.normEps, reader.number("rms_norm_eps", 1e-6));
@@ -164,10 +168,15 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
         config.qkvBias = config.outputBias = reader.flag("attention_bias", false);
         config.mlpBias = reader.flag("mlp_bias", false);
     }
+    config.qkNorm = qwen3;
     config.tieWordEmbeddings = reader.flag("tie_word_embeddings", false);
 
     config.slidingLayers.assign(std::size_t(config.numLayers), false);
-    const Json *window = reader.find({"sliding_window"});
+    // Qwen2 and Qwen3 ignore sliding_window unless use_sliding_window is set.
+    const bool qwen = config.modelType == "qwen2" || qwen3;
+    const Json *window = !qwen || reader.flag("use_sliding_window", false)
+                             ? reader.find({"sliding_window"})
+                             : nullptr;
     const Json *layerTypes = reader.find({"layer_types"});
     if (layerTypes && layerTypes->is_array()) {
         // Newer configs spell out each layer's attention; it overrides the older flags.
@@ -184,9 +193,8 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     if (config.modelType == "mistral" && windowed) {
         config.slidingWindow = window->get<std::int64_t>();
         config.slidingLayers.assign(std::size_t(config.numLayers), true);
-    } else if (config.modelType == "qwen2" && windowed
-               && reader.flag("use_sliding_window", false)) {
-        // Qwen2 applies the window to the layers from max_window_layers on.
+    } else if (qwen && windowed) {
+        // Qwen2 and Qwen3 apply the window to the layers from max_window_layers on.
         config.slidingWindow = window->get<std::int64_t>();
         const Json *first = reader.find({"max_window_layers"});
         const std::int64_t firstWindowed =
@@ -233,17 +241,18 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
     config.modelType = type->get<std::string>();
 
     Result<void> parsed;
-    if (config.modelType == "llama" || config.modelType == "mistral"
-        || config.modelType == "qwen2") {
+    if (config.modelType == "llama" || config.modelType == "mistral" || config.modelType == "qwen2"
+        || config.modelType == "qwen3") {
         config.architecture = Architecture::Llama;
         parsed = parseLlamaFamily(reader, config);
     } else if (config.modelType == "bloom") {
         config.architecture = Architecture::Bloom;
         parsed = parseBloom(reader, config);
     } else {
-        return makeError(ErrorCode::Unsupported,
-                         origin + ": model_type '" + config.modelType
-                             + "' is not supported (supported: llama, mistral, qwen2, bloom)");
+        return makeError(
+            ErrorCode::Unsupported,
+            origin + ": model_type '" + config.modelType
+                + "' is not supported (supported: llama, mistral, qwen2, qwen3, bloom)");
     }
     if (!parsed)
         return parsed.error();

@@ -11,8 +11,9 @@
 
 namespace corolla {
 
-// Block layouts we implement. Llama covers Llama 2/3, Mistral and Qwen2 (they differ only
-// in biases, rope parameters and sliding windows); Bloom is BLOOM with ALiBi.
+// Block layouts we implement. Llama covers Llama 2/3, Mistral, Qwen2 and Qwen3 (they differ
+// only in biases, rope parameters, sliding windows and Qwen3's q/k norms); Bloom is BLOOM with
+// ALiBi.
 enum class Architecture { Llama, Bloom };
 
 struct RopeConfig {
@@ -26,7 +27,7 @@ struct RopeConfig {
 };
 
 struct ModelConfig {
-    std::string modelType; // "llama", "mistral", "qwen2", "bloom"
+    std::string modelType; // "llama", "mistral", "qwen2", "qwen3", "bloom"
     Architecture architecture = Architecture::Llama;
 
     std::int64_t hiddenSize = 0;
@@ -43,6 +44,7 @@ struct ModelConfig {
     bool qkvBias = false;                 // Qwen2, Llama with attention_bias
     bool outputBias = false;              // Llama with attention_bias
     bool mlpBias = false;                 // Llama with mlp_bias
+    bool qkNorm = false;                  // Qwen3: per-head RMSNorm of q and k before rotary
     bool tieWordEmbeddings = false;       // LM head shares the embedding matrix
     std::int64_t slidingWindow = 0;       // 0: full causal attention
     std::vector<bool> slidingLayers;      // per layer, whether slidingWindow applies

@@ -31,6 +31,8 @@ std::int64_t blockParameterCount(const ModelConfig &c)
         count += h;
     if (c.mlpBias)
         count += 2 * c.intermediateSize + h;
+    if (c.qkNorm)
+        count += 2 * c.headDim;
     return count;
 }
 

@@ -80,6 +80,23 @@ const std::vector<Shape> &shapes()
           {"rms_norm_eps", 1e-6},
           {"max_position_embeddings", 32768},
           {"tie_word_embeddings", true}}},
+        {"qwen3-8b",
+         "qwen3",
+         {{"hidden_size", 4096},
+          {"intermediate_size", 12288},
+          {"num_hidden_layers", 36},
+          {"num_attention_heads", 32},
+          {"num_key_value_heads", 8},
+          {"head_dim", 128},
+          {"vocab_size", 151936},
+          {"rope_theta", 1000000.0},
+          {"rms_norm_eps", 1e-6},
+          {"max_position_embeddings", 40960},
+          {"attention_bias", false},
+          {"use_sliding_window", false},
+          {"sliding_window", nullptr},
+          {"layer_types", nullptr},
+          {"tie_word_embeddings", false}}},
         {"bloom-560m",
          "bloom",
          {{"hidden_size", 1024}, {"n_layer", 24}, {"n_head", 16}, {"vocab_size", 250880}}},
@@ -89,7 +106,8 @@ const std::vector<Shape> &shapes()
 
 // Small models keep a family's distinguishing features switched on, so tests exercise them:
 // llama3 rope scaling with a short original context, Mistral's sliding window, Qwen2's
-// biases and tied embeddings, BLOOM with a head count that is not a power of two. Their
+// biases and tied embeddings, Qwen3's q/k norms with a head_dim of its own, attention biases
+// and a window on its last two layers, BLOOM with a head count that is not a power of two. Their
 // projections' input widths are multiples of 64, so that they pack as nf4 too.
 Json familyDefaults(const std::string &family)
 {
@@ -124,6 +142,16 @@ Json familyDefaults(const std::string &family)
         config["architectures"] = {"MistralForCausalLM"};
         config["rope_theta"] = 10000.0;
         config["sliding_window"] = 8;
+    } else if (family == "qwen3") {
+        config["architectures"] = {"Qwen3ForCausalLM"};
+        config["head_dim"] = 32;
+        config["rope_theta"] = 1000000.0;
+        config["attention_bias"] = true;
+        config["tie_word_embeddings"] = true;
+        config["use_sliding_window"] = true;
+        config["sliding_window"] = 8;
+        config["layer_types"] = {"full_attention", "full_attention", "sliding_attention",
+                                 "sliding_attention"};
     } else {
         config["architectures"] = {"Qwen2ForCausalLM"};
         config["rope_theta"] = 1000000.0;
@@ -261,6 +289,8 @@ std::string familyOfShape(const std::string &shape, const std::string &fallback)
         return "bloom";
     if (shape == "qwen2-0.5b")
         return "qwen2";
+    if (shape == "qwen3-8b")
+        return "qwen3";
     if (shape == "tinyllama-1.1b" || shape == "llama-3.2-1b")
         return "llama";
     return fallback;
@@ -269,10 +299,10 @@ std::string familyOfShape(const std::string &shape, const std::string &fallback)
 Result<std::string> testModelConfigJson(const TestModelSpec &spec)
 {
     if (spec.family != "llama" && spec.family != "mistral" && spec.family != "qwen2"
-        && spec.family != "bloom")
+        && spec.family != "qwen3" && spec.family != "bloom")
         return makeError(ErrorCode::InvalidArgument,
                          "unknown family '" + spec.family
-                             + "' (choose llama, mistral, qwen2 or bloom)");
+                             + "' (choose llama, mistral, qwen2, qwen3 or bloom)");
     for (const Shape &shape : shapes()) {
         if (spec.shape != shape.name)
             continue;
@@ -302,24 +332,12 @@ Result<std::string> testModelConfigJson(const TestModelSpec &spec)
                      "unknown shape '" + spec.shape + "' (known: " + known + ")");
 }
 
-std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std::uint64_t seed,
-                                                  at::ScalarType storage)
+std::vector<TestTensor> testTensors(const ModelConfig &config)
 {
-    at::NoGradGuard noGrad;
-    std::map<std::string, at::Tensor> weights;
-    // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2),
-    // embeddings ~ N(0, 1): activations stay O(1) through any depth.
-    enum class Kind { Matrix, Norm, Bias, Embedding };
+    std::vector<TestTensor> tensors;
+    using Kind = TestTensor::Kind;
     auto add = [&](const std::string &name, std::vector<std::int64_t> shape, Kind kind) {
-        auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, name));
-        at::Tensor values = at::randn(shape, generator, at::TensorOptions().dtype(at::kFloat));
-        switch (kind) {
-        case Kind::Matrix: values /= std::sqrt(double(shape.back())); break;
-        case Kind::Norm: values = 1.0 + 0.1 * values; break;
-        case Kind::Bias: values *= 0.1; break;
-        case Kind::Embedding: break;
-        }
-        weights.emplace(name, values.to(storage));
+        tensors.push_back({name, std::move(shape), kind});
     };
     const std::int64_t h = config.hiddenSize, vocab = config.vocabSize;
     if (config.architecture == Architecture::Bloom) {
@@ -343,7 +361,7 @@ std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std
             add(p + "mlp.dense_4h_to_h.weight", {h, 4 * h}, Kind::Matrix);
             add(p + "mlp.dense_4h_to_h.bias", {h}, Kind::Bias);
         }
-        return weights;
+        return tensors;
     }
     const std::int64_t q = config.numHeads * config.headDim,
                        kv = config.numKvHeads * config.headDim;
@@ -370,12 +388,41 @@ std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std
         }
         if (config.outputBias)
             add(p + "self_attn.o_proj.bias", {h}, Kind::Bias);
+        if (config.qkNorm) {
+            add(p + "self_attn.q_norm.weight", {config.headDim}, Kind::Norm);
+            add(p + "self_attn.k_norm.weight", {config.headDim}, Kind::Norm);
+        }
         if (config.mlpBias) {
             add(p + "mlp.gate_proj.bias", {ffn}, Kind::Bias);
             add(p + "mlp.up_proj.bias", {ffn}, Kind::Bias);
             add(p + "mlp.down_proj.bias", {h}, Kind::Bias);
         }
     }
+    return tensors;
+}
+
+at::Tensor makeTestTensor(const TestTensor &tensor, std::uint64_t seed, at::ScalarType storage)
+{
+    at::NoGradGuard noGrad;
+    // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2),
+    // embeddings ~ N(0, 1): activations stay O(1) through any depth.
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, tensor.name));
+    at::Tensor values = at::randn(tensor.shape, generator, at::TensorOptions().dtype(at::kFloat));
+    switch (tensor.kind) {
+    case TestTensor::Kind::Matrix: values /= std::sqrt(double(tensor.shape.back())); break;
+    case TestTensor::Kind::Norm: values = 1.0 + 0.1 * values; break;
+    case TestTensor::Kind::Bias: values *= 0.1; break;
+    case TestTensor::Kind::Embedding: break;
+    }
+    return values.to(storage);
+}
+
+std::map<std::string, at::Tensor> makeTestWeights(const ModelConfig &config, std::uint64_t seed,
+                                                  at::ScalarType storage)
+{
+    std::map<std::string, at::Tensor> weights;
+    for (const TestTensor &tensor : testTensors(config))
+        weights.emplace(tensor.name, makeTestTensor(tensor, seed, storage));
     return weights;
 }
 

@@ -51,6 +51,7 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("family");
         QTest::newRow("llama") << QStringLiteral("llama");
+        QTest::newRow("qwen3") << QStringLiteral("qwen3");
         QTest::newRow("bloom") << QStringLiteral("bloom");
     }
 

@@ -246,6 +246,28 @@ private Q_SLOTS:
         }
     }
 
+    // The weights a benchmark makes while loading are the test checkpoint's, tensor for tensor.
+    void randomSourceEqualsTestWeights()
+    {
+        for (const char *family : {"qwen3", "bloom"}) {
+            TestModelSpec spec{family, "tiny", at::kBFloat16, 4};
+            auto config = ModelConfig::parse(*testModelConfigJson(spec), family);
+            QVERIFY(config.ok());
+            const auto weights = makeTestWeights(*config, spec.seed, spec.storage);
+            const RandomTensorSource source(*config, spec.seed, spec.storage);
+            QCOMPARE(source.tensorNames().size(), weights.size());
+            for (const auto &[name, tensor] : weights) {
+                QVERIFY2(source.contains(name), name.c_str());
+                auto made = source.read(name);
+                QVERIFY(made.ok());
+                QVERIFY2(at::equal(*made, tensor), name.c_str());
+            }
+            auto missing = source.read("model.layers.99.mlp.up_proj.weight");
+            QVERIFY(!missing.ok());
+            QVERIFY(missing.error().message.find("layers.99") != std::string::npos);
+        }
+    }
+
     void brokenIndexIsReported()
     {
         const std::string dir = path("badindex");

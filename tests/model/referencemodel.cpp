@@ -125,12 +125,18 @@ at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
         project(h, weight(w, p + "self_attn.k_proj.weight"), maybe(w, p + "self_attn.k_proj.bias"));
     const at::Tensor v =
         project(h, weight(w, p + "self_attn.v_proj.weight"), maybe(w, p + "self_attn.v_proj.bias"));
+    // Qwen3 RMS-normalises each head's query and key (over its d values) before rotary.
+    const auto headNorm = [&](const at::Tensor &head, const char *name) {
+        return c.qkNorm ? rmsNorm(head, weight(w, p + "self_attn." + name + ".weight"), c.normEps)
+                        : head;
+    };
     std::vector<at::Tensor> heads;
     for (std::int64_t head = 0; head < c.numHeads; ++head) {
         const std::int64_t kvHead = head / group;
-        heads.push_back(attendHead(rotate(q.narrow(1, head * d, d), frequencies),
-                                   rotate(k.narrow(1, kvHead * d, d), frequencies),
-                                   v.narrow(1, kvHead * d, d), window, 0.0));
+        heads.push_back(
+            attendHead(rotate(headNorm(q.narrow(1, head * d, d), "q_norm"), frequencies),
+                       rotate(headNorm(k.narrow(1, kvHead * d, d), "k_norm"), frequencies),
+                       v.narrow(1, kvHead * d, d), window, 0.0));
     }
     const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.numHeads * d});
     const at::Tensor afterAttention = x

@@ -288,6 +288,22 @@ private Q_SLOTS:
         QVERIFY(failed.error().message.find("up_proj") != std::string::npos);
         broken.erase("model.layers.0.mlp.up_proj.weight");
         QVERIFY(!BlockSpan::load(f.config, MemoryTensorSource(broken), 0, 1, at::kFloat).ok());
+
+        // Qwen3's per-head norms: missing, or as wide as the hidden size instead of a head.
+        const Family qwen3 = makeFamily("qwen3", 11);
+        for (const bool missing : {true, false}) {
+            std::map<std::string, at::Tensor> weights = qwen3.weights;
+            const std::string name = "model.layers.1.self_attn.k_norm.weight";
+            if (missing)
+                weights.erase(name);
+            else
+                weights[name] = at::ones({qwen3.config.hiddenSize});
+            auto refused =
+                BlockSpan::load(qwen3.config, MemoryTensorSource(weights), 0, 2, at::kFloat);
+            QVERIFY(!refused.ok());
+            QVERIFY2(refused.error().message.find(name) != std::string::npos,
+                     refused.error().message.c_str());
+        }
     }
 };
 

@@ -82,6 +82,56 @@ private Q_SLOTS:
         QVERIFY(legacy->usesSlidingWindow(2));
     }
 
+    // Qwen3-8B's config.json: q/k norms, head_dim of its own, no window unless
+    // use_sliding_window; a Qwen3 config without head_dim means 128, as transformers' does.
+    void qwen3()
+    {
+        auto config = ModelConfig::parse(R"({"architectures": ["Qwen3ForCausalLM"],
+            "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 151643,
+            "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 4096,
+            "initializer_range": 0.02, "intermediate_size": 12288,
+            "max_position_embeddings": 40960, "max_window_layers": 36, "model_type": "qwen3",
+            "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8,
+            "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000,
+            "sliding_window": null, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+            "transformers_version": "4.51.0", "use_cache": true, "use_sliding_window": false,
+            "vocab_size": 151936})",
+                                         "qwen3-8b");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Llama);
+        QVERIFY(config->qkNorm);
+        QVERIFY(!config->qkvBias && !config->outputBias && !config->mlpBias);
+        QCOMPARE(config->headDim, 128);
+        QCOMPARE(config->numKvHeads, 8);
+        QCOMPARE(config->slidingWindow, 0);
+        QCOMPARE(config->rope.theta, 1000000.0);
+        QVERIFY(!config->tieWordEmbeddings);
+        QCOMPARE(config->eosTokenIds, (std::vector<std::int64_t>{151645}));
+
+        // A window only with use_sliding_window, from max_window_layers on; attention_bias
+        // puts biases on q, k, v and o; head_dim defaults to 128 even when hidden / heads is
+        // not whole.
+        auto windowed = ModelConfig::parse(R"({"model_type": "qwen3", "hidden_size": 100,
+            "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 3,
+            "num_key_value_heads": 1, "vocab_size": 100, "attention_bias": true,
+            "use_sliding_window": true, "sliding_window": 16, "max_window_layers": 3})",
+                                           "q3");
+        QVERIFY2(windowed.ok(), windowed.ok() ? "" : windowed.error().message.c_str());
+        QCOMPARE(windowed->headDim, 128);
+        QVERIFY(windowed->qkvBias && windowed->outputBias);
+        QCOMPARE(windowed->slidingWindow, 16);
+        QVERIFY(!windowed->usesSlidingWindow(2));
+        QVERIFY(windowed->usesSlidingWindow(3));
+
+        auto unused = ModelConfig::parse(R"({"model_type": "qwen3", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "vocab_size": 100, "use_sliding_window": false, "sliding_window": 16,
+            "layer_types": ["sliding_attention", "sliding_attention"]})",
+                                         "q3");
+        QVERIFY(unused.ok());
+        QVERIFY(!unused->usesSlidingWindow(0));
+    }
+
     void bloomAliases()
     {
         auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
@@ -130,6 +180,15 @@ private Q_SLOTS:
             << R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9, "hidden_act": "gelu"})"
             << "hidden_act";
+        QTest::newRow("qwen3 head_dim")
+            << R"({"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9, "head_dim": 7})"
+            << "head_dim";
+        QTest::newRow("qwen3 layer_types")
+            << R"({"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 9,
+            "layer_types": ["full_attention"]})"
+            << "layer_types";
     }
 
     void errorsNameTheProblem()

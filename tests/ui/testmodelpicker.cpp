@@ -58,13 +58,15 @@ private Q_SLOTS:
         const int entries = QJsonDocument::fromJson(file.readAll())["models"].toArray().size();
         QCOMPARE(models.size(), entries); // every entry is a model Corolla can run
         // bf16: two bytes a parameter (published counts: TinyLlama 1,100,048,384;
-        // Llama-2-7B 6,738,415,616; BLOOM-560m 559,214,592).
+        // Llama-2-7B 6,738,415,616; BLOOM-560m 559,214,592; Qwen3-8B 8,190,735,360, its q/k
+        // norms included).
         QCOMPARE(findModel(models, QStringLiteral("TinyLlama/TinyLlama-1.1B-Chat-v1.0"))->bytesBf16,
                  2 * 1100048384LL);
         QCOMPARE(findModel(models, QStringLiteral("meta-llama/Llama-2-7b-chat-hf"))->bytesBf16,
                  2 * 6738415616LL);
         QCOMPARE(findModel(models, QStringLiteral("bigscience/bloom-560m"))->bytesBf16,
                  2 * 559214592LL);
+        QCOMPARE(findModel(models, QStringLiteral("Qwen/Qwen3-8B"))->bytesBf16, 2 * 8190735360LL);
         for (const CatalogModel &model : models) {
             QVERIFY2(model.blocks > 0, qPrintable(model.id));
             QVERIFY2(model.bytesInt8 > 0 && model.bytesInt8 < model.bytesBf16,

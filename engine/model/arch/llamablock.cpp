@@ -37,6 +37,8 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
          config.qkvBias},
         {&b.m_output, {{"self_attn.o_proj.weight", {h, qRows}}}},
         {&b.m_outputBias, {{"self_attn.o_proj.bias", {h}}}, config.outputBias},
+        {&b.m_qNorm, {{"self_attn.q_norm.weight", {d}}}, config.qkNorm},
+        {&b.m_kNorm, {{"self_attn.k_norm.weight", {d}}}, config.qkNorm},
         {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
         {&b.m_gateUp, {{"mlp.gate_proj.weight", {ffn, h}}, {"mlp.up_proj.weight", {ffn, h}}}},
         {&b.m_gateUpBias,
@@ -79,7 +81,8 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     const std::int64_t batch = x.size(0), steps = x.size(1);
     const std::int64_t qRows = m_numHeads * m_headDim, kvRows = m_numKvHeads * m_headDim;
 
-    // Attention: normalise, project to q, k, v, rotate q and k by position.
+    // Attention: normalise, project to q, k, v, (Qwen3) normalise q and k per head, rotate
+    // q and k by position.
     const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
     const at::Tensor qkv = adaptedLinear(normed, m_qkv, m_qkvBias, ctx,
@@ -93,6 +96,10 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     const at::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows)
                              .view({batch, steps, m_numKvHeads, m_headDim})
                              .transpose(1, 2); // [b, nKv, T, D]
+    if (m_qNorm.defined()) {
+        q = ops::rmsNorm(q, m_qNorm, m_eps); // [b, nHeads, T, D]
+        k = ops::rmsNorm(k, m_kNorm, m_eps); // [b, nKv, T, D]
+    }
     q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin);
     k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin);
     ctx.inspect("q", q);
@@ -127,9 +134,9 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
 std::int64_t LlamaBlock::weightBytes() const
 {
-    return corolla::weightBytes(
-        {m_inputNorm, m_qkvBias, m_outputBias, m_postNorm, m_gateUpBias, m_downBias},
-        {&m_qkv, &m_output, &m_gateUp, &m_down});
+    return corolla::weightBytes({m_inputNorm, m_qkvBias, m_outputBias, m_qNorm, m_kNorm, m_postNorm,
+                                 m_gateUpBias, m_downBias},
+                                {&m_qkv, &m_output, &m_gateUp, &m_down});
 }
 
 } // namespace corolla

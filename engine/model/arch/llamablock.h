@@ -1,6 +1,7 @@
 #pragma once
-// The Llama block (also Mistral and Qwen2): pre-RMSNorm, rotary grouped-query attention,
-// SwiGLU MLP. Checkpoint names: model.layers.<i>.{self_attn,mlp,...}.
+// The Llama block (also Mistral, Qwen2 and Qwen3): pre-RMSNorm, rotary grouped-query
+// attention (Qwen3: q and k RMS-normalised per head before rotary), SwiGLU MLP. Checkpoint
+// names: model.layers.<i>.{self_attn,mlp,...}.
 // Thread: forward() may run on any compute thread.
 
 #include "model/block.h"
@@ -32,6 +33,8 @@ private:
     at::Tensor m_qkvBias;    // [(nHeads + 2 nKvHeads) * headDim] or undefined
     LinearWeight m_output;   // [hidden, nHeads * headDim]
     at::Tensor m_outputBias; // [hidden] or undefined
+    at::Tensor m_qNorm;      // [headDim] (Qwen3) or undefined
+    at::Tensor m_kNorm;      // [headDim] (Qwen3) or undefined
     at::Tensor m_postNorm;   // [hidden]
     LinearWeight m_gateUp;   // [2 * intermediate, hidden]: gate, up stacked
     at::Tensor m_gateUpBias; // [2 * intermediate] or undefined
