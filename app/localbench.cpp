@@ -220,14 +220,14 @@ public:
         return std::pair{std::move(model).value(), seconds(start)};
     }
 
+    // Whether the random weights are made while loading, their time counted in the load.
+    bool generatedWhileLoading() const { return m_generatedWhileLoading; }
+
 private:
     BenchModelOptions m_options;
     ModelConfig m_config;
     std::shared_ptr<TensorSource> m_weights; // null for a checkpoint folder
     bool m_generatedWhileLoading = false;    // load times include making the weights
-
-public:
-    bool generatedWhileLoading() const { return m_generatedWhileLoading; }
 };
 
 // The figures of one measured model against the bounds of this run.
