@@ -95,34 +95,52 @@ template <int ACC> COROLLA_PACKED_TARGET inline float sumLanes(const __m512 (&ac
     return _mm512_reduce_add_ps(sum);
 }
 
-// Output rows [begin, end) for ROWS bf16 inputs, nf4 weights: per block, the bf16 table
-// looks up 32 weights per permute and vdpbf16ps multiplies them pairwise into fp32 lanes.
+// One nf4 block of 64 weights against ROWS bf16 inputs into the accumulator pair `acc[r][0]`,
+// `acc[r][1]`: the bf16 table looks up 32 weights per permute and vdpbf16ps multiplies them
+// pairwise into fp32 lanes.
+template <int ROWS, int ACC>
+COROLLA_PACKED_TARGET inline void nf4BlockBf16(const std::uint8_t *codes, float absmax,
+                                               const std::uint16_t *x, std::int64_t k,
+                                               __m512 (&acc)[ROWS][ACC], int pair)
+{
+    const __m512i table = nf4TableBf16(absmax);
+    const __m512i index =
+        _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes)));
+    const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(index, table);
+    const __m512bh high = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(index, 4), table);
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; ++r) {
+        const std::uint16_t *input = x + r * k;
+        acc[r][pair] = _mm512_dpbf16_ps(acc[r][pair], low, (__m512bh)_mm512_loadu_si512(input));
+        acc[r][pair + 1] =
+            _mm512_dpbf16_ps(acc[r][pair + 1], high, (__m512bh)_mm512_loadu_si512(input + 32));
+    }
+}
+
+// Output rows [begin, end) for ROWS bf16 inputs, nf4 weights. A vdpbf16ps waits for the one
+// before it on the same accumulator, so with few input rows the loop takes two blocks at a
+// time into four accumulators per row: otherwise that latency, not memory, sets the speed.
 template <int ROWS>
 COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t *x,
                                         const c10::BFloat16 *bias, c10::BFloat16 *y,
                                         std::int64_t begin, std::int64_t end)
 {
+    constexpr int kStride = ROWS <= 2 ? 2 : 1;
     const std::int64_t k = w.k, blocks = k / kNf4BlockSize;
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
         const float *absmax = w.scales + row * blocks;
-        __m512 acc[ROWS][2];
+        __m512 acc[ROWS][2 * kStride];
         zeroAccumulators(acc);
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            const __m512i table = nf4TableBf16(absmax[b]);
-            const __m512i index = _mm512_cvtepu8_epi16(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes + b * 32)));
-            const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(index, table);
-            const __m512bh high =
-                (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(index, 4), table);
-#pragma GCC unroll 8
-            for (int r = 0; r < ROWS; ++r) {
-                const std::uint16_t *input = x + r * k + b * kNf4BlockSize;
-                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], low, (__m512bh)_mm512_loadu_si512(input));
-                acc[r][1] =
-                    _mm512_dpbf16_ps(acc[r][1], high, (__m512bh)_mm512_loadu_si512(input + 32));
-            }
+        std::int64_t b = 0;
+        for (; b + kStride <= blocks; b += kStride) {
+#pragma GCC unroll 2
+            for (int s = 0; s < kStride; ++s)
+                nf4BlockBf16(codes + (b + s) * 32, absmax[b + s], x + (b + s) * kNf4BlockSize, k,
+                             acc, 2 * s);
         }
+        for (; b < blocks; ++b)
+            nf4BlockBf16(codes + b * 32, absmax[b], x + b * kNf4BlockSize, k, acc, 0);
         for (int r = 0; r < ROWS; ++r) {
             float value = sumLanes(acc[r]);
             if (bias)
