@@ -144,6 +144,7 @@ struct LocalBenchCommand {
     BenchModelOptions model;
     std::int64_t promptTokens = 0;
     std::int64_t decodeTokens = 0;
+    std::int64_t blocks = 0; // the first this many blocks of a shape; 0: all
 };
 
 std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, int &exitCode)
@@ -157,6 +158,9 @@ std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, i
     parser.addValueOptions({
         {"prompt-tokens", "N", "prefill length", "128"},
         {"decode-tokens", "N", "decode steps", "64"},
+        {"blocks", "N",
+         "measure the first N blocks of the shape only, with its embeddings and LM head (a "
+         "shape larger than this machine's memory)"},
     });
     if (!parser.parse(arguments.mid(1), exitCode))
         return std::nullopt;
@@ -164,6 +168,11 @@ std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, i
     command.model = benchModelOptions(parser);
     command.promptTokens = parser.integer(QStringLiteral("prompt-tokens"), 1, 32768);
     command.decodeTokens = parser.integer(QStringLiteral("decode-tokens"), 1, 32768);
+    if (parser.isSet(QStringLiteral("blocks"))) {
+        command.blocks = parser.integer(QStringLiteral("blocks"), 1, 1 << 20);
+        if (!command.model.modelDir.empty())
+            parser.error(QStringLiteral("--blocks measures part of a --shape, not of a --model"));
+    }
     if (parser.failed()) {
         exitCode = 2;
         return std::nullopt;
@@ -175,7 +184,7 @@ std::optional<LocalBenchCommand> parseLocalBench(const QStringList &arguments, i
 // (not written) once for both the measured model and its baseline.
 class BenchModelSource {
 public:
-    static Result<BenchModelSource> make(const BenchModelOptions &options)
+    static Result<BenchModelSource> make(const BenchModelOptions &options, std::int64_t blocks)
     {
         BenchModelSource made;
         made.m_options = options;
@@ -187,6 +196,15 @@ public:
         auto config = ModelConfig::parse(*configText, options.spec.shape);
         if (!config)
             return config.error();
+        made.m_modelBlocks = config->numLayers;
+        if (blocks > config->numLayers)
+            return makeError(ErrorCode::InvalidArgument,
+                             "--blocks " + std::to_string(blocks) + ": the shape has "
+                                 + std::to_string(config->numLayers) + " blocks");
+        if (blocks > 0) {
+            config->numLayers = blocks;
+            config->slidingLayers.resize(std::size_t(blocks));
+        }
         made.m_config = *config;
         // Weights that would take more than a quarter of this machine's memory are made
         // tensor by tensor while loading, so that a large shape needs memory for one copy.
@@ -222,23 +240,30 @@ public:
 
     // Whether the random weights are made while loading, their time counted in the load.
     bool generatedWhileLoading() const { return m_generatedWhileLoading; }
+    // The blocks of the whole shape (0 for a checkpoint folder).
+    std::int64_t modelBlocks() const { return m_modelBlocks; }
 
 private:
     BenchModelOptions m_options;
     ModelConfig m_config;
     std::shared_ptr<TensorSource> m_weights; // null for a checkpoint folder
     bool m_generatedWhileLoading = false;    // load times include making the weights
+    std::int64_t m_modelBlocks = 0;
 };
 
 // The figures of one measured model against the bounds of this run.
+// blockParameters counts every block weight, activeParameters those a token computes with
+// (for a mixture of experts, only the experts it is routed to).
 nlohmann::json figures(const LocalModel &model, const Measured &measured, double loadSeconds,
                        std::int64_t promptTokens, std::int64_t decodeTokens, double bandwidth,
-                       double gemmFlops, double blockParameters)
+                       double gemmFlops, double blockParameters, double activeParameters)
 {
     const ModelConfig &config = model.config();
     const at::ScalarType dtype = model.head().dtype();
-    // Decode reads every block weight (packed, if so) and the LM head once per token.
-    const double bytesPerToken = double(model.blocks().weightBytes() + model.head().lmHeadBytes());
+    // Decode reads every block weight a token uses (packed, if so) and the LM head once per
+    // token.
+    const double bytesPerToken =
+        double(model.blocks().tokenWeightBytes() + model.head().lmHeadBytes());
     const double elementBytes = dtype == at::kBFloat16 ? 2.0 : 4.0;
     // Prefill: two FLOPs per weight per token, attention over half the prompt on average,
     // and the LM head for the last position only.
@@ -246,7 +271,7 @@ nlohmann::json figures(const LocalModel &model, const Measured &measured, double
                                   * double(config.numHeads * config.headDim)
                                   * double(promptTokens + 1) / 2.0;
     const double prefillFlopsPerToken =
-        2.0 * blockParameters + attentionFlops
+        2.0 * activeParameters + attentionFlops
         + 2.0 * double(model.head().lmHeadBytes()) / elementBytes / double(promptTokens);
     const double decodeRate = measured.bestDecodeRate;
     const double prefillRate = double(promptTokens) / measured.prefillSeconds;
@@ -286,7 +311,7 @@ int execute(const LocalBenchCommand &command)
     const std::int64_t promptTokens = command.promptTokens, decodeTokens = command.decodeTokens;
     const at::ScalarType dtype = command.model.dtype;
     const Quantization quantization = command.model.quantization;
-    auto source = BenchModelSource::make(command.model);
+    auto source = BenchModelSource::make(command.model, command.blocks);
     if (!source)
         return reportError("bench local", source.error().toString());
     auto opened = source->open(dtype, quantization);
@@ -333,12 +358,15 @@ int execute(const LocalBenchCommand &command)
 
     // Parameters of the blocks, counted on the unpacked model.
     const LocalModel &unpacked = baseline ? *baseline : *model;
-    const double blockParameters =
-        double(unpacked.blocks().weightBytes()) / double(at::elementSize(unpacked.head().dtype()));
+    const double elementBytes = double(at::elementSize(unpacked.head().dtype()));
+    const double blockParameters = double(unpacked.blocks().weightBytes()) / elementBytes;
+    const double activeParameters = double(unpacked.blocks().tokenWeightBytes()) / elementBytes;
     nlohmann::json report = {
         {"benchmark", "local"},
         {"model", command.model.name()},
         {"weights_made_while_loading", source->generatedWhileLoading()},
+        {"blocks", config.numLayers},
+        {"model_blocks", source->modelBlocks() > 0 ? source->modelBlocks() : config.numLayers},
         {"threads", at::get_num_threads()},
         {"prompt_tokens", promptTokens},
         {"decode_tokens", decodeTokens},
@@ -346,11 +374,11 @@ int execute(const LocalBenchCommand &command)
         {"gemm_gflop_per_s", gemmFlops / 1e9},
     };
     report.update(figures(*model, *measured, opened->second, promptTokens, decodeTokens, bandwidth,
-                          gemmFlops, blockParameters));
+                          gemmFlops, blockParameters, activeParameters));
     if (baseline) {
         const nlohmann::json base =
             figures(*baseline, *measuredBaseline, baselineLoadSeconds, promptTokens, decodeTokens,
-                    bandwidth, gemmFlops, blockParameters);
+                    bandwidth, gemmFlops, blockParameters, activeParameters);
         report["baseline"] = base;
         report["decode_speedup"] =
             report["decode_tokens_per_s"].get<double>() / base["decode_tokens_per_s"].get<double>();

@@ -56,7 +56,7 @@ int runMakeTestModel(const QStringList &arguments)
         QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
                        "random weights and a byte-level tokenizer."));
     parser.addValueOptions({
-        {"family", "llama|mistral|qwen2|qwen3|bloom", "model family"},
+        {"family", "llama|mistral|mixtral|qwen2|qwen3|gemma2|gemma3|bloom", "model family"},
         {"out", "DIR", "output folder"},
     });
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),

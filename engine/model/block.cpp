@@ -5,7 +5,9 @@
 #include <ATen/ops/cat.h>
 
 #include "model/arch/bloomblock.h"
+#include "model/arch/gemmablock.h"
 #include "model/arch/llamablock.h"
+#include "model/arch/mixtralblock.h"
 #include "model/weightmemory.h"
 
 namespace corolla {
@@ -35,6 +37,9 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
     switch (config.architecture) {
     case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype, quantization);
     case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype, quantization);
+    case Architecture::Gemma: return GemmaBlock::load(config, source, index, dtype, quantization);
+    case Architecture::Mixtral:
+        return MixtralBlock::load(config, source, index, dtype, quantization);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -42,7 +47,10 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
 std::vector<LoraTarget> loraTargets(const ModelConfig &config)
 {
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::loraTargets(config);
+    // Gemma names and stacks its projections as Llama does.
+    case Architecture::Llama:
+    case Architecture::Gemma: return LlamaBlock::loraTargets(config);
+    case Architecture::Mixtral: return MixtralBlock::loraTargets(config);
     case Architecture::Bloom: return BloomBlock::loraTargets(config);
     }
     return {};
@@ -51,7 +59,9 @@ std::vector<LoraTarget> loraTargets(const ModelConfig &config)
 StepPreparation stepPreparation(const ModelConfig &config)
 {
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::stepPreparation(config);
+    case Architecture::Llama:
+    case Architecture::Mixtral: return LlamaBlock::stepPreparation(config);
+    case Architecture::Gemma: return GemmaBlock::stepPreparation(config);
     case Architecture::Bloom: return {};
     }
     return {};

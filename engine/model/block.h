@@ -31,6 +31,9 @@ public:
                                const StepContext &ctx) const = 0;
     // Bytes of all weights, as held in memory.
     virtual std::int64_t weightBytes() const = 0;
+    // Bytes of the weights one token reads (decoding): all of them, but for a mixture of
+    // experts only the experts a token is routed to.
+    virtual std::int64_t tokenWeightBytes() const { return weightBytes(); }
 };
 
 // Loads block `index` of `config` from `source`, converted to `dtype` (fp32 or bf16), its

@@ -109,6 +109,14 @@ std::int64_t BlockSpan::weightBytes() const
     return total;
 }
 
+std::int64_t BlockSpan::tokenWeightBytes() const
+{
+    std::int64_t total = 0;
+    for (const auto &block : m_blocks)
+        total += block->tokenWeightBytes();
+    return total;
+}
+
 KvCache BlockSpan::makeCache(std::int64_t batch, std::int64_t capacity) const
 {
     return makeCache(batch, capacity, m_begin, m_end);

@@ -54,6 +54,8 @@ public:
     Quantization quantization() const { return m_quantization; }
     const ModelConfig &config() const { return m_config; }
     std::int64_t weightBytes() const;
+    // The bytes one decoded token reads (Block::tokenWeightBytes of every block).
+    std::int64_t tokenWeightBytes() const;
 
     // An empty cache for `batch` sequences of up to `capacity` tokens each, for the blocks
     // [from, to) of the span (the whole span by default).

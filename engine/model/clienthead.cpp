@@ -1,9 +1,14 @@
 #include "model/clienthead.h"
 
+#include <cmath>
+
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <ATen/ops/embedding.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/layer_norm.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <ATen/ops/tanh.h>
 
 #include "loader/checkpoint.h"
 #include "model/block.h"
@@ -37,7 +42,7 @@ ClientHead::load(const ModelConfig &config, const TensorSource &source, at::Scal
         std::vector<std::int64_t> shape;
     };
     std::vector<Slot> slots;
-    if (config.architecture == Architecture::Llama) {
+    if (config.architecture != Architecture::Bloom) {
         slots = {{&head->m_embeddings, "model.embed_tokens.weight", {vocab, h}},
                  {&head->m_finalNorm, "model.norm.weight", {h}}};
     } else {
@@ -58,6 +63,11 @@ ClientHead::load(const ModelConfig &config, const TensorSource &source, at::Scal
         if (!tensor)
             return tensor.error();
         *slot.target = std::move(tensor).value();
+    }
+    if (config.architecture == Architecture::Gemma) {
+        head->m_finalNorm = ops::gemmaNormScale(head->m_finalNorm);
+        // Gemma multiplies the embeddings by sqrt(hidden) rounded to the compute dtype.
+        head->m_embeddingScale = at::scalar_tensor(std::sqrt(double(h)), dtype);
     }
     // An untied model must ship its head; a tied one may still store a copy, which we use.
     auto lmHead = reader.optional("lm_head.weight", {vocab, h});
@@ -90,6 +100,8 @@ Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
     }
     c10::InferenceMode inference;
     at::Tensor hidden = at::embedding(m_embeddings, ids); // [batch, T, hidden]
+    if (m_embeddingScale.defined())
+        hidden = hidden * m_embeddingScale;
     if (m_embeddingNorm.defined())
         hidden = at::layer_norm(hidden, {m_config.hiddenSize}, m_embeddingNorm, m_embeddingNormBias,
                                 m_config.normEps);
@@ -100,11 +112,19 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
 {
     c10::InferenceMode inference(!hidden.requires_grad());
     const at::Tensor x = hidden.to(m_embeddings.scalar_type());
-    const at::Tensor normed = m_config.architecture == Architecture::Llama
-                                  ? ops::rmsNorm(x, m_finalNorm, m_config.normEps)
-                                  : at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm,
-                                                   m_finalNormBias, m_config.normEps);
-    return ops::linear(normed, m_lmHead).to(at::kFloat);
+    at::Tensor normed;
+    switch (m_config.architecture) {
+    case Architecture::Llama:
+    case Architecture::Mixtral: normed = ops::rmsNorm(x, m_finalNorm, m_config.normEps); break;
+    case Architecture::Gemma: normed = ops::scaledRmsNorm(x, m_finalNorm, m_config.normEps); break;
+    case Architecture::Bloom:
+        normed = at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm, m_finalNormBias,
+                                m_config.normEps);
+        break;
+    }
+    const at::Tensor logits = ops::linear(normed, m_lmHead).to(at::kFloat);
+    const double cap = m_config.finalSoftcap;
+    return cap > 0 ? at::tanh(logits / cap) * cap : logits;
 }
 
 } // namespace corolla

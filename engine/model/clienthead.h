@@ -1,6 +1,7 @@
 #pragma once
 // The parts of a model outside the blocks, which the client runs: token embeddings (with
-// BLOOM's embedding LayerNorm), the final norm and the LM head (tied or not).
+// BLOOM's embedding LayerNorm, Gemma's scaling), the final norm and the LM head (tied or not;
+// Gemma 2 soft-caps its logits).
 // Thread: const methods may run on any compute thread.
 
 #include <memory>
@@ -35,7 +36,9 @@ private:
     ModelConfig m_config;
     at::Tensor m_embeddings;                         // [vocab, hidden]
     at::Tensor m_embeddingNorm, m_embeddingNormBias; // BLOOM only, [hidden]
-    at::Tensor m_finalNorm, m_finalNormBias;         // [hidden]; bias for BLOOM's LayerNorm
+    at::Tensor m_embeddingScale;                     // Gemma only, a scalar
+    at::Tensor m_finalNorm, m_finalNormBias;         // [hidden]; bias for BLOOM's LayerNorm;
+                                                     // Gemma: fp32 1 + weight
     at::Tensor m_lmHead;                             // [vocab, hidden]; shares storage when tied
 };
 

@@ -33,10 +33,23 @@ template <typename Scalar> float dot(const float *query, const Scalar *key, std:
     return total;
 }
 
+// How a query-key product becomes a score: times `scale`, then (softcap > 0) bent to
+// softcap * tanh(s / softcap).
+struct Scoring {
+    float scale;
+    float softcap;
+
+    float operator()(float product) const
+    {
+        const float scaled = product * scale;
+        return softcap > 0.0f ? softcap * std::tanh(scaled / softcap) : scaled;
+    }
+};
+
 template <typename Scalar>
 void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                const at::Tensor &mask, const at::Tensor &bias, float scale, at::Tensor &out,
-                std::int64_t b, std::int64_t h)
+                const at::Tensor &mask, const at::Tensor &bias, const Scoring &scoring,
+                at::Tensor &out, std::int64_t b, std::int64_t h)
 {
     const std::int64_t heads = q.size(1), steps = q.size(2), dim = q.size(3);
     const std::int64_t context = k.size(2);
@@ -57,12 +70,12 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
             query[std::size_t(d)] = float(queryRow[d]);
         const float *maskRow = mask.data_ptr<float>() + (b * steps + t) * context;
 
-        // scores_j = q . k_j * scale + bias_j + mask_j, then a numerically stable softmax.
+        // scores_j = scoring(q . k_j) + bias_j + mask_j, then a numerically stable softmax.
         float maximum = -std::numeric_limits<float>::infinity();
         for (std::int64_t j = 0; j < context; ++j) {
             float score = -std::numeric_limits<float>::infinity();
             if (maskRow[j] != -std::numeric_limits<float>::infinity()) {
-                score = dot(query.data(), keys + j * keyStride, dim) * scale
+                score = scoring(dot(query.data(), keys + j * keyStride, dim))
                         + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
             }
             scores[std::size_t(j)] = score;
@@ -95,19 +108,20 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
 } // namespace
 
 at::Tensor decodeAttention(const at::Tensor &qIn, const at::Tensor &k, const at::Tensor &v,
-                           const at::Tensor &maskIn, double scale, const at::Tensor &biasIn)
+                           const at::Tensor &maskIn, double scale, const at::Tensor &biasIn,
+                           double softcap)
 {
     const at::Tensor q = qIn.contiguous();
     const at::Tensor mask = maskIn.to(at::kFloat).contiguous();
     const at::Tensor bias = biasIn.defined() ? biasIn.to(at::kFloat).contiguous() : at::Tensor();
     TORCH_CHECK(k.stride(3) == 1 && v.stride(3) == 1, "decodeAttention: head dim must be dense");
     const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
+    const Scoring scoring{float(scale), float(softcap)};
     at::Tensor out = at::empty({batch, steps, heads * dim}, q.options());
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, q.scalar_type(), "decodeAttention", [&] {
         parallelKernel(batch * heads, 1, [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t pair = begin; pair < end; ++pair)
-                attendHead<scalar_t>(q, k, v, mask, bias, float(scale), out, pair / heads,
-                                     pair % heads);
+                attendHead<scalar_t>(q, k, v, mask, bias, scoring, out, pair / heads, pair % heads);
         });
     });
     return out;

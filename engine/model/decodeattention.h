@@ -9,6 +9,7 @@ namespace corolla::ops {
 
 // Same contract as ops::attention (see ops.h); any T works, but it pays off for T <= ~8.
 at::Tensor decodeAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                           const at::Tensor &mask, double scale, const at::Tensor &bias);
+                           const at::Tensor &mask, double scale, const at::Tensor &bias,
+                           double softcap = 0.0);
 
 } // namespace corolla::ops

@@ -1,6 +1,7 @@
 #include "model/modelconfig.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -82,10 +83,10 @@ private:
         target = *value_;                                                                          \
     } while (false)
 
-Result<RopeConfig> parseRope(const ConfigReader &reader)
+Result<RopeConfig> parseRope(const ConfigReader &reader, double defaultTheta = 10000.0)
 {
     RopeConfig rope;
-    COROLLA_TRY_ASSIGN(rope.theta, reader.number("rope_theta", 10000.0));
+    COROLLA_TRY_ASSIGN(rope.theta, reader.number("rope_theta", defaultTheta));
     const Json *scaling = reader.find({"rope_scaling"});
     if (!scaling)
         return rope;
@@ -136,7 +137,8 @@ std::vector<std::int64_t> tokenIds(const Json *value)
     return ids;
 }
 
-Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
+// The sizes Llama-style configs name alike: hidden, MLP, layers, heads and KV heads.
+Result<void> parseSizes(const ConfigReader &reader, ModelConfig &config)
 {
     COROLLA_TRY_ASSIGN(config.hiddenSize, reader.positive({"hidden_size"}));
     COROLLA_TRY_ASSIGN(config.intermediateSize, reader.positive({"intermediate_size"}));
@@ -144,6 +146,13 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     COROLLA_TRY_ASSIGN(config.numHeads, reader.positive({"num_attention_heads"}));
     COROLLA_TRY_ASSIGN(config.numKvHeads,
                        reader.positiveOr({"num_key_value_heads"}, config.numHeads));
+    return {};
+}
+
+Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
+{
+    if (auto sizes = parseSizes(reader, config); !sizes)
+        return sizes;
     // Qwen3's head_dim is its own hyper-parameter (128 unless the config says otherwise);
     // the others derive it from the hidden size unless the config names it.
     const bool qwen3 = config.modelType == "qwen3";
@@ -156,7 +165,8 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
         return reader.error("head_dim must be even for rotary embeddings");
     COROLLA_TRY_ASSIGN(config.normEps, reader.number("rms_norm_eps", 1e-6));
     COROLLA_TRY_ASSIGN(config.maxPositions, reader.positiveOr({"max_position_embeddings"}, 4096));
-    COROLLA_TRY_ASSIGN(config.rope, parseRope(reader));
+    COROLLA_TRY_ASSIGN(config.rope,
+                       parseRope(reader, config.modelType == "mixtral" ? 1000000.0 : 10000.0));
 
     if (const Json *activation = reader.find({"hidden_act"});
         activation && (!activation->is_string() || activation->get<std::string>() != "silu"))
@@ -190,7 +200,7 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
         return {};
     }
     const bool windowed = window && window->is_number_integer() && window->get<std::int64_t>() > 0;
-    if (config.modelType == "mistral" && windowed) {
+    if ((config.modelType == "mistral" || config.modelType == "mixtral") && windowed) {
         config.slidingWindow = window->get<std::int64_t>();
         config.slidingLayers.assign(std::size_t(config.numLayers), true);
     } else if (qwen && windowed) {
@@ -204,6 +214,95 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
         for (std::int64_t layer = firstWindowed; layer < config.numLayers; ++layer)
             config.slidingLayers[std::size_t(layer)] = true;
     }
+    return {};
+}
+
+// Mixtral: Mistral's attention and window, and a mixture of experts.
+Result<void> parseMixtral(const ConfigReader &reader, ModelConfig &config)
+{
+    if (auto llama = parseLlamaFamily(reader, config); !llama)
+        return llama;
+    COROLLA_TRY_ASSIGN(config.numExperts, reader.positiveOr({"num_local_experts"}, 8));
+    COROLLA_TRY_ASSIGN(config.expertsPerToken, reader.positiveOr({"num_experts_per_tok"}, 2));
+    if (config.expertsPerToken > config.numExperts)
+        return reader.error("num_experts_per_tok exceeds num_local_experts");
+    return {};
+}
+
+// Gemma 2 (gemma2) and Gemma 3's text model (gemma3_text), with the defaults of their
+// transformers configurations where a key is absent.
+Result<void> parseGemma(const ConfigReader &reader, const Json &json, ModelConfig &config)
+{
+    const bool gemma3 = config.modelType == "gemma3_text";
+    if (auto sizes = parseSizes(reader, config); !sizes)
+        return sizes;
+    COROLLA_TRY_ASSIGN(config.headDim, reader.positiveOr({"head_dim"}, 256));
+    if (config.headDim % 2 != 0)
+        return reader.error("head_dim must be even for rotary embeddings");
+    COROLLA_TRY_ASSIGN(config.normEps, reader.number("rms_norm_eps", 1e-6));
+    COROLLA_TRY_ASSIGN(config.maxPositions,
+                       reader.positiveOr({"max_position_embeddings"}, gemma3 ? 131072 : 8192));
+    COROLLA_TRY_ASSIGN(config.rope, parseRope(reader, gemma3 ? 1000000.0 : 10000.0));
+    if (gemma3) {
+        RopeConfig local;
+        COROLLA_TRY_ASSIGN(local.theta, reader.number("rope_local_base_freq", 10000.0));
+        if (!(local.theta > 0.0))
+            return reader.error("'rope_local_base_freq' must be positive");
+        config.localRope = local;
+    }
+    if (!(config.rope.theta > 0.0))
+        return reader.error("'rope_theta' must be positive");
+
+    const Json *activation = reader.find({"hidden_activation", "hidden_act"});
+    if (activation
+        && (!activation->is_string() || activation->get<std::string>() != "gelu_pytorch_tanh"))
+        return makeError(ErrorCode::Unsupported,
+                         "hidden_activation other than 'gelu_pytorch_tanh' is not supported");
+
+    double queryScalar = 256;
+    COROLLA_TRY_ASSIGN(queryScalar, reader.number("query_pre_attn_scalar", 256));
+    if (!(queryScalar > 0.0))
+        return reader.error("'query_pre_attn_scalar' must be positive");
+    config.attentionScale = 1.0 / std::sqrt(queryScalar);
+    // A cap written as null switches it off; an absent one takes the model's default.
+    const auto softcap = [&](const char *key, double fallback) -> Result<double> {
+        const auto it = json.find(key);
+        if (it == json.end())
+            return fallback;
+        if (it->is_null())
+            return 0.0;
+        if (!it->is_number() || it->get<double>() <= 0.0)
+            return reader.error(std::string("'") + key + "' must be a positive number or null");
+        return it->get<double>();
+    };
+    COROLLA_TRY_ASSIGN(config.attentionSoftcap,
+                       softcap("attn_logit_softcapping", gemma3 ? 0.0 : 50.0));
+    COROLLA_TRY_ASSIGN(config.finalSoftcap,
+                       softcap("final_logit_softcapping", gemma3 ? 0.0 : 30.0));
+
+    config.qkvBias = config.outputBias = reader.flag("attention_bias", false);
+    config.qkNorm = gemma3;
+    config.tieWordEmbeddings = reader.flag("tie_word_embeddings", true);
+
+    // Local (sliding-window) and global layers alternate: Gemma 2 starts with a local one,
+    // Gemma 3 makes every sliding_window_pattern-th layer global; layer_types overrides both.
+    COROLLA_TRY_ASSIGN(config.slidingWindow, reader.positiveOr({"sliding_window"}, 4096));
+    std::int64_t pattern = 2;
+    if (gemma3) {
+        COROLLA_TRY_ASSIGN(pattern, reader.positiveOr({"sliding_window_pattern"}, 6));
+    }
+    config.slidingLayers.assign(std::size_t(config.numLayers), false);
+    const Json *layerTypes = reader.find({"layer_types"});
+    if (layerTypes && layerTypes->is_array()) {
+        if (std::int64_t(layerTypes->size()) != config.numLayers)
+            return reader.error("'layer_types' must list one entry per layer");
+        for (std::size_t layer = 0; layer < layerTypes->size(); ++layer)
+            config.slidingLayers[layer] = (*layerTypes)[layer] == "sliding_attention";
+        return {};
+    }
+    for (std::int64_t layer = 0; layer < config.numLayers; ++layer)
+        config.slidingLayers[std::size_t(layer)] =
+            gemma3 ? (layer + 1) % pattern != 0 : layer % 2 == 0;
     return {};
 }
 
@@ -245,14 +344,27 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
         || config.modelType == "qwen3") {
         config.architecture = Architecture::Llama;
         parsed = parseLlamaFamily(reader, config);
+    } else if (config.modelType == "mixtral") {
+        config.architecture = Architecture::Mixtral;
+        parsed = parseMixtral(reader, config);
     } else if (config.modelType == "bloom") {
         config.architecture = Architecture::Bloom;
         parsed = parseBloom(reader, config);
+    } else if (config.modelType == "gemma2" || config.modelType == "gemma3_text") {
+        config.architecture = Architecture::Gemma;
+        parsed = parseGemma(reader, json, config);
+    } else if (config.modelType == "gemma3") {
+        return makeError(ErrorCode::Unsupported,
+                         origin
+                             + ": model_type 'gemma3' is Gemma 3 with its vision tower, which is "
+                               "not supported; its text model (gemma3_text, as in "
+                               "google/gemma-3-1b-it) is");
     } else {
         return makeError(
             ErrorCode::Unsupported,
             origin + ": model_type '" + config.modelType
-                + "' is not supported (supported: llama, mistral, qwen2, qwen3, bloom)");
+                + "' is not supported (supported: llama, mistral, mixtral, qwen2, qwen3, "
+                  "gemma2, gemma3_text, bloom)");
     }
     if (!parsed)
         return parsed.error();

@@ -13,8 +13,10 @@ namespace corolla {
 
 // Block layouts we implement. Llama covers Llama 2/3, Mistral, Qwen2 and Qwen3 (they differ
 // only in biases, rope parameters, sliding windows and Qwen3's q/k norms); Bloom is BLOOM with
-// ALiBi.
-enum class Architecture { Llama, Bloom };
+// ALiBi; Gemma is Gemma 2 and Gemma 3's text model (RMSNorm scaled by 1 + weight, norms after
+// attention and MLP too, tanh-GELU, scaled embeddings, soft-capping, local and global layers);
+// Mixtral is Mistral's attention with a sparse mixture of SwiGLU experts.
+enum class Architecture { Llama, Bloom, Gemma, Mixtral };
 
 struct RopeConfig {
     enum class Scaling { None, Linear, Llama3 };
@@ -27,7 +29,8 @@ struct RopeConfig {
 };
 
 struct ModelConfig {
-    std::string modelType; // "llama", "mistral", "qwen2", "qwen3", "bloom"
+    std::string modelType; // "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma2",
+                           // "gemma3_text", "bloom"
     Architecture architecture = Architecture::Llama;
 
     std::int64_t hiddenSize = 0;
@@ -40,7 +43,8 @@ struct ModelConfig {
     std::int64_t maxPositions = 0;
     double normEps = 1e-5;
 
-    RopeConfig rope;                      // Llama family only
+    RopeConfig rope;                      // Llama and Gemma
+    std::optional<RopeConfig> localRope;  // Gemma 3: the rope of sliding-window layers
     bool qkvBias = false;                 // Qwen2, Llama with attention_bias
     bool outputBias = false;              // Llama with attention_bias
     bool mlpBias = false;                 // Llama with mlp_bias
@@ -49,6 +53,11 @@ struct ModelConfig {
     std::int64_t slidingWindow = 0;       // 0: full causal attention
     std::vector<bool> slidingLayers;      // per layer, whether slidingWindow applies
     bool residualFromNormedInput = false; // BLOOM's apply_residual_connection_post_layernorm
+    double attentionScale = 0;            // scores' factor; 0: 1 / sqrt(headDim)
+    double attentionSoftcap = 0;          // Gemma 2: scores -> cap * tanh(scores / cap); 0: none
+    double finalSoftcap = 0;              // Gemma 2: the same on the logits; 0: none
+    std::int64_t numExperts = 0;          // Mixtral: experts per block (num_local_experts)
+    std::int64_t expertsPerToken = 0;     // Mixtral: experts each token is routed to
 
     std::optional<std::int64_t> bosTokenId;
     std::vector<std::int64_t> eosTokenIds;

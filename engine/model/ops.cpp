@@ -1,6 +1,7 @@
 #include "model/ops.h"
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -16,6 +17,7 @@
 #include <ATen/ops/pow.h>
 #include <ATen/ops/rsqrt.h>
 #include <ATen/ops/softmax.h>
+#include <ATen/ops/tanh.h>
 #include <ATen/ops/where.h>
 
 #include "model/decodeattention.h"
@@ -198,6 +200,18 @@ at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps)
     return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
+at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps)
+{
+    const at::Tensor x32 = x.to(at::kFloat);
+    const at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+    return (x32 * at::rsqrt(variance + eps) * scale).to(x.scalar_type());
+}
+
+at::Tensor gemmaNormScale(const at::Tensor &weight)
+{
+    return (weight.to(at::kFloat) + 1.0).contiguous();
+}
+
 at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin)
 {
     const std::int64_t half = x.size(-1) / 2;
@@ -206,10 +220,10 @@ at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
 }
 
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                     const at::Tensor &mask, double scale, const at::Tensor &bias)
+                     const at::Tensor &mask, double scale, const at::Tensor &bias, double softcap)
 {
     if (q.size(2) <= kFusedAttentionMaxSteps && !q.requires_grad() && !k.requires_grad())
-        return decodeAttention(q, k, v, mask, scale, bias);
+        return decodeAttention(q, k, v, mask, scale, bias, softcap);
     const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
     const std::int64_t kvHeads = k.size(1), context = k.size(2);
     const std::int64_t group = heads / kvHeads;
@@ -219,6 +233,8 @@ at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor 
     const at::Tensor qGrouped = q.reshape({batch, kvHeads, group * steps, dim});
     at::Tensor scores = at::matmul(qGrouped, k.transpose(2, 3)) * scale; // [b, kv, g*T, S]
     scores = scores.view({batch, heads, steps, context}).to(at::kFloat);
+    if (softcap > 0.0)
+        scores = at::tanh(scores / softcap) * softcap;
     if (bias.defined())
         scores = scores + bias;
     scores = scores + mask;
@@ -256,10 +272,15 @@ RotaryEmbedding::RotaryEmbedding(const RopeConfig &rope, std::int64_t headDim)
 
 void RotaryEmbedding::fill(StepContext &ctx, at::ScalarType dtype) const
 {
-    const at::Tensor angles = ctx.positions.to(at::kFloat).unsqueeze(-1) * m_invFreq; // [b, T, D/2]
-    const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1); // [b, 1, T, D]
-    ctx.rotaryCos = doubled.cos().to(dtype);
-    ctx.rotarySin = doubled.sin().to(dtype);
+    std::tie(ctx.rotaryCos, ctx.rotarySin) = tables(ctx.positions, dtype);
+}
+
+std::pair<at::Tensor, at::Tensor> RotaryEmbedding::tables(const at::Tensor &positions,
+                                                          at::ScalarType dtype) const
+{
+    const at::Tensor angles = positions.to(at::kFloat).unsqueeze(-1) * m_invFreq; // [b, T, D/2]
+    const at::Tensor doubled = at::cat({angles, angles}, -1).unsqueeze(1);        // [b, 1, T, D]
+    return {doubled.cos().to(dtype), doubled.sin().to(dtype)};
 }
 
 } // namespace corolla::ops

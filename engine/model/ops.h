@@ -3,6 +3,8 @@
 // dtype conventions (norms and softmax in fp32, products in the compute dtype).
 // Thread: any.
 
+#include <utility>
+
 #include <ATen/core/Tensor.h>
 
 #include "model/linearweight.h"
@@ -27,6 +29,11 @@ at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Ten
 // weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.
 at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps);
 
+// x / sqrt(mean(x^2) + eps) * scale, all in fp32, rounded to x's dtype once: Gemma's RMSNorm,
+// whose checkpoints store scale - 1 (gemmaNormScale() makes the fp32 scale from it).
+at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps);
+at::Tensor gemmaNormScale(const at::Tensor &weight);
+
 // x * cos + rotate_half(x) * sin, the rotate-half convention of Hugging Face checkpoints.
 // x [batch, heads, T, headDim]; cos, sin [batch, 1, T, headDim].
 at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
@@ -34,9 +41,11 @@ at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
 // Scaled dot-product attention over the visible cache.
 // q [batch, nHeads, T, headDim]; k, v [batch, nKvHeads, S, headDim] (grouped-query when
 // nKvHeads < nHeads); mask [batch, 1, T, S] additive fp32; bias [1 or batch, nHeads, 1, S]
-// additive fp32 or undefined. Returns [batch, T, nHeads * headDim].
+// additive fp32 or undefined; softcap > 0 bends each scaled score s to
+// softcap * tanh(s / softcap) before bias and mask. Returns [batch, T, nHeads * headDim].
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                     const at::Tensor &mask, double scale, const at::Tensor &bias = {});
+                     const at::Tensor &mask, double scale, const at::Tensor &bias = {},
+                     double softcap = 0.0);
 
 // Rotary frequencies of a Llama-family model, with linear or llama3 scaling applied.
 class RotaryEmbedding {
@@ -45,6 +54,9 @@ public:
 
     // Fills ctx.rotaryCos / ctx.rotarySin for ctx.positions, in `dtype`.
     void fill(StepContext &ctx, at::ScalarType dtype) const;
+    // The same tables for `positions` [batch, T]: cos, sin [batch, 1, T, headDim].
+    std::pair<at::Tensor, at::Tensor> tables(const at::Tensor &positions,
+                                             at::ScalarType dtype) const;
 
 private:
     at::Tensor m_invFreq; // [headDim / 2] fp32

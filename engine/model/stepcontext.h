@@ -31,8 +31,10 @@ struct StepContext {
     at::Tensor causalMask; // [batch, 1, T, contextLength] float32, 0 or -inf
     at::Tensor
         slidingMask;      // same, also hiding keys more than slidingWindow behind; may be undefined
-    at::Tensor rotaryCos; // [batch, 1, T, headDim] compute dtype; Llama family only
+    at::Tensor rotaryCos; // [batch, 1, T, headDim] compute dtype; Llama and Gemma
     at::Tensor rotarySin;
+    at::Tensor localRotaryCos; // the same for sliding-window layers with a rope of their own
+    at::Tensor localRotarySin; // (Gemma 3); undefined otherwise
 
     const IntermediateHook *hook = nullptr; // set for a step that is inspected
     std::int64_t block = 0;                 // the block running now (its index in the model)

@@ -16,6 +16,16 @@
 
 namespace corolla {
 
+namespace {
+
+// The values of a Gemma block's norms: four of the hidden size, and Gemma 3's two per head.
+std::int64_t gemmaNormValues(const ModelConfig &c)
+{
+    return 4 * c.hiddenSize + (c.qkNorm ? 2 * c.headDim : 0);
+}
+
+} // namespace
+
 std::int64_t blockParameterCount(const ModelConfig &c)
 {
     const std::int64_t h = c.hiddenSize, kv = c.numKvHeads * c.headDim, q = c.numHeads * c.headDim;
@@ -33,6 +43,10 @@ std::int64_t blockParameterCount(const ModelConfig &c)
         count += 2 * c.intermediateSize + h;
     if (c.qkNorm)
         count += 2 * c.headDim;
+    if (c.architecture == Architecture::Gemma)
+        count += 2 * h; // pre_ and post_feedforward_layernorm besides Llama's two norms
+    if (c.architecture == Architecture::Mixtral) // every expert and the router, not one MLP
+        count += (c.numExperts - 1) * 3 * h * c.intermediateSize + c.numExperts * h;
     return count;
 }
 
@@ -45,10 +59,19 @@ std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &c)
                 {"mlp.dense_h_to_4h.weight", ffn, h},
                 {"mlp.dense_4h_to_h.weight", h, ffn}};
     const std::int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
-    return {{"self_attn.q_proj.weight", q + 2 * kv, h},
-            {"self_attn.o_proj.weight", h, q},
-            {"mlp.gate_proj.weight", 2 * ffn, h},
-            {"mlp.down_proj.weight", h, ffn}};
+    std::vector<ProjectionShape> shapes = {{"self_attn.q_proj.weight", q + 2 * kv, h},
+                                           {"self_attn.o_proj.weight", h, q}};
+    if (c.architecture != Architecture::Mixtral) {
+        shapes.push_back({"mlp.gate_proj.weight", 2 * ffn, h});
+        shapes.push_back({"mlp.down_proj.weight", h, ffn});
+        return shapes;
+    }
+    for (std::int64_t e = 0; e < c.numExperts; ++e) {
+        const std::string expert = "block_sparse_moe.experts." + std::to_string(e) + ".";
+        shapes.push_back({expert + "w1.weight", 2 * ffn, h});
+        shapes.push_back({expert + "w2.weight", h, ffn});
+    }
+    return shapes;
 }
 
 std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
@@ -59,6 +82,9 @@ std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
         values -= projection.out * projection.in;
         bytes += packedWeightBytes(quantization, projection.out, projection.in, bytesPerValue);
     }
+    // Gemma holds its norms' scales (1 + weight) in fp32 whatever the compute dtype.
+    if (config.architecture == Architecture::Gemma)
+        bytes += gemmaNormValues(config) * (4 - bytesPerValue);
     return bytes + values * bytesPerValue;
 }
 

@@ -22,8 +22,8 @@ struct ProjectionShape {
 std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &config);
 
 std::int64_t blockParameterCount(const ModelConfig &config);
-// Bytes of one block's weights: `bytesPerValue` per value, but the projections packed as
-// `quantization` (codes and scales).
+// Bytes of one block's weights as a loaded block holds them: `bytesPerValue` per value, but
+// the projections packed as `quantization` (codes and scales) and Gemma's norms in fp32.
 std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
                               Quantization quantization = Quantization::None);
 std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,

@@ -1,5 +1,6 @@
 #include "testmodel/testmodel.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -97,6 +98,56 @@ const std::vector<Shape> &shapes()
           {"sliding_window", nullptr},
           {"layer_types", nullptr},
           {"tie_word_embeddings", false}}},
+        {"mixtral-8x7b",
+         "mixtral",
+         {{"hidden_size", 4096},
+          {"intermediate_size", 14336},
+          {"num_hidden_layers", 32},
+          {"num_attention_heads", 32},
+          {"num_key_value_heads", 8},
+          {"num_local_experts", 8},
+          {"num_experts_per_tok", 2},
+          {"vocab_size", 32000},
+          {"rope_theta", 1000000.0},
+          {"rms_norm_eps", 1e-5},
+          {"max_position_embeddings", 32768},
+          {"sliding_window", nullptr},
+          {"tie_word_embeddings", false}}},
+        {"gemma-2-9b",
+         "gemma2",
+         {{"hidden_size", 3584},
+          {"intermediate_size", 14336},
+          {"num_hidden_layers", 42},
+          {"num_attention_heads", 16},
+          {"num_key_value_heads", 8},
+          {"head_dim", 256},
+          {"vocab_size", 256000},
+          {"rope_theta", 10000.0},
+          {"rms_norm_eps", 1e-6},
+          {"max_position_embeddings", 8192},
+          {"query_pre_attn_scalar", 256},
+          {"sliding_window", 4096},
+          {"attn_logit_softcapping", 50.0},
+          {"final_logit_softcapping", 30.0},
+          {"tie_word_embeddings", true}}},
+        {"gemma-3-12b",
+         "gemma3",
+         {{"hidden_size", 3840},
+          {"intermediate_size", 15360},
+          {"num_hidden_layers", 48},
+          {"num_attention_heads", 16},
+          {"num_key_value_heads", 8},
+          {"head_dim", 256},
+          {"vocab_size", 262208},
+          {"rope_theta", 1000000.0},
+          {"rope_local_base_freq", 10000.0},
+          {"rope_scaling", {{"rope_type", "linear"}, {"factor", 8.0}}},
+          {"rms_norm_eps", 1e-6},
+          {"max_position_embeddings", 131072},
+          {"query_pre_attn_scalar", 256},
+          {"sliding_window", 1024},
+          {"sliding_window_pattern", 6},
+          {"tie_word_embeddings", true}}},
         {"bloom-560m",
          "bloom",
          {{"hidden_size", 1024}, {"n_layer", 24}, {"n_head", 16}, {"vocab_size", 250880}}},
@@ -142,6 +193,42 @@ Json familyDefaults(const std::string &family)
         config["architectures"] = {"MistralForCausalLM"};
         config["rope_theta"] = 10000.0;
         config["sliding_window"] = 8;
+    } else if (family == "mixtral") {
+        // Four experts, two per token, narrower than a dense MLP; Mistral's window.
+        config["architectures"] = {"MixtralForCausalLM"};
+        config["rope_theta"] = 1000000.0;
+        config["sliding_window"] = 8;
+        config["intermediate_size"] = 128;
+        config["num_local_experts"] = 4;
+        config["num_experts_per_tok"] = 2;
+    } else if (family == "gemma2" || family == "gemma3") {
+        // Gemma 2: soft-capped scores and logits, tied head, local layers 0 and 2. Gemma 3:
+        // q/k norms, an untied head, a rope of its own (and linear scaling) for the global
+        // layer 2 while layers 0, 1 and 3 are local. Both: head_dim and
+        // query_pre_attn_scalar unlike hidden / heads, windows shorter than the tests' sequences.
+        config.erase("hidden_act");
+        config["hidden_activation"] = "gelu_pytorch_tanh";
+        config["head_dim"] = 32;
+        config["sliding_window"] = 8;
+        if (family == "gemma2") {
+            config["model_type"] = "gemma2";
+            config["architectures"] = {"Gemma2ForCausalLM"};
+            config["rope_theta"] = 10000.0;
+            config["query_pre_attn_scalar"] = 24;
+            config["attn_logit_softcapping"] = 2.0;
+            config["final_logit_softcapping"] = 5.0;
+            config["tie_word_embeddings"] = true;
+        } else {
+            config["model_type"] = "gemma3_text";
+            config["architectures"] = {"Gemma3ForCausalLM"};
+            config["rope_theta"] = 1000000.0;
+            config["rope_local_base_freq"] = 100.0;
+            config["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+            config["query_pre_attn_scalar"] = 40;
+            config["attn_logit_softcapping"] = nullptr;
+            config["final_logit_softcapping"] = nullptr;
+            config["sliding_window_pattern"] = 3;
+        }
     } else if (family == "qwen3") {
         config["architectures"] = {"Qwen3ForCausalLM"};
         config["head_dim"] = 32;
@@ -291,6 +378,12 @@ std::string familyOfShape(const std::string &shape, const std::string &fallback)
         return "qwen2";
     if (shape == "qwen3-8b")
         return "qwen3";
+    if (shape == "gemma-2-9b")
+        return "gemma2";
+    if (shape == "mixtral-8x7b")
+        return "mixtral";
+    if (shape == "gemma-3-12b")
+        return "gemma3";
     if (shape == "tinyllama-1.1b" || shape == "llama-3.2-1b")
         return "llama";
     return fallback;
@@ -298,11 +391,13 @@ std::string familyOfShape(const std::string &shape, const std::string &fallback)
 
 Result<std::string> testModelConfigJson(const TestModelSpec &spec)
 {
-    if (spec.family != "llama" && spec.family != "mistral" && spec.family != "qwen2"
-        && spec.family != "qwen3" && spec.family != "bloom")
-        return makeError(ErrorCode::InvalidArgument,
-                         "unknown family '" + spec.family
-                             + "' (choose llama, mistral, qwen2, qwen3 or bloom)");
+    static const std::vector<std::string> families = {"llama", "mistral", "mixtral", "qwen2",
+                                                      "qwen3", "gemma2",  "gemma3",  "bloom"};
+    if (std::find(families.begin(), families.end(), spec.family) == families.end())
+        return makeError(
+            ErrorCode::InvalidArgument,
+            "unknown family '" + spec.family
+                + "' (choose llama, mistral, mixtral, qwen2, qwen3, gemma2, gemma3 or bloom)");
     for (const Shape &shape : shapes()) {
         if (spec.shape != shape.name)
             continue;
@@ -366,21 +461,39 @@ std::vector<TestTensor> testTensors(const ModelConfig &config)
     const std::int64_t q = config.numHeads * config.headDim,
                        kv = config.numKvHeads * config.headDim;
     const std::int64_t ffn = config.intermediateSize;
+    // Gemma's norms store scale - 1.
+    const bool gemma = config.architecture == Architecture::Gemma;
+    const Kind norm = gemma ? Kind::NormOffset : Kind::Norm;
     add("model.embed_tokens.weight", {vocab, h}, Kind::Embedding);
-    add("model.norm.weight", {h}, Kind::Norm);
+    add("model.norm.weight", {h}, norm);
     if (!config.tieWordEmbeddings)
         add("lm_head.weight", {vocab, h}, Kind::Matrix);
     for (std::int64_t i = 0; i < config.numLayers; ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
-        add(p + "input_layernorm.weight", {h}, Kind::Norm);
-        add(p + "post_attention_layernorm.weight", {h}, Kind::Norm);
+        add(p + "input_layernorm.weight", {h}, norm);
+        add(p + "post_attention_layernorm.weight", {h}, norm);
+        if (gemma) {
+            add(p + "pre_feedforward_layernorm.weight", {h}, norm);
+            add(p + "post_feedforward_layernorm.weight", {h}, norm);
+        }
         add(p + "self_attn.q_proj.weight", {q, h}, Kind::Matrix);
         add(p + "self_attn.k_proj.weight", {kv, h}, Kind::Matrix);
         add(p + "self_attn.v_proj.weight", {kv, h}, Kind::Matrix);
         add(p + "self_attn.o_proj.weight", {h, q}, Kind::Matrix);
-        add(p + "mlp.gate_proj.weight", {ffn, h}, Kind::Matrix);
-        add(p + "mlp.up_proj.weight", {ffn, h}, Kind::Matrix);
-        add(p + "mlp.down_proj.weight", {h, ffn}, Kind::Matrix);
+        if (config.architecture == Architecture::Mixtral) {
+            add(p + "block_sparse_moe.gate.weight", {config.numExperts, h}, Kind::Matrix);
+            for (std::int64_t e = 0; e < config.numExperts; ++e) {
+                const std::string expert =
+                    p + "block_sparse_moe.experts." + std::to_string(e) + ".";
+                add(expert + "w1.weight", {ffn, h}, Kind::Matrix);
+                add(expert + "w2.weight", {h, ffn}, Kind::Matrix);
+                add(expert + "w3.weight", {ffn, h}, Kind::Matrix);
+            }
+        } else {
+            add(p + "mlp.gate_proj.weight", {ffn, h}, Kind::Matrix);
+            add(p + "mlp.up_proj.weight", {ffn, h}, Kind::Matrix);
+            add(p + "mlp.down_proj.weight", {h, ffn}, Kind::Matrix);
+        }
         if (config.qkvBias) {
             add(p + "self_attn.q_proj.bias", {q}, Kind::Bias);
             add(p + "self_attn.k_proj.bias", {kv}, Kind::Bias);
@@ -389,8 +502,8 @@ std::vector<TestTensor> testTensors(const ModelConfig &config)
         if (config.outputBias)
             add(p + "self_attn.o_proj.bias", {h}, Kind::Bias);
         if (config.qkNorm) {
-            add(p + "self_attn.q_norm.weight", {config.headDim}, Kind::Norm);
-            add(p + "self_attn.k_norm.weight", {config.headDim}, Kind::Norm);
+            add(p + "self_attn.q_norm.weight", {config.headDim}, norm);
+            add(p + "self_attn.k_norm.weight", {config.headDim}, norm);
         }
         if (config.mlpBias) {
             add(p + "mlp.gate_proj.bias", {ffn}, Kind::Bias);
@@ -404,13 +517,15 @@ std::vector<TestTensor> testTensors(const ModelConfig &config)
 at::Tensor makeTestTensor(const TestTensor &tensor, std::uint64_t seed, at::ScalarType storage)
 {
     at::NoGradGuard noGrad;
-    // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2),
+    // Linear weights ~ N(0, 1/in), norm weights ~ 1 + N(0, 0.1^2) (Gemma's offsets from 1
+    // ~ N(0, 0.1^2)), biases ~ N(0, 0.1^2),
     // embeddings ~ N(0, 1): activations stay O(1) through any depth.
     auto generator = at::make_generator<at::CPUGeneratorImpl>(nameSeed(seed, tensor.name));
     at::Tensor values = at::randn(tensor.shape, generator, at::TensorOptions().dtype(at::kFloat));
     switch (tensor.kind) {
     case TestTensor::Kind::Matrix: values /= std::sqrt(double(tensor.shape.back())); break;
     case TestTensor::Kind::Norm: values = 1.0 + 0.1 * values; break;
+    case TestTensor::Kind::NormOffset: values *= 0.1; break;
     case TestTensor::Kind::Bias: values *= 0.1; break;
     case TestTensor::Kind::Embedding: break;
     }

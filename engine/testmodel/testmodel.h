@@ -17,7 +17,8 @@
 namespace corolla {
 
 struct TestModelSpec {
-    std::string family = "llama"; // llama, mistral, qwen2, qwen3 or bloom
+    std::string family = "llama"; // llama, mistral, mixtral, qwen2, qwen3, gemma2,
+                                  // gemma3 or bloom
     std::string shape = "tiny";   // see testModelShapes()
     at::ScalarType storage = at::kBFloat16;
     std::uint64_t seed = 0;
@@ -35,7 +36,7 @@ Result<std::string> testModelConfigJson(const TestModelSpec &spec);
 
 // One tensor of a test checkpoint: its name, shape and how its values are drawn.
 struct TestTensor {
-    enum class Kind { Matrix, Norm, Bias, Embedding };
+    enum class Kind { Matrix, Norm, NormOffset, Bias, Embedding }; // NormOffset: Gemma's norms
     std::string name;
     std::vector<std::int64_t> shape;
     Kind kind = Kind::Matrix;

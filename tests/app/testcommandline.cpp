@@ -257,6 +257,12 @@ private Q_SLOTS:
                            "--shape",         "tinyllama-1.1b"}
             << 1 << "is a llama shape";
         QTest::newRow("bad bench") << QStringList{"bench", "remote"} << 1 << "bench local";
+        QTest::newRow("bench blocks of a folder")
+            << QStringList{"bench", "local", "--model", "m", "--blocks", "2"} << 2
+            << "--blocks measures part of a --shape";
+        QTest::newRow("bench too many blocks")
+            << QStringList{"bench", "local", "--shape", "tiny", "--blocks", "9"} << 1
+            << "--blocks 9: the shape has 4 blocks";
     }
 
     void badArgumentsGetClearErrors()

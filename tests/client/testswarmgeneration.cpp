@@ -52,6 +52,9 @@ private Q_SLOTS:
         QTest::addColumn<QString>("family");
         QTest::newRow("llama") << QStringLiteral("llama");
         QTest::newRow("qwen3") << QStringLiteral("qwen3");
+        QTest::newRow("gemma2") << QStringLiteral("gemma2");
+        QTest::newRow("gemma3") << QStringLiteral("gemma3");
+        QTest::newRow("mixtral") << QStringLiteral("mixtral");
         QTest::newRow("bloom") << QStringLiteral("bloom");
     }
 

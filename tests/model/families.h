@@ -23,8 +23,8 @@ struct Family {
 };
 
 // Every family, and BLOOM with the residual taken after the input LayerNorm.
-inline const char *const kFamilies[] = {"llama", "mistral", "qwen2",
-                                        "qwen3", "bloom",   "bloom-post-ln"};
+inline const char *const kFamilies[] = {"llama",  "mistral", "mixtral", "qwen2",        "qwen3",
+                                        "gemma2", "gemma3",  "bloom",   "bloom-post-ln"};
 
 inline Family makeFamily(const std::string &family, std::uint64_t seed, bool postLayerNorm = false)
 {

@@ -1,5 +1,6 @@
 #include "model/referencemodel.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/TensorOperators.h>
@@ -11,6 +12,7 @@
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tanh.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 
 namespace corolla::reference {
 
@@ -47,13 +49,18 @@ at::Tensor layerNorm(const at::Tensor &x, const at::Tensor &w, const at::Tensor 
     return centred / at::sqrt((centred * centred).mean({-1}, true) + eps) * w + b;
 }
 
+// Gemma's RMSNorm: the stored weight is the scale minus one.
+at::Tensor gemmaNorm(const at::Tensor &x, const at::Tensor &w, double eps)
+{
+    return rmsNorm(x, 1.0 + w, eps);
+}
+
 // One rotary frequency per pair of dimensions, with Llama 3.1's band-wise scaling.
-std::vector<double> rotaryFrequencies(const ModelConfig &config)
+std::vector<double> rotaryFrequencies(const RopeConfig &rope, std::int64_t headDim)
 {
     std::vector<double> frequencies;
-    const RopeConfig &rope = config.rope;
-    for (std::int64_t i = 0; i < config.headDim / 2; ++i) {
-        double f = 1.0 / std::pow(rope.theta, double(2 * i) / double(config.headDim));
+    for (std::int64_t i = 0; i < headDim / 2; ++i) {
+        double f = 1.0 / std::pow(rope.theta, double(2 * i) / double(headDim));
         if (rope.scaling == RopeConfig::Scaling::Linear) {
             f /= rope.factor;
         } else if (rope.scaling == RopeConfig::Scaling::Llama3) {
@@ -93,12 +100,22 @@ at::Tensor rotate(const at::Tensor &x /* [T, D] */, const std::vector<double> &f
     return out;
 }
 
-// softmax over the visible keys of each query; `bias[j]` added to every score of key j.
+// How scores are formed: q.k times `scale` (0: 1 / sqrt(headDim)), then bent to
+// cap * tanh(s / cap) when `softcap` > 0.
+struct Scoring {
+    double scale = 0;
+    double softcap = 0;
+};
+
+// softmax over the visible keys of each query; `slope * j` added to every score of key j.
 at::Tensor attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                      std::int64_t window, double slope)
+                      std::int64_t window, double slope, Scoring scoring = {})
 {
     const std::int64_t steps = q.size(0);
-    at::Tensor scores = at::matmul(q, k.t()) / std::sqrt(double(q.size(1)));
+    at::Tensor scores = at::matmul(q, k.t())
+                        * (scoring.scale > 0 ? scoring.scale : 1.0 / std::sqrt(double(q.size(1))));
+    if (scoring.softcap > 0)
+        scores = at::tanh(scores / scoring.softcap) * scoring.softcap;
     auto s = scores.accessor<double, 2>();
     for (std::int64_t t = 0; t < steps; ++t) {
         for (std::int64_t j = 0; j < steps; ++j) {
@@ -110,12 +127,13 @@ at::Tensor attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor
     return at::matmul(shifted / shifted.sum({-1}, true), v);
 }
 
-at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
-                      std::int64_t layer)
+// The attention half of a Llama-family block, with its residual.
+at::Tensor llamaAttention(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                          std::int64_t layer)
 {
     const std::string p = "model.layers." + std::to_string(layer) + ".";
     const std::int64_t d = c.headDim, group = c.numHeads / c.numKvHeads;
-    const auto frequencies = rotaryFrequencies(c);
+    const auto frequencies = rotaryFrequencies(c.rope, c.headDim);
     const std::int64_t window = c.usesSlidingWindow(layer) ? c.slidingWindow : 0;
 
     const at::Tensor h = rmsNorm(x, weight(w, p + "input_layernorm.weight"), c.normEps);
@@ -142,7 +160,14 @@ at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
     const at::Tensor afterAttention = x
                                       + project(attended, weight(w, p + "self_attn.o_proj.weight"),
                                                 maybe(w, p + "self_attn.o_proj.bias"));
+    return afterAttention;
+}
 
+at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                      std::int64_t layer)
+{
+    const std::string p = "model.layers." + std::to_string(layer) + ".";
+    const at::Tensor afterAttention = llamaAttention(c, w, x, layer);
     const at::Tensor h2 =
         rmsNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"), c.normEps);
     const at::Tensor gate =
@@ -153,6 +178,98 @@ at::Tensor llamaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
     return afterAttention
            + project(silu * up, weight(w, p + "mlp.down_proj.weight"),
                      maybe(w, p + "mlp.down_proj.bias"));
+}
+
+// Mixtral: Llama's attention, then per token the softmax over all experts' router scores, the
+// top k renormalised, and the weighted sum of those experts' SwiGLU outputs.
+at::Tensor mixtralBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                        std::int64_t layer)
+{
+    const std::string p = "model.layers." + std::to_string(layer) + ".";
+    const at::Tensor afterAttention = llamaAttention(c, w, x, layer);
+    const at::Tensor h =
+        rmsNorm(afterAttention, weight(w, p + "post_attention_layernorm.weight"), c.normEps);
+    const at::Tensor scores = project(h, weight(w, p + "block_sparse_moe.gate.weight"));
+    at::Tensor mixed = at::zeros_like(h);
+    for (std::int64_t t = 0; t < h.size(0); ++t) {
+        std::vector<double> probabilities;
+        double total = 0;
+        for (std::int64_t e = 0; e < c.numExperts; ++e) {
+            probabilities.push_back(std::exp(scores[t][e].item<double>()));
+            total += probabilities.back();
+        }
+        std::vector<std::int64_t> order(std::size_t(c.numExperts));
+        for (std::int64_t e = 0; e < c.numExperts; ++e)
+            order[std::size_t(e)] = e;
+        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+            return probabilities[std::size_t(a)] > probabilities[std::size_t(b)];
+        });
+        double chosenTotal = 0;
+        for (std::int64_t j = 0; j < c.expertsPerToken; ++j)
+            chosenTotal += probabilities[std::size_t(order[std::size_t(j)])] / total;
+        for (std::int64_t j = 0; j < c.expertsPerToken; ++j) {
+            const std::int64_t e = order[std::size_t(j)];
+            const std::string expert = p + "block_sparse_moe.experts." + std::to_string(e) + ".";
+            const at::Tensor row = h[t].unsqueeze(0);
+            const at::Tensor gate = project(row, weight(w, expert + "w1.weight"));
+            const at::Tensor up = project(row, weight(w, expert + "w3.weight"));
+            const at::Tensor silu = gate / (1.0 + at::exp(-gate));
+            const double share = probabilities[std::size_t(e)] / total / chosenTotal;
+            mixed[t] += share * project(silu * up, weight(w, expert + "w2.weight"))[0];
+        }
+    }
+    return afterAttention + mixed;
+}
+
+// Gemma 2 / Gemma 3: every norm scales by 1 + weight; the attention and MLP outputs are
+// normalised before the residual; gelu-tanh gates the MLP.
+at::Tensor gemmaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                      std::int64_t layer)
+{
+    const std::string p = "model.layers." + std::to_string(layer) + ".";
+    const std::int64_t d = c.headDim, group = c.numHeads / c.numKvHeads;
+    const bool local = c.usesSlidingWindow(layer);
+    const auto frequencies =
+        rotaryFrequencies(local && c.localRope ? *c.localRope : c.rope, c.headDim);
+    const auto norm = [&](const at::Tensor &value, const std::string &name) {
+        return gemmaNorm(value, weight(w, p + name + ".weight"), c.normEps);
+    };
+
+    const at::Tensor h = norm(x, "input_layernorm");
+    const at::Tensor q =
+        project(h, weight(w, p + "self_attn.q_proj.weight"), maybe(w, p + "self_attn.q_proj.bias"));
+    const at::Tensor k =
+        project(h, weight(w, p + "self_attn.k_proj.weight"), maybe(w, p + "self_attn.k_proj.bias"));
+    const at::Tensor v =
+        project(h, weight(w, p + "self_attn.v_proj.weight"), maybe(w, p + "self_attn.v_proj.bias"));
+    const auto headNorm = [&](const at::Tensor &head, const char *name) {
+        return c.qkNorm ? norm(head, std::string("self_attn.") + name) : head;
+    };
+    std::vector<at::Tensor> heads;
+    for (std::int64_t head = 0; head < c.numHeads; ++head) {
+        const std::int64_t kvHead = head / group;
+        heads.push_back(
+            attendHead(rotate(headNorm(q.narrow(1, head * d, d), "q_norm"), frequencies),
+                       rotate(headNorm(k.narrow(1, kvHead * d, d), "k_norm"), frequencies),
+                       v.narrow(1, kvHead * d, d), local ? c.slidingWindow : 0, 0.0,
+                       {c.attentionScale, c.attentionSoftcap}));
+    }
+    const at::Tensor attended = at::stack(heads, 1).reshape({x.size(0), c.numHeads * d});
+    const at::Tensor afterAttention =
+        x
+        + norm(project(attended, weight(w, p + "self_attn.o_proj.weight"),
+                       maybe(w, p + "self_attn.o_proj.bias")),
+               "post_attention_layernorm");
+
+    const at::Tensor h2 = norm(afterAttention, "pre_feedforward_layernorm");
+    const at::Tensor gate = project(h2, weight(w, p + "mlp.gate_proj.weight"));
+    const at::Tensor up = project(h2, weight(w, p + "mlp.up_proj.weight"));
+    const at::Tensor gelu =
+        0.5 * gate
+        * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (gate + 0.044715 * gate * gate * gate)));
+    return afterAttention
+           + norm(project(gelu * up, weight(w, p + "mlp.down_proj.weight")),
+                  "post_feedforward_layernorm");
 }
 
 at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
@@ -215,8 +332,12 @@ at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::T
 {
     at::Tensor h = x.to(at::kDouble);
     for (std::int64_t layer = begin; layer < end; ++layer) {
-        h = config.architecture == Architecture::Llama ? llamaBlock(config, weights, h, layer)
-                                                       : bloomBlock(config, weights, h, layer);
+        switch (config.architecture) {
+        case Architecture::Llama: h = llamaBlock(config, weights, h, layer); break;
+        case Architecture::Gemma: h = gemmaBlock(config, weights, h, layer); break;
+        case Architecture::Mixtral: h = mixtralBlock(config, weights, h, layer); break;
+        case Architecture::Bloom: h = bloomBlock(config, weights, h, layer); break;
+        }
     }
     return h;
 }
@@ -237,14 +358,16 @@ at::Tensor blocksWithPrompts(const ModelConfig &config, const Weights &weights, 
 at::Tensor embed(const ModelConfig &config, const Weights &weights,
                  const std::vector<std::int64_t> &ids)
 {
-    const bool llama = config.architecture == Architecture::Llama;
+    const bool bloom = config.architecture == Architecture::Bloom;
     const at::Tensor embeddings =
-        weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
+        weight(weights, bloom ? "word_embeddings.weight" : "model.embed_tokens.weight");
     std::vector<at::Tensor> rows;
     for (std::int64_t id : ids)
         rows.push_back(embeddings[id]);
     at::Tensor h = at::stack(rows);
-    if (!llama)
+    if (config.architecture == Architecture::Gemma)
+        h = h * std::sqrt(double(config.hiddenSize));
+    if (bloom)
         h = layerNorm(h, weight(weights, "word_embeddings_layernorm.weight"),
                       weight(weights, "word_embeddings_layernorm.bias"), config.normEps);
     return h;
@@ -252,16 +375,28 @@ at::Tensor embed(const ModelConfig &config, const Weights &weights,
 
 at::Tensor head(const ModelConfig &config, const Weights &weights, const at::Tensor &h)
 {
-    const bool llama = config.architecture == Architecture::Llama;
-    const at::Tensor normed = llama
-                                  ? rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps)
-                                  : layerNorm(h, weight(weights, "ln_f.weight"),
-                                              weight(weights, "ln_f.bias"), config.normEps);
+    const bool bloom = config.architecture == Architecture::Bloom;
+    at::Tensor normed;
+    switch (config.architecture) {
+    case Architecture::Llama:
+    case Architecture::Mixtral:
+        normed = rmsNorm(h, weight(weights, "model.norm.weight"), config.normEps);
+        break;
+    case Architecture::Gemma:
+        normed = gemmaNorm(h, weight(weights, "model.norm.weight"), config.normEps);
+        break;
+    case Architecture::Bloom:
+        normed = layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"),
+                           config.normEps);
+        break;
+    }
     const at::Tensor lmHead =
         weights.count("lm_head.weight")
             ? weight(weights, "lm_head.weight")
-            : weight(weights, llama ? "model.embed_tokens.weight" : "word_embeddings.weight");
-    return at::matmul(normed, lmHead.t());
+            : weight(weights, bloom ? "word_embeddings.weight" : "model.embed_tokens.weight");
+    const at::Tensor logits = at::matmul(normed, lmHead.t());
+    const double cap = config.finalSoftcap;
+    return cap > 0 ? at::tanh(logits / cap) * cap : logits;
 }
 
 at::Tensor logits(const ModelConfig &config, const Weights &weights,

@@ -1,8 +1,9 @@
 #pragma once
 // A plainly written reference of the model families, in double precision, straight from the
-// papers and the Hugging Face conventions: explicit RMSNorm/LayerNorm, rotate-half rotary
-// embeddings with llama3 scaling, ALiBi slopes, per-head causal attention with GQA and
-// sliding windows, SwiGLU and tanh-GELU. It shares no code with the engine's blocks.
+// papers and the Hugging Face conventions: explicit RMSNorm (Gemma's scaled by 1 + weight) and
+// LayerNorm, rotate-half rotary embeddings with llama3 scaling (and Gemma 3's local rope),
+// ALiBi slopes, per-head causal attention with GQA, sliding windows and soft-capping, SwiGLU
+// and tanh-GELU. It shares no code with the engine's blocks.
 
 #include <map>
 #include <string>

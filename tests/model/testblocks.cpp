@@ -1,6 +1,8 @@
 // Every block family against the plain reference (fp32, max |diff| <= 1e-5), incremental
 // decoding against the full forward, and batches of different lengths against single runs.
 
+#include <tuple>
+
 #include <ATen/TensorOperators.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/cat.h>
@@ -78,8 +80,12 @@ private Q_SLOTS:
         QVERIFY(inspected.ok() && plain.ok());
         QVERIFY(at::equal(*inspected, *plain));
 
-        const std::vector<std::string> steps{
-            "attn_norm", "q", "k", "v", "attention", "attn_residual", "ffn_norm", "ffn_act", "out"};
+        const bool moe = f.config.architecture == Architecture::Mixtral;
+        const std::vector<std::string> steps{"attn_norm", "q",
+                                             "k",         "v",
+                                             "attention", "attn_residual",
+                                             "ffn_norm",  moe ? "ffn_moe" : "ffn_act",
+                                             "out"};
         QCOMPARE(seen.size(), steps.size() * std::size_t(f.config.numLayers));
         for (std::size_t i = 0; i < seen.size(); ++i) {
             QCOMPARE(seen[i].first, std::int64_t(i / steps.size()));
@@ -289,20 +295,26 @@ private Q_SLOTS:
         broken.erase("model.layers.0.mlp.up_proj.weight");
         QVERIFY(!BlockSpan::load(f.config, MemoryTensorSource(broken), 0, 1, at::kFloat).ok());
 
-        // Qwen3's per-head norms: missing, or as wide as the hidden size instead of a head.
-        const Family qwen3 = makeFamily("qwen3", 11);
-        for (const bool missing : {true, false}) {
-            std::map<std::string, at::Tensor> weights = qwen3.weights;
-            const std::string name = "model.layers.1.self_attn.k_norm.weight";
-            if (missing)
-                weights.erase(name);
-            else
-                weights[name] = at::ones({qwen3.config.hiddenSize});
-            auto refused =
-                BlockSpan::load(qwen3.config, MemoryTensorSource(weights), 0, 2, at::kFloat);
-            QVERIFY(!refused.ok());
-            QVERIFY2(refused.error().message.find(name) != std::string::npos,
-                     refused.error().message.c_str());
+        // The families' own norms (Qwen3's and Gemma 3's per-head ones, Gemma's around the
+        // MLP): missing, or as wide as the hidden size instead of a head's or vice versa.
+        for (const auto &[family, name, wrongWidth] :
+             {std::tuple{"qwen3", "model.layers.1.self_attn.k_norm.weight", 64},
+              std::tuple{"gemma3", "model.layers.1.self_attn.q_norm.weight", 64},
+              std::tuple{"gemma2", "model.layers.1.pre_feedforward_layernorm.weight", 32},
+              std::tuple{"gemma2", "model.layers.0.post_feedforward_layernorm.weight", 32}}) {
+            const Family chosen = makeFamily(family, 11);
+            for (const bool missing : {true, false}) {
+                std::map<std::string, at::Tensor> weights = chosen.weights;
+                if (missing)
+                    weights.erase(name);
+                else
+                    weights[name] = at::ones({wrongWidth});
+                auto refused =
+                    BlockSpan::load(chosen.config, MemoryTensorSource(weights), 0, 2, at::kFloat);
+                QVERIFY(!refused.ok());
+                QVERIFY2(refused.error().message.find(name) != std::string::npos,
+                         refused.error().message.c_str());
+            }
         }
     }
 };

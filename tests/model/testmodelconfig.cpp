@@ -132,6 +132,128 @@ private Q_SLOTS:
         QVERIFY(!unused->usesSlidingWindow(0));
     }
 
+    // Gemma-2-9B's config.json: soft-capping, query_pre_attn_scalar, local layers first.
+    void gemma2()
+    {
+        auto config = ModelConfig::parse(R"({"architectures": ["Gemma2ForCausalLM"],
+            "attention_bias": false, "attention_dropout": 0.0, "attn_logit_softcapping": 50.0,
+            "bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": 1,
+            "final_logit_softcapping": 30.0, "head_dim": 256, "hidden_act": "gelu_pytorch_tanh",
+            "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 3584,
+            "initializer_range": 0.02, "intermediate_size": 14336,
+            "max_position_embeddings": 8192, "model_type": "gemma2", "num_attention_heads": 16,
+            "num_hidden_layers": 42, "num_key_value_heads": 8, "pad_token_id": 0,
+            "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_theta": 10000.0,
+            "sliding_window": 4096, "sliding_window_size": 4096, "torch_dtype": "float32",
+            "transformers_version": "4.42.0.dev0", "use_cache": true, "vocab_size": 256000})",
+                                         "gemma-2-9b");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Gemma);
+        QCOMPARE(config->headDim, 256);
+        QCOMPARE(config->attentionScale, 1.0 / 16.0);
+        QCOMPARE(config->attentionSoftcap, 50.0);
+        QCOMPARE(config->finalSoftcap, 30.0);
+        QCOMPARE(config->slidingWindow, 4096);
+        QVERIFY(config->usesSlidingWindow(0) && !config->usesSlidingWindow(1));
+        QVERIFY(config->usesSlidingWindow(40) && !config->usesSlidingWindow(41));
+        QVERIFY(config->tieWordEmbeddings && !config->qkNorm && !config->localRope);
+        QCOMPARE(config->eosTokenIds, (std::vector<std::int64_t>{1}));
+
+        // Absent caps take Gemma 2's defaults; null ones switch the capping off.
+        const std::string minimal = R"({"model_type": "gemma2", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
+            "vocab_size": 100)";
+        auto defaults = ModelConfig::parse(minimal + "}", "g2");
+        QVERIFY(defaults.ok());
+        QCOMPARE(defaults->attentionSoftcap, 50.0);
+        QCOMPARE(defaults->finalSoftcap, 30.0);
+        QCOMPARE(defaults->headDim, 256);
+        QCOMPARE(defaults->attentionScale, 1.0 / 16.0);
+        auto uncapped = ModelConfig::parse(
+            minimal + R"(, "attn_logit_softcapping": null, "final_logit_softcapping": null})",
+            "g2");
+        QVERIFY(uncapped.ok());
+        QCOMPARE(uncapped->attentionSoftcap, 0.0);
+        QCOMPARE(uncapped->finalSoftcap, 0.0);
+    }
+
+    // Gemma-3-1B's config.json (gemma3_text): q/k norms, a local rope, every sixth layer global.
+    void gemma3()
+    {
+        auto config = ModelConfig::parse(R"({"architectures": ["Gemma3ForCausalLM"],
+            "attention_bias": false, "attention_dropout": 0.0, "attn_logit_softcapping": null,
+            "bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": [1, 106],
+            "final_logit_softcapping": null, "head_dim": 256,
+            "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 1152,
+            "initializer_range": 0.02, "intermediate_size": 6912,
+            "max_position_embeddings": 32768, "model_type": "gemma3_text",
+            "num_attention_heads": 4, "num_hidden_layers": 26, "num_key_value_heads": 1,
+            "pad_token_id": 0, "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06,
+            "rope_local_base_freq": 10000, "rope_scaling": null, "rope_theta": 1000000,
+            "sliding_window": 512, "sliding_window_pattern": 6, "torch_dtype": "bfloat16",
+            "transformers_version": "4.50.0.dev0", "use_cache": true, "vocab_size": 262144})",
+                                         "gemma-3-1b");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Gemma);
+        QVERIFY(config->qkNorm);
+        QCOMPARE(config->attentionSoftcap, 0.0);
+        QCOMPARE(config->finalSoftcap, 0.0);
+        QCOMPARE(config->rope.theta, 1000000.0);
+        QVERIFY(config->localRope.has_value());
+        QCOMPARE(config->localRope->theta, 10000.0);
+        QCOMPARE(config->localRope->scaling, RopeConfig::Scaling::None);
+        QCOMPARE(config->slidingWindow, 512);
+        for (std::int64_t layer = 0; layer < 26; ++layer)
+            QCOMPARE(config->usesSlidingWindow(layer), layer % 6 != 5);
+        QCOMPARE(config->eosTokenIds, (std::vector<std::int64_t>{1, 106}));
+
+        // Linear rope scaling (Gemma 3 4B and up) applies to the global layers only;
+        // layer_types overrides the pattern.
+        auto scaled = ModelConfig::parse(R"({"model_type": "gemma3_text", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "vocab_size": 100, "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+            "layer_types": ["full_attention", "sliding_attention"]})",
+                                         "g3");
+        QVERIFY2(scaled.ok(), scaled.ok() ? "" : scaled.error().message.c_str());
+        QCOMPARE(scaled->rope.scaling, RopeConfig::Scaling::Linear);
+        QCOMPARE(scaled->localRope->scaling, RopeConfig::Scaling::None);
+        QVERIFY(!scaled->usesSlidingWindow(0) && scaled->usesSlidingWindow(1));
+    }
+
+    // Mixtral-8x7B's config.json: eight experts, two per token, no window.
+    void mixtral()
+    {
+        auto config = ModelConfig::parse(R"({"architectures": ["MixtralForCausalLM"],
+            "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+            "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 14336,
+            "max_position_embeddings": 32768, "model_type": "mixtral", "num_attention_heads": 32,
+            "num_experts_per_tok": 2, "num_hidden_layers": 32, "num_key_value_heads": 8,
+            "num_local_experts": 8, "output_router_logits": false, "rms_norm_eps": 1e-05,
+            "rope_theta": 1000000.0, "router_aux_loss_coef": 0.02, "sliding_window": null,
+            "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+            "transformers_version": "4.36.0.dev0", "use_cache": true, "vocab_size": 32000})",
+                                         "mixtral-8x7b");
+        QVERIFY2(config.ok(), config.ok() ? "" : config.error().message.c_str());
+        QCOMPARE(config->architecture, Architecture::Mixtral);
+        QCOMPARE(config->numExperts, 8);
+        QCOMPARE(config->expertsPerToken, 2);
+        QCOMPARE(config->headDim, 128);
+        QCOMPARE(config->slidingWindow, 0);
+        QCOMPARE(config->rope.theta, 1000000.0);
+        QVERIFY(!config->tieWordEmbeddings && !config->qkvBias);
+
+        // A window as Mistral's; the defaults of transformers' MixtralConfig.
+        auto windowed = ModelConfig::parse(R"({"model_type": "mixtral", "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "vocab_size": 100, "sliding_window": 16})",
+                                           "mx");
+        QVERIFY2(windowed.ok(), windowed.ok() ? "" : windowed.error().message.c_str());
+        QCOMPARE(windowed->numExperts, 8);
+        QCOMPARE(windowed->expertsPerToken, 2);
+        QCOMPARE(windowed->rope.theta, 1000000.0);
+        QVERIFY(windowed->usesSlidingWindow(0) && windowed->usesSlidingWindow(1));
+    }
+
     void bloomAliases()
     {
         auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
@@ -189,6 +311,39 @@ private Q_SLOTS:
             "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 9,
             "layer_types": ["full_attention"]})"
             << "layer_types";
+        QTest::newRow("mixtral experts")
+            << R"({"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "num_local_experts": 2, "num_experts_per_tok": 3})"
+            << "num_experts_per_tok exceeds num_local_experts";
+        QTest::newRow("mixtral no experts")
+            << R"({"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "num_local_experts": 0})"
+            << "num_local_experts";
+        QTest::newRow("gemma activation")
+            << R"({"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "hidden_activation": "gelu"})"
+            << "gelu_pytorch_tanh";
+        QTest::newRow("gemma softcap")
+            << R"({"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "attn_logit_softcapping": -1})"
+            << "attn_logit_softcapping";
+        QTest::newRow("gemma query scalar")
+            << R"({"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "query_pre_attn_scalar": 0})"
+            << "query_pre_attn_scalar";
+        QTest::newRow("gemma3 pattern")
+            << R"({"model_type": "gemma3_text", "hidden_size": 64, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
+            "sliding_window_pattern": 0})"
+            << "sliding_window_pattern";
+        QTest::newRow("gemma3 multimodal")
+            << R"({"model_type": "gemma3", "text_config": {"model_type": "gemma3_text"}})"
+            << "gemma3_text";
     }
 
     void errorsNameTheProblem()

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/bytesize.h"
+#include "loader/tensorsource.h"
+#include "model/blockspan.h"
 #include "net/identity.h"
 #include "server/blockchoice.h"
 #include "server/memoryplan.h"
@@ -321,6 +323,26 @@ private Q_SLOTS:
                                                placed("e", 2, 6, 0.1)};
         QVERIFY(!shouldMove(nearly, "e", 8));
         QVERIFY(!shouldMove(stacked, "nobody", 8));
+    }
+
+    // The plan counts exactly what a loaded block holds, for every family and format.
+    void memoryPlanCountsLoadedBlocks()
+    {
+        for (const char *family : {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "bloom"}) {
+            auto config = ModelConfig::parse(*testModelConfigJson({family, "tiny"}), family);
+            QVERIFY(config);
+            const auto weights = makeTestWeights(*config, 3, at::kBFloat16);
+            const MemoryTensorSource source(weights);
+            for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+                for (Quantization format :
+                     {Quantization::None, Quantization::Int8, Quantization::Nf4}) {
+                    auto span = BlockSpan::load(*config, source, 1, 3, dtype, format);
+                    QVERIFY(span);
+                    QCOMPARE((*span)->weightBytes(),
+                             2 * blockWeightBytes(*config, dtype == at::kFloat ? 4 : 2, format));
+                }
+            }
+        }
     }
 
     void memoryPlanFitsBlocksAndCache()

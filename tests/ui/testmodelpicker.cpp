@@ -57,9 +57,11 @@ private Q_SLOTS:
         QVERIFY(file.open(QIODevice::ReadOnly));
         const int entries = QJsonDocument::fromJson(file.readAll())["models"].toArray().size();
         QCOMPARE(models.size(), entries); // every entry is a model Corolla can run
-        // bf16: two bytes a parameter (published counts: TinyLlama 1,100,048,384;
-        // Llama-2-7B 6,738,415,616; BLOOM-560m 559,214,592; Qwen3-8B 8,190,735,360, its q/k
-        // norms included).
+        // bf16: two bytes a parameter. Published counts: TinyLlama 1,100,048,384; Llama-2-7B
+        // 6,738,415,616; BLOOM-560m 559,214,592; Qwen3-8B 8,190,735,360 (its q/k norms
+        // included); Gemma-2-9B 9,241,705,984 (four norms a block); Gemma-3-1B 999,885,952
+        // (q/k norms too); Mixtral-8x7B 46,702,792,704 (every expert). Gemma holds its block
+        // norms' scales in fp32: two more bytes for each of their values.
         QCOMPARE(findModel(models, QStringLiteral("TinyLlama/TinyLlama-1.1B-Chat-v1.0"))->bytesBf16,
                  2 * 1100048384LL);
         QCOMPARE(findModel(models, QStringLiteral("meta-llama/Llama-2-7b-chat-hf"))->bytesBf16,
@@ -67,6 +69,13 @@ private Q_SLOTS:
         QCOMPARE(findModel(models, QStringLiteral("bigscience/bloom-560m"))->bytesBf16,
                  2 * 559214592LL);
         QCOMPARE(findModel(models, QStringLiteral("Qwen/Qwen3-8B"))->bytesBf16, 2 * 8190735360LL);
+        QCOMPARE(findModel(models, QStringLiteral("google/gemma-2-9b-it"))->bytesBf16,
+                 2 * 9241705984LL + 42 * (4 * 3584) * 2);
+        QCOMPARE(findModel(models, QStringLiteral("google/gemma-3-1b-it"))->bytesBf16,
+                 2 * 999885952LL + 26 * (4 * 1152 + 2 * 256) * 2);
+        QCOMPARE(
+            findModel(models, QStringLiteral("mistralai/Mixtral-8x7B-Instruct-v0.1"))->bytesBf16,
+            2 * 46702792704LL);
         for (const CatalogModel &model : models) {
             QVERIFY2(model.blocks > 0, qPrintable(model.id));
             QVERIFY2(model.bytesInt8 > 0 && model.bytesInt8 < model.bytesBf16,

@@ -1,7 +1,5 @@
 #include "model/arch/llamablock.h"
 
-#include <cmath>
-
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/silu.h>
 
@@ -13,40 +11,22 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
                                                 at::ScalarType dtype, Quantization quantization)
 {
-    auto block = std::make_unique<LlamaBlock>();
-    block->m_numHeads = config.numHeads;
-    block->m_numKvHeads = config.numKvHeads;
-    block->m_headDim = config.headDim;
-    block->m_intermediate = config.intermediateSize;
-    block->m_eps = config.normEps;
-    block->m_sliding = config.usesSlidingWindow(index);
+    auto block = std::make_unique<LlamaBlock>(config, index);
 
-    const std::int64_t h = config.hiddenSize, d = config.headDim, ffn = config.intermediateSize;
-    const std::int64_t qRows = config.numHeads * d, kvRows = config.numKvHeads * d;
+    const std::int64_t h = config.hiddenSize, ffn = config.intermediateSize;
     LlamaBlock &b = *block;
-    const std::vector<WeightSlot> slots{
-        {&b.m_inputNorm, {{"input_layernorm.weight", {h}}}},
-        {&b.m_qkv,
-         {{"self_attn.q_proj.weight", {qRows, h}},
-          {"self_attn.k_proj.weight", {kvRows, h}},
-          {"self_attn.v_proj.weight", {kvRows, h}}}},
-        {&b.m_qkvBias,
-         {{"self_attn.q_proj.bias", {qRows}},
-          {"self_attn.k_proj.bias", {kvRows}},
-          {"self_attn.v_proj.bias", {kvRows}}},
-         config.qkvBias},
-        {&b.m_output, {{"self_attn.o_proj.weight", {h, qRows}}}},
-        {&b.m_outputBias, {{"self_attn.o_proj.bias", {h}}}, config.outputBias},
-        {&b.m_qNorm, {{"self_attn.q_norm.weight", {d}}}, config.qkNorm},
-        {&b.m_kNorm, {{"self_attn.k_norm.weight", {d}}}, config.qkNorm},
-        {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
-        {&b.m_gateUp, {{"mlp.gate_proj.weight", {ffn, h}}, {"mlp.up_proj.weight", {ffn, h}}}},
-        {&b.m_gateUpBias,
-         {{"mlp.gate_proj.bias", {ffn}}, {"mlp.up_proj.bias", {ffn}}},
-         config.mlpBias},
-        {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
-        {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
-    };
+    std::vector<WeightSlot> slots = b.m_attention.slots(config, &b.m_inputNorm);
+    slots.insert(
+        slots.end(),
+        {
+            {&b.m_postNorm, {{"post_attention_layernorm.weight", {h}}}},
+            {&b.m_gateUp, {{"mlp.gate_proj.weight", {ffn, h}}, {"mlp.up_proj.weight", {ffn, h}}}},
+            {&b.m_gateUpBias,
+             {{"mlp.gate_proj.bias", {ffn}}, {"mlp.up_proj.bias", {ffn}}},
+             config.mlpBias},
+            {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
+            {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
+        });
     if (auto read = WeightReader(source, dtype, quantization)
                         .read("model.layers." + std::to_string(index) + ".", slots);
         !read)
@@ -76,45 +56,19 @@ std::vector<LoraTarget> LlamaBlock::loraTargets(const ModelConfig &config)
     };
 }
 
+LlamaBlock::LlamaBlock(const ModelConfig &config, std::int64_t index)
+    : m_intermediate(config.intermediateSize)
+    , m_eps(config.normEps)
+    , m_attention(config, index, ops::rmsNorm)
+{
+}
+
 at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
 {
-    const std::int64_t batch = x.size(0), steps = x.size(1);
-    const std::int64_t qRows = m_numHeads * m_headDim, kvRows = m_numKvHeads * m_headDim;
-
-    // Attention: normalise, project to q, k, v, (Qwen3) normalise q and k per head, rotate
-    // q and k by position.
+    // Attention on the normalised input (Qwen3 normalises q and k per head too).
     const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
-    const at::Tensor qkv = adaptedLinear(normed, m_qkv, m_qkvBias, ctx,
-                                         Projection::AttentionIn); // [b, T, qRows + 2 kvRows]
-    at::Tensor q = qkv.narrow(-1, 0, qRows)
-                       .view({batch, steps, m_numHeads, m_headDim})
-                       .transpose(1, 2); // [b, nHeads, T, D]
-    at::Tensor k = qkv.narrow(-1, qRows, kvRows)
-                       .view({batch, steps, m_numKvHeads, m_headDim})
-                       .transpose(1, 2); // [b, nKv, T, D]
-    const at::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows)
-                             .view({batch, steps, m_numKvHeads, m_headDim})
-                             .transpose(1, 2); // [b, nKv, T, D]
-    if (m_qNorm.defined()) {
-        q = ops::rmsNorm(q, m_qNorm, m_eps); // [b, nHeads, T, D]
-        k = ops::rmsNorm(k, m_kNorm, m_eps); // [b, nKv, T, D]
-    }
-    q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin);
-    k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin);
-    ctx.inspect("q", q);
-    ctx.inspect("k", k);
-    ctx.inspect("v", v);
-
-    // Append this step to the cache and attend over everything visible.
-    const auto [keys, values] = KvCache::append(cache, ctx, k, v);         // [b, nKv, S, D]
-    const at::Tensor &mask = m_sliding ? ctx.slidingMask : ctx.causalMask; // [b, 1, T, S]
-    const at::Tensor attended =
-        ops::attention(q, keys, values, mask, 1.0 / std::sqrt(double(m_headDim))); // [b, T, qRows]
-    ctx.inspect("attention", attended);
-    const at::Tensor afterAttention = x
-                                      + adaptedLinear(attended, m_output, m_outputBias, ctx,
-                                                      Projection::AttentionOut); // [b, T, hidden]
+    const at::Tensor afterAttention = x + m_attention.forward(normed, cache, ctx); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(silu(gate(h)) * up(h)).
@@ -134,9 +88,9 @@ at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
 std::int64_t LlamaBlock::weightBytes() const
 {
-    return corolla::weightBytes({m_inputNorm, m_qkvBias, m_outputBias, m_qNorm, m_kNorm, m_postNorm,
-                                 m_gateUpBias, m_downBias},
-                                {&m_qkv, &m_output, &m_gateUp, &m_down});
+    return m_attention.weightBytes()
+           + corolla::weightBytes({m_inputNorm, m_postNorm, m_gateUpBias, m_downBias},
+                                  {&m_gateUp, &m_down});
 }
 
 } // namespace corolla

@@ -4,6 +4,7 @@
 // names: model.layers.<i>.{self_attn,mlp,...}.
 // Thread: forward() may run on any compute thread.
 
+#include "model/arch/groupedattention.h"
 #include "model/block.h"
 
 namespace corolla {
@@ -19,22 +20,18 @@ public:
     // q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
     static std::vector<LoraTarget> loraTargets(const ModelConfig &config);
 
+    LlamaBlock(const ModelConfig &config, std::int64_t index);
+
     at::Tensor forward(const at::Tensor &hidden, LayerCache &cache,
                        const StepContext &ctx) const override;
     std::int64_t weightBytes() const override;
 
 private:
-    std::int64_t m_numHeads = 0, m_numKvHeads = 0, m_headDim = 0, m_intermediate = 0;
-    double m_eps = 0;
-    bool m_sliding = false;
+    std::int64_t m_intermediate;
+    double m_eps;
 
-    at::Tensor m_inputNorm;  // [hidden]
-    LinearWeight m_qkv;      // [(nHeads + 2 nKvHeads) * headDim, hidden]: q, k, v stacked
-    at::Tensor m_qkvBias;    // [(nHeads + 2 nKvHeads) * headDim] or undefined
-    LinearWeight m_output;   // [hidden, nHeads * headDim]
-    at::Tensor m_outputBias; // [hidden] or undefined
-    at::Tensor m_qNorm;      // [headDim] (Qwen3) or undefined
-    at::Tensor m_kNorm;      // [headDim] (Qwen3) or undefined
+    at::Tensor m_inputNorm; // [hidden]
+    GroupedAttention m_attention;
     at::Tensor m_postNorm;   // [hidden]
     LinearWeight m_gateUp;   // [2 * intermediate, hidden]: gate, up stacked
     at::Tensor m_gateUpBias; // [2 * intermediate] or undefined
