@@ -56,7 +56,10 @@ int runMakeTestModel(const QStringList &arguments)
         QStringLiteral("Writes a Hugging Face checkpoint folder with deterministic "
                        "random weights and a byte-level tokenizer."));
     parser.addValueOptions({
-        {"family", "llama|mistral|mixtral|qwen2|qwen3|gemma2|gemma3|bloom", "model family"},
+        {"family",
+         "llama|mistral|mixtral|qwen2|qwen3|gemma2|gemma3|falcon|falcon-1ln|falcon-mqa|"
+         "falcon-alibi|bloom",
+         "model family (the falcon ones: new decoder with two or one norms, multi-query, ALiBi)"},
         {"out", "DIR", "output folder"},
     });
     parser.addValueOption(QStringLiteral("shape"), QStringLiteral("NAME"),

@@ -18,9 +18,11 @@ qint64 modelBytes(const ModelConfig &config, Quantization quantization)
         return -1;
     const qint64 embeddings = qint64(config.vocabSize) * config.hiddenSize * kBf16Bytes;
     const qint64 head = config.tieWordEmbeddings ? 0 : embeddings;
-    // The final norm; BLOOM also norms the embeddings, and its norms have biases.
-    const qint64 norms =
-        (config.architecture == Architecture::Bloom ? 4 : 1) * config.hiddenSize * kBf16Bytes;
+    // The final norm; BLOOM also norms the embeddings; BLOOM's and Falcon's norms have biases.
+    const int normTensors = config.architecture == Architecture::Bloom    ? 4
+                            : config.architecture == Architecture::Falcon ? 2
+                                                                          : 1;
+    const qint64 norms = qint64(normTensors) * config.hiddenSize * kBf16Bytes;
     return config.numLayers * blockWeightBytes(config, kBf16Bytes, quantization) + embeddings + head
            + norms;
 }

@@ -6,8 +6,8 @@ namespace corolla {
 
 int blockIndexOf(const std::string &tensorName)
 {
-    // Block containers of the families we read: "layers.<i>." (Llama, Mistral, Qwen2) and
-    // "h.<i>." (BLOOM, GPT-2 style), at the start of the name or after a dot.
+    // Block containers of the families we read: "layers.<i>." (Llama, Mistral, Mixtral, Qwen,
+    // Gemma) and "h.<i>." (BLOOM, Falcon), at the start of the name or after a dot.
     for (const std::string_view container : {"layers.", "h."}) {
         std::size_t at = 0;
         while ((at = tensorName.find(container, at)) != std::string::npos) {

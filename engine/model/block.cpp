@@ -5,6 +5,7 @@
 #include <ATen/ops/cat.h>
 
 #include "model/arch/bloomblock.h"
+#include "model/arch/falconblock.h"
 #include "model/arch/gemmablock.h"
 #include "model/arch/llamablock.h"
 #include "model/arch/mixtralblock.h"
@@ -40,6 +41,7 @@ Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const Tensor
     case Architecture::Gemma: return GemmaBlock::load(config, source, index, dtype, quantization);
     case Architecture::Mixtral:
         return MixtralBlock::load(config, source, index, dtype, quantization);
+    case Architecture::Falcon: return FalconBlock::load(config, source, index, dtype, quantization);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -51,6 +53,7 @@ std::vector<LoraTarget> loraTargets(const ModelConfig &config)
     case Architecture::Llama:
     case Architecture::Gemma: return LlamaBlock::loraTargets(config);
     case Architecture::Mixtral: return MixtralBlock::loraTargets(config);
+    case Architecture::Falcon: return FalconBlock::loraTargets(config);
     case Architecture::Bloom: return BloomBlock::loraTargets(config);
     }
     return {};
@@ -62,6 +65,7 @@ StepPreparation stepPreparation(const ModelConfig &config)
     case Architecture::Llama:
     case Architecture::Mixtral: return LlamaBlock::stepPreparation(config);
     case Architecture::Gemma: return GemmaBlock::stepPreparation(config);
+    case Architecture::Falcon: return FalconBlock::stepPreparation(config);
     case Architecture::Bloom: return {};
     }
     return {};

@@ -42,10 +42,19 @@ ClientHead::load(const ModelConfig &config, const TensorSource &source, at::Scal
         std::vector<std::int64_t> shape;
     };
     std::vector<Slot> slots;
-    if (config.architecture != Architecture::Bloom) {
+    switch (config.architecture) {
+    case Architecture::Llama:
+    case Architecture::Gemma:
+    case Architecture::Mixtral:
         slots = {{&head->m_embeddings, "model.embed_tokens.weight", {vocab, h}},
                  {&head->m_finalNorm, "model.norm.weight", {h}}};
-    } else {
+        break;
+    case Architecture::Falcon:
+        slots = {{&head->m_embeddings, "transformer.word_embeddings.weight", {vocab, h}},
+                 {&head->m_finalNorm, "transformer.ln_f.weight", {h}},
+                 {&head->m_finalNormBias, "transformer.ln_f.bias", {h}}};
+        break;
+    case Architecture::Bloom: {
         const std::string prefix =
             reader.pick({"word_embeddings.weight", "transformer.word_embeddings.weight"})
                         .rfind("transformer.", 0)
@@ -57,6 +66,8 @@ ClientHead::load(const ModelConfig &config, const TensorSource &source, at::Scal
                  {&head->m_embeddingNormBias, prefix + "word_embeddings_layernorm.bias", {h}},
                  {&head->m_finalNorm, prefix + "ln_f.weight", {h}},
                  {&head->m_finalNormBias, prefix + "ln_f.bias", {h}}};
+        break;
+    }
     }
     for (const Slot &slot : slots) {
         auto tensor = reader.require(slot.name, slot.shape);
@@ -118,6 +129,7 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
     case Architecture::Mixtral: normed = ops::rmsNorm(x, m_finalNorm, m_config.normEps); break;
     case Architecture::Gemma: normed = ops::scaledRmsNorm(x, m_finalNorm, m_config.normEps); break;
     case Architecture::Bloom:
+    case Architecture::Falcon:
         normed = at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm, m_finalNormBias,
                                 m_config.normEps);
         break;

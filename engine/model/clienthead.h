@@ -37,7 +37,8 @@ private:
     at::Tensor m_embeddings;                         // [vocab, hidden]
     at::Tensor m_embeddingNorm, m_embeddingNormBias; // BLOOM only, [hidden]
     at::Tensor m_embeddingScale;                     // Gemma only, a scalar
-    at::Tensor m_finalNorm, m_finalNormBias;         // [hidden]; bias for BLOOM's LayerNorm;
+    at::Tensor m_finalNorm, m_finalNormBias;         // [hidden]; bias for BLOOM's and
+                                                     // Falcon's LayerNorm;
                                                      // Gemma: fp32 1 + weight
     at::Tensor m_lmHead;                             // [vocab, hidden]; shares storage when tied
 };

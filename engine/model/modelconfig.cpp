@@ -217,6 +217,52 @@ Result<void> parseLlamaFamily(const ConfigReader &reader, ModelConfig &config)
     return {};
 }
 
+// Falcon, with transformers' FalconConfig defaults and the keys of the older RefinedWeb
+// checkpoints (RefinedWeb is the new decoder architecture with n_head_kv).
+Result<void> parseFalcon(const ConfigReader &reader, ModelConfig &config)
+{
+    COROLLA_TRY_ASSIGN(config.hiddenSize, reader.positive({"hidden_size", "n_embed"}));
+    COROLLA_TRY_ASSIGN(config.numLayers, reader.positive({"num_hidden_layers", "n_layer"}));
+    COROLLA_TRY_ASSIGN(config.numHeads, reader.positive({"num_attention_heads", "n_head"}));
+    if (config.hiddenSize % config.numHeads != 0)
+        return reader.error("hidden_size is not a multiple of num_attention_heads");
+    config.headDim = config.hiddenSize / config.numHeads;
+    COROLLA_TRY_ASSIGN(config.intermediateSize,
+                       reader.positiveOr({"ffn_hidden_size"}, 4 * config.hiddenSize));
+    COROLLA_TRY_ASSIGN(config.normEps, reader.number("layer_norm_epsilon", 1e-5));
+    COROLLA_TRY_ASSIGN(config.maxPositions, reader.positiveOr({"max_position_embeddings"}, 2048));
+
+    FalconLayout &layout = config.falcon;
+    layout.newDecoder =
+        config.modelType == "RefinedWeb" || reader.flag("new_decoder_architecture", false);
+    layout.multiQuery = !layout.newDecoder && reader.flag("multi_query", true);
+    layout.alibi = reader.flag("alibi", false);
+    layout.parallel = layout.newDecoder || reader.flag("parallel_attn", true);
+    if (layout.newDecoder) {
+        COROLLA_TRY_ASSIGN(config.numKvHeads,
+                           reader.positiveOr({"num_kv_heads", "n_head_kv"}, config.numHeads));
+        std::int64_t norms = 2;
+        COROLLA_TRY_ASSIGN(norms, reader.positiveOr({"num_ln_in_parallel_attn"}, 2));
+        if (norms > 2)
+            return reader.error("'num_ln_in_parallel_attn' must be 1 or 2");
+        layout.twoNorms = norms == 2;
+    } else {
+        config.numKvHeads = layout.multiQuery ? 1 : config.numHeads;
+    }
+    if (!layout.alibi) {
+        COROLLA_TRY_ASSIGN(config.rope, parseRope(reader));
+        if (config.headDim % 2 != 0)
+            return reader.error("the head size must be even for rotary embeddings");
+    }
+    if (const Json *activation = reader.find({"activation"});
+        activation && (!activation->is_string() || activation->get<std::string>() != "gelu"))
+        return makeError(ErrorCode::Unsupported, "activation other than 'gelu' is not supported");
+    config.qkvBias = config.outputBias = config.mlpBias = reader.flag("bias", false);
+    config.tieWordEmbeddings = reader.flag("tie_word_embeddings", true);
+    config.slidingLayers.assign(std::size_t(config.numLayers), false);
+    return {};
+}
+
 // Mixtral: Mistral's attention and window, and a mixture of experts.
 Result<void> parseMixtral(const ConfigReader &reader, ModelConfig &config)
 {
@@ -347,6 +393,10 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
     } else if (config.modelType == "mixtral") {
         config.architecture = Architecture::Mixtral;
         parsed = parseMixtral(reader, config);
+    } else if (config.modelType == "falcon" || config.modelType == "RefinedWeb"
+               || config.modelType == "RefinedWebModel") {
+        config.architecture = Architecture::Falcon;
+        parsed = parseFalcon(reader, config);
     } else if (config.modelType == "bloom") {
         config.architecture = Architecture::Bloom;
         parsed = parseBloom(reader, config);
@@ -364,7 +414,7 @@ Result<ModelConfig> ModelConfig::parse(const std::string &jsonText, const std::s
             ErrorCode::Unsupported,
             origin + ": model_type '" + config.modelType
                 + "' is not supported (supported: llama, mistral, mixtral, qwen2, qwen3, "
-                  "gemma2, gemma3_text, bloom)");
+                  "gemma2, gemma3_text, falcon, bloom)");
     }
     if (!parsed)
         return parsed.error();

@@ -15,8 +15,23 @@ namespace corolla {
 // only in biases, rope parameters, sliding windows and Qwen3's q/k norms); Bloom is BLOOM with
 // ALiBi; Gemma is Gemma 2 and Gemma 3's text model (RMSNorm scaled by 1 + weight, norms after
 // attention and MLP too, tanh-GELU, scaled embeddings, soft-capping, local and global layers);
-// Mixtral is Mistral's attention with a sparse mixture of SwiGLU experts.
-enum class Architecture { Llama, Bloom, Gemma, Mixtral };
+// Mixtral is Mistral's attention with a sparse mixture of SwiGLU experts; Falcon is Falcon's
+// three layouts (FalconLayout).
+enum class Architecture { Llama, Bloom, Gemma, Mixtral, Falcon };
+
+// How a Falcon checkpoint arranges its block. The new decoder architecture (Falcon-40B, -180B,
+// -11B): grouped KV heads, attention and MLP in parallel on one or two LayerNorms (ln_attn,
+// ln_mlp), the fused QKV grouped per KV head as (its query heads, k, v). The older layouts:
+// multi-query (Falcon-7B: one KV head, the fused QKV as all query heads, then k, then v) or
+// per-head (q, k, v) with as many KV heads as query heads; attention and MLP in parallel on
+// input_layernorm, or in sequence with post_attention_layernorm; rotary, or ALiBi.
+struct FalconLayout {
+    bool newDecoder = false;
+    bool multiQuery = true;
+    bool parallel = true;  // attention and MLP read the same input and add to one residual
+    bool twoNorms = false; // new decoder: ln_attn and ln_mlp rather than one input_layernorm
+    bool alibi = false;    // ALiBi instead of rotary
+};
 
 struct RopeConfig {
     enum class Scaling { None, Linear, Llama3 };
@@ -30,7 +45,8 @@ struct RopeConfig {
 
 struct ModelConfig {
     std::string modelType; // "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma2",
-                           // "gemma3_text", "bloom"
+                           // "gemma3_text", "falcon" (also "RefinedWeb", "RefinedWebModel"),
+                           // "bloom"
     Architecture architecture = Architecture::Llama;
 
     std::int64_t hiddenSize = 0;
@@ -45,7 +61,7 @@ struct ModelConfig {
 
     RopeConfig rope;                      // Llama and Gemma
     std::optional<RopeConfig> localRope;  // Gemma 3: the rope of sliding-window layers
-    bool qkvBias = false;                 // Qwen2, Llama with attention_bias
+    bool qkvBias = false;                 // Qwen2, Llama with attention_bias, Falcon with bias
     bool outputBias = false;              // Llama with attention_bias
     bool mlpBias = false;                 // Llama with mlp_bias
     bool qkNorm = false;                  // Qwen3: per-head RMSNorm of q and k before rotary
@@ -58,6 +74,7 @@ struct ModelConfig {
     double finalSoftcap = 0;              // Gemma 2: the same on the logits; 0: none
     std::int64_t numExperts = 0;          // Mixtral: experts per block (num_local_experts)
     std::int64_t expertsPerToken = 0;     // Mixtral: experts each token is routed to
+    FalconLayout falcon;                  // Falcon only
 
     std::optional<std::int64_t> bosTokenId;
     std::vector<std::int64_t> eosTokenIds;

@@ -29,6 +29,15 @@ std::int64_t gemmaNormValues(const ModelConfig &c)
 std::int64_t blockParameterCount(const ModelConfig &c)
 {
     const std::int64_t h = c.hiddenSize, kv = c.numKvHeads * c.headDim, q = c.numHeads * c.headDim;
+    if (c.architecture == Architecture::Falcon) {
+        // fused QKV, dense and MLP (with biases if any), one or two LayerNorms with biases
+        const std::int64_t qkv = q + 2 * kv, ffn = c.intermediateSize;
+        const bool twoNorms = (c.falcon.newDecoder && c.falcon.twoNorms) || !c.falcon.parallel;
+        std::int64_t count = h * qkv + h * h + 2 * h * ffn + (twoNorms ? 4 : 2) * h;
+        if (c.qkvBias)
+            count += qkv + h + ffn + h;
+        return count;
+    }
     if (c.architecture == Architecture::Bloom) {
         // fused QKV and dense with biases, 4x MLP with biases, two LayerNorms
         return (h * 3 * h + 3 * h) + (h * h + h) + (h * c.intermediateSize + c.intermediateSize)
@@ -53,12 +62,12 @@ std::int64_t blockParameterCount(const ModelConfig &c)
 std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &c)
 {
     const std::int64_t h = c.hiddenSize, ffn = c.intermediateSize;
-    if (c.architecture == Architecture::Bloom)
-        return {{"self_attention.query_key_value.weight", 3 * h, h},
+    const std::int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+    if (c.architecture == Architecture::Bloom || c.architecture == Architecture::Falcon)
+        return {{"self_attention.query_key_value.weight", q + 2 * kv, h},
                 {"self_attention.dense.weight", h, h},
                 {"mlp.dense_h_to_4h.weight", ffn, h},
                 {"mlp.dense_4h_to_h.weight", h, ffn}};
-    const std::int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
     std::vector<ProjectionShape> shapes = {{"self_attn.q_proj.weight", q + 2 * kv, h},
                                            {"self_attn.o_proj.weight", h, q}};
     if (c.architecture != Architecture::Mixtral) {

@@ -19,7 +19,7 @@ namespace {
 // The module's path inside a block, as the family's checkpoints name it.
 std::string modulePath(const ModelConfig &config, const std::string &module)
 {
-    if (config.architecture == Architecture::Bloom)
+    if (config.architecture == Architecture::Bloom || config.architecture == Architecture::Falcon)
         return (module == "query_key_value" || module == "dense" ? "self_attention." : "mlp.")
                + module;
     const bool attention =
@@ -32,6 +32,8 @@ std::string blockPrefix(const ModelConfig &config, std::int64_t block, bool peft
 {
     if (config.architecture == Architecture::Bloom)
         return (peft ? "transformer.h." : "h.") + std::to_string(block) + ".";
+    if (config.architecture == Architecture::Falcon)
+        return "transformer.h." + std::to_string(block) + ".";
     return "model.layers." + std::to_string(block) + ".";
 }
 

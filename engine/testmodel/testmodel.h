@@ -17,8 +17,8 @@
 namespace corolla {
 
 struct TestModelSpec {
-    std::string family = "llama"; // llama, mistral, mixtral, qwen2, qwen3, gemma2,
-                                  // gemma3 or bloom
+    std::string family = "llama"; // llama, mistral, mixtral, qwen2, qwen3, gemma2, gemma3,
+                                  // falcon, falcon-1ln, falcon-mqa, falcon-alibi or bloom
     std::string shape = "tiny";   // see testModelShapes()
     at::ScalarType storage = at::kBFloat16;
     std::uint64_t seed = 0;

@@ -55,6 +55,8 @@ private Q_SLOTS:
         QTest::newRow("gemma2") << QStringLiteral("gemma2");
         QTest::newRow("gemma3") << QStringLiteral("gemma3");
         QTest::newRow("mixtral") << QStringLiteral("mixtral");
+        QTest::newRow("falcon") << QStringLiteral("falcon");
+        QTest::newRow("falcon-alibi") << QStringLiteral("falcon-alibi");
         QTest::newRow("bloom") << QStringLiteral("bloom");
     }
 

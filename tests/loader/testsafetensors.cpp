@@ -249,7 +249,7 @@ private Q_SLOTS:
     // The weights a benchmark makes while loading are the test checkpoint's, tensor for tensor.
     void randomSourceEqualsTestWeights()
     {
-        for (const char *family : {"qwen3", "gemma3", "bloom"}) {
+        for (const char *family : {"qwen3", "gemma3", "mixtral", "falcon-alibi", "bloom"}) {
             TestModelSpec spec{family, "tiny", at::kBFloat16, 4};
             auto config = ModelConfig::parse(*testModelConfigJson(spec), family);
             QVERIFY(config.ok());

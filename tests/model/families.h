@@ -23,8 +23,9 @@ struct Family {
 };
 
 // Every family, and BLOOM with the residual taken after the input LayerNorm.
-inline const char *const kFamilies[] = {"llama",  "mistral", "mixtral", "qwen2",        "qwen3",
-                                        "gemma2", "gemma3",  "bloom",   "bloom-post-ln"};
+inline const char *const kFamilies[] = {
+    "llama",  "mistral",    "mixtral",    "qwen2",        "qwen3", "gemma2",       "gemma3",
+    "falcon", "falcon-1ln", "falcon-mqa", "falcon-alibi", "bloom", "bloom-post-ln"};
 
 inline Family makeFamily(const std::string &family, std::uint64_t seed, bool postLayerNorm = false)
 {

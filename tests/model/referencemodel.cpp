@@ -5,6 +5,7 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/erf.h>
 #include <ATen/ops/exp.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/matmul.h>
@@ -272,6 +273,62 @@ at::Tensor gemmaBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
                   "post_feedforward_layernorm");
 }
 
+// Falcon: LayerNorms with biases; the fused QKV's columns by layout; rotary or ALiBi; exact
+// GELU; attention and MLP in parallel (one residual) or in sequence.
+at::Tensor falconBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
+                       std::int64_t layer)
+{
+    const std::string p = "transformer.h." + std::to_string(layer) + ".";
+    const FalconLayout &f = c.falcon;
+    const std::int64_t d = c.headDim, heads = c.numHeads, group = heads / c.numKvHeads;
+    const auto norm = [&](const at::Tensor &value, const std::string &name) {
+        return layerNorm(value, weight(w, p + name + ".weight"), weight(w, p + name + ".bias"),
+                         c.normEps);
+    };
+    const bool twoNorms = f.newDecoder && f.twoNorms;
+    const at::Tensor h = norm(x, twoNorms ? "ln_attn" : "input_layernorm");
+    const at::Tensor qkv = project(h, weight(w, p + "self_attention.query_key_value.weight"),
+                                   maybe(w, p + "self_attention.query_key_value.bias"));
+    const auto frequencies = rotaryFrequencies(c.rope, d);
+    const auto slopes = alibiSlopes(heads);
+    std::vector<at::Tensor> outputs;
+    for (std::int64_t head = 0; head < heads; ++head) {
+        // The column (in units of d) of this head's query, key and value.
+        std::int64_t qColumn = 3 * head, kColumn = 3 * head + 1, vColumn = 3 * head + 2;
+        if (f.newDecoder) {
+            const std::int64_t kv = head / group;
+            qColumn = kv * (group + 2) + head % group;
+            kColumn = kv * (group + 2) + group;
+            vColumn = kColumn + 1;
+        } else if (f.multiQuery) {
+            qColumn = head;
+            kColumn = heads;
+            vColumn = heads + 1;
+        }
+        at::Tensor q = qkv.narrow(1, qColumn * d, d), k = qkv.narrow(1, kColumn * d, d);
+        if (!f.alibi) {
+            q = rotate(q, frequencies);
+            k = rotate(k, frequencies);
+        }
+        outputs.push_back(attendHead(q, k, qkv.narrow(1, vColumn * d, d), 0,
+                                     f.alibi ? slopes[std::size_t(head)] : 0.0));
+    }
+    const at::Tensor attended = at::stack(outputs, 1).reshape({x.size(0), heads * d});
+    const at::Tensor attention = project(attended, weight(w, p + "self_attention.dense.weight"),
+                                         maybe(w, p + "self_attention.dense.bias"));
+    const bool parallel = f.newDecoder || f.parallel;
+    const at::Tensor residual = parallel ? x : x + attention;
+    const at::Tensor mlpInput = twoNorms   ? norm(x, "ln_mlp")
+                                : parallel ? h
+                                           : norm(residual, "post_attention_layernorm");
+    const at::Tensor up = project(mlpInput, weight(w, p + "mlp.dense_h_to_4h.weight"),
+                                  maybe(w, p + "mlp.dense_h_to_4h.bias"));
+    const at::Tensor gelu = 0.5 * up * (1.0 + at::erf(up / std::sqrt(2.0)));
+    const at::Tensor mlp = project(gelu, weight(w, p + "mlp.dense_4h_to_h.weight"),
+                                   maybe(w, p + "mlp.dense_4h_to_h.bias"));
+    return (parallel ? mlp + attention : mlp) + residual;
+}
+
 at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &x,
                       std::int64_t layer)
 {
@@ -311,6 +368,20 @@ at::Tensor bloomBlock(const ModelConfig &c, const Weights &w, const at::Tensor &
 
 } // namespace
 
+namespace {
+
+// The token embeddings as the test checkpoints of the family name them.
+std::string embeddingName(const ModelConfig &config)
+{
+    switch (config.architecture) {
+    case Architecture::Bloom: return "word_embeddings.weight";
+    case Architecture::Falcon: return "transformer.word_embeddings.weight";
+    default: return "model.embed_tokens.weight";
+    }
+}
+
+} // namespace
+
 std::vector<double> alibiSlopes(std::int64_t heads)
 {
     // Press et al.: for n heads (a power of two) the slopes are 2^(-8i/n), i = 1..n. Other
@@ -336,6 +407,7 @@ at::Tensor blocks(const ModelConfig &config, const Weights &weights, const at::T
         case Architecture::Llama: h = llamaBlock(config, weights, h, layer); break;
         case Architecture::Gemma: h = gemmaBlock(config, weights, h, layer); break;
         case Architecture::Mixtral: h = mixtralBlock(config, weights, h, layer); break;
+        case Architecture::Falcon: h = falconBlock(config, weights, h, layer); break;
         case Architecture::Bloom: h = bloomBlock(config, weights, h, layer); break;
         }
     }
@@ -359,8 +431,7 @@ at::Tensor embed(const ModelConfig &config, const Weights &weights,
                  const std::vector<std::int64_t> &ids)
 {
     const bool bloom = config.architecture == Architecture::Bloom;
-    const at::Tensor embeddings =
-        weight(weights, bloom ? "word_embeddings.weight" : "model.embed_tokens.weight");
+    const at::Tensor embeddings = weight(weights, embeddingName(config));
     std::vector<at::Tensor> rows;
     for (std::int64_t id : ids)
         rows.push_back(embeddings[id]);
@@ -375,7 +446,6 @@ at::Tensor embed(const ModelConfig &config, const Weights &weights,
 
 at::Tensor head(const ModelConfig &config, const Weights &weights, const at::Tensor &h)
 {
-    const bool bloom = config.architecture == Architecture::Bloom;
     at::Tensor normed;
     switch (config.architecture) {
     case Architecture::Llama:
@@ -389,11 +459,14 @@ at::Tensor head(const ModelConfig &config, const Weights &weights, const at::Ten
         normed = layerNorm(h, weight(weights, "ln_f.weight"), weight(weights, "ln_f.bias"),
                            config.normEps);
         break;
+    case Architecture::Falcon:
+        normed = layerNorm(h, weight(weights, "transformer.ln_f.weight"),
+                           weight(weights, "transformer.ln_f.bias"), config.normEps);
+        break;
     }
-    const at::Tensor lmHead =
-        weights.count("lm_head.weight")
-            ? weight(weights, "lm_head.weight")
-            : weight(weights, bloom ? "word_embeddings.weight" : "model.embed_tokens.weight");
+    const at::Tensor lmHead = weights.count("lm_head.weight")
+                                  ? weight(weights, "lm_head.weight")
+                                  : weight(weights, embeddingName(config));
     const at::Tensor logits = at::matmul(normed, lmHead.t());
     const double cap = config.finalSoftcap;
     return cap > 0 ? at::tanh(logits / cap) * cap : logits;

@@ -254,6 +254,62 @@ private Q_SLOTS:
         QVERIFY(windowed->usesSlidingWindow(0) && windowed->usesSlidingWindow(1));
     }
 
+    // Falcon's layouts from real config.json files: Falcon-7B (multi-query, parallel),
+    // Falcon-40B in the older RefinedWeb spelling (the new decoder), Falcon-11B (the new decoder
+    // on one norm), Falcon-RW-1B (ALiBi, per-head QKV, biases, in sequence).
+    void falcon()
+    {
+        auto seven = ModelConfig::parse(R"({"alibi": false,
+            "apply_residual_connection_post_layernorm": false,
+            "architectures": ["FalconForCausalLM"], "attention_dropout": 0.0, "bias": false,
+            "bos_token_id": 11, "eos_token_id": 11, "hidden_dropout": 0.0, "hidden_size": 4544,
+            "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "falcon",
+            "multi_query": true, "new_decoder_architecture": false, "num_attention_heads": 71,
+            "num_hidden_layers": 32, "parallel_attn": true, "torch_dtype": "bfloat16",
+            "transformers_version": "4.27.4", "use_cache": true, "vocab_size": 65024})",
+                                        "falcon-7b");
+        QVERIFY2(seven.ok(), seven.ok() ? "" : seven.error().message.c_str());
+        QCOMPARE(seven->architecture, Architecture::Falcon);
+        QVERIFY(seven->falcon.multiQuery && seven->falcon.parallel && !seven->falcon.newDecoder);
+        QCOMPARE(seven->numKvHeads, 1);
+        QCOMPARE(seven->headDim, 64);
+        QCOMPARE(seven->intermediateSize, 4 * 4544);
+        QVERIFY(seven->tieWordEmbeddings && !seven->qkvBias);
+
+        auto forty = ModelConfig::parse(R"({"model_type": "RefinedWeb", "n_head": 128,
+            "n_head_kv": 8, "n_layer": 60, "hidden_size": 8192, "parallel_attn": true,
+            "bias": false, "alibi": false, "vocab_size": 65024})",
+                                        "falcon-40b");
+        QVERIFY2(forty.ok(), forty.ok() ? "" : forty.error().message.c_str());
+        QVERIFY(forty->falcon.newDecoder && forty->falcon.twoNorms && !forty->falcon.multiQuery);
+        QCOMPARE(forty->numHeads, 128);
+        QCOMPARE(forty->numKvHeads, 8);
+        QCOMPARE(forty->numLayers, 60);
+
+        auto eleven = ModelConfig::parse(R"({"model_type": "falcon", "alibi": false,
+            "bias": false, "hidden_size": 4096, "ffn_hidden_size": 16384,
+            "new_decoder_architecture": true, "num_attention_heads": 32, "num_kv_heads": 8,
+            "num_hidden_layers": 60, "num_ln_in_parallel_attn": 1, "parallel_attn": true,
+            "rope_theta": 500042.0, "max_position_embeddings": 8192, "vocab_size": 65024})",
+                                         "falcon-11b");
+        QVERIFY2(eleven.ok(), eleven.ok() ? "" : eleven.error().message.c_str());
+        QVERIFY(eleven->falcon.newDecoder && !eleven->falcon.twoNorms);
+        QCOMPARE(eleven->intermediateSize, 16384);
+        QCOMPARE(eleven->rope.theta, 500042.0);
+
+        auto rw = ModelConfig::parse(R"({"alibi": true,
+            "apply_residual_connection_post_layernorm": false,
+            "architectures": ["FalconForCausalLM"], "bias": true, "hidden_size": 2048,
+            "model_type": "falcon", "multi_query": false, "new_decoder_architecture": false,
+            "num_attention_heads": 32, "num_hidden_layers": 24, "parallel_attn": false,
+            "vocab_size": 50304})",
+                                     "falcon-rw-1b");
+        QVERIFY2(rw.ok(), rw.ok() ? "" : rw.error().message.c_str());
+        QVERIFY(rw->falcon.alibi && !rw->falcon.parallel && !rw->falcon.multiQuery);
+        QCOMPARE(rw->numKvHeads, 32);
+        QVERIFY(rw->qkvBias && rw->outputBias && rw->mlpBias);
+    }
+
     void bloomAliases()
     {
         auto config = ModelConfig::parse(R"({"model_type": "bloom", "n_embed": 1024,
@@ -321,6 +377,24 @@ private Q_SLOTS:
             "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,
             "num_local_experts": 0})"
             << "num_local_experts";
+        QTest::newRow("falcon heads")
+            << R"({"model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 6, "vocab_size": 9})"
+            << "hidden_size is not a multiple of num_attention_heads";
+        QTest::newRow("falcon activation")
+            << R"({"model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 9, "activation": "relu"})"
+            << "activation other than 'gelu'";
+        QTest::newRow("falcon norms")
+            << R"({"model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 9, "new_decoder_architecture": true,
+            "num_ln_in_parallel_attn": 3})"
+            << "num_ln_in_parallel_attn";
+        QTest::newRow("falcon kv heads")
+            << R"({"model_type": "falcon", "hidden_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 4, "vocab_size": 9, "new_decoder_architecture": true,
+            "num_kv_heads": 3})"
+            << "num_key_value_heads";
         QTest::newRow("gemma activation")
             << R"({"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 8,
             "num_hidden_layers": 1, "num_attention_heads": 4, "vocab_size": 9,

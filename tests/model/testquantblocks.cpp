@@ -84,8 +84,9 @@ private Q_SLOTS:
         const Quantization format = *quantizationFromName(quantization.toStdString());
         int packedTensors = 0;
         const auto dequantized = dequantizedCheckpoint(f.weights, format, packedTensors);
-        // BLOOM: four projections a block; Llama-style: seven; Mixtral: four and three per expert.
-        const int perBlock = family.startsWith("bloom") ? 4
+        // BLOOM and Falcon: four projections a block; Llama-style: seven; Mixtral: four and
+        // three per expert.
+        const int perBlock = family.startsWith("bloom") || family.startsWith("falcon") ? 4
                              : f.config.architecture == Architecture::Mixtral
                                  ? 4 + 3 * int(f.config.numExperts)
                                  : 7;

@@ -328,7 +328,8 @@ private Q_SLOTS:
     // The plan counts exactly what a loaded block holds, for every family and format.
     void memoryPlanCountsLoadedBlocks()
     {
-        for (const char *family : {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "bloom"}) {
+        for (const char *family : {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "mixtral",
+                                   "falcon", "falcon-mqa", "falcon-alibi", "bloom"}) {
             auto config = ModelConfig::parse(*testModelConfigJson({family, "tiny"}), family);
             QVERIFY(config);
             const auto weights = makeTestWeights(*config, 3, at::kBFloat16);

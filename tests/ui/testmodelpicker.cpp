@@ -60,7 +60,8 @@ private Q_SLOTS:
         // bf16: two bytes a parameter. Published counts: TinyLlama 1,100,048,384; Llama-2-7B
         // 6,738,415,616; BLOOM-560m 559,214,592; Qwen3-8B 8,190,735,360 (its q/k norms
         // included); Gemma-2-9B 9,241,705,984 (four norms a block); Gemma-3-1B 999,885,952
-        // (q/k norms too); Mixtral-8x7B 46,702,792,704 (every expert). Gemma holds its block
+        // (q/k norms too); Mixtral-8x7B 46,702,792,704 (every expert); Falcon-7B
+        // 6,921,720,704 (LayerNorms with biases). Gemma holds its block
         // norms' scales in fp32: two more bytes for each of their values.
         QCOMPARE(findModel(models, QStringLiteral("TinyLlama/TinyLlama-1.1B-Chat-v1.0"))->bytesBf16,
                  2 * 1100048384LL);
