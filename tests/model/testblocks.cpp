@@ -295,13 +295,19 @@ private Q_SLOTS:
         broken.erase("model.layers.0.mlp.up_proj.weight");
         QVERIFY(!BlockSpan::load(f.config, MemoryTensorSource(broken), 0, 1, at::kFloat).ok());
 
-        // The families' own norms (Qwen3's and Gemma 3's per-head ones, Gemma's around the
-        // MLP): missing, or as wide as the hidden size instead of a head's or vice versa.
+        // The families' own tensors (Qwen3's and Gemma 3's per-head norms, Gemma's around the
+        // MLP, Mixtral's experts and router, Falcon's norms and biases): missing, or of a
+        // wrong shape.
         for (const auto &[family, name, wrongWidth] :
              {std::tuple{"qwen3", "model.layers.1.self_attn.k_norm.weight", 64},
               std::tuple{"gemma3", "model.layers.1.self_attn.q_norm.weight", 64},
               std::tuple{"gemma2", "model.layers.1.pre_feedforward_layernorm.weight", 32},
-              std::tuple{"gemma2", "model.layers.0.post_feedforward_layernorm.weight", 32}}) {
+              std::tuple{"gemma2", "model.layers.0.post_feedforward_layernorm.weight", 32},
+              std::tuple{"mixtral", "model.layers.1.block_sparse_moe.experts.3.w2.weight", 7},
+              std::tuple{"mixtral", "model.layers.0.block_sparse_moe.gate.weight", 5},
+              std::tuple{"falcon", "transformer.h.1.ln_mlp.weight", 32},
+              std::tuple{"falcon-alibi", "transformer.h.0.self_attention.query_key_value.bias",
+                         64}}) {
             const Family chosen = makeFamily(family, 11);
             for (const bool missing : {true, false}) {
                 std::map<std::string, at::Tensor> weights = chosen.weights;
