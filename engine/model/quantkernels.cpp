@@ -189,32 +189,44 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
     }
 }
 
-// Output rows [begin, end) for ROWS bf16 inputs, int8 weights: the integer codes are exact in
-// bf16, so vdpbf16ps forms exact products; the row's scale multiplies the sum.
+// 64 int8 weights against ROWS bf16 inputs into the accumulator pair `acc[r][pair]`,
+// `acc[r][pair + 1]`: the integer codes are exact in bf16, so vdpbf16ps forms exact products.
+template <int ROWS, int ACC>
+COROLLA_PACKED_TARGET inline void int8ChunkBf16(const std::int8_t *codes, const std::uint16_t *x,
+                                                std::int64_t k, __m512 (&acc)[ROWS][ACC], int pair)
+{
+    const __m512bh first = _mm512_cvtne2ps_pbh(int8Quarter(codes + 16), int8Quarter(codes));
+    const __m512bh second = _mm512_cvtne2ps_pbh(int8Quarter(codes + 48), int8Quarter(codes + 32));
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; ++r) {
+        const std::uint16_t *input = x + r * k;
+        acc[r][pair] = _mm512_dpbf16_ps(acc[r][pair], first, (__m512bh)_mm512_loadu_si512(input));
+        acc[r][pair + 1] =
+            _mm512_dpbf16_ps(acc[r][pair + 1], second, (__m512bh)_mm512_loadu_si512(input + 32));
+    }
+}
+
+// Output rows [begin, end) for ROWS bf16 inputs, int8 weights; the row's scale multiplies the
+// sum. As for nf4, few input rows take two chunks at a time into four accumulators per row.
 template <int ROWS>
 COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_t *x,
                                          const c10::BFloat16 *bias, c10::BFloat16 *y,
                                          std::int64_t begin, std::int64_t end)
 {
+    constexpr int kStride = ROWS <= 2 ? 2 : 1;
     const std::int64_t k = w.k, mainEnd = k - k % 32;
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * k;
-        __m512 acc[ROWS][2];
+        __m512 acc[ROWS][2 * kStride];
         zeroAccumulators(acc);
         std::int64_t i = 0;
-        for (; i + 64 <= mainEnd; i += 64) {
-            const __m512bh first =
-                _mm512_cvtne2ps_pbh(int8Quarter(codes + i + 16), int8Quarter(codes + i));
-            const __m512bh second =
-                _mm512_cvtne2ps_pbh(int8Quarter(codes + i + 48), int8Quarter(codes + i + 32));
-#pragma GCC unroll 8
-            for (int r = 0; r < ROWS; ++r) {
-                const std::uint16_t *input = x + r * k + i;
-                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], first, (__m512bh)_mm512_loadu_si512(input));
-                acc[r][1] =
-                    _mm512_dpbf16_ps(acc[r][1], second, (__m512bh)_mm512_loadu_si512(input + 32));
-            }
+        for (; i + 64 * kStride <= mainEnd; i += 64 * kStride) {
+#pragma GCC unroll 2
+            for (int s = 0; s < kStride; ++s)
+                int8ChunkBf16(codes + i + 64 * s, x + i + 64 * s, k, acc, 2 * s);
         }
+        for (; i + 64 <= mainEnd; i += 64)
+            int8ChunkBf16(codes + i, x + i, k, acc, 0);
         for (; i < k; i += 32) {
             const std::int64_t count = std::min<std::int64_t>(32, k - i);
             const std::int64_t firstCount = std::min<std::int64_t>(16, count);
