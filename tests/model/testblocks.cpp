@@ -1,12 +1,14 @@
 // Every block family against the plain reference (fp32, max |diff| <= 1e-5), incremental
 // decoding against the full forward, and batches of different lengths against single runs.
 
+#include <cmath>
 #include <tuple>
 
 #include <ATen/TensorOperators.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/equal.h>
+#include <ATen/ops/matmul.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
@@ -54,6 +56,34 @@ private Q_SLOTS:
                                                   .arg(end)
                                                   .arg(diff)));
         }
+    }
+
+    // The Mixtral test model routes away from ties: on matchesReference's input, in every
+    // block, each token's k-th and (k+1)-th router scores differ by far more than fp32 noise,
+    // so the comparisons with the double reference test the experts, not a coin toss.
+    void mixtralRoutesAwayFromTies()
+    {
+        const Family f = familyByName(QStringLiteral("mixtral"), 11);
+        const MemoryTensorSource source(f.weights);
+        const at::Tensor x = randomHidden({1, 20, f.config.hiddenSize}, 1);
+        auto span = BlockSpan::load(f.config, source, 0, f.config.numLayers, at::kFloat);
+        QVERIFY(span.ok());
+        double smallest = INFINITY;
+        const IntermediateHook hook = [&](std::int64_t block, std::string_view name,
+                                          const at::Tensor &value) {
+            if (name != "ffn_norm")
+                return;
+            const std::string router =
+                "model.layers." + std::to_string(block) + ".block_sparse_moe.gate.weight";
+            const at::Tensor scores =
+                at::matmul(value[0].to(at::kDouble), f.weights.at(router).to(at::kDouble).t());
+            const at::Tensor sorted = std::get<0>(scores.sort(-1, /*descending=*/true));
+            const std::int64_t k = f.config.expertsPerToken;
+            smallest = std::min(
+                smallest, (sorted.select(-1, k - 1) - sorted.select(-1, k)).min().item<double>());
+        };
+        QVERIFY((*span)->forward(x, {20}, 0, f.config.numLayers, {.inspect = hook}).ok());
+        QVERIFY2(smallest > 1e-3, qPrintable(QStringLiteral("closest scores %1").arg(smallest)));
     }
 
     // The intermediates hook names the same steps in every block of every family, leaves the
