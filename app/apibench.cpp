@@ -179,7 +179,11 @@ int execute(const ApiBenchCommand &command)
     if (!tokenizer)
         return reportError("bench api", tokenizer.error().toString());
     std::fprintf(stderr, "loading the model...\n");
-    auto model = LocalModel::open(*folder, command.model.dtype, command.model.quantization);
+    auto placement = resolvePlacement(command.model.device.device, command.model.device.backend);
+    if (!placement)
+        return reportError("bench api", placement.error().toString());
+    auto model =
+        LocalModel::open(*folder, command.model.dtype, command.model.quantization, *placement);
     if (!model)
         return reportError("bench api", model.error().toString());
     const LocalModel &local = **model;

@@ -20,6 +20,7 @@ void addBenchModelOptions(CommandParser &parser, const QString &defaultShape,
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype"), defaultDtype);
     addQuantOption(parser);
+    addDeviceOptions(parser);
 }
 
 BenchModelOptions benchModelOptions(CommandParser &parser)
@@ -30,6 +31,7 @@ BenchModelOptions benchModelOptions(CommandParser &parser)
     else
         parser.error(QString::fromStdString(dtype.error().message));
     options.quantization = quantOption(parser);
+    options.device = deviceOptions(parser);
     options.modelDir = parser.text(QStringLiteral("model"));
     // The shape has a default: only a shape given on the command line conflicts with --model.
     if (!options.modelDir.empty() && parser.isSet(QStringLiteral("shape")))

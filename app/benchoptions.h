@@ -19,13 +19,14 @@ struct BenchModelOptions {
     TestModelSpec spec;   // shape, family and storage dtype, with no modelDir
     at::ScalarType dtype = at::kBFloat16;
     Quantization quantization = Quantization::None; // of the blocks' projections
+    DeviceChoice device;                            // --device, --backend
 
     // The name reports give the model: its folder, or its shape.
     std::string name() const { return modelDir.empty() ? spec.shape : modelDir; }
 };
 
-// --model, --shape (default `defaultShape`), --family, --dtype (default `defaultDtype`) and
-// --quant.
+// --model, --shape (default `defaultShape`), --family, --dtype (default `defaultDtype`),
+// --quant, --device and --backend.
 void addBenchModelOptions(CommandParser &parser, const QString &defaultShape,
                           const QString &defaultDtype);
 // The options given; a bad value is recorded in the parser (see CommandParser::failed()).

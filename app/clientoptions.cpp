@@ -100,6 +100,7 @@ Result<ClientModelOptions> readClientModelOptions(CommandParser &parser)
         return dtype.error();
     options.dtype = *dtype;
     options.quantization = quantOption(parser);
+    options.device = deviceOptions(parser);
     options.promptsDir = parser.text(QStringLiteral("prompts"));
     options.adapter = parser.text(QStringLiteral("adapter"));
     options.swarm = parser.isSet(QStringLiteral("swarm"));
@@ -129,6 +130,7 @@ void addClientModelOptions(CommandParser &parser, const QString &defaultDtype)
     parser.addValueOption(QStringLiteral("dtype"), QStringLiteral("fp32|bf16"),
                           QStringLiteral("compute dtype on this machine"), defaultDtype);
     addQuantOption(parser);
+    addDeviceOptions(parser);
     parser.addValueOption(QStringLiteral("prompts"), QStringLiteral("DIR"),
                           QStringLiteral("trained prompts to put before every sequence (the "
                                          "--out folder of corolla finetune)"));
@@ -188,8 +190,11 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::openBlocks(const ClientModel
 {
     const std::string &directory = options.modelDir;
     auto backend = std::make_unique<ModelBackend>();
+    auto placement = resolvePlacement(options.device.device, options.device.backend);
+    if (!placement)
+        return placement.error();
     if (!options.swarm) {
-        auto local = LocalModel::open(directory, options.dtype, options.quantization);
+        auto local = LocalModel::open(directory, options.dtype, options.quantization, *placement);
         if (!local)
             return local.error();
         backend->m_local = std::move(*local);
@@ -198,8 +203,9 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::openBlocks(const ClientModel
             auto location = adapterFolder(options.adapter);
             if (!location)
                 return location.error();
-            auto adapter = LoraAdapter::load(location->folder, location->name, backend->m_config, 0,
-                                             backend->m_config.numLayers, options.dtype);
+            auto adapter =
+                LoraAdapter::load(location->folder, location->name, backend->m_config, 0,
+                                  backend->m_config.numLayers, options.dtype, placement->device);
             if (!adapter)
                 return adapter.error();
             backend->m_adapter = std::make_unique<LoraAdapter>(std::move(*adapter));
@@ -220,7 +226,7 @@ Result<std::unique_ptr<ModelBackend>> ModelBackend::openBlocks(const ClientModel
     if (!config)
         return config.error();
     backend->m_config = *config;
-    auto head = ClientHead::open(directory, *config, options.dtype);
+    auto head = ClientHead::open(directory, *config, options.dtype, *placement);
     if (!head)
         return head.error();
     backend->m_head = std::move(*head);

@@ -40,6 +40,7 @@ struct ClientModelOptions {
     std::string modelDir;
     at::ScalarType dtype = at::kFloat;
     Quantization quantization = Quantization::None; // of a local model's blocks
+    DeviceChoice device; // where the local model, or with --swarm the client head, computes
     bool swarm = false;
     SwarmConnection connection;          // with swarm
     RemoteSessionOptions sessionOptions; // with swarm

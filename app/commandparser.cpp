@@ -179,6 +179,32 @@ Quantization quantOption(CommandParser &parser)
     return Quantization::None;
 }
 
+void addDeviceOptions(CommandParser &parser)
+{
+    parser.addValueOption(QStringLiteral("device"), QStringLiteral("cpu|auto|cuda[:N]"),
+                          QStringLiteral("where the model computes: the CPU, a GPU, or auto "
+                                         "(the first GPU when there is one)"),
+                          QStringLiteral("auto"));
+    parser.addValueOption(QStringLiteral("backend"), QStringLiteral("native|generic"),
+                          QStringLiteral("on the CPU: our kernels (native) or libtorch tensor "
+                                         "operations only (generic, what a GPU runs)"),
+                          QStringLiteral("native"));
+}
+
+DeviceChoice deviceOptions(CommandParser &parser)
+{
+    DeviceChoice choice;
+    if (auto device = ComputeDevice::fromName(parser.text(QStringLiteral("device"))))
+        choice.device = *device;
+    else
+        parser.error(QString::fromStdString(device.error().message));
+    if (auto backend = computeBackendFromName(parser.text(QStringLiteral("backend"))))
+        choice.backend = *backend;
+    else
+        parser.error(QString::fromStdString(backend.error().message));
+    return choice;
+}
+
 int reportError(const std::string &command, const std::string &message)
 {
     std::fprintf(stderr, "corolla %s: %s\n", command.c_str(), message.c_str());

@@ -80,6 +80,17 @@ void addQuantOption(CommandParser &parser);
 // Its value; a bad one is recorded in the parser (see CommandParser::failed()).
 Quantization quantOption(CommandParser &parser);
 
+// --device cpu|auto|cuda[:N] (default auto) and --backend native|generic (default native):
+// where the model's tensors live and how its blocks compute (model/placement.h).
+void addDeviceOptions(CommandParser &parser);
+struct DeviceChoice {
+    ComputeDevice device = ComputeDevice::automatic();
+    ComputeBackend backend = ComputeBackend::Native;
+};
+// Their values; bad names are recorded in the parser. Whether the device exists is checked
+// when the model loads (resolvePlacement).
+DeviceChoice deviceOptions(CommandParser &parser);
+
 // Prints "corolla <command>: <message>" to stderr and returns 1.
 int reportError(const std::string &command, const std::string &message);
 

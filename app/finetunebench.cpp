@@ -107,7 +107,11 @@ int execute(const FinetuneBenchCommand &command)
     auto folder = benchModelFolder(command.model, scratch);
     if (!folder)
         return fail(folder.error());
-    auto local = LocalModel::open(*folder, command.model.dtype, command.model.quantization);
+    auto placement = resolvePlacement(command.model.device.device, command.model.device.backend);
+    if (!placement)
+        return fail(placement.error());
+    auto local =
+        LocalModel::open(*folder, command.model.dtype, command.model.quantization, *placement);
     if (!local)
         return fail(local.error());
     const ModelConfig &config = (*local)->config();

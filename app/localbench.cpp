@@ -21,6 +21,7 @@
 #include "app/commands.h"
 #include "core/memorybandwidth.h"
 #include "loader/tensorsource.h"
+#include "model/devicerates.h"
 #include "model/gemvbf16.h"
 #include "model/localmodel.h"
 #include "model/ops.h"
@@ -99,7 +100,7 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
         auto output = model.blocks().step(*hidden, *cache, {promptTokens});
         if (!output)
             return output.error();
-        lastLogits = model.head().logits(output->select(1, promptTokens - 1));
+        lastLogits = toHost(model.head().logits(output->select(1, promptTokens - 1)));
         if (run > 0)
             measured.prefillSeconds = std::min(measured.prefillSeconds, seconds(start));
     }
@@ -114,9 +115,12 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
         };
     constexpr std::int64_t kSegments = 8;
     at::Tensor token = lastLogits.argmax(-1).view({1, 1});
+    // A GPU's bound is its own memory's, measured once by the caller.
+    const bool onCpu = model.blocks().placement().device.is_cpu();
+    const auto probed = [&] { return onCpu ? probe.measure(2, torchPool) : 0.0; };
     double bandwidth = 0;
     for (std::int64_t segment = 0; segment < kSegments; ++segment) {
-        bandwidth = std::max(bandwidth, probe.measure(2, torchPool));
+        bandwidth = std::max(bandwidth, probed());
         const std::int64_t steps =
             decodeTokens * (segment + 1) / kSegments - decodeTokens * segment / kSegments;
         const auto start = Clock::now();
@@ -127,7 +131,8 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
             auto stepped = model.blocks().step(*embedded, *cache, {1});
             if (!stepped)
                 return stepped.error();
-            token = model.head().logits(stepped->select(1, 0)).argmax(-1).view({1, 1});
+            // On the host, as a sampler reads it: the one wait per token on a GPU.
+            token = toHost(model.head().logits(stepped->select(1, 0)).argmax(-1).view({1, 1}));
         }
         const double elapsed = seconds(start);
         measured.decodeSeconds += elapsed;
@@ -135,7 +140,7 @@ Result<Measured> measure(const LocalModel &model, const at::Tensor &prompt,
         if (steps > 0)
             measured.bestDecodeRate = std::max(measured.bestDecodeRate, double(steps) / elapsed);
     }
-    measured.bandwidth = std::max(bandwidth, probe.measure(2, torchPool));
+    measured.bandwidth = std::max(bandwidth, probed());
     return measured;
 }
 
@@ -230,9 +235,14 @@ public:
     {
         std::fprintf(stderr, "loading %s weights (%s)...\n", computeDtypeName(dtype),
                      std::string(quantizationName(quantization)).c_str());
+        auto placement = resolvePlacement(m_options.device.device, m_options.device.backend);
+        if (!placement)
+            return placement.error();
         const auto start = Clock::now();
-        auto model = m_weights ? LocalModel::fromSource(m_config, *m_weights, dtype, quantization)
-                               : LocalModel::open(m_options.modelDir, dtype, quantization);
+        auto model =
+            m_weights
+                ? LocalModel::fromSource(m_config, *m_weights, dtype, quantization, *placement)
+                : LocalModel::open(m_options.modelDir, dtype, quantization, *placement);
         if (!model)
             return model.error();
         return std::pair{std::move(model).value(), seconds(start)};
@@ -279,6 +289,7 @@ nlohmann::json figures(const LocalModel &model, const Measured &measured, double
     const double prefillBound = gemmFlops / prefillFlopsPerToken;
     return {
         {"dtype", computeDtypeName(dtype)},
+        {"device", model.blocks().placement().name()},
         {"quant", quantizationName(model.blocks().quantization())},
         {"load_seconds", loadSeconds},
         {"load_seconds_per_gb", loadSeconds / (blockParameters * 2.0 / 1e9)}, // per GB of bf16
@@ -333,8 +344,12 @@ int execute(const LocalBenchCommand &command)
         baselineLoadSeconds = plain->second;
     }
 
+    const c10::Device device = model->blocks().placement().device;
     std::fprintf(stderr, "measuring GEMM throughput...\n");
-    const double gemmFlops = bestGemmFlops(config, promptTokens, dtype);
+    const double gemmFlops =
+        device.is_cpu() ? bestGemmFlops(config, promptTokens, dtype)
+                        : deviceMatmulFlops(device, dtype, 4 * promptTokens,
+                                            2 * config.intermediateSize, config.hiddenSize);
 
     std::fprintf(stderr, "measuring the model and memory bandwidth...\n");
     MemoryBandwidthProbe probe;
@@ -354,7 +369,9 @@ int execute(const LocalBenchCommand &command)
         measuredBaseline = measuredBaseline ? best(*measuredBaseline, *runBaseline) : *runBaseline;
     }
     const double bandwidth =
-        std::max(measured->bandwidth, measuredBaseline ? measuredBaseline->bandwidth : 0.0);
+        device.is_cpu()
+            ? std::max(measured->bandwidth, measuredBaseline ? measuredBaseline->bandwidth : 0.0)
+            : deviceCopyBandwidth(device);
 
     // Parameters of the blocks, counted on the unpacked model.
     const LocalModel &unpacked = baseline ? *baseline : *model;

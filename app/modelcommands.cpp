@@ -28,6 +28,7 @@ void addModelOptions(CommandParser &parser)
         {"dtype", "fp32|bf16", "compute dtype: fp32 or bf16", "fp32"},
     });
     addQuantOption(parser);
+    addDeviceOptions(parser);
 }
 
 Result<std::unique_ptr<LocalModel>> openModel(CommandParser &parser)
@@ -38,10 +39,19 @@ Result<std::unique_ptr<LocalModel>> openModel(CommandParser &parser)
     auto quantization = quantizationFromName(parser.text(QStringLiteral("quant")));
     if (!quantization)
         return quantization.error();
+    auto device = ComputeDevice::fromName(parser.text(QStringLiteral("device")));
+    if (!device)
+        return device.error();
+    auto backend = computeBackendFromName(parser.text(QStringLiteral("backend")));
+    if (!backend)
+        return backend.error();
+    auto placement = resolvePlacement(*device, *backend);
+    if (!placement)
+        return placement.error();
     auto folder = modelFolder(parser.text(QStringLiteral("model")), allWeights());
     if (!folder)
         return folder.error();
-    return LocalModel::open(*folder, *dtype, *quantization);
+    return LocalModel::open(*folder, *dtype, *quantization, *placement);
 }
 
 } // namespace

@@ -89,6 +89,7 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
          "(repeatable)"},
     });
     addQuantOption(parser);
+    addDeviceOptions(parser);
     addRegistryOptions(parser);
     addEventsOption(parser);
     if (!parser.parse(arguments, exitCode))
@@ -104,6 +105,9 @@ std::optional<ServeCommand> parseServe(const QStringList &arguments, int &exitCo
     else
         parser.error(QString::fromStdString(dtype.error().message));
     options.quantization = quantOption(parser);
+    const DeviceChoice device = deviceOptions(parser);
+    options.device = device.device;
+    options.backend = device.backend;
     options.port = quint16(parser.integer(QStringLiteral("port"), 0, 65535));
     options.listenAddress = parser.value(QStringLiteral("listen"));
     for (const QString &address : parser.values(QStringLiteral("announce-address")))

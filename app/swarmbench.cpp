@@ -148,7 +148,10 @@ int execute(const SwarmBenchCommand &command)
     if (!folder)
         return reportError("bench swarm", folder.error().toString());
     const std::string modelDir = *folder;
-    auto local = LocalModel::open(modelDir, dtype, command.model.quantization);
+    auto placement = resolvePlacement(command.model.device.device, command.model.device.backend);
+    if (!placement)
+        return reportError("bench swarm", placement.error().toString());
+    auto local = LocalModel::open(modelDir, dtype, command.model.quantization, *placement);
     if (!local)
         return reportError("bench swarm", local.error().toString());
     const ModelConfig &config = (*local)->config();

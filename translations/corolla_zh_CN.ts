@@ -170,232 +170,237 @@
 <context>
     <name>corolla::ContributePage</name>
     <message>
-        <location filename="../ui/contributepage.cpp" line="47"/>
+        <location filename="../ui/contributepage.cpp" line="61"/>
         <source>Donate my GPU</source>
         <translation>捐献我的 GPU</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="59"/>
+        <location filename="../ui/contributepage.cpp" line="44"/>
         <source>CPU</source>
         <translation>CPU</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="60"/>
+        <location filename="../ui/contributepage.cpp" line="46"/>
         <source>GPU %1</source>
         <translation>GPU %1</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="66"/>
+        <location filename="../ui/contributepage.cpp" line="47"/>
+        <source>GPU %1: %2 (%3 free of %4)</source>
+        <translation>GPU %1：%2（空闲 %3，共 %4）</translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="78"/>
         <source> MiB</source>
         <translation> MiB</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="67"/>
-        <source>automatic (half the memory)</source>
-        <translation>自动（一半内存）</translation>
+        <location filename="../ui/contributepage.cpp" line="79"/>
+        <source>automatic (half the RAM, or most of a GPU&apos;s)</source>
+        <translation>自动（一半内存，或 GPU 的大部分显存）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="71"/>
+        <location filename="../ui/contributepage.cpp" line="83"/>
         <source>automatic</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="74"/>
+        <location filename="../ui/contributepage.cpp" line="86"/>
         <source>bfloat16 (half the memory)</source>
         <translation>bfloat16（内存减半）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="76"/>
+        <location filename="../ui/contributepage.cpp" line="88"/>
         <source>float32</source>
         <translation>float32</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="79"/>
+        <location filename="../ui/contributepage.cpp" line="91"/>
         <source>as in the model (exact)</source>
         <translation>与模型一致（精确）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="81"/>
+        <location filename="../ui/contributepage.cpp" line="93"/>
         <source>int8 (about half of bfloat16)</source>
         <translation>int8（约为 bfloat16 的一半）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="83"/>
+        <location filename="../ui/contributepage.cpp" line="95"/>
         <source>NF4 (about a quarter of bfloat16)</source>
         <translation>NF4（约为 bfloat16 的四分之一）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="86"/>
+        <location filename="../ui/contributepage.cpp" line="98"/>
         <source>Packed weights take less memory, so this computer holds more blocks, and decode faster; they change the answers slightly.</source>
         <translation>压缩的权重占用更少内存，这台电脑因此能承载更多的块，解码也更快；回答会略有不同。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="91"/>
+        <location filename="../ui/contributepage.cpp" line="103"/>
         <source>Serve with</source>
         <translation>服务设置</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="93"/>
+        <location filename="../ui/contributepage.cpp" line="105"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="94"/>
+        <location filename="../ui/contributepage.cpp" line="106"/>
         <source>Memory budget</source>
         <translation>内存预算</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="95"/>
+        <location filename="../ui/contributepage.cpp" line="107"/>
         <source>Blocks</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="96"/>
+        <location filename="../ui/contributepage.cpp" line="108"/>
         <source>Precision</source>
         <translation>精度</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="97"/>
+        <location filename="../ui/contributepage.cpp" line="109"/>
         <source>Weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="99"/>
+        <location filename="../ui/contributepage.cpp" line="111"/>
         <source>Block map</source>
         <translation>块分布图</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="107"/>
+        <location filename="../ui/contributepage.cpp" line="119"/>
         <source>This computer</source>
         <translation>本机</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="116"/>
+        <location filename="../ui/contributepage.cpp" line="128"/>
         <source>Tokens served</source>
         <translation>已服务词元</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="116"/>
+        <location filename="../ui/contributepage.cpp" line="128"/>
         <source>Requests</source>
         <translation>请求数</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="117"/>
+        <location filename="../ui/contributepage.cpp" line="129"/>
         <source>Open sessions</source>
         <translation>活动会话</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="117"/>
+        <location filename="../ui/contributepage.cpp" line="129"/>
         <source>Uptime</source>
         <translation>运行时间</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="118"/>
+        <location filename="../ui/contributepage.cpp" line="130"/>
         <source>Current load</source>
         <translation>当前负载</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="118"/>
+        <location filename="../ui/contributepage.cpp" line="130"/>
         <source>Network in / out</source>
         <translation>网络 入 / 出</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="177"/>
+        <location filename="../ui/contributepage.cpp" line="189"/>
         <source>Not donating. Turn the switch on to lend this computer to the swarm.</source>
         <translation>未在捐献。打开开关即可把本机借给集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="179"/>
+        <location filename="../ui/contributepage.cpp" line="191"/>
         <source>Paused until %1.</source>
         <translation>已暂停，直到 %1。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="183"/>
+        <location filename="../ui/contributepage.cpp" line="195"/>
         <source>Waiting for mains power (you asked to serve only when plugged in).</source>
         <translation>等待接通电源（你设置了仅在接通电源时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="185"/>
+        <location filename="../ui/contributepage.cpp" line="197"/>
         <source>Waiting until the computer is idle (you asked to serve only then).</source>
         <translation>等待电脑空闲（你设置了仅在空闲时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="190"/>
+        <location filename="../ui/contributepage.cpp" line="202"/>
         <source>Serving blocks %1–%2 of %3 on port %4.</source>
         <translation>正在端口 %4 上提供共 %3 块中的第 %1–%2 块。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="195"/>
+        <location filename="../ui/contributepage.cpp" line="207"/>
         <source>Serving stopped: %1</source>
         <translation>服务已停止：%1</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="199"/>
+        <location filename="../ui/contributepage.cpp" line="211"/>
         <source>Choosing and loading blocks…</source>
         <translation>正在选择并加载块…</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="213"/>
+        <location filename="../ui/contributepage.cpp" line="225"/>
         <source>%1 tokens/s, %2 queued</source>
         <translation>%1 词元/秒，%2 个排队</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="216"/>
+        <location filename="../ui/contributepage.cpp" line="228"/>
         <source>%1 / %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="220"/>
+        <location filename="../ui/contributepage.cpp" line="232"/>
         <source>No model yet: choose one in Settings, or start the local demo swarm.</source>
         <translation>尚无模型：请在“设置”中选择，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="223"/>
+        <location filename="../ui/contributepage.cpp" line="235"/>
         <source>%1: all %2 blocks are served. Green is throughput; outlined blocks are this computer&apos;s.</source>
         <translation>%1：全部 %2 块均有服务。绿色深浅表示吞吐量；带边框的块由本机提供。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="225"/>
-        <location filename="../ui/contributepage.cpp" line="231"/>
+        <location filename="../ui/contributepage.cpp" line="237"/>
+        <location filename="../ui/contributepage.cpp" line="243"/>
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/contributepage.cpp" line="229"/>
+        <location filename="../ui/contributepage.cpp" line="241"/>
         <source>%1: %n block(s) have no server (red). Donating fills the weakest blocks first.</source>
         <translation>
             <numerusform>%1：%n 块没有服务器（红色）。捐献时会优先补上最薄弱的块。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="239"/>
+        <location filename="../ui/contributepage.cpp" line="251"/>
         <source>Local API server: off (turn it on in Settings).</source>
         <translation>本地 API 服务器：已关闭（可在“设置”中开启）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="241"/>
+        <location filename="../ui/contributepage.cpp" line="253"/>
         <source>Local API server: starting…</source>
         <translation>本地 API 服务器：正在启动…</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/contributepage.cpp" line="243"/>
+        <location filename="../ui/contributepage.cpp" line="255"/>
         <source>Local API server: %1, model &quot;%2&quot;; %n request(s) running.</source>
         <translation>
             <numerusform>本地 API 服务器：%1，模型“%2”；%n 个请求正在运行。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="250"/>
+        <location filename="../ui/contributepage.cpp" line="262"/>
         <source>Local API server: waiting for a model (choose one in Settings).</source>
         <translation>本地 API 服务器：等待模型（请在“设置”中选择）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="253"/>
+        <location filename="../ui/contributepage.cpp" line="265"/>
         <source>Local API server: port %1 is taken by another program; choose another in Settings.</source>
         <translation>本地 API 服务器：端口 %1 已被其他程序占用，请在“设置”中另选一个。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="259"/>
+        <location filename="../ui/contributepage.cpp" line="271"/>
         <source>Local API server failed: %1</source>
         <translation>本地 API 服务器出错：%1</translation>
     </message>

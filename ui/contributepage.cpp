@@ -10,6 +10,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "core/bytesize.h"
 #include "facade/engine.h"
 #include "ui/blockmapmodel.h"
 #include "ui/blockmapwidget.h"
@@ -36,6 +37,19 @@ QLabel *counterLabel()
     return label;
 }
 
+// "CPU", or "GPU 0: NVIDIA H200 (120 GiB free of 140 GiB)" as far as the driver says.
+QString deviceLabel(const Engine::DeviceInfo &info)
+{
+    if (info.device.kind != ComputeDevice::Kind::Cuda)
+        return ContributePage::tr("CPU");
+    if (info.name.empty())
+        return ContributePage::tr("GPU %1").arg(info.device.index);
+    return ContributePage::tr("GPU %1: %2 (%3 free of %4)")
+        .arg(info.device.index)
+        .arg(QString::fromStdString(info.name), QString::fromStdString(formatBytes(info.freeBytes)),
+             QString::fromStdString(formatBytes(info.totalBytes)));
+}
+
 } // namespace
 
 ContributePage::ContributePage(DonationController &donation, Settings &settings, QWidget *parent)
@@ -55,16 +69,14 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_state->setWordWrap(true);
 
     m_device = new QComboBox;
-    for (const ComputeDevice &device : Engine::computeDevices())
-        m_device->addItem(device.kind == ComputeDevice::Kind::Cpu ? tr("CPU")
-                                                                  : tr("GPU %1").arg(device.index),
-                          QString::fromStdString(device.name()));
+    for (const Engine::DeviceInfo &info : Engine::computeDevices())
+        m_device->addItem(deviceLabel(info), QString::fromStdString(info.device.name()));
     m_device->setCurrentIndex(std::max(0, m_device->findData(m_settings.device.get())));
     m_memoryBudget = new QSpinBox;
     m_memoryBudget->setRange(0, 1024 * 1024);
     m_memoryBudget->setSingleStep(256);
     m_memoryBudget->setSuffix(tr(" MiB"));
-    m_memoryBudget->setSpecialValueText(tr("automatic (half the memory)"));
+    m_memoryBudget->setSpecialValueText(tr("automatic (half the RAM, or most of a GPU's)"));
     m_memoryBudget->setValue(m_settings.memoryBudgetMiB);
     m_blockCount = new QSpinBox;
     m_blockCount->setRange(0, 1000);

@@ -49,6 +49,8 @@ Result<ComputeDevice> ComputeDevice::fromName(std::string_view name)
 {
     if (name == "cpu")
         return ComputeDevice{};
+    if (name == "auto")
+        return automatic();
     if (name == "cuda")
         return cuda(0);
     constexpr std::string_view kCudaPrefix = "cuda:";
@@ -61,13 +63,37 @@ Result<ComputeDevice> ComputeDevice::fromName(std::string_view name)
             && index >= 0)
             return cuda(index);
     }
-    return makeError(ErrorCode::InvalidArgument,
-                     "unknown device '" + std::string(name) + "' (choose cpu, cuda or cuda:N)");
+    return makeError(ErrorCode::InvalidArgument, "unknown device '" + std::string(name)
+                                                     + "' (choose cpu, auto, cuda or cuda:N)");
 }
 
 std::string ComputeDevice::name() const
 {
-    return kind == Kind::Cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
+    switch (kind) {
+    case Kind::Cpu: return "cpu";
+    case Kind::Auto: return "auto";
+    case Kind::Cuda: return "cuda:" + std::to_string(index);
+    }
+    return "cpu";
+}
+
+Result<ComputeBackend> computeBackendFromName(std::string_view name)
+{
+    if (name == "native")
+        return ComputeBackend::Native;
+    if (name == "generic")
+        return ComputeBackend::Generic;
+    return makeError(ErrorCode::InvalidArgument,
+                     "unknown backend '" + std::string(name) + "' (choose native or generic)");
+}
+
+std::string_view computeBackendName(ComputeBackend backend)
+{
+    switch (backend) {
+    case ComputeBackend::Native: return "native";
+    case ComputeBackend::Generic: return "generic";
+    }
+    return "native";
 }
 
 } // namespace corolla

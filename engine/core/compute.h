@@ -28,17 +28,31 @@ Result<Quantization> quantizationFromName(std::string_view name);
 std::string_view quantizationName(Quantization quantization);
 
 struct ComputeDevice {
-    enum class Kind { Cpu, Cuda };
+    // Auto: the first GPU when this machine and this build have one, else the CPU; resolved
+    // when the engine starts (model/placement.h).
+    enum class Kind { Cpu, Cuda, Auto };
     Kind kind = Kind::Cpu;
     int index = 0; // which GPU, for Cuda
 
-    // "cpu", "cuda" (the first GPU) or "cuda:N"; an error saying what is expected otherwise.
+    // "cpu", "auto", "cuda" (the first GPU) or "cuda:N"; an error saying what is expected
+    // otherwise.
     static Result<ComputeDevice> fromName(std::string_view name);
     static ComputeDevice cuda(int index) { return {Kind::Cuda, index}; }
-    // "cpu" or "cuda:N", what fromName reads back.
+    static ComputeDevice automatic() { return {Kind::Auto, 0}; }
+    // "cpu", "auto" or "cuda:N", what fromName reads back.
     std::string name() const;
 
     bool operator==(const ComputeDevice &) const = default;
 };
+
+// How blocks compute on their device. Native: on the CPU, the hand-written kernels where they
+// apply (decode products, packed weights, the fused decode attention) and libtorch for the
+// rest. Generic: libtorch tensor operations only, the same code on every device; the only
+// backend a GPU runs, and one that CI runs on the CPU against the same references.
+enum class ComputeBackend { Native, Generic };
+
+// "native" or "generic"; an error naming the choices otherwise.
+Result<ComputeBackend> computeBackendFromName(std::string_view name);
+std::string_view computeBackendName(ComputeBackend backend);
 
 } // namespace corolla

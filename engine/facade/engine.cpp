@@ -1,12 +1,11 @@
 #include "facade/engine.h"
 
-#include <ATen/Context.h>
-#include <ATen/detail/CUDAHooksInterface.h>
-
+#include "core/gpuinfo.h"
 #include "facade/apiworker.h"
 #include "facade/chatworker.h"
 #include "facade/downloadworker.h"
 #include "facade/enginehost.h"
+#include "model/placement.h"
 #include "net/hostport.h"
 #include "net/queuedcall.h"
 #include "swarm/staticregistry.h"
@@ -138,13 +137,18 @@ void Engine::stopChat()
     m_chatStop = std::stop_source(); // answers asked from now on
 }
 
-std::vector<ComputeDevice> Engine::computeDevices()
+std::vector<Engine::DeviceInfo> Engine::computeDevices()
 {
-    std::vector<ComputeDevice> devices{ComputeDevice{}};
-    if (at::hasCUDA()) {
-        const int gpus = at::detail::getCUDAHooks().getNumGPUs();
-        for (int gpu = 0; gpu < gpus; ++gpu)
-            devices.push_back(ComputeDevice::cuda(gpu));
+    std::vector<DeviceInfo> devices{DeviceInfo{}};
+    const int gpus = cudaDeviceCount();
+    for (int gpu = 0; gpu < gpus; ++gpu) {
+        DeviceInfo info{ComputeDevice::cuda(gpu)};
+        if (const auto reported = nvmlGpu(gpu)) {
+            info.name = reported->name;
+            info.totalBytes = reported->totalBytes;
+            info.freeBytes = reported->freeBytes;
+        }
+        devices.push_back(std::move(info));
     }
     return devices;
 }

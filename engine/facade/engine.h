@@ -60,8 +60,14 @@ public:
     // The last snapshot received (empty until the first, about half a second after start).
     const EngineStatus &status() const { return m_status; }
 
-    // The CPU, then each GPU a CUDA build of libtorch sees.
-    static std::vector<ComputeDevice> computeDevices();
+    // The CPU, then each GPU a CUDA build of libtorch sees, with its name and memory where the
+    // driver's NVML reports them (else an empty name and zeros).
+    struct DeviceInfo {
+        ComputeDevice device;
+        std::string name;
+        std::int64_t totalBytes = 0, freeBytes = 0;
+    };
+    static std::vector<DeviceInfo> computeDevices();
     // The swarm settings' addresses, checked by the parsers the engine uses on them:
     // "host:port" (a DHT node), and the first line of a static peers list that is not
     // "host:port [peer-id]" (0 when every line is).

@@ -9,6 +9,7 @@
 #include "model/arch/gemmablock.h"
 #include "model/arch/llamablock.h"
 #include "model/arch/mixtralblock.h"
+#include "model/placement.h"
 #include "model/weightmemory.h"
 
 namespace corolla {
@@ -29,19 +30,23 @@ std::string shapeText(at::IntArrayRef shape)
 
 Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
                                          std::int64_t index, at::ScalarType dtype,
-                                         Quantization quantization)
+                                         Quantization quantization, const c10::Device &device)
 {
     if (index < 0 || index >= config.numLayers)
         return makeError(ErrorCode::InvalidArgument, "block " + std::to_string(index)
                                                          + " does not exist; the model has "
                                                          + std::to_string(config.numLayers));
     switch (config.architecture) {
-    case Architecture::Llama: return LlamaBlock::load(config, source, index, dtype, quantization);
-    case Architecture::Bloom: return BloomBlock::load(config, source, index, dtype, quantization);
-    case Architecture::Gemma: return GemmaBlock::load(config, source, index, dtype, quantization);
+    case Architecture::Llama:
+        return LlamaBlock::load(config, source, index, dtype, quantization, device);
+    case Architecture::Bloom:
+        return BloomBlock::load(config, source, index, dtype, quantization, device);
+    case Architecture::Gemma:
+        return GemmaBlock::load(config, source, index, dtype, quantization, device);
     case Architecture::Mixtral:
-        return MixtralBlock::load(config, source, index, dtype, quantization);
-    case Architecture::Falcon: return FalconBlock::load(config, source, index, dtype, quantization);
+        return MixtralBlock::load(config, source, index, dtype, quantization, device);
+    case Architecture::Falcon:
+        return FalconBlock::load(config, source, index, dtype, quantization, device);
     }
     return makeError(ErrorCode::Internal, "unknown architecture");
 }
@@ -81,7 +86,7 @@ Result<void> WeightReader::read(const std::string &prefix,
             auto weight = projection(prefix, slot);
             if (!weight)
                 return weight.error();
-            **linear = std::move(*weight);
+            **linear = weight->to(m_device);
             continue;
         }
         auto weight = stacked(prefix, slot);
@@ -92,9 +97,9 @@ Result<void> WeightReader::read(const std::string &prefix,
     return {};
 }
 
-// The parts of a projection stacked along their rows. Both formats pack rows independently,
-// so each part is packed on its own (an error names the checkpoint tensor) and the packed
-// rows are stacked.
+// The parts of a projection stacked along their rows (on the reader's device). Both formats pack
+// rows independently, so each part is packed on its own (an error names the checkpoint tensor) and
+// the packed rows are stacked.
 Result<LinearWeight> WeightReader::projection(const std::string &prefix,
                                               const WeightSlot &slot) const
 {
@@ -118,11 +123,16 @@ Result<LinearWeight> WeightReader::projection(const std::string &prefix,
         codes.push_back(packed->codes());
         scales.push_back(packed->scales());
     }
-    return LinearWeight::packed(m_quantization, copyToWeightMemory(at::cat(codes)),
-                                copyToWeightMemory(at::cat(scales)), out, in);
+    return LinearWeight::packed(m_quantization, held(at::cat(codes)), held(at::cat(scales)), out,
+                                in);
 }
 
-// The slot's parts in the compute dtype, stacked, in weight memory.
+at::Tensor WeightReader::held(const at::Tensor &tensor) const
+{
+    return m_device.is_cpu() ? copyToWeightMemory(tensor) : toDevice(tensor, m_device);
+}
+
+// The slot's parts in the compute dtype, stacked, in weight memory or on the device.
 Result<at::Tensor> WeightReader::stacked(const std::string &prefix, const WeightSlot &slot) const
 {
     std::vector<at::Tensor> parts;
@@ -132,7 +142,7 @@ Result<at::Tensor> WeightReader::stacked(const std::string &prefix, const Weight
             return tensor.error();
         parts.push_back(std::move(*tensor));
     }
-    return copyToWeightMemory(parts.size() == 1 ? parts.front() : at::cat(parts));
+    return held(parts.size() == 1 ? parts.front() : at::cat(parts));
 }
 
 Result<at::Tensor> WeightReader::checked(const std::string &name,
@@ -156,7 +166,9 @@ Result<at::Tensor> WeightReader::require(const std::string &name,
         return tensor.error();
     at::Tensor weight = tensor->to(m_dtype).contiguous();
     // Tensors made under InferenceMode can never join a backward pass; weights must.
-    return weight.is_inference() ? weight.clone() : weight;
+    if (weight.is_inference())
+        weight = weight.clone();
+    return toDevice(weight, m_device);
 }
 
 Result<at::Tensor> WeightReader::optional(const std::string &name,

@@ -37,10 +37,11 @@ public:
 };
 
 // Loads block `index` of `config` from `source`, converted to `dtype` (fp32 or bf16), its
-// projection weights packed as `quantization`.
+// projection weights packed as `quantization`, onto `device`.
 Result<std::unique_ptr<Block>> loadBlock(const ModelConfig &config, const TensorSource &source,
                                          std::int64_t index, at::ScalarType dtype,
-                                         Quantization quantization = Quantization::None);
+                                         Quantization quantization = Quantization::None,
+                                         const c10::Device &device = c10::Device(c10::kCPU));
 
 // What a family computes once per step for all blocks of a span, before the first: it fills
 // the StepContext fields the family's blocks read (Llama's rotary tables).
@@ -64,17 +65,22 @@ struct WeightSlot {
 };
 
 // Reads named weights, checks their shapes against the config, converts them to the compute
-// dtype (or packs projections) in memory the engine owns. Errors name the tensor and both
-// shapes.
+// dtype (or packs projections) in memory the engine owns: weight memory on the CPU, the
+// device's memory otherwise (each tensor goes there as soon as it is read, so that a model
+// never sits whole in host memory). Errors name the tensor and both shapes.
 class WeightReader {
 public:
     WeightReader(const TensorSource &source, at::ScalarType dtype,
-                 Quantization quantization = Quantization::None)
+                 Quantization quantization = Quantization::None,
+                 const c10::Device &device = c10::Device(c10::kCPU))
         : m_source(source)
         , m_dtype(dtype)
         , m_quantization(quantization)
+        , m_device(device)
     {
     }
+
+    const c10::Device &device() const { return m_device; }
 
     // Every slot's weight, in weight memory (see weightmemory.h); the first error otherwise.
     Result<void> read(const std::string &prefix, const std::vector<WeightSlot> &slots) const;
@@ -90,10 +96,13 @@ private:
                                const std::vector<std::int64_t> &shape) const;
     Result<at::Tensor> stacked(const std::string &prefix, const WeightSlot &slot) const;
     Result<LinearWeight> projection(const std::string &prefix, const WeightSlot &slot) const;
+    // `tensor` where the reader keeps weights: weight memory, or the device.
+    at::Tensor held(const at::Tensor &tensor) const;
 
     const TensorSource &m_source;
     at::ScalarType m_dtype;
     Quantization m_quantization;
+    c10::Device m_device;
 };
 
 // Bytes of the given weights as held in memory; undefined ones count nothing.

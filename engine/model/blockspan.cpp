@@ -74,7 +74,8 @@ const char *computeDtypeName(at::ScalarType dtype)
 Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
                                                    const TensorSource &source, std::int64_t begin,
                                                    std::int64_t end, at::ScalarType dtype,
-                                                   Quantization quantization)
+                                                   Quantization quantization,
+                                                   const Placement &placement)
 {
     if (begin < 0 || end > config.numLayers || begin >= end)
         return makeError(ErrorCode::InvalidArgument,
@@ -89,11 +90,12 @@ Result<std::unique_ptr<BlockSpan>> BlockSpan::load(const ModelConfig &config,
     span->m_end = end;
     span->m_dtype = dtype;
     span->m_quantization = quantization;
+    span->m_placement = placement;
     span->m_prepareStep = stepPreparation(config);
     // Not InferenceMode: weights made there could never take part in a backward pass.
     at::NoGradGuard noGrad;
     for (std::int64_t index = begin; index < end; ++index) {
-        auto block = loadBlock(config, source, index, dtype, quantization);
+        auto block = loadBlock(config, source, index, dtype, quantization, placement.device);
         if (!block)
             return block.error();
         span->m_blocks.push_back(std::move(block).value());
@@ -125,7 +127,8 @@ KvCache BlockSpan::makeCache(std::int64_t batch, std::int64_t capacity) const
 KvCache BlockSpan::makeCache(std::int64_t batch, std::int64_t capacity, std::int64_t from,
                              std::int64_t to) const
 {
-    return KvCache(to - from, batch, m_config.numKvHeads, capacity, m_config.headDim, m_dtype);
+    return KvCache(to - from, batch, m_config.numKvHeads, capacity, m_config.headDim, m_dtype,
+                   m_placement.device);
 }
 
 std::int64_t BlockSpan::cacheBytesPerTokenPerBlock() const
@@ -211,6 +214,8 @@ at::Tensor BlockSpan::runBlocks(at::Tensor x, KvCache &cache, StepContext &ctx, 
 {
     if (m_prepareStep)
         m_prepareStep(ctx, m_dtype);
+    ctx.moveTo(m_placement.device);
+    ctx.backend = m_placement.generic() ? ComputeBackend::Generic : ComputeBackend::Native;
     for (std::int64_t i = from; i < to; ++i) {
         ctx.block = i;
         if (prompts.defined())
@@ -236,13 +241,17 @@ Result<at::Tensor> BlockSpan::step(const at::Tensor &hidden, KvCache &cache,
     // Decode steps run their products on the kernel pool: keep its threads spinning between
     // them (see kernelpool.h). Longer steps go to libtorch, whose threads would compete.
     std::optional<KernelPool::Burst> burst;
-    if (hidden.size(0) * hidden.size(1) <= ops::kGemvMaxRows)
+    if (!m_placement.generic() && hidden.size(0) * hidden.size(1) <= ops::kGemvMaxRows)
         burst.emplace(kernelPool());
     StepContext &ctx = *context;
     ctx.hook = options.inspect ? &options.inspect : nullptr;
     ctx.adapter = options.adapter;
     const std::vector<std::int64_t> starts = cache.lengths(); // positions before this step
-    at::Tensor x = runBlocks(hidden.to(m_dtype), cache, ctx, from, to, options.prompts, starts);
+    const c10::Device &device = m_placement.device;
+    const at::Tensor prompts =
+        options.prompts.defined() ? toDevice(options.prompts, device) : options.prompts;
+    at::Tensor x =
+        runBlocks(toDevice(hidden, device).to(m_dtype), cache, ctx, from, to, prompts, starts);
     cache.commitStep(ctx);
     return x;
 }
@@ -281,13 +290,14 @@ Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Te
         return context.error();
     context->adapter = options.adapter;
     const DeepPrompts &prompts = options.prompts;
-    const at::Tensor input = hidden.to(m_dtype).detach().requires_grad_(true);
+    const c10::Device &device = m_placement.device;
+    const at::Tensor input = toDevice(hidden, device).to(m_dtype).detach().requires_grad_(true);
     const at::Tensor promptLeaf =
-        prompts.defined() ? prompts.detach().requires_grad_(true) : at::Tensor();
+        prompts.defined() ? toDevice(prompts, device).detach().requires_grad_(true) : at::Tensor();
     const std::vector<std::int64_t> starts(std::size_t(hidden.size(0)), 0);
     const at::Tensor x = runBlocks(input, cache, *context, from, to, promptLeaf, starts);
     // Padding rows carry no loss: mask them out of the incoming gradient.
-    at::Tensor grad = gradOutput.to(at::kFloat).clone();
+    at::Tensor grad = toDevice(gradOutput, device).to(at::kFloat).clone();
     zeroPadding(grad, lengths);
     x.to(at::kFloat).backward(grad);
     SpanGradients gradients;
@@ -295,7 +305,7 @@ Result<SpanGradients> BlockSpan::backward(const at::Tensor &hidden, const at::Te
     zeroPadding(gradients.input, lengths);
     if (promptLeaf.defined())
         gradients.prompts =
-            promptLeaf.grad().defined() ? promptLeaf.grad().detach() : at::zeros_like(prompts);
+            promptLeaf.grad().defined() ? promptLeaf.grad().detach() : at::zeros_like(promptLeaf);
     return gradients;
 }
 

@@ -11,6 +11,7 @@
 #include "model/block.h"
 #include "model/kvcache.h"
 #include "model/ops.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -42,16 +43,19 @@ struct SpanCallOptions {
 class BlockSpan {
 public:
     // Loads blocks [begin, end) of `config` from `source` in `dtype` (fp32 or bf16), their
-    // projections packed as `quantization`.
+    // projections packed as `quantization`, onto `placement`'s device, block by block. Calls
+    // take hidden states on any device and answer on that one (placement.h copies them).
     static Result<std::unique_ptr<BlockSpan>> load(const ModelConfig &config,
                                                    const TensorSource &source, std::int64_t begin,
                                                    std::int64_t end, at::ScalarType dtype,
-                                                   Quantization quantization = Quantization::None);
+                                                   Quantization quantization = Quantization::None,
+                                                   const Placement &placement = {});
 
     std::int64_t begin() const { return m_begin; }
     std::int64_t end() const { return m_end; }
     at::ScalarType dtype() const { return m_dtype; }
     Quantization quantization() const { return m_quantization; }
+    const Placement &placement() const { return m_placement; }
     const ModelConfig &config() const { return m_config; }
     std::int64_t weightBytes() const;
     // The bytes one decoded token reads (Block::tokenWeightBytes of every block).
@@ -105,7 +109,8 @@ private:
     Result<void> checkCall(const at::Tensor &hidden, std::int64_t from, std::int64_t to,
                            const SpanCallOptions &options) const;
     // Blocks [from, to) on x, each after its deep prompt (when there are any) at the
-    // positions after `starts`; ctx comes from cache.beginStep().
+    // positions after `starts`; ctx comes from cache.beginStep(), its tensors still on the
+    // host (runBlocks completes and moves them).
     at::Tensor runBlocks(at::Tensor x, KvCache &cache, StepContext &ctx, std::int64_t from,
                          std::int64_t to, const DeepPrompts &prompts,
                          const std::vector<std::int64_t> &starts) const;
@@ -114,6 +119,7 @@ private:
     std::int64_t m_begin = 0, m_end = 0;
     at::ScalarType m_dtype = at::kFloat;
     Quantization m_quantization = Quantization::None;
+    Placement m_placement;
     std::vector<std::unique_ptr<Block>> m_blocks;
     StepPreparation m_prepareStep; // the family's, see block.h
 };

@@ -17,23 +17,28 @@
 
 namespace corolla {
 
-Result<std::unique_ptr<ClientHead>>
-ClientHead::open(const std::string &directory, const ModelConfig &config, at::ScalarType dtype)
+Result<std::unique_ptr<ClientHead>> ClientHead::open(const std::string &directory,
+                                                     const ModelConfig &config,
+                                                     at::ScalarType dtype,
+                                                     const Placement &placement)
 {
     auto checkpoint = Checkpoint::open(directory);
     if (!checkpoint)
         return checkpoint.error();
-    return load(config, **checkpoint, dtype);
+    return load(config, **checkpoint, dtype, placement);
 }
 
-Result<std::unique_ptr<ClientHead>>
-ClientHead::load(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype)
+Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
+                                                     const TensorSource &source,
+                                                     at::ScalarType dtype,
+                                                     const Placement &placement)
 {
     // Not InferenceMode: training differentiates through the head (its weights stay frozen).
     at::NoGradGuard noGrad;
     auto head = std::unique_ptr<ClientHead>(new ClientHead);
     head->m_config = config;
-    const WeightReader reader(source, dtype);
+    head->m_placement = placement;
+    const WeightReader reader(source, dtype, Quantization::None, placement.device);
     const std::int64_t h = config.hiddenSize, vocab = config.vocabSize;
 
     struct Slot {
@@ -78,16 +83,20 @@ ClientHead::load(const ModelConfig &config, const TensorSource &source, at::Scal
     if (config.architecture == Architecture::Gemma) {
         head->m_finalNorm = ops::gemmaNormScale(head->m_finalNorm);
         // Gemma multiplies the embeddings by sqrt(hidden) rounded to the compute dtype.
-        head->m_embeddingScale = at::scalar_tensor(std::sqrt(double(h)), dtype);
+        head->m_embeddingScale =
+            toDevice(at::scalar_tensor(std::sqrt(double(h)), dtype), placement.device);
     }
     // An untied model must ship its head; a tied one may still store a copy, which we use.
     auto lmHead = reader.optional("lm_head.weight", {vocab, h});
     if (!lmHead)
         return lmHead.error();
+    const auto held = [&](const at::Tensor &tensor) {
+        return placement.device.is_cpu() ? copyToWeightMemory(tensor) : tensor;
+    };
     if (lmHead->defined())
-        head->m_lmHead = copyToWeightMemory(*lmHead);
+        head->m_lmHead = held(*lmHead);
     else if (config.tieWordEmbeddings)
-        head->m_lmHead = head->m_embeddings = copyToWeightMemory(head->m_embeddings);
+        head->m_lmHead = head->m_embeddings = held(head->m_embeddings);
     else
         return makeError(ErrorCode::NotFound,
                          "the checkpoint has no 'lm_head.weight' and config.json does not tie "
@@ -110,7 +119,8 @@ Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
                                  + std::to_string(m_config.vocabSize) + ")");
     }
     c10::InferenceMode inference;
-    at::Tensor hidden = at::embedding(m_embeddings, ids); // [batch, T, hidden]
+    at::Tensor hidden =
+        at::embedding(m_embeddings, toDevice(ids, m_placement.device)); // [batch, T, hidden]
     if (m_embeddingScale.defined())
         hidden = hidden * m_embeddingScale;
     if (m_embeddingNorm.defined())
@@ -122,7 +132,7 @@ Result<at::Tensor> ClientHead::embed(const at::Tensor &ids) const
 at::Tensor ClientHead::logits(const at::Tensor &hidden) const
 {
     c10::InferenceMode inference(!hidden.requires_grad());
-    const at::Tensor x = hidden.to(m_embeddings.scalar_type());
+    const at::Tensor x = toDevice(hidden, m_placement.device).to(m_embeddings.scalar_type());
     at::Tensor normed;
     switch (m_config.architecture) {
     case Architecture::Llama:
@@ -134,7 +144,9 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
                                 m_config.normEps);
         break;
     }
-    const at::Tensor logits = ops::linear(normed, m_lmHead).to(at::kFloat);
+    const ComputeBackend backend =
+        m_placement.generic() ? ComputeBackend::Generic : ComputeBackend::Native;
+    const at::Tensor logits = ops::linear(normed, m_lmHead, {}, backend).to(at::kFloat);
     const double cap = m_config.finalSoftcap;
     return cap > 0 ? at::tanh(logits / cap) * cap : logits;
 }

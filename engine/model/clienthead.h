@@ -11,29 +11,39 @@
 #include "core/result.h"
 #include "loader/tensorsource.h"
 #include "model/modelconfig.h"
+#include "model/placement.h"
 
 namespace corolla {
 
 class ClientHead {
 public:
-    static Result<std::unique_ptr<ClientHead>>
-    load(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype);
+    // The head of `config` in `dtype` on `placement`'s device.
+    static Result<std::unique_ptr<ClientHead>> load(const ModelConfig &config,
+                                                    const TensorSource &source,
+                                                    at::ScalarType dtype,
+                                                    const Placement &placement = {});
     // The same from a checkpoint folder; only these tensors are read, the blocks stay on disk.
-    static Result<std::unique_ptr<ClientHead>>
-    open(const std::string &directory, const ModelConfig &config, at::ScalarType dtype);
+    static Result<std::unique_ptr<ClientHead>> open(const std::string &directory,
+                                                    const ModelConfig &config, at::ScalarType dtype,
+                                                    const Placement &placement = {});
 
-    // ids [batch, T] int64 -> hidden states [batch, T, hiddenSize] in the compute dtype.
-    // Ids outside [0, vocabSize) are an error, not an out-of-bounds read.
+    // ids [batch, T] int64 (on any device) -> hidden states [batch, T, hiddenSize] in the
+    // compute dtype on the head's device. Ids outside [0, vocabSize) are an error, not an
+    // out-of-bounds read.
     Result<at::Tensor> embed(const at::Tensor &ids) const;
-    // hidden [..., hiddenSize] -> logits [..., vocabSize] in fp32; recorded for autograd when
-    // `hidden` requires grad (training), else computed in inference mode.
+    // hidden [..., hiddenSize] (on any device) -> logits [..., vocabSize] in fp32 on the head's
+    // device; recorded for autograd when `hidden` requires grad (training), else computed in
+    // inference mode.
     at::Tensor logits(const at::Tensor &hidden) const;
+
+    const Placement &placement() const { return m_placement; }
 
     std::int64_t lmHeadBytes() const { return std::int64_t(m_lmHead.nbytes()); }
     at::ScalarType dtype() const { return m_embeddings.scalar_type(); } // the compute dtype
 
 private:
     ModelConfig m_config;
+    Placement m_placement;
     at::Tensor m_embeddings;                         // [vocab, hidden]
     at::Tensor m_embeddingNorm, m_embeddingNormBias; // BLOOM only, [hidden]
     at::Tensor m_embeddingScale;                     // Gemma only, a scalar

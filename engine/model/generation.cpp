@@ -59,7 +59,8 @@ Result<GenerationStats> generate(const ClientHead &head, BlockRunner &blocks,
         auto output = blocks.step(*hidden, options.stop);
         if (!output)
             return output.error();
-        const at::Tensor logits = head.logits(output->select(1, input.size(1) - 1))[0];
+        // The one wait per token on a GPU: the sampler reads the logits on the host.
+        const at::Tensor logits = toHost(head.logits(output->select(1, input.size(1) - 1))[0]);
         const std::int64_t token = sampler.next(logits, context);
         if (stats.generatedTokens == 0) {
             stats.prefillSeconds = secondsSince(start);

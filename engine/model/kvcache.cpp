@@ -5,13 +5,14 @@
 namespace corolla {
 
 KvCache::KvCache(std::int64_t layers, std::int64_t batch, std::int64_t kvHeads,
-                 std::int64_t capacity, std::int64_t headDim, at::ScalarType dtype)
+                 std::int64_t capacity, std::int64_t headDim, at::ScalarType dtype,
+                 const c10::Device &device)
     : m_lengths(std::size_t(batch), 0)
     , m_capacity(capacity)
 {
     // Zeros, not uninitialised memory: masked slots are multiplied by a zero probability,
     // and 0 * NaN would poison the sequences that are real.
-    const auto options = at::TensorOptions().dtype(dtype);
+    const auto options = at::TensorOptions().dtype(dtype).device(device);
     for (std::int64_t i = 0; i < layers; ++i) {
         m_layers.push_back({at::zeros({batch, kvHeads, capacity, headDim}, options),
                             at::zeros({batch, kvHeads, capacity, headDim}, options)});

@@ -21,7 +21,8 @@ struct LayerCache {
 class KvCache {
 public:
     KvCache(std::int64_t layers, std::int64_t batch, std::int64_t kvHeads, std::int64_t capacity,
-            std::int64_t headDim, at::ScalarType dtype);
+            std::int64_t headDim, at::ScalarType dtype,
+            const c10::Device &device = c10::Device(c10::kCPU));
 
     std::int64_t batch() const { return std::int64_t(m_lengths.size()); }
     std::int64_t capacity() const { return m_capacity; }

@@ -7,9 +7,16 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/bitwise_and.h>
+#include <ATen/ops/bitwise_right_shift.h>
+#include <ATen/ops/cat.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/take.h>
 
 #include "model/nf4pack.h"
+#include "model/placement.h"
 #include "model/quantkernels.h"
 
 namespace corolla {
@@ -160,13 +167,54 @@ Result<LinearWeight> LinearWeight::packed(Quantization quantization, at::Tensor 
     result.m_in = in;
     result.m_codes = std::move(codes);
     result.m_scales = std::move(scales);
+    if (quantization == Quantization::Nf4)
+        result.m_levels = toDevice(
+            at::from_blob(const_cast<float *>(kNf4Levels.data()), {16}, at::kFloat).clone(),
+            result.m_codes.device());
     return result;
+}
+
+LinearWeight LinearWeight::to(const c10::Device &device) const
+{
+    LinearWeight moved = *this;
+    if (m_dense.defined())
+        moved.m_dense = toDevice(m_dense, device);
+    if (m_codes.defined()) {
+        moved.m_codes = toDevice(m_codes, device);
+        moved.m_scales = toDevice(m_scales, device);
+    }
+    if (m_levels.defined())
+        moved.m_levels = toDevice(m_levels, device);
+    return moved;
+}
+
+at::Tensor LinearWeight::dequantizeWithTensorOps(at::ScalarType dtype) const
+{
+    switch (m_quantization) {
+    case Quantization::None: return m_dense.to(dtype);
+    case Quantization::Int8: return (m_codes.to(at::kFloat) * m_scales.unsqueeze(1)).to(dtype);
+    case Quantization::Nf4: {
+        // Byte j of a 64-value block holds value j in its low nibble and value j + 32 in its
+        // high one: the low nibbles of the block's 32 bytes, then the high ones, are its codes
+        // in order.
+        const std::int64_t blocks = m_in / kNf4BlockSize;
+        const at::Tensor bytes = m_codes.view({m_out, blocks, kNf4BlockSize / 2});
+        const at::Tensor codes =
+            at::cat({at::bitwise_and(bytes, 15), at::bitwise_right_shift(bytes, 4)}, -1)
+                .to(at::kLong); // [out, blocks, 64]
+        const at::Tensor values = at::take(m_levels, codes) * m_scales.unsqueeze(-1);
+        return values.view({m_out, m_in}).to(dtype);
+    }
+    }
+    return m_dense.to(dtype);
 }
 
 at::Tensor LinearWeight::dequantize(at::ScalarType dtype) const
 {
     if (m_quantization == Quantization::None)
         return m_dense.to(dtype);
+    if (!m_codes.is_cpu())
+        return dequantizeWithTensorOps(dtype);
     at::Tensor result = at::empty({m_out, m_in}, dtype);
     const std::int64_t elementBytes = dtype == at::kBFloat16 ? 2 : 4;
     at::parallel_for(0, m_out, kQuantizeGrain, [&](std::int64_t begin, std::int64_t end) {

@@ -78,8 +78,14 @@ public:
 
     // The packed weight for the kernels (quantization() != None).
     PackedView packedView() const;
-    // The weight [out, in] in `dtype` (fp32 or bf16): the dequantized values for packed ones.
+    // The weight [out, in] in `dtype` (fp32 or bf16) on the weight's device: the dequantized
+    // values for packed ones.
     at::Tensor dequantize(at::ScalarType dtype) const;
+    // The same made with libtorch tensor operations only, on any device: what the generic
+    // backend multiplies (a temporary per product, so that the weight stays packed).
+    at::Tensor dequantizeWithTensorOps(at::ScalarType dtype) const;
+    // This weight on `device` (itself when it is there already).
+    LinearWeight to(const c10::Device &device) const;
     // Rows [begin, end) dequantized into `out`, a contiguous fp32 or bf16 buffer of
     // (end - begin) * in values (packed weights only).
     void dequantizeRows(std::int64_t begin, std::int64_t end, at::ScalarType dtype,
@@ -93,6 +99,7 @@ private:
     std::int64_t m_out = 0, m_in = 0;
     at::Tensor m_dense;
     at::Tensor m_codes, m_scales;
+    at::Tensor m_levels; // nf4: kNf4Levels as fp32 [16] on the codes' device
 };
 
 // Bytes that a weight [out, in] takes packed as `quantization` (codes and scales), or in

@@ -6,8 +6,10 @@
 
 namespace corolla {
 
-Result<std::unique_ptr<LocalModel>>
-LocalModel::open(const std::string &directory, at::ScalarType dtype, Quantization quantization)
+Result<std::unique_ptr<LocalModel>> LocalModel::open(const std::string &directory,
+                                                     at::ScalarType dtype,
+                                                     Quantization quantization,
+                                                     const Placement &placement)
 {
     auto config = ModelConfig::load(directory);
     if (!config)
@@ -15,19 +17,19 @@ LocalModel::open(const std::string &directory, at::ScalarType dtype, Quantizatio
     auto checkpoint = Checkpoint::open(directory);
     if (!checkpoint)
         return checkpoint.error();
-    return fromSource(*config, **checkpoint, dtype, quantization);
+    return fromSource(*config, **checkpoint, dtype, quantization, placement);
 }
 
-Result<std::unique_ptr<LocalModel>> LocalModel::fromSource(const ModelConfig &config,
-                                                           const TensorSource &source,
-                                                           at::ScalarType dtype,
-                                                           Quantization quantization)
+Result<std::unique_ptr<LocalModel>>
+LocalModel::fromSource(const ModelConfig &config, const TensorSource &source, at::ScalarType dtype,
+                       Quantization quantization, const Placement &placement)
 {
     auto model = std::unique_ptr<LocalModel>(new LocalModel);
-    auto head = ClientHead::load(config, source, dtype);
+    auto head = ClientHead::load(config, source, dtype, placement);
     if (!head)
         return head.error();
-    auto blocks = BlockSpan::load(config, source, 0, config.numLayers, dtype, quantization);
+    auto blocks =
+        BlockSpan::load(config, source, 0, config.numLayers, dtype, quantization, placement);
     if (!blocks)
         return blocks.error();
     model->m_head = std::move(head).value();
@@ -48,7 +50,7 @@ Result<at::Tensor> LocalModel::logits(const std::vector<std::int64_t> &ids,
                                     m_blocks->end(), {.inspect = inspect});
     if (!output)
         return output.error();
-    return m_head->logits(*output)[0];
+    return toHost(m_head->logits(*output)[0]);
 }
 
 } // namespace corolla

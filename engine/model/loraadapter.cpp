@@ -17,6 +17,7 @@
 #include "loader/safetensorsfile.h"
 #include "loader/tensorsource.h"
 #include "model/ops.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -118,7 +119,8 @@ std::optional<std::pair<std::string, char>> parseLoraName(std::string name)
 
 Result<LoraAdapter> LoraAdapter::load(const std::string &directory, const std::string &name,
                                       const ModelConfig &config, std::int64_t begin,
-                                      std::int64_t end, at::ScalarType dtype)
+                                      std::int64_t end, at::ScalarType dtype,
+                                      const c10::Device &device)
 {
     const std::filesystem::path folder(directory);
     auto adapterConfig = readAdapterConfig((folder / "adapter_config.json").string());
@@ -233,7 +235,8 @@ Result<LoraAdapter> LoraAdapter::load(const std::string &directory, const std::s
                     .narrow(1, rank * std::int64_t(i), rank)
                     .copy_(ups[i].second * adapter.m_scale);
             adapter.m_blocks[std::size_t(block - begin)][p] = {
-                at::cat(downs).to(dtype).contiguous(), up.to(dtype).contiguous()};
+                toDevice(at::cat(downs).to(dtype).contiguous(), device),
+                toDevice(up.to(dtype).contiguous(), device)};
         }
     }
     return adapter;
@@ -262,7 +265,7 @@ const LoraWeights *LoraAdapter::weights(std::int64_t block, Projection projectio
 at::Tensor adaptedLinear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias,
                          const StepContext &ctx, Projection projection)
 {
-    at::Tensor y = ops::linear(x, weight, bias);
+    at::Tensor y = ops::linear(x, weight, bias, ctx.backend);
     const LoraWeights *lora = ctx.adapter ? ctx.adapter->weights(ctx.block, projection) : nullptr;
     if (!lora)
         return y;

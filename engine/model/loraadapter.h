@@ -44,14 +44,15 @@ struct LoraWeights {
 class LoraAdapter {
 public:
     // Reads the adapter in `directory` for the blocks [begin, end) of a model of `config`, in
-    // `dtype`; `name` is what requests call it. Errors name the file and what does not fit:
-    // a missing or malformed file, a module this family does not have or that clients hold
+    // `dtype` on `device`; `name` is what requests call it. Errors name the file and what does not
+    // fit: a missing or malformed file, a module this family does not have or that clients hold
     // (embeddings, LM head), shapes against the config, non-finite values, and PEFT options
     // that change the computation in ways not supported (DoRA, fan_in_fan_out, per-module
     // ranks, trained biases or modules_to_save).
     static Result<LoraAdapter> load(const std::string &directory, const std::string &name,
                                     const ModelConfig &config, std::int64_t begin, std::int64_t end,
-                                    at::ScalarType dtype);
+                                    at::ScalarType dtype,
+                                    const c10::Device &device = c10::Device(c10::kCPU));
 
     const std::string &name() const { return m_name; }
     std::int64_t rank() const { return m_rank; }

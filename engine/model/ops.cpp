@@ -19,14 +19,48 @@
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/tanh.h>
 #include <ATen/ops/where.h>
+#if __has_include(<ATen/ops/scaled_dot_product_attention.h>)
+#include <ATen/ops/scaled_dot_product_attention.h>
+#define COROLLA_HAS_SDPA 1
+#else
+#define COROLLA_HAS_SDPA 0
+#endif
 
 #include "model/decodeattention.h"
 #include "model/gemvbf16.h"
+#include "model/placement.h"
 #include "model/quantkernels.h"
 
 namespace corolla::ops {
 
 namespace {
+
+// Whether a call computes with tensor operations only: asked for, or off the CPU.
+bool isGeneric(const at::Tensor &x, ComputeBackend backend)
+{
+    return backend == ComputeBackend::Generic || !x.is_cpu();
+}
+
+#if COROLLA_HAS_SDPA
+// Generic attention through libtorch's fused kernel (flash or memory-efficient attention on a
+// GPU): grouped key heads are repeated to the query heads, the additive mask becomes the
+// boolean one (0 visible, -inf hidden) it encodes.
+at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                          const at::Tensor &mask, double scale)
+{
+    const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
+    const std::int64_t kvHeads = k.size(1), context = k.size(2), group = heads / kvHeads;
+    const auto repeated = [&](const at::Tensor &t) {
+        return group == 1 ? t
+                          : t.unsqueeze(2)
+                                .expand({batch, kvHeads, group, context, dim})
+                                .reshape({batch, heads, context, dim});
+    };
+    const at::Tensor out = at::scaled_dot_product_attention(q, repeated(k), repeated(v), mask == 0,
+                                                            0.0, false, scale); // [b, heads, T, D]
+    return out.transpose(1, 2).reshape({batch, steps, heads * dim});
+}
+#endif
 
 // Steps of at most this many tokens take the fused attention loop.
 constexpr std::int64_t kFusedAttentionMaxSteps = 8;
@@ -142,11 +176,15 @@ at::Tensor packedMatmul(const at::Tensor &x, const LinearWeight &weight, const a
 
 } // namespace
 
-at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias)
+at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias,
+                  ComputeBackend backend)
 {
     if (weight.quantization() == Quantization::None)
-        return linear(x, weight.denseWeight(), bias);
+        return linear(x, weight.denseWeight(), bias, backend);
     const at::ScalarType dtype = x.scalar_type();
+    if (isGeneric(x, backend))
+        return at::linear(x, weight.dequantizeWithTensorOps(dtype),
+                          bias.defined() ? bias.to(dtype) : bias);
     if (x.requires_grad() || (dtype != at::kFloat && dtype != at::kBFloat16)
         || x.size(-1) != weight.inFeatures())
         return at::linear(x, weight.dequantize(dtype), bias.defined() ? bias.to(dtype) : bias);
@@ -166,8 +204,11 @@ at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Ten
     return output;
 }
 
-at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
+at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias,
+                  ComputeBackend backend)
 {
+    if (isGeneric(x, backend))
+        return at::linear(x, weight, bias);
     if (!useGemv(x, weight, bias)) {
         if (!useWidenedMatmul(x, weight, bias))
             return at::linear(x, weight, bias);
@@ -220,10 +261,17 @@ at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
 }
 
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                     const at::Tensor &mask, double scale, const at::Tensor &bias, double softcap)
+                     const at::Tensor &mask, double scale, const at::Tensor &bias, double softcap,
+                     ComputeBackend backend)
 {
-    if (q.size(2) <= kFusedAttentionMaxSteps && !q.requires_grad() && !k.requires_grad())
+    const bool generic = isGeneric(q, backend);
+    if (!generic && q.size(2) <= kFusedAttentionMaxSteps && !q.requires_grad()
+        && !k.requires_grad())
         return decodeAttention(q, k, v, mask, scale, bias, softcap);
+#if COROLLA_HAS_SDPA
+    if (generic && softcap <= 0.0 && !bias.defined())
+        return fusedAttention(q, k, v, mask, scale);
+#endif
     const std::int64_t batch = q.size(0), heads = q.size(1), steps = q.size(2), dim = q.size(3);
     const std::int64_t kvHeads = k.size(1), context = k.size(2);
     const std::int64_t group = heads / kvHeads;

@@ -7,6 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/compute.h"
 #include "model/linearweight.h"
 #include "model/modelconfig.h"
 #include "model/stepcontext.h"
@@ -16,15 +17,21 @@ namespace corolla::ops {
 // Products with at most this many rows are weight-bandwidth-bound: our kernel's territory.
 inline constexpr std::int64_t kGemvMaxRows = 4;
 
-// y = x W^T + b. Products of one to four rows (decoding) use our AVX-512 kernels for bf16
-// and fp32 when the processor has them: they are memory-bound, and libtorch's small-batch
-// paths are not. Everything else goes to at::linear.
-at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias = {});
+// Every function below takes the backend (core/compute.h): Generic, or any tensor off the CPU,
+// computes with libtorch tensor operations only; Native may use the hand-written CPU kernels.
 
-// y = x W^T + b for a block's projection, dense (as above) or packed: products of at most
-// kPackedGemvMaxRows rows read the packed bytes (quantkernels.h); longer ones dequantize tiles
-// of rows into the compute dtype for the GEMM; with autograd, the whole weight is dequantized.
-at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias = {});
+// y = x W^T + b. Natively, products of one to four rows (decoding) use our AVX-512 kernels for
+// bf16 and fp32 when the processor has them: they are memory-bound, and libtorch's small-batch
+// paths are not. Everything else goes to at::linear.
+at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias = {},
+                  ComputeBackend backend = ComputeBackend::Native);
+
+// y = x W^T + b for a block's projection, dense (as above) or packed. Natively, products of at
+// most kPackedGemvMaxRows rows read the packed bytes (quantkernels.h); longer ones dequantize
+// tiles of rows into the compute dtype for the GEMM; with autograd, the whole weight is
+// dequantized. Generic: the weight is dequantized with tensor operations for each product.
+at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias = {},
+                  ComputeBackend backend = ComputeBackend::Native);
 
 // weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.
 at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps);
@@ -43,9 +50,12 @@ at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
 // nKvHeads < nHeads); mask [batch, 1, T, S] additive fp32; bias [1 or batch, nHeads, 1, S]
 // additive fp32 or undefined; softcap > 0 bends each scaled score s to
 // softcap * tanh(s / softcap) before bias and mask. Returns [batch, T, nHeads * headDim].
+// Natively, short steps take the fused decode loop (decodeattention.h); generic attention is
+// at::scaled_dot_product_attention where libtorch has it and the scores need no soft-cap or
+// bias, and matmul + softmax otherwise.
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
                      const at::Tensor &mask, double scale, const at::Tensor &bias = {},
-                     double softcap = 0.0);
+                     double softcap = 0.0, ComputeBackend backend = ComputeBackend::Native);
 
 // Rotary frequencies of a Llama-family model, with linear or llama3 scaling applied.
 class RotaryEmbedding {

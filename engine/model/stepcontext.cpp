@@ -10,6 +10,8 @@
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros.h>
 
+#include "model/placement.h"
+
 namespace corolla {
 
 StepContext makeStepContext(const std::vector<std::int64_t> &past,
@@ -44,6 +46,21 @@ StepContext makeStepContext(const std::vector<std::int64_t> &past,
     if (slidingWindow > 0)
         ctx.slidingMask = at::where(visible & (keys > queries - slidingWindow), zero, minusInf);
     return ctx;
+}
+
+void StepContext::moveTo(const c10::Device &device)
+{
+    for (at::Tensor *tensor : {&positions, &causalMask, &slidingMask, &rotaryCos, &rotarySin,
+                               &localRotaryCos, &localRotarySin}) {
+        if (tensor->defined())
+            *tensor = toDevice(*tensor, device);
+    }
+}
+
+at::Tensor keyPositions(const StepContext &ctx, const c10::Device &device)
+{
+    return at::arange(ctx.contextLength, at::TensorOptions(at::kFloat).device(device))
+        .view({1, 1, 1, -1});
 }
 
 } // namespace corolla

@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "core/compute.h"
+
 namespace corolla {
 
 class LoraAdapter;
@@ -36,6 +38,8 @@ struct StepContext {
     at::Tensor localRotaryCos; // the same for sliding-window layers with a rope of their own
     at::Tensor localRotarySin; // (Gemma 3); undefined otherwise
 
+    ComputeBackend backend = ComputeBackend::Native; // how the blocks compute (ops.h)
+
     const IntermediateHook *hook = nullptr; // set for a step that is inspected
     std::int64_t block = 0;                 // the block running now (its index in the model)
     const LoraAdapter *adapter = nullptr;   // the LoRA adapter the call asked for, if any
@@ -46,7 +50,14 @@ struct StepContext {
         if (hook)
             (*hook)(block, name, value);
     }
+
+    // Moves the tensors above to `device` (the blocks' one), queued without waiting.
+    void moveTo(const c10::Device &device);
 };
+
+// The key positions 0 .. contextLength - 1 as fp32 [1, 1, 1, contextLength] on `device`: what
+// ALiBi multiplies by each head's slope.
+at::Tensor keyPositions(const StepContext &ctx, const c10::Device &device);
 
 // Builds positions and masks for appending `newTokens[b]` rows (padded to `seqLen`) to
 // sequences that already hold `past[b]` tokens. `slidingWindow` 0 means none.

@@ -134,6 +134,12 @@ Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValu
     return std::min(blocks, config.numLayers);
 }
 
+std::int64_t gpuMemoryBudget(std::int64_t freeBytes)
+{
+    const std::int64_t reserve = std::max(kGpuReserveBytes, freeBytes / 10);
+    return std::max<std::int64_t>(0, freeBytes - reserve);
+}
+
 std::int64_t defaultMemoryBudget()
 {
 #ifdef _WIN32

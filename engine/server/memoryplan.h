@@ -41,4 +41,10 @@ Result<std::int64_t> blocksForBudget(const ModelConfig &config, int bytesPerValu
 // Half of this machine's physical memory: the budget when none is given.
 std::int64_t defaultMemoryBudget();
 
+// The budget on a GPU with `freeBytes` free (as NVML reports it): that less a reserve for
+// activations, the CUDA runtime's workspaces and fragmentation, a tenth of it but at least
+// kGpuReserveBytes; 0 when nothing is left.
+inline constexpr std::int64_t kGpuReserveBytes = std::int64_t(1) << 30;
+std::int64_t gpuMemoryBudget(std::int64_t freeBytes);
+
 } // namespace corolla

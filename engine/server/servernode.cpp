@@ -1,5 +1,7 @@
 #include "server/servernode.h"
 
+#include "core/gpuinfo.h"
+
 #include <QHostAddress>
 #include <QNetworkInterface>
 #include <QRandomGenerator>
@@ -7,6 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/bytesize.h"
+#include "core/gpuinfo.h"
 #include "loader/checkpoint.h"
 #include "model/blockspan.h"
 #include "net/hostport.h"
@@ -62,10 +65,10 @@ Result<void> ServerNode::start()
     if (!config)
         return config.error();
     m_config = *config;
-    if (m_options.device.kind != ComputeDevice::Kind::Cpu)
-        return makeError(ErrorCode::Unsupported,
-                         m_options.device.name()
-                             + ": this build of Corolla computes on the CPU only");
+    auto placement = resolvePlacement(m_options.device, m_options.backend);
+    if (!placement)
+        return placement.error();
+    m_placement = *placement;
     const int bytesPerValue = int(at::elementSize(scalarTypeOf(m_options.dtype)));
     if (auto quantizable = checkQuantizable(m_config, m_options.quantization); !quantizable)
         return quantizable.error();
@@ -79,10 +82,11 @@ Result<void> ServerNode::start()
                                  + std::to_string(m_config.numLayers) + " blocks");
         m_spanLength = end - begin;
     } else {
-        const std::int64_t budget =
-            m_options.memoryBudgetBytes > 0 ? m_options.memoryBudgetBytes : defaultMemoryBudget();
+        auto budget = memoryBudget();
+        if (!budget)
+            return budget.error();
         auto blocks = blocksForBudget(m_config, bytesPerValue, m_options.limits.cacheBudgetTokens,
-                                      budget, m_options.quantization);
+                                      *budget, m_options.quantization);
         if (!blocks)
             return blocks.error();
         m_spanLength = *blocks;
@@ -90,14 +94,16 @@ Result<void> ServerNode::start()
             m_spanLength = std::min({m_spanLength, m_options.blockCount, m_config.numLayers});
         Q_EMIT log(
             QStringLiteral(
-                "memory budget %1 holds %2 of %3 blocks (%4 of weights and %5 of cache each)")
-                .arg(QString::fromStdString(formatBytes(budget)))
+                "memory budget %1 on %6 holds %2 of %3 blocks (%4 of weights and %5 of cache "
+                "each)")
+                .arg(QString::fromStdString(formatBytes(*budget)))
                 .arg(m_spanLength)
                 .arg(m_config.numLayers)
                 .arg(QString::fromStdString(
                     formatBytes(blockWeightBytes(m_config, bytesPerValue, m_options.quantization))))
                 .arg(QString::fromStdString(formatBytes(cacheBytesPerBlock(
-                    m_config, bytesPerValue, m_options.limits.cacheBudgetTokens)))));
+                    m_config, bytesPerValue, m_options.limits.cacheBudgetTokens))))
+                .arg(QString::fromStdString(m_placement.name())));
     }
 
     m_server = std::make_unique<BlockServer>(m_identity, modelId(), m_options.limits);
@@ -119,6 +125,21 @@ Result<void> ServerNode::start()
         QTimer::singleShot(wait, this, &ServerNode::chooseAndLoad);
     }
     return {};
+}
+
+Result<std::int64_t> ServerNode::memoryBudget() const
+{
+    if (m_options.memoryBudgetBytes > 0)
+        return m_options.memoryBudgetBytes;
+    if (m_placement.device.is_cpu())
+        return defaultMemoryBudget();
+    const auto gpu = nvmlGpu(m_placement.device.index());
+    if (!gpu)
+        return makeError(ErrorCode::NotFound,
+                         m_placement.name()
+                             + ": the driver's NVML library does not report this GPU's free "
+                               "memory; give the budget with --memory-budget");
+    return gpuMemoryBudget(gpu->freeBytes);
 }
 
 void ServerNode::chooseAndLoad()
@@ -155,18 +176,21 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
         ComputeQueue::Priority::Background,
         [this, begin, end, cached, cache, key, config = m_config, dir = m_options.modelDir,
          dtype = scalarTypeOf(m_options.dtype), quantization = m_options.quantization,
-         fetch = m_options.fetchBlocks, adapterFolders = m_options.adapters] {
+         fetch = m_options.fetchBlocks, adapterFolders = m_options.adapters,
+         placement = m_placement] {
             Result<std::shared_ptr<BlockSpan>> span = makeError(ErrorCode::Internal, "not loaded");
             BlockServer::Adapters adapters;
             BlockThroughput throughput;
             try {
+                // The compute thread's own stream on a GPU: every later job runs on it too.
+                useOwnStream(placement.device);
                 auto fetched = fetch ? fetch(begin, end) : Result<void>();
                 auto checkpoint = fetched ? Checkpoint::open(dir)
                                           : Result<std::unique_ptr<Checkpoint>>(fetched.error());
                 if (!checkpoint)
                     span = checkpoint.error();
-                else if (auto loaded =
-                             BlockSpan::load(config, **checkpoint, begin, end, dtype, quantization);
+                else if (auto loaded = BlockSpan::load(config, **checkpoint, begin, end, dtype,
+                                                       quantization, placement);
                          !loaded)
                     span = loaded.error();
                 else
@@ -174,7 +198,8 @@ void ServerNode::load(std::int64_t begin, std::int64_t end)
                 for (const auto &[name, folder] : adapterFolders) {
                     if (!span)
                         break;
-                    auto adapter = LoraAdapter::load(folder, name, config, begin, end, dtype);
+                    auto adapter = LoraAdapter::load(folder, name, config, begin, end, dtype,
+                                                     placement.device);
                     if (!adapter)
                         span = makeError(adapter.error().code,
                                          "adapter " + name + ": " + adapter.error().message);

@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "model/modelconfig.h"
 #include "net/identity.h"
+#include "model/placement.h"
 #include "server/blockserver.h"
 #include "server/throughputprobe.h"
 #include "swarm/swarmwatcher.h"
@@ -31,8 +32,9 @@ struct ServeOptions {
     std::int64_t memoryBudgetBytes = 0;                          // 0: half the RAM
     std::int64_t blockCount = 0; // with automatic placement, at most this many (0: what fits)
     ComputeDtype dtype = ComputeDtype::BFloat16;
-    Quantization quantization = Quantization::None; // of the blocks' projections
-    ComputeDevice device;                           // only the CPU so far
+    Quantization quantization = Quantization::None;  // of the blocks' projections
+    ComputeDevice device;                            // where the blocks compute
+    ComputeBackend backend = ComputeBackend::Native; // how (the GPU always takes generic)
     QString listenAddress = QStringLiteral("0.0.0.0");
     quint16 port = 0;
     std::vector<std::string> announceAddresses; // empty: this machine's addresses
@@ -82,6 +84,9 @@ private:
     enum class Phase { Idle, Loading, Online, Failed, Stopped };
 
     void chooseAndLoad();
+    // The memory the blocks may take: --memory-budget, else half the RAM on the CPU and the
+    // free memory less a reserve on a GPU.
+    Result<std::int64_t> memoryBudget() const;
     void load(std::int64_t begin, std::int64_t end);
     void onLoaded(std::int64_t begin, std::int64_t end, Result<std::shared_ptr<BlockSpan>> span,
                   BlockServer::Adapters adapters, BlockThroughput throughput);
@@ -96,6 +101,7 @@ private:
     PeerIdentity m_identity;
     std::unique_ptr<SwarmWatcher> m_watcher;
     ModelConfig m_config;
+    Placement m_placement; // the device option, resolved by start()
     std::unique_ptr<BlockServer> m_server;
     std::int64_t m_spanLength = 0;
     std::int64_t m_begin = -1, m_end = -1;

@@ -61,6 +61,18 @@ const std::vector<Shape> &shapes()
             {"low_freq_factor", 1.0},
             {"high_freq_factor", 4.0},
             {"original_max_position_embeddings", 8192}}}}},
+        {"llama-3-8b",
+         "llama",
+         {{"hidden_size", 4096},
+          {"intermediate_size", 14336},
+          {"num_hidden_layers", 32},
+          {"num_attention_heads", 32},
+          {"num_key_value_heads", 8},
+          {"vocab_size", 128256},
+          {"rope_theta", 500000.0},
+          {"rms_norm_eps", 1e-5},
+          {"max_position_embeddings", 8192},
+          {"rope_scaling", nullptr}}},
         {"qwen2-0.5b",
          "qwen2",
          {{"hidden_size", 896},
@@ -311,7 +323,7 @@ std::string familyOfShape(const std::string &shape, const std::string &fallback)
         return "falcon-mqa";
     if (shape == "gemma-3-12b")
         return "gemma3";
-    if (shape == "tinyllama-1.1b" || shape == "llama-3.2-1b")
+    if (shape == "tinyllama-1.1b" || shape == "llama-3.2-1b" || shape == "llama-3-8b")
         return "llama";
     return fallback;
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "model/placement.h"
 #include "net/tensorcodec.h"
 
 namespace corolla {
@@ -21,7 +22,7 @@ Result<at::Tensor> tensorFromWire(const proto::Tensor &tensor, std::int64_t maxE
 
 Result<proto::Tensor> tensorToWire(const at::Tensor &tensor, proto::Codec codec)
 {
-    const at::Tensor values = tensor.to(at::kFloat).contiguous();
+    const at::Tensor values = toHost(tensor.to(at::kFloat).contiguous());
     return encodeTensor(
         std::span<const float>(values.data_ptr<float>(), std::size_t(values.numel())),
         values.sizes().vec(), codec);

@@ -256,6 +256,17 @@ private Q_SLOTS:
             << QStringList{"make-test-model", "--family",      "bloom", "--out", "x",
                            "--shape",         "tinyllama-1.1b"}
             << 1 << "is a llama shape";
+        QTest::newRow("bad device")
+            << QStringList{"generate", "--model", "m", "--ids", "1", "--device", "gpu"} << 2
+            << "unknown device 'gpu' (choose cpu, auto, cuda or cuda:N)";
+        QTest::newRow("bad backend") << QStringList{"serve", "--model", "m", "--backend", "fast"}
+                                     << 2 << "unknown backend 'fast' (choose native or generic)";
+        // Whatever this machine has, an eighth GPU is not there: a CPU libtorch, no GPU or
+        // fewer GPUs each get their own sentence, all naming the device.
+        QTest::newRow("missing GPU")
+            << QStringList{"logits", "--model", "/nonexistent/m", "--ids", "1",
+                           "--out",  "x.npy",   "--device",       "cuda:7"}
+            << 1 << "cuda:7: ";
         QTest::newRow("bad bench") << QStringList{"bench", "remote"} << 1 << "bench local";
         QTest::newRow("bench blocks of a folder")
             << QStringList{"bench", "local", "--model", "m", "--blocks", "2"} << 2

@@ -63,15 +63,26 @@ private Q_SLOTS:
         QCOMPARE(ComputeDevice::fromName("cpu")->kind, ComputeDevice::Kind::Cpu);
         QVERIFY(*ComputeDevice::fromName("cuda") == ComputeDevice::cuda(0));
         QVERIFY(*ComputeDevice::fromName("cuda:3") == ComputeDevice::cuda(3));
-        for (const ComputeDevice &device :
-             {ComputeDevice{}, ComputeDevice::cuda(0), ComputeDevice::cuda(12)})
+        QCOMPARE(ComputeDevice::fromName("auto")->kind, ComputeDevice::Kind::Auto);
+        for (const ComputeDevice &device : {ComputeDevice{}, ComputeDevice::cuda(0),
+                                            ComputeDevice::cuda(12), ComputeDevice::automatic()})
             QVERIFY(*ComputeDevice::fromName(device.name()) == device);
         for (const char *bad :
-             {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU"}) {
+             {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999999999", "CPU", "Auto"}) {
             auto device = ComputeDevice::fromName(bad);
             QVERIFY2(!device, bad);
-            QVERIFY2(device.error().message.find("choose cpu, cuda or cuda:N") != std::string::npos,
+            QVERIFY2(device.error().message.find("choose cpu, auto, cuda or cuda:N")
+                         != std::string::npos,
                      bad);
+        }
+
+        for (ComputeBackend backend : {ComputeBackend::Native, ComputeBackend::Generic})
+            QCOMPARE(*computeBackendFromName(computeBackendName(backend)), backend);
+        for (const char *bad : {"", "cuda", "Generic", "native "}) {
+            auto backend = computeBackendFromName(bad);
+            QVERIFY2(!backend, bad);
+            QCOMPARE(backend.error().message,
+                     "unknown backend '" + std::string(bad) + "' (choose native or generic)");
         }
     }
 };

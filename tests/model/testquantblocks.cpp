@@ -20,44 +20,6 @@
 using namespace corolla;
 using namespace corolla::testing;
 
-namespace {
-
-// The checkpoint tensors that are packed: every linear projection of a block (Mixtral's
-// experts, not its router).
-bool isProjection(const std::string &name)
-{
-    for (const char *suffix :
-         {".q_proj.weight", ".k_proj.weight", ".v_proj.weight", ".o_proj.weight",
-          ".gate_proj.weight", ".up_proj.weight", ".down_proj.weight", ".query_key_value.weight",
-          ".self_attention.dense.weight", ".dense_h_to_4h.weight", ".dense_4h_to_h.weight",
-          ".w1.weight", ".w2.weight", ".w3.weight"}) {
-        const std::string tail(suffix);
-        if (name.size() > tail.size()
-            && name.compare(name.size() - tail.size(), tail.size(), tail) == 0)
-            return true;
-    }
-    return false;
-}
-
-// The checkpoint with every projection replaced by its dequantized fp32 values.
-std::map<std::string, at::Tensor> dequantizedCheckpoint(std::map<std::string, at::Tensor> weights,
-                                                        Quantization quantization, int &packed)
-{
-    packed = 0;
-    for (auto &[name, tensor] : weights) {
-        if (!isProjection(name))
-            continue;
-        auto quantized = LinearWeight::quantize(tensor, quantization, name);
-        if (!quantized)
-            qFatal("%s", quantized.error().message.c_str());
-        tensor = quantized->dequantize(at::kFloat);
-        ++packed;
-    }
-    return weights;
-}
-
-} // namespace
-
 class TestQuantBlocks : public QObject {
     Q_OBJECT
 

@@ -346,6 +346,29 @@ private Q_SLOTS:
         }
     }
 
+    // On a GPU the budget is the free memory NVML reports less a reserve for activations and
+    // the CUDA runtime: a tenth, at least 1 GiB.
+    void gpuMemoryPlanUsesFreeMemory()
+    {
+        constexpr std::int64_t GiB = std::int64_t(1) << 30;
+        QCOMPARE(gpuMemoryBudget(80 * GiB), 72 * GiB);
+        QCOMPARE(gpuMemoryBudget(6 * GiB), 5 * GiB);
+        QCOMPARE(gpuMemoryBudget(GiB / 2), std::int64_t(0));
+        auto configText = testModelConfigJson({"llama", "llama-3-8b"});
+        auto config = ModelConfig::parse(*configText, "config.json");
+        QVERIFY(config);
+        // An 8 GiB card with 7.5 GiB free: 6.5 GiB for blocks and their cache.
+        const std::int64_t budget = gpuMemoryBudget(7 * GiB + GiB / 2);
+        QCOMPARE(budget, 6 * GiB + GiB / 2);
+        const std::int64_t perBlock =
+            blockWeightBytes(*config, 2, Quantization::Nf4) + cacheBytesPerBlock(*config, 2, 4096);
+        const std::int64_t reserve = std::min<std::int64_t>(budget / 10, 512 << 20);
+        QCOMPARE(*blocksForBudget(*config, 2, 4096, budget, Quantization::Nf4),
+                 std::min<std::int64_t>(config->numLayers, (budget - reserve) / perBlock));
+        // Nothing free: a clear error, not zero blocks.
+        QVERIFY(!blocksForBudget(*config, 2, 4096, gpuMemoryBudget(GiB / 2)));
+    }
+
     void memoryPlanFitsBlocksAndCache()
     {
         auto configText = testModelConfigJson({"llama", "tinyllama-1.1b"});

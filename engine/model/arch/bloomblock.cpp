@@ -9,6 +9,7 @@
 #include <ATen/ops/tensor.h>
 
 #include "model/ops.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -34,18 +35,20 @@ std::vector<double> alibiSlopes(std::int64_t heads)
 
 Result<std::unique_ptr<Block>> BloomBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
-                                                at::ScalarType dtype, Quantization quantization)
+                                                at::ScalarType dtype, Quantization quantization,
+                                                const c10::Device &device)
 {
     auto block = std::make_unique<BloomBlock>();
     block->m_numHeads = config.numHeads;
     block->m_headDim = config.headDim;
     block->m_eps = config.normEps;
     block->m_residualFromNormedInput = config.residualFromNormedInput;
-    block->m_slopes = at::tensor(alibiSlopes(config.numHeads), at::kDouble)
-                          .to(at::kFloat)
-                          .view({1, config.numHeads, 1, 1});
+    block->m_slopes = toDevice(at::tensor(alibiSlopes(config.numHeads), at::kDouble)
+                                   .to(at::kFloat)
+                                   .view({1, config.numHeads, 1, 1}),
+                               device);
 
-    const WeightReader reader(source, dtype, quantization);
+    const WeightReader reader(source, dtype, quantization, device);
     const std::string local = "h." + std::to_string(index) + ".";
     const std::string prefix = reader.pick({local + "input_layernorm.weight",
                                             "transformer." + local + "input_layernorm.weight"})
@@ -110,12 +113,11 @@ at::Tensor BloomBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 
     // Append this step to the cache and attend over everything visible, positions given by
     // ALiBi: each head adds slope * key position; the query's own offset cancels in softmax.
-    const auto [keys, values] = KvCache::append(cache, ctx, k, v); // [b, nH, S, D]
-    const at::Tensor alibi =
-        m_slopes * at::arange(ctx.contextLength, at::kFloat).view({1, 1, 1, -1}); // [1, nH, 1, S]
+    const auto [keys, values] = KvCache::append(cache, ctx, k, v);            // [b, nH, S, D]
+    const at::Tensor alibi = m_slopes * keyPositions(ctx, m_slopes.device()); // [1, nH, 1, S]
     const at::Tensor attended =
-        ops::attention(q, keys, values, ctx.causalMask, 1.0 / std::sqrt(double(m_headDim)),
-                       alibi); // [b, T, hidden]
+        ops::attention(q, keys, values, ctx.causalMask, 1.0 / std::sqrt(double(m_headDim)), alibi,
+                       0.0, ctx.backend); // [b, T, hidden]
     ctx.inspect("attention", attended);
     const at::Tensor afterAttention =
         adaptedLinear(attended, m_dense, m_denseBias, ctx, Projection::AttentionOut)

@@ -11,7 +11,8 @@ class BloomBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype, Quantization quantization);
+                                               at::ScalarType dtype, Quantization quantization,
+                                               const c10::Device &device);
     // query_key_value, dense, dense_h_to_4h, dense_4h_to_h.
     static std::vector<LoraTarget> loraTargets(const ModelConfig &config);
 

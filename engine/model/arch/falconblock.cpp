@@ -11,6 +11,7 @@
 #include "model/arch/bloomblock.h"
 #include "model/arch/llamablock.h"
 #include "model/ops.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -29,7 +30,8 @@ FalconBlock::FalconBlock(const ModelConfig &config)
 
 Result<std::unique_ptr<Block>> FalconBlock::load(const ModelConfig &config,
                                                  const TensorSource &source, std::int64_t index,
-                                                 at::ScalarType dtype, Quantization quantization)
+                                                 at::ScalarType dtype, Quantization quantization,
+                                                 const c10::Device &device)
 {
     auto block = std::make_unique<FalconBlock>(config);
     FalconBlock &b = *block;
@@ -55,10 +57,12 @@ Result<std::unique_ptr<Block>> FalconBlock::load(const ModelConfig &config,
         {&b.m_down, {{"mlp.dense_4h_to_h.weight", {h, ffn}}}},
         {&b.m_downBias, {{"mlp.dense_4h_to_h.bias", {h}}}, bias},
     };
-    if (auto read = WeightReader(source, dtype, quantization)
+    if (auto read = WeightReader(source, dtype, quantization, device)
                         .read("transformer.h." + std::to_string(index) + ".", slots);
         !read)
         return read.error();
+    if (b.m_slopes.defined())
+        b.m_slopes = toDevice(b.m_slopes, device);
     return std::unique_ptr<Block>(std::move(block));
 }
 
@@ -124,11 +128,11 @@ at::Tensor FalconBlock::forward(const at::Tensor &x, LayerCache &cache,
 
     // Append this step to the cache and attend; ALiBi adds slope * key position once.
     const auto [keys, values] = KvCache::append(cache, ctx, k, v); // [b, nKv, S, D]
-    const at::Tensor alibi =
-        m_layout.alibi ? m_slopes * at::arange(ctx.contextLength, at::kFloat).view({1, 1, 1, -1})
-                       : at::Tensor(); // [1, nHeads, 1, S]
-    const at::Tensor attended = ops::attention(q, keys, values, ctx.causalMask,
-                                               1.0 / std::sqrt(double(d)), alibi); // [b, T, h]
+    const at::Tensor alibi = m_layout.alibi ? m_slopes * keyPositions(ctx, m_slopes.device())
+                                            : at::Tensor(); // [1, nHeads, 1, S]
+    const at::Tensor attended =
+        ops::attention(q, keys, values, ctx.causalMask, 1.0 / std::sqrt(double(d)), alibi, 0.0,
+                       ctx.backend); // [b, T, h]
     ctx.inspect("attention", attended);
     const at::Tensor attentionOut =
         adaptedLinear(attended, m_dense, m_denseBias, ctx, Projection::AttentionOut);

@@ -15,7 +15,8 @@ class FalconBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype, Quantization quantization);
+                                               at::ScalarType dtype, Quantization quantization,
+                                               const c10::Device &device);
 
     explicit FalconBlock(const ModelConfig &config);
 

@@ -76,7 +76,7 @@ at::Tensor GroupedAttention::forward(const at::Tensor &normed, LayerCache &cache
     const auto [keys, values] = KvCache::append(cache, ctx, k, v);         // [b, nKv, S, D]
     const at::Tensor &mask = m_sliding ? ctx.slidingMask : ctx.causalMask; // [b, 1, T, S]
     const at::Tensor attended =
-        ops::attention(q, keys, values, mask, m_scale, {}, m_softcap); // [b, T, qRows]
+        ops::attention(q, keys, values, mask, m_scale, {}, m_softcap, ctx.backend); // [b, T, qRows]
     ctx.inspect("attention", attended);
     return adaptedLinear(attended, m_output, m_outputBias, ctx, Projection::AttentionOut);
 }

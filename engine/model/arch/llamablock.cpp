@@ -9,7 +9,8 @@ namespace corolla {
 
 Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
                                                 const TensorSource &source, std::int64_t index,
-                                                at::ScalarType dtype, Quantization quantization)
+                                                at::ScalarType dtype, Quantization quantization,
+                                                const c10::Device &device)
 {
     auto block = std::make_unique<LlamaBlock>(config, index);
 
@@ -27,7 +28,7 @@ Result<std::unique_ptr<Block>> LlamaBlock::load(const ModelConfig &config,
             {&b.m_down, {{"mlp.down_proj.weight", {h, ffn}}}},
             {&b.m_downBias, {{"mlp.down_proj.bias", {h}}}, config.mlpBias},
         });
-    if (auto read = WeightReader(source, dtype, quantization)
+    if (auto read = WeightReader(source, dtype, quantization, device)
                         .read("model.layers." + std::to_string(index) + ".", slots);
         !read)
         return read.error();

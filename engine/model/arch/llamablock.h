@@ -13,7 +13,8 @@ class LlamaBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype, Quantization quantization);
+                                               at::ScalarType dtype, Quantization quantization,
+                                               const c10::Device &device);
 
     // Rotary tables for the step's positions (ctx.rotaryCos, ctx.rotarySin).
     static StepPreparation stepPreparation(const ModelConfig &config);

@@ -8,6 +8,7 @@
 
 #include "model/arch/llamablock.h"
 #include "model/ops.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -23,7 +24,8 @@ MixtralBlock::MixtralBlock(const ModelConfig &config, std::int64_t index)
 
 Result<std::unique_ptr<Block>> MixtralBlock::load(const ModelConfig &config,
                                                   const TensorSource &source, std::int64_t index,
-                                                  at::ScalarType dtype, Quantization quantization)
+                                                  at::ScalarType dtype, Quantization quantization,
+                                                  const c10::Device &device)
 {
     auto block = std::make_unique<MixtralBlock>(config, index);
     const std::int64_t h = config.hiddenSize, ffn = config.intermediateSize;
@@ -37,7 +39,7 @@ Result<std::unique_ptr<Block>> MixtralBlock::load(const ModelConfig &config,
                          {{expert + "w1.weight", {ffn, h}}, {expert + "w3.weight", {ffn, h}}}});
         slots.push_back({&b.m_down[std::size_t(e)], {{expert + "w2.weight", {h, ffn}}}});
     }
-    if (auto read = WeightReader(source, dtype, quantization)
+    if (auto read = WeightReader(source, dtype, quantization, device)
                         .read("model.layers." + std::to_string(index) + ".", slots);
         !read)
         return read.error();
@@ -64,24 +66,25 @@ at::Tensor MixtralBlock::forward(const at::Tensor &x, LayerCache &cache,
 
     const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
-    const at::Tensor mixed =
-        experts(normed2.reshape({-1, normed2.size(-1)})).view(normed2.sizes()); // [b, T, hidden]
+    const at::Tensor mixed = experts(normed2.reshape({-1, normed2.size(-1)}), ctx.backend)
+                                 .view(normed2.sizes()); // [b, T, hidden]
     ctx.inspect("ffn_moe", mixed);
     const at::Tensor out = afterAttention + mixed; // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }
 
-at::Tensor MixtralBlock::experts(const at::Tensor &hidden) const
+at::Tensor MixtralBlock::experts(const at::Tensor &hidden, ComputeBackend backend) const
 {
     // Route in fp32 over all experts; the chosen weights, renormalised, in the compute dtype.
     const at::Tensor probabilities =
-        at::softmax(ops::linear(hidden, m_router).to(at::kFloat), -1); // [N, experts]
+        at::softmax(ops::linear(hidden, m_router, {}, backend).to(at::kFloat), -1); // [N, experts]
     const auto [top, chosen] = probabilities.topk(m_expertsPerToken, -1);
     const at::Tensor weights = (top / top.sum(-1, true)).to(hidden.scalar_type()); // [N, k]
 
     // Each expert runs once on the rows that chose it; the sum goes expert by expert.
-    const at::Tensor choices = chosen.contiguous();
+    // The routing is read on the host (on a GPU, one wait per block and step).
+    const at::Tensor choices = toHost(chosen.contiguous());
     const auto choice = choices.accessor<std::int64_t, 2>();
     at::Tensor output = at::zeros_like(hidden);
     for (std::size_t e = 0; e < m_gateUp.size(); ++e) {
@@ -96,14 +99,16 @@ at::Tensor MixtralBlock::experts(const at::Tensor &hidden) const
         }
         if (rows.empty())
             continue;
-        const at::Tensor index = at::tensor(rows, at::kLong);
+        const at::Tensor index = toDevice(at::tensor(rows, at::kLong), hidden.device());
         const at::Tensor input = hidden.index_select(0, index); // [n_e, hidden]
-        const at::Tensor gateUp = ops::linear(input, m_gateUp[e]);
+        const at::Tensor gateUp = ops::linear(input, m_gateUp[e], {}, backend);
         const at::Tensor activated = at::silu(gateUp.narrow(-1, 0, m_intermediate))
                                      * gateUp.narrow(-1, m_intermediate, m_intermediate);
         const at::Tensor scale =
-            weights.reshape({-1}).index_select(0, at::tensor(picks, at::kLong)).unsqueeze(-1);
-        output.index_add_(0, index, ops::linear(activated, m_down[e]) * scale);
+            weights.reshape({-1})
+                .index_select(0, toDevice(at::tensor(picks, at::kLong), hidden.device()))
+                .unsqueeze(-1);
+        output.index_add_(0, index, ops::linear(activated, m_down[e], {}, backend) * scale);
     }
     return output;
 }

@@ -16,7 +16,8 @@ class MixtralBlock : public Block {
 public:
     static Result<std::unique_ptr<Block>> load(const ModelConfig &config,
                                                const TensorSource &source, std::int64_t index,
-                                               at::ScalarType dtype, Quantization quantization);
+                                               at::ScalarType dtype, Quantization quantization,
+                                               const c10::Device &device);
 
     MixtralBlock(const ModelConfig &config, std::int64_t index);
 
@@ -31,7 +32,7 @@ public:
 
 private:
     // hidden [N, hidden] -> the weighted sum of each row's chosen experts, [N, hidden].
-    at::Tensor experts(const at::Tensor &hidden) const;
+    at::Tensor experts(const at::Tensor &hidden, ComputeBackend backend) const;
     // Bytes of the attention, norms and router; of all experts.
     std::int64_t sharedBytes() const;
     std::int64_t expertBytes() const;
