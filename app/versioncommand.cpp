@@ -12,6 +12,8 @@
 
 #include "app/commands.h"
 #include "app/buildinfo.h"
+#include "core/bytesize.h"
+#include "core/gpuinfo.h"
 #include "model/gemvbf16.h"
 #include "model/quantkernels.h"
 
@@ -44,8 +46,12 @@ std::string cudaDevices()
     if (count == 0)
         return "built in, no GPU found";
     std::string names;
-    for (std::size_t index = 0; index < count; ++index)
+    for (std::size_t index = 0; index < count; ++index) {
         names += (index ? ", cuda:" : "cuda:") + std::to_string(index);
+        if (const auto gpu = nvmlGpu(int(index)))
+            names += " (" + gpu->name + ", " + formatBytes(gpu->freeBytes) + " free of "
+                     + formatBytes(gpu->totalBytes) + ")";
+    }
     return names;
 }
 

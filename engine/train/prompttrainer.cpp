@@ -16,6 +16,7 @@
 #include <c10/util/Exception.h>
 
 #include "model/clienthead.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -204,7 +205,7 @@ PromptTrainer::chunkGradients(TrainingBlocks &blocks,
         return embedded.error();
     const at::Tensor hidden =
         at::cat({m_prompts.prefix.unsqueeze(0).expand({batch, prefix, hiddenSize}),
-                 embedded->to(at::kFloat)},
+                 toHost(embedded->to(at::kFloat))},
                 1)
             .contiguous();
     const DeepPrompts &deep = m_prompts.deep;
@@ -221,7 +222,8 @@ PromptTrainer::chunkGradients(TrainingBlocks &blocks,
             leaf.view({-1, hiddenSize}).index_select(0, at::tensor(rows, at::kLong)); // [N, hidden]
         const at::Tensor logits = m_head.logits(selected);                            // [N, vocab]
         const at::Tensor loss =
-            at::cross_entropy_loss(logits, at::tensor(labels, at::kLong), {}, at::Reduction::Sum);
+            at::cross_entropy_loss(logits, toDevice(at::tensor(labels, at::kLong), logits.device()),
+                                   {}, at::Reduction::Sum);
         result.lossSum = loss.item<double>();
         loss.backward();
     }

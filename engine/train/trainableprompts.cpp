@@ -7,6 +7,7 @@
 #include "loader/safetensorsfile.h"
 #include "loader/safetensorswriter.h"
 #include "model/clienthead.h"
+#include "model/placement.h"
 
 namespace corolla {
 
@@ -57,7 +58,9 @@ Result<TrainablePrompts> TrainablePrompts::initial(const ModelConfig &config,
         return embedded.error();
     TrainablePrompts prompts;
     prompts.method = method;
-    prompts.prefix = (*embedded)[0].to(at::kFloat).clone();
+    // The prompts live on the host, whatever the head's device: the optimiser and files read
+    // them there.
+    prompts.prefix = toHost((*embedded)[0].to(at::kFloat)).clone();
     if (method == PromptMethod::DeepPTune)
         prompts.deep = at::zeros({config.numLayers, 1, prefixLength, config.hiddenSize});
     return prompts;

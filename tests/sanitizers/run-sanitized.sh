@@ -23,7 +23,7 @@ address:units)
     tests=(testcore testsafetensors testmodelconfig testblocks testlora testtrainingdata
         testkvcache testkernels testquantformat testquantblocks testsampler testtokenizer
         teststopsequences testnet testswarm testdht testblockserver testroutes testhubunits
-        testopenairequest)
+        testopenairequest testdevice)
     ;;
 address:all) tests=() ;;
 thread:units) tests=(testkernels testblockserver) ;;
