@@ -190,217 +190,222 @@
         <translation>GPU %1：%2（空闲 %3，共 %4）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="78"/>
+        <location filename="../ui/contributepage.cpp" line="72"/>
+        <source>Automatic (a GPU when there is one)</source>
+        <translation>自动（有 GPU 时用 GPU）</translation>
+    </message>
+    <message>
+        <location filename="../ui/contributepage.cpp" line="80"/>
         <source> MiB</source>
         <translation> MiB</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="79"/>
+        <location filename="../ui/contributepage.cpp" line="81"/>
         <source>automatic (half the RAM, or most of a GPU&apos;s)</source>
         <translation>自动（一半内存，或 GPU 的大部分显存）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="83"/>
+        <location filename="../ui/contributepage.cpp" line="85"/>
         <source>automatic</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="86"/>
+        <location filename="../ui/contributepage.cpp" line="88"/>
         <source>bfloat16 (half the memory)</source>
         <translation>bfloat16（内存减半）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="88"/>
+        <location filename="../ui/contributepage.cpp" line="90"/>
         <source>float32</source>
         <translation>float32</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="91"/>
+        <location filename="../ui/contributepage.cpp" line="93"/>
         <source>as in the model (exact)</source>
         <translation>与模型一致（精确）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="93"/>
+        <location filename="../ui/contributepage.cpp" line="95"/>
         <source>int8 (about half of bfloat16)</source>
         <translation>int8（约为 bfloat16 的一半）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="95"/>
+        <location filename="../ui/contributepage.cpp" line="97"/>
         <source>NF4 (about a quarter of bfloat16)</source>
         <translation>NF4（约为 bfloat16 的四分之一）</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="98"/>
+        <location filename="../ui/contributepage.cpp" line="100"/>
         <source>Packed weights take less memory, so this computer holds more blocks, and decode faster; they change the answers slightly.</source>
         <translation>压缩的权重占用更少内存，这台电脑因此能承载更多的块，解码也更快；回答会略有不同。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="103"/>
+        <location filename="../ui/contributepage.cpp" line="105"/>
         <source>Serve with</source>
         <translation>服务设置</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="105"/>
+        <location filename="../ui/contributepage.cpp" line="107"/>
         <source>Device</source>
         <translation>设备</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="106"/>
+        <location filename="../ui/contributepage.cpp" line="108"/>
         <source>Memory budget</source>
         <translation>内存预算</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="107"/>
+        <location filename="../ui/contributepage.cpp" line="109"/>
         <source>Blocks</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="108"/>
+        <location filename="../ui/contributepage.cpp" line="110"/>
         <source>Precision</source>
         <translation>精度</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="109"/>
+        <location filename="../ui/contributepage.cpp" line="111"/>
         <source>Weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="111"/>
+        <location filename="../ui/contributepage.cpp" line="113"/>
         <source>Block map</source>
         <translation>块分布图</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="119"/>
+        <location filename="../ui/contributepage.cpp" line="121"/>
         <source>This computer</source>
         <translation>本机</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="128"/>
+        <location filename="../ui/contributepage.cpp" line="130"/>
         <source>Tokens served</source>
         <translation>已服务词元</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="128"/>
+        <location filename="../ui/contributepage.cpp" line="130"/>
         <source>Requests</source>
         <translation>请求数</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="129"/>
+        <location filename="../ui/contributepage.cpp" line="131"/>
         <source>Open sessions</source>
         <translation>活动会话</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="129"/>
+        <location filename="../ui/contributepage.cpp" line="131"/>
         <source>Uptime</source>
         <translation>运行时间</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="130"/>
+        <location filename="../ui/contributepage.cpp" line="132"/>
         <source>Current load</source>
         <translation>当前负载</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="130"/>
+        <location filename="../ui/contributepage.cpp" line="132"/>
         <source>Network in / out</source>
         <translation>网络 入 / 出</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="189"/>
+        <location filename="../ui/contributepage.cpp" line="191"/>
         <source>Not donating. Turn the switch on to lend this computer to the swarm.</source>
         <translation>未在捐献。打开开关即可把本机借给集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="191"/>
+        <location filename="../ui/contributepage.cpp" line="193"/>
         <source>Paused until %1.</source>
         <translation>已暂停，直到 %1。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="195"/>
+        <location filename="../ui/contributepage.cpp" line="197"/>
         <source>Waiting for mains power (you asked to serve only when plugged in).</source>
         <translation>等待接通电源（你设置了仅在接通电源时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="197"/>
+        <location filename="../ui/contributepage.cpp" line="199"/>
         <source>Waiting until the computer is idle (you asked to serve only then).</source>
         <translation>等待电脑空闲（你设置了仅在空闲时提供服务）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="202"/>
+        <location filename="../ui/contributepage.cpp" line="204"/>
         <source>Serving blocks %1–%2 of %3 on port %4.</source>
         <translation>正在端口 %4 上提供共 %3 块中的第 %1–%2 块。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="207"/>
+        <location filename="../ui/contributepage.cpp" line="209"/>
         <source>Serving stopped: %1</source>
         <translation>服务已停止：%1</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="211"/>
+        <location filename="../ui/contributepage.cpp" line="213"/>
         <source>Choosing and loading blocks…</source>
         <translation>正在选择并加载块…</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="225"/>
+        <location filename="../ui/contributepage.cpp" line="227"/>
         <source>%1 tokens/s, %2 queued</source>
         <translation>%1 词元/秒，%2 个排队</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="228"/>
+        <location filename="../ui/contributepage.cpp" line="230"/>
         <source>%1 / %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="232"/>
+        <location filename="../ui/contributepage.cpp" line="234"/>
         <source>No model yet: choose one in Settings, or start the local demo swarm.</source>
         <translation>尚无模型：请在“设置”中选择，或启动本地演示集群。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="235"/>
+        <location filename="../ui/contributepage.cpp" line="237"/>
         <source>%1: all %2 blocks are served. Green is throughput; outlined blocks are this computer&apos;s.</source>
         <translation>%1：全部 %2 块均有服务。绿色深浅表示吞吐量；带边框的块由本机提供。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="237"/>
-        <location filename="../ui/contributepage.cpp" line="243"/>
+        <location filename="../ui/contributepage.cpp" line="239"/>
+        <location filename="../ui/contributepage.cpp" line="245"/>
         <source>Demo model</source>
         <translation>演示模型</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/contributepage.cpp" line="241"/>
+        <location filename="../ui/contributepage.cpp" line="243"/>
         <source>%1: %n block(s) have no server (red). Donating fills the weakest blocks first.</source>
         <translation>
             <numerusform>%1：%n 块没有服务器（红色）。捐献时会优先补上最薄弱的块。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="251"/>
+        <location filename="../ui/contributepage.cpp" line="253"/>
         <source>Local API server: off (turn it on in Settings).</source>
         <translation>本地 API 服务器：已关闭（可在“设置”中开启）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="253"/>
+        <location filename="../ui/contributepage.cpp" line="255"/>
         <source>Local API server: starting…</source>
         <translation>本地 API 服务器：正在启动…</translation>
     </message>
     <message numerus="yes">
-        <location filename="../ui/contributepage.cpp" line="255"/>
+        <location filename="../ui/contributepage.cpp" line="257"/>
         <source>Local API server: %1, model &quot;%2&quot;; %n request(s) running.</source>
         <translation>
             <numerusform>本地 API 服务器：%1，模型“%2”；%n 个请求正在运行。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="262"/>
+        <location filename="../ui/contributepage.cpp" line="264"/>
         <source>Local API server: waiting for a model (choose one in Settings).</source>
         <translation>本地 API 服务器：等待模型（请在“设置”中选择）。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="265"/>
+        <location filename="../ui/contributepage.cpp" line="267"/>
         <source>Local API server: port %1 is taken by another program; choose another in Settings.</source>
         <translation>本地 API 服务器：端口 %1 已被其他程序占用，请在“设置”中另选一个。</translation>
     </message>
     <message>
-        <location filename="../ui/contributepage.cpp" line="271"/>
+        <location filename="../ui/contributepage.cpp" line="273"/>
         <source>Local API server failed: %1</source>
         <translation>本地 API 服务器出错：%1</translation>
     </message>

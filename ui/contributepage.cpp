@@ -69,6 +69,8 @@ ContributePage::ContributePage(DonationController &donation, Settings &settings,
     m_state->setWordWrap(true);
 
     m_device = new QComboBox;
+    m_device->addItem(tr("Automatic (a GPU when there is one)"),
+                      QString::fromStdString(ComputeDevice::automatic().name()));
     for (const Engine::DeviceInfo &info : Engine::computeDevices())
         m_device->addItem(deviceLabel(info), QString::fromStdString(info.device.name()));
     m_device->setCurrentIndex(std::max(0, m_device->findData(m_settings.device.get())));

@@ -68,7 +68,7 @@ public:
     // Contribute
     SettingValue<bool> donate{*m_storage, QStringLiteral("contribute/donate"), false};
     SettingValue<QString> device{*m_storage, QStringLiteral("contribute/device"),
-                                 QStringLiteral("cpu")};
+                                 QStringLiteral("auto")};
     SettingValue<int> memoryBudgetMiB{*m_storage, QStringLiteral("contribute/memoryBudgetMiB"), 0};
     SettingValue<int> blockCount{*m_storage, QStringLiteral("contribute/blockCount"), 0};
     SettingValue<QString> dtype{*m_storage, QStringLiteral("contribute/dtype"),
