@@ -14,7 +14,7 @@ constexpr char kMagic[] = "\x93NUMPY";
 
 Result<void> writeNpy(const std::string &path, const at::Tensor &tensor)
 {
-    const at::Tensor data = tensor.to(at::kFloat).contiguous();
+    const at::Tensor data = tensor.to(at::kCPU, at::kFloat).contiguous(); // from any device
     std::string shape = "(";
     for (std::int64_t dim : data.sizes())
         shape += std::to_string(dim) + ", ";
