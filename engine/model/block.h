@@ -89,6 +89,8 @@ public:
     Result<at::Tensor> optional(const std::string &name, std::vector<std::int64_t> shape) const;
     // The first of `candidates` that the source contains, or the first one when none does.
     std::string pick(std::initializer_list<std::string> candidates) const;
+    // `tensor` where the reader keeps weights: in weight memory on the CPU, else on the device.
+    at::Tensor held(const at::Tensor &tensor) const;
 
 private:
     // The tensor as the checkpoint holds it, its shape checked.
@@ -96,8 +98,6 @@ private:
                                const std::vector<std::int64_t> &shape) const;
     Result<at::Tensor> stacked(const std::string &prefix, const WeightSlot &slot) const;
     Result<LinearWeight> projection(const std::string &prefix, const WeightSlot &slot) const;
-    // `tensor` where the reader keeps weights: weight memory, or the device.
-    at::Tensor held(const at::Tensor &tensor) const;
 
     const TensorSource &m_source;
     at::ScalarType m_dtype;

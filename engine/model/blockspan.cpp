@@ -215,7 +215,7 @@ at::Tensor BlockSpan::runBlocks(at::Tensor x, KvCache &cache, StepContext &ctx, 
     if (m_prepareStep)
         m_prepareStep(ctx, m_dtype);
     ctx.moveTo(m_placement.device);
-    ctx.backend = m_placement.generic() ? ComputeBackend::Generic : ComputeBackend::Native;
+    ctx.backend = m_placement.effectiveBackend();
     for (std::int64_t i = from; i < to; ++i) {
         ctx.block = i;
         if (prompts.defined())

@@ -13,7 +13,6 @@
 #include "loader/checkpoint.h"
 #include "model/block.h"
 #include "model/ops.h"
-#include "model/weightmemory.h"
 
 namespace corolla {
 
@@ -90,13 +89,10 @@ Result<std::unique_ptr<ClientHead>> ClientHead::load(const ModelConfig &config,
     auto lmHead = reader.optional("lm_head.weight", {vocab, h});
     if (!lmHead)
         return lmHead.error();
-    const auto held = [&](const at::Tensor &tensor) {
-        return placement.device.is_cpu() ? copyToWeightMemory(tensor) : tensor;
-    };
     if (lmHead->defined())
-        head->m_lmHead = held(*lmHead);
+        head->m_lmHead = reader.held(*lmHead);
     else if (config.tieWordEmbeddings)
-        head->m_lmHead = head->m_embeddings = held(head->m_embeddings);
+        head->m_lmHead = head->m_embeddings = reader.held(head->m_embeddings);
     else
         return makeError(ErrorCode::NotFound,
                          "the checkpoint has no 'lm_head.weight' and config.json does not tie "
@@ -144,9 +140,8 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
                                 m_config.normEps);
         break;
     }
-    const ComputeBackend backend =
-        m_placement.generic() ? ComputeBackend::Generic : ComputeBackend::Native;
-    const at::Tensor logits = ops::linear(normed, m_lmHead, {}, backend).to(at::kFloat);
+    const at::Tensor logits =
+        ops::linear(normed, m_lmHead, {}, m_placement.effectiveBackend()).to(at::kFloat);
     const double cap = m_config.finalSoftcap;
     return cap > 0 ? at::tanh(logits / cap) * cap : logits;
 }

@@ -20,9 +20,13 @@ struct Placement {
     c10::Device device = c10::Device(c10::kCPU);
     ComputeBackend backend = ComputeBackend::Native;
 
-    // Whether products and attention take the tensor-operation path: always off the CPU,
-    // where the hand-written kernels cannot run.
-    bool generic() const { return backend == ComputeBackend::Generic || !device.is_cpu(); }
+    // The backend that computes: generic always off the CPU, where the hand-written kernels
+    // cannot run.
+    ComputeBackend effectiveBackend() const
+    {
+        return device.is_cpu() ? backend : ComputeBackend::Generic;
+    }
+    bool generic() const { return effectiveBackend() == ComputeBackend::Generic; }
     // "cpu", "cpu (generic)" or "cuda:0": what logs and benchmark reports name.
     std::string name() const;
 };
