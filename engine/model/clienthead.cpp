@@ -129,19 +129,23 @@ at::Tensor ClientHead::logits(const at::Tensor &hidden) const
 {
     c10::InferenceMode inference(!hidden.requires_grad());
     const at::Tensor x = toDevice(hidden, m_placement.device).to(m_embeddings.scalar_type());
+    const ComputeBackend backend = m_placement.effectiveBackend();
     at::Tensor normed;
     switch (m_config.architecture) {
     case Architecture::Llama:
-    case Architecture::Mixtral: normed = ops::rmsNorm(x, m_finalNorm, m_config.normEps); break;
-    case Architecture::Gemma: normed = ops::scaledRmsNorm(x, m_finalNorm, m_config.normEps); break;
+    case Architecture::Mixtral:
+        normed = ops::rmsNorm(x, m_finalNorm, m_config.normEps, backend);
+        break;
+    case Architecture::Gemma:
+        normed = ops::scaledRmsNorm(x, m_finalNorm, m_config.normEps, backend);
+        break;
     case Architecture::Bloom:
     case Architecture::Falcon:
         normed = at::layer_norm(x, {m_config.hiddenSize}, m_finalNorm, m_finalNormBias,
                                 m_config.normEps);
         break;
     }
-    const at::Tensor logits =
-        ops::linear(normed, m_lmHead, {}, m_placement.effectiveBackend()).to(at::kFloat);
+    const at::Tensor logits = ops::linear(normed, m_lmHead, {}, backend).to(at::kFloat);
     const double cap = m_config.finalSoftcap;
     return cap > 0 ? at::tanh(logits / cap) * cap : logits;
 }

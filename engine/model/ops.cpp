@@ -16,6 +16,7 @@
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/pow.h>
 #include <ATen/ops/rsqrt.h>
+#include <ATen/ops/silu.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/tanh.h>
 #include <ATen/ops/where.h>
@@ -30,6 +31,7 @@
 #include "model/gemvbf16.h"
 #include "model/placement.h"
 #include "model/quantkernels.h"
+#include "model/rowkernels.h"
 
 namespace corolla::ops {
 
@@ -234,15 +236,22 @@ at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tenso
     return output;
 }
 
-at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps)
+at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps,
+                   ComputeBackend backend)
 {
+    if (!isGeneric(x, backend) && rowKernelsApply(x, weight)
+        && weight.scalar_type() == x.scalar_type())
+        return rmsNormRows(x, weight, eps, /*scaled=*/false);
     const at::Tensor x32 = x.to(at::kFloat);
     const at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
     return weight * (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
-at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps)
+at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps,
+                         ComputeBackend backend)
 {
+    if (!isGeneric(x, backend) && rowKernelsApply(x, scale))
+        return rmsNormRows(x, scale, eps, /*scaled=*/true);
     const at::Tensor x32 = x.to(at::kFloat);
     const at::Tensor variance = x32.pow(2).mean(-1, /*keepdim=*/true);
     return (x32 * at::rsqrt(variance + eps) * scale).to(x.scalar_type());
@@ -253,11 +262,22 @@ at::Tensor gemmaNormScale(const at::Tensor &weight)
     return (weight.to(at::kFloat) + 1.0).contiguous();
 }
 
-at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin)
+at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin,
+                       ComputeBackend backend)
 {
+    if (!isGeneric(x, backend) && rowKernelsApply(x, cos) && x.dim() == 4 && x.stride(3) == 1
+        && cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type())
+        return rotaryRows(x, cos, sin);
     const std::int64_t half = x.size(-1) / 2;
     const at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
     return x * cos + rotated * sin;
+}
+
+at::Tensor siluGate(const at::Tensor &gateUp, std::int64_t width, ComputeBackend backend)
+{
+    if (!isGeneric(gateUp, backend) && rowKernelsApply(gateUp, {}))
+        return siluGateRows(gateUp, width);
+    return at::silu(gateUp.narrow(-1, 0, width)) * gateUp.narrow(-1, width, width);
 }
 
 at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,

@@ -33,17 +33,24 @@ at::Tensor linear(const at::Tensor &x, const at::Tensor &weight, const at::Tenso
 at::Tensor linear(const at::Tensor &x, const LinearWeight &weight, const at::Tensor &bias = {},
                   ComputeBackend backend = ComputeBackend::Native);
 
-// weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32.
-at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps);
+// weight * (x / sqrt(mean(x^2) + eps)), the normalisation computed in fp32. Natively on the
+// CPU without autograd, this and the three below run as single loops (rowkernels.h).
+at::Tensor rmsNorm(const at::Tensor &x, const at::Tensor &weight, double eps,
+                   ComputeBackend backend);
 
 // x / sqrt(mean(x^2) + eps) * scale, all in fp32, rounded to x's dtype once: Gemma's RMSNorm,
 // whose checkpoints store scale - 1 (gemmaNormScale() makes the fp32 scale from it).
-at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps);
+at::Tensor scaledRmsNorm(const at::Tensor &x, const at::Tensor &scale, double eps,
+                         ComputeBackend backend);
 at::Tensor gemmaNormScale(const at::Tensor &weight);
 
 // x * cos + rotate_half(x) * sin, the rotate-half convention of Hugging Face checkpoints.
 // x [batch, heads, T, headDim]; cos, sin [batch, 1, T, headDim].
-at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
+at::Tensor applyRotary(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin,
+                       ComputeBackend backend);
+
+// silu(gateUp[..., :width]) * gateUp[..., width:], the gated MLP's activation.
+at::Tensor siluGate(const at::Tensor &gateUp, std::int64_t width, ComputeBackend backend);
 
 // Scaled dot-product attention over the visible cache.
 // q [batch, nHeads, T, headDim]; k, v [batch, nKvHeads, S, headDim] (grouped-query when

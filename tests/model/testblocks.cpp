@@ -1,6 +1,7 @@
 // Every block family against the plain reference (fp32, max |diff| <= 1e-5), incremental
 // decoding against the full forward, and batches of different lengths against single runs.
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -221,7 +222,14 @@ private Q_SLOTS:
                 diff = std::max(
                     diff, maxAbsDiff(batchStep->narrow(0, b, 1).narrow(1, 0, m), *singleStep));
             }
-            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("sequence %1: %2").arg(b).arg(diff)));
+            // fp32 sums in another order (the GEMM blocks a batch differently): a few ulps of
+            // the largest value, about 1e-6 of it.
+            const double scale = batchPrefill->abs().max().item<double>();
+            QVERIFY2(diff <= 4e-6 * std::max(1.0, scale),
+                     qPrintable(QStringLiteral("sequence %1: %2 (values up to %3)")
+                                    .arg(b)
+                                    .arg(diff)
+                                    .arg(scale)));
         }
     }
 

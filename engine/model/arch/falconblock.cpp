@@ -119,8 +119,8 @@ at::Tensor FalconBlock::forward(const at::Tensor &x, LayerCache &cache,
     k = k.transpose(1, 2); // [b, nKv, T, D]
     v = v.transpose(1, 2); // [b, nKv, T, D]
     if (!m_layout.alibi) {
-        q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin);
-        k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin);
+        q = ops::applyRotary(q, ctx.rotaryCos, ctx.rotarySin, ctx.backend);
+        k = ops::applyRotary(k, ctx.rotaryCos, ctx.rotarySin, ctx.backend);
     }
     ctx.inspect("q", q);
     ctx.inspect("k", k);

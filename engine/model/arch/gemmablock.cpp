@@ -62,17 +62,18 @@ at::Tensor GemmaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
 {
     // Attention on the normalised input (Gemma 3 normalises q and k per head too), its output
     // normalised again before the residual.
-    const at::Tensor normed = ops::scaledRmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
+    const at::Tensor normed =
+        ops::scaledRmsNorm(x, m_inputNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
     const at::Tensor afterAttention =
         x
-        + ops::scaledRmsNorm(m_attention.forward(normed, cache, ctx), m_postAttentionNorm,
-                             m_eps); // [b, T, hidden]
+        + ops::scaledRmsNorm(m_attention.forward(normed, cache, ctx), m_postAttentionNorm, m_eps,
+                             ctx.backend); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(gelu_tanh(gate(h)) * up(h)), normalised before and after.
     const at::Tensor normed2 =
-        ops::scaledRmsNorm(afterAttention, m_preMlpNorm, m_eps); // [b, T, hidden]
+        ops::scaledRmsNorm(afterAttention, m_preMlpNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
     const at::Tensor gateUp =
         adaptedLinear(normed2, m_gateUp, {}, ctx, Projection::MlpIn); // [b, T, 2 ffn]
@@ -81,7 +82,8 @@ at::Tensor GemmaBlock::forward(const at::Tensor &x, LayerCache &cache, const Ste
     ctx.inspect("ffn_act", activated);
     const at::Tensor down = adaptedLinear(activated, m_down, {}, ctx, Projection::MlpOut);
     const at::Tensor out =
-        afterAttention + ops::scaledRmsNorm(down, m_postMlpNorm, m_eps); // [b, T, hidden]
+        afterAttention
+        + ops::scaledRmsNorm(down, m_postMlpNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("out", out);
     return out;
 }

@@ -60,14 +60,14 @@ at::Tensor GroupedAttention::forward(const at::Tensor &normed, LayerCache &cache
     at::Tensor k = heads(qRows, kvRows, m_numKvHeads);
     const at::Tensor v = heads(qRows + kvRows, kvRows, m_numKvHeads);
     if (qNorm.defined()) {
-        q = m_norm(q, qNorm, m_eps);
-        k = m_norm(k, kNorm, m_eps);
+        q = m_norm(q, qNorm, m_eps, ctx.backend);
+        k = m_norm(k, kNorm, m_eps, ctx.backend);
     }
     const bool local = m_sliding && ctx.localRotaryCos.defined();
     const at::Tensor &cos = local ? ctx.localRotaryCos : ctx.rotaryCos;
     const at::Tensor &sin = local ? ctx.localRotarySin : ctx.rotarySin;
-    q = ops::applyRotary(q, cos, sin);
-    k = ops::applyRotary(k, cos, sin);
+    q = ops::applyRotary(q, cos, sin, ctx.backend);
+    k = ops::applyRotary(k, cos, sin, ctx.backend);
     ctx.inspect("q", q);
     ctx.inspect("k", k);
     ctx.inspect("v", v);

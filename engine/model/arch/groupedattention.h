@@ -18,7 +18,8 @@ namespace corolla {
 class GroupedAttention {
 public:
     // x -> normalised x, with a weight (Llama) or a scale (Gemma) and an epsilon.
-    using Norm = at::Tensor (*)(const at::Tensor &x, const at::Tensor &weight, double eps);
+    using Norm = at::Tensor (*)(const at::Tensor &x, const at::Tensor &weight, double eps,
+                                ComputeBackend backend);
 
     // The attention of block `layer` of `config`, its q/k norms computed with `norm`.
     GroupedAttention(const ModelConfig &config, std::int64_t layer, Norm norm);

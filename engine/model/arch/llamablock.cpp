@@ -1,7 +1,6 @@
 #include "model/arch/llamablock.h"
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/silu.h>
 
 #include "model/ops.h"
 
@@ -67,18 +66,18 @@ LlamaBlock::LlamaBlock(const ModelConfig &config, std::int64_t index)
 at::Tensor LlamaBlock::forward(const at::Tensor &x, LayerCache &cache, const StepContext &ctx) const
 {
     // Attention on the normalised input (Qwen3 normalises q and k per head too).
-    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
+    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
     const at::Tensor afterAttention = x + m_attention.forward(normed, cache, ctx); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
     // MLP: down(silu(gate(h)) * up(h)).
-    const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
+    const at::Tensor normed2 =
+        ops::rmsNorm(afterAttention, m_postNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
     const at::Tensor gateUp =
         adaptedLinear(normed2, m_gateUp, m_gateUpBias, ctx, Projection::MlpIn); // [b, T, 2 ffn]
-    const at::Tensor activated = at::silu(gateUp.narrow(-1, 0, m_intermediate))
-                                 * gateUp.narrow(-1, m_intermediate, m_intermediate); // [b, T, ffn]
+    const at::Tensor activated = ops::siluGate(gateUp, m_intermediate, ctx.backend); // [b, T, ffn]
     ctx.inspect("ffn_act", activated);
     const at::Tensor out =
         afterAttention

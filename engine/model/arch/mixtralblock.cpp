@@ -1,7 +1,6 @@
 #include "model/arch/mixtralblock.h"
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/silu.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros_like.h>
@@ -59,12 +58,13 @@ std::vector<LoraTarget> MixtralBlock::loraTargets(const ModelConfig &config)
 at::Tensor MixtralBlock::forward(const at::Tensor &x, LayerCache &cache,
                                  const StepContext &ctx) const
 {
-    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps); // [b, T, hidden]
+    const at::Tensor normed = ops::rmsNorm(x, m_inputNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("attn_norm", normed);
     const at::Tensor afterAttention = x + m_attention.forward(normed, cache, ctx); // [b, T, hidden]
     ctx.inspect("attn_residual", afterAttention);
 
-    const at::Tensor normed2 = ops::rmsNorm(afterAttention, m_postNorm, m_eps); // [b, T, hidden]
+    const at::Tensor normed2 =
+        ops::rmsNorm(afterAttention, m_postNorm, m_eps, ctx.backend); // [b, T, hidden]
     ctx.inspect("ffn_norm", normed2);
     const at::Tensor mixed = experts(normed2.reshape({-1, normed2.size(-1)}), ctx.backend)
                                  .view(normed2.sizes()); // [b, T, hidden]
@@ -102,8 +102,7 @@ at::Tensor MixtralBlock::experts(const at::Tensor &hidden, ComputeBackend backen
         const at::Tensor index = toDevice(at::tensor(rows, at::kLong), hidden.device());
         const at::Tensor input = hidden.index_select(0, index); // [n_e, hidden]
         const at::Tensor gateUp = ops::linear(input, m_gateUp[e], {}, backend);
-        const at::Tensor activated = at::silu(gateUp.narrow(-1, 0, m_intermediate))
-                                     * gateUp.narrow(-1, m_intermediate, m_intermediate);
+        const at::Tensor activated = ops::siluGate(gateUp, m_intermediate, backend);
         const at::Tensor scale =
             weights.reshape({-1})
                 .index_select(0, toDevice(at::tensor(picks, at::kLong), hidden.device()))
