@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
+#include <c10/util/BFloat16.h>
 
 #include "model/kernelthreads.h"
+#include "model/vectormath.h"
 
 namespace corolla::ops {
 
@@ -33,6 +36,76 @@ template <typename Scalar> float dot(const float *query, const Scalar *key, std:
     return total;
 }
 
+// scores[j] = e^(scores[j] - maximum), masked scores (-infinity) 0; returns their sum. With
+// every score masked, all are 0 (and the caller's weights 0 / 0).
+float expShiftedSum(std::vector<float> &scores, std::int64_t context, float maximum)
+{
+    constexpr float kMasked = -std::numeric_limits<float>::infinity();
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    if (maximum != kMasked && vecmath::hasVectorMathAvx512())
+        return vecmath::expShiftedSum(scores.data(), context, maximum);
+#endif
+    float total = 0.0f;
+    for (std::int64_t j = 0; j < context; ++j) {
+        float &score = scores[std::size_t(j)];
+        score = score == kMasked ? 0.0f : std::exp(score - maximum);
+        total += score;
+    }
+    return total;
+}
+
+#ifdef COROLLA_HAVE_VECTOR_MATH
+
+#define COROLLA_ATTENTION_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+bool hasBf16DotProducts()
+{
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+               && __builtin_cpu_supports("avx512bf16");
+    }();
+    return supported;
+}
+
+COROLLA_ATTENTION_TARGET inline __m512bh loadBf16(const c10::BFloat16 *values)
+{
+    return (__m512bh)_mm512_loadu_si512(values);
+}
+
+// q . k over `dim` bf16 values (a multiple of 32): vdpbf16ps forms the exact products and sums
+// them in fp32, two accumulators deep.
+COROLLA_ATTENTION_TARGET float dotBf16(const c10::BFloat16 *query, const c10::BFloat16 *key,
+                                       std::int64_t dim)
+{
+    __m512 first = _mm512_setzero_ps(), second = _mm512_setzero_ps();
+    std::int64_t d = 0;
+    for (; d + 64 <= dim; d += 64) {
+        first = _mm512_dpbf16_ps(first, loadBf16(query + d), loadBf16(key + d));
+        second = _mm512_dpbf16_ps(second, loadBf16(query + d + 32), loadBf16(key + d + 32));
+    }
+    if (d < dim)
+        first = _mm512_dpbf16_ps(first, loadBf16(query + d), loadBf16(key + d));
+    return _mm512_reduce_add_ps(_mm512_add_ps(first, second));
+}
+
+// accumulated[0, dim) += weight * value, the bf16 values widened to fp32 (`dim` a multiple
+// of 16).
+COROLLA_ATTENTION_TARGET void addScaledBf16(float *accumulated, float weight,
+                                            const c10::BFloat16 *value, std::int64_t dim)
+{
+    const __m512 scale = _mm512_set1_ps(weight);
+    for (std::int64_t d = 0; d < dim; d += 16) {
+        const __m512i words =
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(value + d)));
+        const __m512 widened = _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
+        _mm512_storeu_ps(accumulated + d,
+                         _mm512_fmadd_ps(scale, widened, _mm512_loadu_ps(accumulated + d)));
+    }
+}
+
+#endif
+
 // How a query-key product becomes a score: times `scale`, then (softcap > 0) bent to
 // softcap * tanh(s / softcap).
 struct Scoring {
@@ -45,6 +118,49 @@ struct Scoring {
         return softcap > 0.0f ? softcap * std::tanh(scaled / softcap) : scaled;
     }
 };
+
+// bf16 heads of a multiple of 32 values take the AVX-512 BF16 loops where there are some.
+template <typename Scalar> bool takesVectorLoops(std::int64_t dim)
+{
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    if constexpr (std::is_same_v<Scalar, c10::BFloat16>)
+        return dim % 32 == 0 && hasBf16DotProducts();
+#endif
+    (void)dim;
+    return false;
+}
+
+// q . k, from the query's own values (`queryRow`) in the vector loop, else from its fp32 copy.
+template <typename Scalar>
+float queryKey(const Scalar *queryRow, const float *query, const Scalar *key, std::int64_t dim,
+               bool vector)
+{
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    if constexpr (std::is_same_v<Scalar, c10::BFloat16>) {
+        if (vector)
+            return dotBf16(queryRow, key, dim);
+    }
+#endif
+    (void)queryRow;
+    (void)vector;
+    return dot(query, key, dim);
+}
+
+// accumulated += weight * value.
+template <typename Scalar>
+void addWeighted(float *accumulated, float weight, const Scalar *value, std::int64_t dim,
+                 bool vector)
+{
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    if constexpr (std::is_same_v<Scalar, c10::BFloat16>) {
+        if (vector)
+            return addScaledBf16(accumulated, weight, value, dim);
+    }
+#endif
+    (void)vector;
+    for (std::int64_t d = 0; d < dim; ++d)
+        accumulated[d] += weight * float(value[d]);
+}
 
 template <typename Scalar>
 void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
@@ -64,6 +180,7 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
 
     std::vector<float> query(std::size_t(dim), 0.0f), scores(std::size_t(context), 0.0f),
         accumulated(std::size_t(dim), 0.0f);
+    const bool vector = takesVectorLoops<Scalar>(dim);
     for (std::int64_t t = 0; t < steps; ++t) {
         const Scalar *queryRow = q.data_ptr<Scalar>() + ((b * heads + h) * steps + t) * dim;
         for (std::int64_t d = 0; d < dim; ++d)
@@ -75,20 +192,13 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
         for (std::int64_t j = 0; j < context; ++j) {
             float score = -std::numeric_limits<float>::infinity();
             if (maskRow[j] != -std::numeric_limits<float>::infinity()) {
-                score = scoring(dot(query.data(), keys + j * keyStride, dim))
+                score = scoring(queryKey(queryRow, query.data(), keys + j * keyStride, dim, vector))
                         + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
             }
             scores[std::size_t(j)] = score;
             maximum = std::max(maximum, score);
         }
-        float total = 0.0f;
-        for (std::int64_t j = 0; j < context; ++j) {
-            const float weight = scores[std::size_t(j)] == -std::numeric_limits<float>::infinity()
-                                     ? 0.0f
-                                     : std::exp(scores[std::size_t(j)] - maximum);
-            scores[std::size_t(j)] = weight;
-            total += weight;
-        }
+        const float total = expShiftedSum(scores, context, maximum);
 
         std::fill(accumulated.begin(), accumulated.end(), 0.0f);
         for (std::int64_t j = 0; j < context; ++j) {
@@ -96,8 +206,7 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
             if (weight == 0.0f)
                 continue;
             const Scalar *value = values + j * valueStride;
-            for (std::int64_t d = 0; d < dim; ++d)
-                accumulated[std::size_t(d)] += weight * float(value[d]);
+            addWeighted(accumulated.data(), weight, value, dim, vector);
         }
         Scalar *outRow = out.data_ptr<Scalar>() + (b * steps + t) * heads * dim + h * dim;
         for (std::int64_t d = 0; d < dim; ++d)

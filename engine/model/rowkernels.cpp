@@ -1,10 +1,5 @@
 #include "model/rowkernels.h"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define COROLLA_HAVE_ROW_AVX512 1
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +9,7 @@
 #include <c10/util/BFloat16.h>
 
 #include "model/kernelthreads.h"
+#include "model/vectormath.h"
 
 namespace corolla {
 
@@ -42,85 +38,11 @@ void forEachRowRange(std::int64_t rows, std::int64_t width, const Rows &body)
     parallelKernel(rows, grain, body);
 }
 
-template <typename T>
-void rmsNormTyped(const T *x, const T *weight, const float *scale, double eps, std::int64_t rows,
-                  std::int64_t width, T *out)
-{
-    const float epsilon = float(eps);
-    forEachRowRange(rows, width, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t row = begin; row < end; ++row) {
-            const T *in = x + row * width;
-            T *target = out + row * width;
-            float sum = 0.0f;
-            for (std::int64_t i = 0; i < width; ++i)
-                sum += load(in, i) * load(in, i);
-            const float inverse = 1.0f / std::sqrt(sum / float(width) + epsilon);
-            if (scale) {
-                for (std::int64_t i = 0; i < width; ++i)
-                    target[i] = T(load(in, i) * inverse * scale[i]);
-            } else {
-                for (std::int64_t i = 0; i < width; ++i)
-                    target[i] = T(load(weight, i) * rounded<T>(load(in, i) * inverse));
-            }
-        }
-    });
-}
+#ifdef COROLLA_HAVE_VECTOR_MATH
 
-template <typename T> void rotaryTyped(const at::Tensor &x, const T *cos, const T *sin, T *out)
-{
-    const std::int64_t batch = x.size(0), heads = x.size(1), steps = x.size(2), dim = x.size(3);
-    const std::int64_t half = dim / 2;
-    const T *base = static_cast<const T *>(x.data_ptr());
-    const std::int64_t sb = x.stride(0), sh = x.stride(1), st = x.stride(2);
-    forEachRowRange(batch * heads * steps, dim, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t row = begin; row < end; ++row) {
-            const std::int64_t t = row % steps, h = (row / steps) % heads,
-                               b = row / (steps * heads);
-            const T *in = base + b * sb + h * sh + t * st;
-            const T *c = cos + (b * steps + t) * dim;
-            const T *s = sin + (b * steps + t) * dim;
-            T *target = out + row * dim;
-            for (std::int64_t i = 0; i < dim; ++i) {
-                const float rotated = i < half ? -load(in, i + half) : load(in, i - half);
-                target[i] =
-                    T(rounded<T>(load(in, i) * load(c, i)) + rounded<T>(rotated * load(s, i)));
-            }
-        }
-    });
-}
+using vecmath::exp512;
 
-#ifdef COROLLA_HAVE_ROW_AVX512
-
-#define COROLLA_ROW_TARGET __attribute__((target("avx512f")))
-
-bool hasRowAvx512()
-{
-    static const bool supported = [] {
-        __builtin_cpu_init();
-        return bool(__builtin_cpu_supports("avx512f"));
-    }();
-    return supported;
-}
-
-// e^x to about 2 ulp: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor series to r^7
-// (truncation below 1e-8 relative), times 2^n by vscalefps (which also gives 0 and infinity
-// where e^x underflows and overflows).
-COROLLA_ROW_TARGET inline __m512 exp512(__m512 x)
-{
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+#define COROLLA_ROW_TARGET COROLLA_VECTOR_MATH_TARGET
 
 // fp32 lanes rounded to bf16 as c10::BFloat16 rounds (nearest even, NaN to the quiet 0x7fc0),
 // widened back to fp32.
@@ -155,6 +77,66 @@ template <typename T> COROLLA_ROW_TARGET inline void store512(T *values, __m512 
         _mm512_storeu_ps(values, value);
 }
 
+// `value` rounded to T (bf16: roundBf16; fp32: as it is).
+template <typename T> COROLLA_ROW_TARGET inline __m512 roundTo(__m512 value)
+{
+    if constexpr (sizeof(T) == 2)
+        return roundBf16(value);
+    else
+        return value;
+}
+
+// The sum of the squares of a row of `width` values (a multiple of 16), in fp32.
+template <typename T> COROLLA_ROW_TARGET float sumOfSquaresAvx512(const T *in, std::int64_t width)
+{
+    __m512 first = _mm512_setzero_ps(), second = _mm512_setzero_ps();
+    std::int64_t i = 0;
+    for (; i + 32 <= width; i += 32) {
+        const __m512 a = load512(in + i), b = load512(in + i + 16);
+        first = _mm512_fmadd_ps(a, a, first);
+        second = _mm512_fmadd_ps(b, b, second);
+    }
+    if (i < width) {
+        const __m512 a = load512(in + i);
+        first = _mm512_fmadd_ps(a, a, first);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(first, second));
+}
+
+// out = weight * round(in * inverse), or with `scale` round(in * inverse * scale), 16 lanes at
+// a time (`width` a multiple of 16).
+template <typename T>
+COROLLA_ROW_TARGET void normaliseRowAvx512(const T *in, const T *weight, const float *scale,
+                                           float inverse, T *out, std::int64_t width)
+{
+    const __m512 factor = _mm512_set1_ps(inverse);
+    for (std::int64_t i = 0; i < width; i += 16) {
+        const __m512 normalised = _mm512_mul_ps(load512(in + i), factor);
+        const __m512 value = scale ? _mm512_mul_ps(normalised, _mm512_loadu_ps(scale + i))
+                                   : _mm512_mul_ps(load512(weight + i), roundTo<T>(normalised));
+        store512(out + i, roundTo<T>(value));
+    }
+}
+
+// One head's rotation, 16 lanes of each half at a time (half a multiple of 16), rounded where
+// the scalar loop rounds.
+template <typename T>
+COROLLA_ROW_TARGET void rotaryRowAvx512(const T *in, const T *cos, const T *sin, T *out,
+                                        std::int64_t half)
+{
+    const auto round = roundTo<T>;
+    for (std::int64_t i = 0; i < half; i += 16) {
+        const __m512 low = load512(in + i), high = load512(in + half + i);
+        const __m512 first = _mm512_add_ps(
+            round(_mm512_mul_ps(low, load512(cos + i))),
+            round(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), high), load512(sin + i))));
+        const __m512 second = _mm512_add_ps(round(_mm512_mul_ps(high, load512(cos + half + i))),
+                                            round(_mm512_mul_ps(low, load512(sin + half + i))));
+        store512(out + i, round(first));
+        store512(out + half + i, round(second));
+    }
+}
+
 // silu(g) * u over [begin, end) of one row, 16 lanes at a time; returns where it stopped.
 template <typename T>
 COROLLA_ROW_TARGET std::int64_t siluGateAvx512(const T *gate, const T *up, T *out,
@@ -179,6 +161,73 @@ COROLLA_ROW_TARGET std::int64_t siluGateAvx512(const T *gate, const T *up, T *ou
 #endif
 
 template <typename T>
+void rmsNormTyped(const T *x, const T *weight, const float *scale, double eps, std::int64_t rows,
+                  std::int64_t width, T *out)
+{
+    const float epsilon = float(eps);
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    const bool vector = width % 16 == 0 && vecmath::hasVectorMathAvx512();
+#endif
+    forEachRowRange(rows, width, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t row = begin; row < end; ++row) {
+            const T *in = x + row * width;
+            T *target = out + row * width;
+#ifdef COROLLA_HAVE_VECTOR_MATH
+            if (vector) {
+                const float sum = sumOfSquaresAvx512(in, width);
+                const float inverse = 1.0f / std::sqrt(sum / float(width) + epsilon);
+                normaliseRowAvx512(in, weight, scale, inverse, target, width);
+                continue;
+            }
+#endif
+            float sum = 0.0f;
+            for (std::int64_t i = 0; i < width; ++i)
+                sum += load(in, i) * load(in, i);
+            const float inverse = 1.0f / std::sqrt(sum / float(width) + epsilon);
+            if (scale) {
+                for (std::int64_t i = 0; i < width; ++i)
+                    target[i] = T(load(in, i) * inverse * scale[i]);
+            } else {
+                for (std::int64_t i = 0; i < width; ++i)
+                    target[i] = T(load(weight, i) * rounded<T>(load(in, i) * inverse));
+            }
+        }
+    });
+}
+
+template <typename T> void rotaryTyped(const at::Tensor &x, const T *cos, const T *sin, T *out)
+{
+    const std::int64_t batch = x.size(0), heads = x.size(1), steps = x.size(2), dim = x.size(3);
+    const std::int64_t half = dim / 2;
+    const T *base = static_cast<const T *>(x.data_ptr());
+    const std::int64_t sb = x.stride(0), sh = x.stride(1), st = x.stride(2);
+#ifdef COROLLA_HAVE_VECTOR_MATH
+    const bool vector = half % 16 == 0 && vecmath::hasVectorMathAvx512();
+#endif
+    forEachRowRange(batch * heads * steps, dim, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t row = begin; row < end; ++row) {
+            const std::int64_t t = row % steps, h = (row / steps) % heads,
+                               b = row / (steps * heads);
+            const T *in = base + b * sb + h * sh + t * st;
+            const T *c = cos + (b * steps + t) * dim;
+            const T *s = sin + (b * steps + t) * dim;
+            T *target = out + row * dim;
+#ifdef COROLLA_HAVE_VECTOR_MATH
+            if (vector) {
+                rotaryRowAvx512(in, c, s, target, half);
+                continue;
+            }
+#endif
+            for (std::int64_t i = 0; i < dim; ++i) {
+                const float rotated = i < half ? -load(in, i + half) : load(in, i - half);
+                target[i] =
+                    T(rounded<T>(load(in, i) * load(c, i)) + rounded<T>(rotated * load(s, i)));
+            }
+        }
+    });
+}
+
+template <typename T>
 void siluGateTyped(const T *values, std::int64_t rows, std::int64_t width, T *out)
 {
     forEachRowRange(rows, 2 * width, [&](std::int64_t begin, std::int64_t end) {
@@ -187,8 +236,8 @@ void siluGateTyped(const T *values, std::int64_t rows, std::int64_t width, T *ou
             const T *up = gate + width;
             T *target = out + row * width;
             std::int64_t i = 0;
-#ifdef COROLLA_HAVE_ROW_AVX512
-            if (hasRowAvx512())
+#ifdef COROLLA_HAVE_VECTOR_MATH
+            if (vecmath::hasVectorMathAvx512())
                 i = siluGateAvx512(gate, up, target, width);
 #endif
             for (; i < width; ++i) {

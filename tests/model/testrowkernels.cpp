@@ -1,4 +1,5 @@
-// The element-wise loops between a block's products (rowkernels.h) against the tensor
+// The element-wise loops between a block's products (rowkernels.h) and the decode attention
+// (decodeattention.h) against the tensor
 // operations they replace (the generic backend of the same ops, or for SiLU the fp32 function
 // rounded once), in bf16 and fp32: the same rounding, row by row the same values however many
 // rows a call has, autograd left intact.
@@ -172,6 +173,9 @@ private Q_SLOTS:
                 (std::isnan(a) && std::isnan(b)) || a == b,
                 qPrintable(QStringLiteral("silu(%1): %2 against %3").arg(edges[i]).arg(a).arg(b)));
         }
+        // silu(inf) = inf, silu(-inf) = -inf / inf = NaN, as the function's formula gives them.
+        QCOMPARE(ours[0][0][8].item<float>(), inf);
+        QVERIFY(std::isnan(ours[0][0][9].item<float>()));
         if (bf16) {
             // Our exp and libtorch's may differ in the last fp32 bit: rarely a bf16 ulp or two.
             const Differences d = compare(ours, reference);
@@ -185,6 +189,51 @@ private Q_SLOTS:
         // A single row as in a prefill of many.
         const at::Tensor single = ops::siluGate(gateUp[2].narrow(0, 3, 1), width, kNative);
         QVERIFY(at::equal(single[0], ours[2][3]));
+    }
+
+    void decodeAttentionMatchesTheTensorOperations_data()
+    {
+        QTest::addColumn<bool>("bf16");
+        QTest::addColumn<qint64>("dim");
+        QTest::addColumn<qint64>("steps");
+        QTest::newRow("bf16, 64 wide (vector loops)") << true << qint64(64) << qint64(1);
+        QTest::newRow("bf16, 128 wide, 3 steps") << true << qint64(128) << qint64(3);
+        QTest::newRow("bf16, 48 wide (scalar loop)") << true << qint64(48) << qint64(1);
+        QTest::newRow("fp32, 64 wide") << false << qint64(64) << qint64(2);
+    }
+
+    void decodeAttentionMatchesTheTensorOperations()
+    {
+        QFETCH(bool, bf16);
+        QFETCH(qint64, dim);
+        QFETCH(qint64, steps);
+        const at::ScalarType dtype = bf16 ? at::kBFloat16 : at::kFloat;
+        // Grouped query heads over a cache longer than what is visible, as a decode sees it.
+        const std::int64_t heads = 8, kvHeads = 2, visible = 77;
+        const at::Tensor q = random({1, heads, steps, dim}, dtype, 7) / 3.0;
+        const at::Tensor k = random({1, kvHeads, 96, dim}, dtype, 8).narrow(2, 0, visible) / 3.0;
+        const at::Tensor v = random({1, kvHeads, 96, dim}, dtype, 9).narrow(2, 0, visible);
+        at::Tensor mask = at::zeros({1, 1, steps, visible});
+        const float hidden = -std::numeric_limits<float>::infinity();
+        mask.narrow(3, 10, 5).fill_(hidden);
+        for (std::int64_t t = 0; t + 1 < steps; ++t)
+            mask[0][0][t].narrow(0, visible - steps + t + 1, steps - t - 1).fill_(hidden);
+        const double scale = 1.0 / std::sqrt(double(dim));
+        const at::Tensor ours = ops::attention(q, k, v, mask, scale, {}, 0.0, kNative);
+        // The fused loop computes in fp32 and rounds once: against fp32 tensor operations on
+        // the same values (libtorch's bf16 matmuls round the scores and weights to bf16).
+        const at::Tensor reference =
+            ops::attention(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), mask, scale, {},
+                           0.0, kGeneric)
+                .to(dtype);
+        QCOMPARE(ours.sizes(), reference.sizes());
+        if (bf16) {
+            const Differences d = compare(ours, reference);
+            QVERIFY(d.withinTwoUlps);
+            QVERIFY2(d.count * 20 < ours.numel(), qPrintable(QString::number(d.count)));
+        } else {
+            QVERIFY(at::allclose(ours, reference, 1e-5, 1e-6));
+        }
     }
 
     void gradientsStillFlowThroughTheTensorOperations()
