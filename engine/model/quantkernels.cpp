@@ -55,6 +55,17 @@ void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, floa
 
 #define COROLLA_PACKED_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+// Packed rows are read this far ahead of the loop with prefetch instructions: measured on a
+// 2-core Zen 4, out of cache, the NF4 product streamed 31-33 GB/s on the hardware prefetcher
+// alone and 36-39 GB/s (as fast as the bf16 product) with software prefetch 2-8 KiB ahead;
+// the decode loop's lookups and dot products otherwise leave too few reads in flight.
+constexpr std::int64_t kPrefetchBytes = 4096;
+
+COROLLA_PACKED_TARGET inline void prefetchAhead(const void *address, std::int64_t bytes)
+{
+    _mm_prefetch(static_cast<const char *>(address) + bytes, _MM_HINT_T0);
+}
+
 // NF4 level table for one block: the 16 levels times its absmax, in fp32 lanes 0-15.
 COROLLA_PACKED_TARGET inline __m512 nf4Table(float absmax)
 {
@@ -134,6 +145,11 @@ COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t
         zeroAccumulators(acc);
         std::int64_t b = 0;
         for (; b + kStride <= blocks; b += kStride) {
+            // 64 bytes of codes (a cache line) per two blocks, of scales per 16.
+            if (b % 2 == 0)
+                prefetchAhead(codes + b * 32, kPrefetchBytes);
+            if (b % 16 == 0)
+                prefetchAhead(absmax + b, kPrefetchBytes / 8);
 #pragma GCC unroll 2
             for (int s = 0; s < kStride; ++s)
                 nf4BlockBf16(codes + (b + s) * 32, absmax[b + s], x + (b + s) * kNf4BlockSize, k,
@@ -163,6 +179,10 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
         __m512 acc[ROWS][kAcc];
         zeroAccumulators(acc);
         for (std::int64_t b = 0; b < blocks; ++b) {
+            if (b % 2 == 0)
+                prefetchAhead(codes + b * 32, kPrefetchBytes);
+            if (b % 16 == 0)
+                prefetchAhead(absmax + b, kPrefetchBytes / 8);
             const __m512 table = nf4Table(absmax[b]);
             const __m512i first = _mm512_cvtepu8_epi32(
                 _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + b * 32)));
@@ -222,8 +242,10 @@ COROLLA_PACKED_TARGET void int8RangeBf16(const PackedView &w, const std::uint16_
         std::int64_t i = 0;
         for (; i + 64 * kStride <= mainEnd; i += 64 * kStride) {
 #pragma GCC unroll 2
-            for (int s = 0; s < kStride; ++s)
+            for (int s = 0; s < kStride; ++s) {
+                prefetchAhead(codes + i + 64 * s, kPrefetchBytes);
                 int8ChunkBf16(codes + i + 64 * s, x + i + 64 * s, k, acc, 2 * s);
+            }
         }
         for (; i + 64 <= mainEnd; i += 64)
             int8ChunkBf16(codes + i, x + i, k, acc, 0);
@@ -262,6 +284,8 @@ COROLLA_PACKED_TARGET void int8RangeFp32(const PackedView &w, const float *x, co
         zeroAccumulators(acc);
         std::int64_t i = 0;
         for (; i + 32 <= k; i += 32) {
+            if (i % 64 == 0)
+                prefetchAhead(codes + i, kPrefetchBytes);
             const __m512 first = _mm512_mul_ps(int8Quarter(codes + i), scale);
             const __m512 second = _mm512_mul_ps(int8Quarter(codes + i + 16), scale);
 #pragma GCC unroll 8
