@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include <ATen/ops/empty.h>
 #include <c10/util/BFloat16.h>

@@ -70,9 +70,12 @@ class TestLora : public QObject {
         QDir(folder).removeRecursively();
         QDir().mkpath(folder);
         writeText(folder + QStringLiteral("/adapter_config.json"), configText);
-        if (!tensors.empty())
-            writeSafetensors((folder + QStringLiteral("/adapter_model.safetensors")).toStdString(),
-                             tensors);
+        if (!tensors.empty()) {
+            const auto written = writeSafetensors(
+                (folder + QStringLiteral("/adapter_model.safetensors")).toStdString(), tensors);
+            if (!written)
+                return "the fixture was not written: " + written.error().message;
+        }
         auto adapter = LoraAdapter::load(folder.toStdString(), "bad", f.config, 0,
                                          f.config.numLayers, at::kFloat);
         return adapter ? std::string("loaded") : adapter.error().message;
