@@ -10,6 +10,7 @@
 #include <ATen/ops/empty.h>
 #include <c10/util/BFloat16.h>
 
+#include "model/gemvbf16.h"
 #include "model/kernelthreads.h"
 #include "model/vectormath.h"
 
@@ -57,16 +58,6 @@ float expShiftedSum(std::vector<float> &scores, std::int64_t context, float maxi
 #ifdef COROLLA_HAVE_VECTOR_MATH
 
 #define COROLLA_ATTENTION_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
-
-bool hasBf16DotProducts()
-{
-    static const bool supported = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-               && __builtin_cpu_supports("avx512bf16");
-    }();
-    return supported;
-}
 
 COROLLA_ATTENTION_TARGET inline __m512bh loadBf16(const c10::BFloat16 *values)
 {
@@ -124,7 +115,7 @@ template <typename Scalar> bool takesVectorLoops(std::int64_t dim)
 {
 #ifdef COROLLA_HAVE_VECTOR_MATH
     if constexpr (std::is_same_v<Scalar, c10::BFloat16>)
-        return dim % 32 == 0 && hasBf16DotProducts();
+        return dim % 32 == 0 && hasNativeBf16();
 #endif
     (void)dim;
     return false;

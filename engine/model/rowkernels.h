@@ -9,7 +9,8 @@
 // every operation the reference performs in it), so both give the same values up to the order
 // of the fp32 sum of squares and the SiLU noted below. Every row of a step, decode or
 // prefill, runs through the same loop, so a KV-cached decode equals the full forward exactly.
-// Thread: any caller; the loops run on the calling thread.
+// Thread: any caller; the rows of a call spread over the kernel pool (kernelthreads.h), a
+// single row (a decode step) stays on the calling thread.
 
 #include <ATen/core/Tensor.h>
 
