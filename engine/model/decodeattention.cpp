@@ -174,8 +174,10 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
     const bool vector = takesVectorLoops<Scalar>(dim);
     for (std::int64_t t = 0; t < steps; ++t) {
         const Scalar *queryRow = q.data_ptr<Scalar>() + ((b * heads + h) * steps + t) * dim;
-        for (std::int64_t d = 0; d < dim; ++d)
-            query[std::size_t(d)] = float(queryRow[d]);
+        if (!vector) { // the vector loop reads the query's own bf16 values
+            for (std::int64_t d = 0; d < dim; ++d)
+                query[std::size_t(d)] = float(queryRow[d]);
+        }
         const float *maskRow = mask.data_ptr<float>() + (b * steps + t) * context;
 
         // scores_j = scoring(q . k_j) + bias_j + mask_j, then a numerically stable softmax.
