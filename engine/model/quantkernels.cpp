@@ -5,6 +5,8 @@
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define COROLLA_HAVE_PACKED_AVX512 1
 #include <immintrin.h>
+
+#include "model/packeddot.h"
 #endif
 
 #include <algorithm>
@@ -119,13 +121,7 @@ COROLLA_PACKED_TARGET inline void nf4BlockBf16(const std::uint8_t *codes, float 
         _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(codes)));
     const __m512bh low = (__m512bh)_mm512_permutexvar_epi16(index, table);
     const __m512bh high = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(index, 4), table);
-#pragma GCC unroll 8
-    for (int r = 0; r < ROWS; ++r) {
-        const std::uint16_t *input = x + r * k;
-        acc[r][pair] = _mm512_dpbf16_ps(acc[r][pair], low, (__m512bh)_mm512_loadu_si512(input));
-        acc[r][pair + 1] =
-            _mm512_dpbf16_ps(acc[r][pair + 1], high, (__m512bh)_mm512_loadu_si512(input + 32));
-    }
+    packed::accumulatePair(acc, pair, low, high, x, k);
 }
 
 // Output rows [begin, end) for ROWS bf16 inputs, nf4 weights. A vdpbf16ps waits for the one
@@ -217,13 +213,7 @@ COROLLA_PACKED_TARGET inline void int8ChunkBf16(const std::int8_t *codes, const 
 {
     const __m512bh first = _mm512_cvtne2ps_pbh(int8Quarter(codes + 16), int8Quarter(codes));
     const __m512bh second = _mm512_cvtne2ps_pbh(int8Quarter(codes + 48), int8Quarter(codes + 32));
-#pragma GCC unroll 8
-    for (int r = 0; r < ROWS; ++r) {
-        const std::uint16_t *input = x + r * k;
-        acc[r][pair] = _mm512_dpbf16_ps(acc[r][pair], first, (__m512bh)_mm512_loadu_si512(input));
-        acc[r][pair + 1] =
-            _mm512_dpbf16_ps(acc[r][pair + 1], second, (__m512bh)_mm512_loadu_si512(input + 32));
-    }
+    packed::accumulatePair(acc, pair, first, second, x, k);
 }
 
 // Output rows [begin, end) for ROWS bf16 inputs, int8 weights; the row's scale multiplies the
@@ -450,22 +440,35 @@ bool hasPackedAvx512()
 #endif
 }
 
+void gemvPackedAvx512(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
+                      void *y, at::ScalarType dtype)
+{
+#ifdef COROLLA_HAVE_PACKED_AVX512
+    switch (rows) {
+    case 1: return gemvAvx512Rows<1>(weight, x, bias, y, dtype);
+    case 2: return gemvAvx512Rows<2>(weight, x, bias, y, dtype);
+    case 3: return gemvAvx512Rows<3>(weight, x, bias, y, dtype);
+    case 4: return gemvAvx512Rows<4>(weight, x, bias, y, dtype);
+    case 5: return gemvAvx512Rows<5>(weight, x, bias, y, dtype);
+    case 6: return gemvAvx512Rows<6>(weight, x, bias, y, dtype);
+    case 7: return gemvAvx512Rows<7>(weight, x, bias, y, dtype);
+    default: return gemvAvx512Rows<8>(weight, x, bias, y, dtype);
+    }
+#else
+    gemvPackedPortable(weight, x, rows, bias, y, dtype);
+#endif
+}
+
 void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
                 void *y, at::ScalarType dtype)
 {
 #ifdef COROLLA_HAVE_PACKED_AVX512
-    if (hasPackedAvx512()) {
-        switch (rows) {
-        case 1: gemvAvx512Rows<1>(weight, x, bias, y, dtype); return;
-        case 2: gemvAvx512Rows<2>(weight, x, bias, y, dtype); return;
-        case 3: gemvAvx512Rows<3>(weight, x, bias, y, dtype); return;
-        case 4: gemvAvx512Rows<4>(weight, x, bias, y, dtype); return;
-        case 5: gemvAvx512Rows<5>(weight, x, bias, y, dtype); return;
-        case 6: gemvAvx512Rows<6>(weight, x, bias, y, dtype); return;
-        case 7: gemvAvx512Rows<7>(weight, x, bias, y, dtype); return;
-        default: gemvAvx512Rows<8>(weight, x, bias, y, dtype); return;
-        }
-    }
+    if (weight.quantization == Quantization::Int8 && dtype == at::kBFloat16 && hasPackedVbmi())
+        return gemvPackedInt8Vbmi(weight, static_cast<const c10::BFloat16 *>(x), rows,
+                                  static_cast<const c10::BFloat16 *>(bias),
+                                  static_cast<c10::BFloat16 *>(y));
+    if (hasPackedAvx512())
+        return gemvPackedAvx512(weight, x, rows, bias, y, dtype);
     if (hasPackedAvx2())
         return gemvPackedAvx2(weight, x, rows, bias, y, dtype);
 #endif

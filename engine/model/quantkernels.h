@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include <c10/core/ScalarType.h>
+#include <c10/util/BFloat16.h>
 
 #include "core/compute.h"
 
@@ -38,6 +39,16 @@ void gemvPacked(const PackedView &weight, const void *x, std::int64_t rows, cons
 // bf16: the fp32 values rounded to nearest even). Runs on the calling thread.
 void dequantizePackedRows(const PackedView &weight, std::int64_t begin, std::int64_t end,
                           at::ScalarType dtype, void *out);
+
+// The loops behind gemvPacked, public so that tests check each one where the processor runs
+// it. The AVX-512 loops (hasPackedAvx512()); and, where the processor also has AVX512_VBMI
+// (hasPackedVbmi()), the int8 product with bf16 inputs that gemvPacked then takes instead,
+// which widens the codes to bf16 with byte lookups (quantkernelsvbmi.cpp).
+void gemvPackedAvx512(const PackedView &weight, const void *x, std::int64_t rows, const void *bias,
+                      void *y, at::ScalarType dtype);
+bool hasPackedVbmi();
+void gemvPackedInt8Vbmi(const PackedView &weight, const c10::BFloat16 *x, std::int64_t rows,
+                        const c10::BFloat16 *bias, c10::BFloat16 *y);
 
 // The AVX2 loops behind these where AVX-512 is missing (public so that tests check them on
 // every processor with AVX2 and FMA, hasPackedAvx2()), and the portable loops for processors

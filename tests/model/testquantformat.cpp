@@ -315,6 +315,7 @@ private Q_SLOTS:
         for (const auto &[name, quantization, n, k] :
              {std::tuple{"int8", Quantization::Int8, 1001, 515},
               std::tuple{"int8 short", Quantization::Int8, 3, 7},
+              std::tuple{"int8 whole chunks", Quantization::Int8, 130, 384},
               std::tuple{"nf4", Quantization::Nf4, 77, 192},
               std::tuple{"nf4 wide", Quantization::Nf4, 1003, 1024}}) {
             for (const auto dtype : {at::kFloat, at::kBFloat16}) {
@@ -363,6 +364,32 @@ private Q_SLOTS:
                                avx2.data_ptr(), type);
                 QVERIFY2(maxAbsDiff(avx2, expected) <= tolerance * scale,
                          qPrintable(QStringLiteral("AVX2, %1 rows").arg(rows)));
+            }
+            if (hasPackedAvx512()) {
+                at::Tensor avx512 = at::empty({rows, n}, x.options());
+                gemvPackedAvx512(packed.packedView(), x.data_ptr(), rows, bias.data_ptr(),
+                                 avx512.data_ptr(), type);
+                QVERIFY2(maxAbsDiff(avx512, expected) <= tolerance * scale,
+                         qPrintable(QStringLiteral("AVX-512, %1 rows").arg(rows)));
+                // The byte-lookup int8 loop forms the same exact products as the AVX-512
+                // one; only the order of the fp32 sums differs, so the bf16 results are at
+                // most one rounding apart.
+                if (hasPackedVbmi() && type == at::kBFloat16
+                    && Quantization(quantization) == Quantization::Int8) {
+                    at::Tensor vbmi = at::empty({rows, n}, x.options());
+                    gemvPackedInt8Vbmi(packed.packedView(), x.data_ptr<c10::BFloat16>(), rows,
+                                       bias.data_ptr<c10::BFloat16>(),
+                                       vbmi.data_ptr<c10::BFloat16>());
+                    const at::Tensor apart = (vbmi.to(at::kFloat) - avx512.to(at::kFloat)).abs();
+                    QVERIFY2(
+                        at::all(apart <= avx512.to(at::kFloat).abs() * (1.0 / 128) + 1e-6 * scale)
+                            .item<bool>(),
+                        qPrintable(QStringLiteral("VBMI, %1 rows: %2 apart")
+                                       .arg(rows)
+                                       .arg(apart.max().item<double>())));
+                    QVERIFY2(maxAbsDiff(vbmi, expected) <= tolerance * scale,
+                             qPrintable(QStringLiteral("VBMI, %1 rows").arg(rows)));
+                }
             }
         }
         // Every path dequantizes to exactly the same values.
