@@ -1,5 +1,6 @@
 #include "model/block.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include <ATen/ops/cat.h>
@@ -122,6 +123,15 @@ Result<LinearWeight> WeightReader::projection(const std::string &prefix,
         in = packed->inFeatures();
         codes.push_back(packed->codes());
         scales.push_back(packed->scales());
+    }
+    // Parts whose absmax are all exact in bf16 hold them so; stacked with one that is not,
+    // all are held in fp32.
+    const bool mixed = std::any_of(scales.begin(), scales.end(), [&](const at::Tensor &s) {
+        return s.scalar_type() != scales.front().scalar_type();
+    });
+    if (mixed) {
+        for (at::Tensor &s : scales)
+            s = s.to(at::kFloat);
     }
     return LinearWeight::packed(m_quantization, held(at::cat(codes)), held(at::cat(scales)), out,
                                 in);

@@ -8,7 +8,9 @@
 //   each value's code is the nearest of the 16 NF4 levels to W / absmax_b (ties to the lower
 //   level). Codes uint8 [out, in/2]: block b of row r takes the 32 bytes from 32 b, and byte j
 //   holds the code of value j in its low nibble and of value j + 32 in its high nibble.
-//   Dequantized: level[code] * absmax_b.
+//   Dequantized: level[code] * absmax_b. An absmax is one of the weight's values, so when
+//   every absmax of a weight is exact in bf16 (always, from a bf16 checkpoint) they are held
+//   as bf16 [out, in/64]: the same values in half the bytes.
 //
 // Quantization starts from the checkpoint's values widened to fp32; every product above is one
 // fp32 multiplication. Dequantized into bf16, a weight is that fp32 value rounded to nearest
@@ -72,7 +74,7 @@ public:
 
     // The dense weight (quantization() == None).
     const at::Tensor &denseWeight() const { return m_dense; }
-    // The packed codes and scales (quantization() != None).
+    // The packed codes and scales (quantization() != None): scales fp32, or nf4 absmax in bf16.
     const at::Tensor &codes() const { return m_codes; }
     const at::Tensor &scales() const { return m_scales; }
 

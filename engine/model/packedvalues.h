@@ -5,9 +5,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
+
+#include "model/linearweight.h"
 
 namespace corolla::packed {
 
@@ -31,6 +34,34 @@ inline void store(void *values, std::int64_t i, float value, at::ScalarType dtyp
         static_cast<c10::BFloat16 *>(values)[i] = toBf16(value);
     else
         static_cast<float *>(values)[i] = value;
+}
+
+// Row `row`'s nf4 absmax values (k / 64 of them) in fp32: where they are stored, or, stored
+// as bf16, widened into `buffer` (k / 64 floats).
+inline const float *nf4RowAbsmax(const PackedView &w, std::int64_t row, float *buffer)
+{
+    const std::int64_t blocks = w.k / kNf4BlockSize;
+    if (!w.absmaxBf16)
+        return w.scales + row * blocks;
+    const std::uint16_t *stored = w.absmaxBf16 + row * blocks;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::uint32_t bits = std::uint32_t(stored[b]) << 16;
+        std::memcpy(buffer + b, &bits, sizeof bits);
+    }
+    return buffer;
+}
+
+// Where row `row`'s nf4 absmax values are stored (fp32 or bf16: nf4AbsmaxBytes each), for
+// prefetching.
+inline std::int64_t nf4AbsmaxBytes(const PackedView &w)
+{
+    return w.absmaxBf16 ? 2 : 4;
+}
+inline const char *nf4StoredAbsmax(const PackedView &w, std::int64_t row)
+{
+    const std::int64_t offset = row * (w.k / kNf4BlockSize);
+    return w.absmaxBf16 ? reinterpret_cast<const char *>(w.absmaxBf16 + offset)
+                        : reinterpret_cast<const char *>(w.scales + offset);
 }
 
 } // namespace corolla::packed

@@ -21,6 +21,9 @@
 
 namespace corolla {
 
+using packed::nf4AbsmaxBytes;
+using packed::nf4RowAbsmax;
+using packed::nf4StoredAbsmax;
 using packed::store;
 using packed::toBf16;
 using packed::toFloat;
@@ -28,8 +31,9 @@ using packed::toFloat;
 namespace {
 
 // Row `row` of an int8 weight as integers, or of an nf4 weight as its values in `dtype`
-// (widened back to float), into `out` [k].
-void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, float *out)
+// (widened back to float), into `out` [k]; `absmaxBuffer` holds k / 64 floats.
+void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, float *out,
+               float *absmaxBuffer)
 {
     if (w.quantization == Quantization::Int8) {
         const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * w.k;
@@ -38,7 +42,7 @@ void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, floa
         return;
     }
     const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (w.k / 2);
-    const float *absmax = w.scales + row * (w.k / kNf4BlockSize);
+    const float *absmax = nf4RowAbsmax(w, row, absmaxBuffer);
     for (std::int64_t block = 0; block < w.k / kNf4BlockSize; ++block) {
         float *values = out + block * kNf4BlockSize;
         const std::uint8_t *bytes = codes + block * (kNf4BlockSize / 2);
@@ -133,19 +137,21 @@ COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t
                                         std::int64_t begin, std::int64_t end)
 {
     constexpr int kStride = ROWS <= 2 ? 2 : 1;
-    const std::int64_t k = w.k, blocks = k / kNf4BlockSize;
+    const std::int64_t k = w.k, blocks = k / kNf4BlockSize, absmaxBytes = nf4AbsmaxBytes(w);
+    std::vector<float> widened(std::size_t(w.absmaxBf16 ? blocks : 0));
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
-        const float *absmax = w.scales + row * blocks;
+        const char *storedAbsmax = nf4StoredAbsmax(w, row);
+        const float *absmax = nf4RowAbsmax(w, row, widened.data());
         __m512 acc[ROWS][2 * kStride];
         zeroAccumulators(acc);
         std::int64_t b = 0;
         for (; b + kStride <= blocks; b += kStride) {
-            // 64 bytes of codes (a cache line) per two blocks, of scales per 16.
+            // 64 bytes of codes (a cache line) per two blocks; scales as far ahead in blocks.
             if (b % 2 == 0)
                 prefetchAhead(codes + b * 32, kPrefetchBytes);
             if (b % 16 == 0)
-                prefetchAhead(absmax + b, kPrefetchBytes / 8);
+                prefetchAhead(storedAbsmax + b * absmaxBytes, kPrefetchBytes / 32 * absmaxBytes);
 #pragma GCC unroll 2
             for (int s = 0; s < kStride; ++s)
                 nf4BlockBf16(codes + (b + s) * 32, absmax[b + s], x + (b + s) * kNf4BlockSize, k,
@@ -168,17 +174,19 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
                                         float *y, std::int64_t begin, std::int64_t end)
 {
     constexpr int kAcc = ROWS <= 2 ? 2 : 1;
-    const std::int64_t k = w.k, blocks = k / kNf4BlockSize;
+    const std::int64_t k = w.k, blocks = k / kNf4BlockSize, absmaxBytes = nf4AbsmaxBytes(w);
+    std::vector<float> widened(std::size_t(w.absmaxBf16 ? blocks : 0));
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
-        const float *absmax = w.scales + row * blocks;
+        const char *storedAbsmax = nf4StoredAbsmax(w, row);
+        const float *absmax = nf4RowAbsmax(w, row, widened.data());
         __m512 acc[ROWS][kAcc];
         zeroAccumulators(acc);
         for (std::int64_t b = 0; b < blocks; ++b) {
             if (b % 2 == 0)
                 prefetchAhead(codes + b * 32, kPrefetchBytes);
             if (b % 16 == 0)
-                prefetchAhead(absmax + b, kPrefetchBytes / 8);
+                prefetchAhead(storedAbsmax + b * absmaxBytes, kPrefetchBytes / 32 * absmaxBytes);
             const __m512 table = nf4Table(absmax[b]);
             const __m512i first = _mm512_cvtepu8_epi32(
                 _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + b * 32)));
@@ -330,11 +338,12 @@ COROLLA_PACKED_TARGET void dequantizeAvx512(const PackedView &w, std::int64_t be
 {
     const std::int64_t k = w.k;
     const bool bf16 = dtype == at::kBFloat16;
+    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
     for (std::int64_t row = begin; row < end; ++row) {
         const std::int64_t offset = (row - begin) * k;
         if (w.quantization == Quantization::Nf4) {
             const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
-            const float *absmax = w.scales + row * (k / kNf4BlockSize);
+            const float *absmax = nf4RowAbsmax(w, row, widened.data());
             for (std::int64_t b = 0; b < k / kNf4BlockSize; ++b) {
                 if (bf16) {
                     auto *target = static_cast<std::uint16_t *>(out) + offset + b * 64;
@@ -387,9 +396,10 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
     const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
     parallelKernel(w.n, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, rowBytes)),
                    [&](std::int64_t begin, std::int64_t end) {
-                       std::vector<float> weights(std::size_t(w.k));
+                       std::vector<float> weights(std::size_t(w.k)),
+                           absmax(std::size_t(w.k / kNf4BlockSize));
                        for (std::int64_t row = begin; row < end; ++row) {
-                           unpackRow(w, row, dtype, weights.data());
+                           unpackRow(w, row, dtype, weights.data(), absmax.data());
                            // int8 with fp32 activations multiplies the dequantized weights;
                            // with bf16 ones the row scale multiplies the sum of the exact
                            // integer products, as the AVX-512 kernels do.
@@ -417,9 +427,9 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
 void dequantizePackedRowsPortable(const PackedView &w, std::int64_t begin, std::int64_t end,
                                   at::ScalarType dtype, void *out)
 {
-    std::vector<float> values(std::size_t(w.k));
+    std::vector<float> values(std::size_t(w.k)), absmax(std::size_t(w.k / kNf4BlockSize));
     for (std::int64_t row = begin; row < end; ++row) {
-        unpackRow(w, row, at::kFloat, values.data());
+        unpackRow(w, row, at::kFloat, values.data(), absmax.data());
         const float scale = w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
         for (std::int64_t i = 0; i < w.k; ++i)
             store(out, (row - begin) * w.k + i, values[std::size_t(i)] * scale, dtype);

@@ -22,8 +22,10 @@ inline constexpr std::int64_t kPackedGemvMaxRows = 8;
 struct PackedView {
     Quantization quantization = Quantization::Int8;
     const void *codes = nullptr;   // int8 [n, k] or uint8 [n, k / 2]
-    const float *scales = nullptr; // [n] or [n, k / 64]
+    const float *scales = nullptr; // [n] or [n, k / 64]; null when absmaxBf16 holds them
     std::int64_t n = 0, k = 0;
+    // nf4 absmax [n, k / 64] stored as bf16 (exactly their values: linearweight.h), else null.
+    const std::uint16_t *absmaxBf16 = nullptr;
 };
 
 // Whether the AVX-512 kernels run here (otherwise the portable ones do).

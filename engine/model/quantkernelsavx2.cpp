@@ -113,6 +113,7 @@ COROLLA_PACKED_AVX2_TARGET void packedRangeAvx2(const PackedView &w, const float
                                                 float *sums, std::int64_t begin, std::int64_t end)
 {
     const std::int64_t k = w.k;
+    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
     for (std::int64_t row = begin; row < end; ++row) {
         __m256 acc[ROWS][2];
         for (int r = 0; r < ROWS; ++r)
@@ -121,7 +122,7 @@ COROLLA_PACKED_AVX2_TARGET void packedRangeAvx2(const PackedView &w, const float
         float sumScale = 1.0f;
         if (w.quantization == Quantization::Nf4) {
             const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
-            const float *absmax = w.scales + row * (k / kNf4BlockSize);
+            const float *absmax = packed::nf4RowAbsmax(w, row, widened.data());
             for (std::int64_t b = 0; b < k / kNf4BlockSize; ++b) {
                 const Nf4Table table = nf4TableAvx2(absmax[b], bf16);
 #pragma GCC unroll 4
@@ -189,11 +190,12 @@ COROLLA_PACKED_AVX2_TARGET void dequantizeAvx2(const PackedView &w, std::int64_t
 {
     const std::int64_t k = w.k;
     const bool bf16 = dtype == at::kBFloat16;
+    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
     for (std::int64_t row = begin; row < end; ++row) {
         const std::int64_t offset = (row - begin) * k;
         if (w.quantization == Quantization::Nf4) {
             const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
-            const float *absmax = w.scales + row * (k / kNf4BlockSize);
+            const float *absmax = packed::nf4RowAbsmax(w, row, widened.data());
             for (std::int64_t b = 0; b < k / kNf4BlockSize; ++b) {
                 const Nf4Table table = nf4TableAvx2(absmax[b], false);
                 for (int g = 0; g < 4; ++g) {

@@ -195,20 +195,32 @@ private Q_SLOTS:
     void nf4MatchesDefinition_data()
     {
         QTest::addColumn<double>("magnitude");
-        QTest::newRow("normal") << 1.0;
-        QTest::newRow("huge values") << 1e37;
-        QTest::newRow("tiny values") << 1e-38;
+        QTest::addColumn<bool>("bf16Source");
+        for (const bool bf16 : {false, true}) {
+            const char *source = bf16 ? ", bf16 checkpoint" : "";
+            QTest::newRow(qPrintable(QStringLiteral("normal%1").arg(source))) << 1.0 << bf16;
+            QTest::newRow(qPrintable(QStringLiteral("huge values%1").arg(source))) << 1e37 << bf16;
+            QTest::newRow(qPrintable(QStringLiteral("tiny values%1").arg(source))) << 1e-38 << bf16;
+        }
     }
     void nf4MatchesDefinition()
     {
         QFETCH(double, magnitude);
+        QFETCH(bool, bf16Source);
         at::Tensor w = randomMatrix(9, 192, 3) * magnitude;
         w[2].narrow(0, 64, 64).zero_(); // an all-zero block
+        if (bf16Source)
+            w = w.to(at::kBFloat16);
         const LinearWeight packed = quantized(w, Quantization::Nf4);
         const ReferenceNf4 expected = referenceNf4(w);
-        QCOMPARE(packed.scales().numel(), std::int64_t(expected.absmax.size()));
+        // From a bf16 checkpoint every absmax is exact in bf16 and held so; from fp32 values
+        // (whose absmax are not) in fp32.
+        QCOMPARE(packed.scales().scalar_type(), bf16Source ? at::kBFloat16 : at::kFloat);
+        QCOMPARE(packed.bytes(), 9 * 192 / 2 + 9 * 3 * (bf16Source ? 2 : 4));
+        const at::Tensor absmax = packed.scales().to(at::kFloat);
+        QCOMPARE(absmax.numel(), std::int64_t(expected.absmax.size()));
         for (std::size_t b = 0; b < expected.absmax.size(); ++b)
-            QCOMPARE(packed.scales().data_ptr<float>()[b], expected.absmax[b]);
+            QCOMPARE(absmax.data_ptr<float>()[b], expected.absmax[b]);
         const at::Tensor values = packed.dequantize(at::kFloat);
         for (std::int64_t r = 0; r < 9; ++r) {
             for (std::int64_t j = 0; j < 192; ++j) {
@@ -312,17 +324,20 @@ private Q_SLOTS:
         QTest::addColumn<int>("dtype");
         QTest::addColumn<int>("n");
         QTest::addColumn<int>("k");
-        for (const auto &[name, quantization, n, k] :
-             {std::tuple{"int8", Quantization::Int8, 1001, 515},
-              std::tuple{"int8 short", Quantization::Int8, 3, 7},
-              std::tuple{"int8 whole chunks", Quantization::Int8, 130, 384},
-              std::tuple{"nf4", Quantization::Nf4, 77, 192},
-              std::tuple{"nf4 wide", Quantization::Nf4, 1003, 1024}}) {
+        QTest::addColumn<bool>("bf16Source"); // nf4: absmax held in bf16
+        for (const auto &[name, quantization, n, k, bf16Source] :
+             {std::tuple{"int8", Quantization::Int8, 1001, 515, false},
+              std::tuple{"int8 short", Quantization::Int8, 3, 7, false},
+              std::tuple{"int8 whole chunks", Quantization::Int8, 130, 384, false},
+              std::tuple{"nf4", Quantization::Nf4, 77, 192, false},
+              std::tuple{"nf4 wide", Quantization::Nf4, 1003, 1024, false},
+              std::tuple{"nf4 bf16 absmax", Quantization::Nf4, 77, 192, true},
+              std::tuple{"nf4 wide bf16 absmax", Quantization::Nf4, 1003, 1024, true}}) {
             for (const auto dtype : {at::kFloat, at::kBFloat16}) {
                 QTest::newRow(qPrintable(QStringLiteral("%1 %2").arg(
                     QLatin1String(name),
                     dtype == at::kFloat ? QStringLiteral("fp32") : QStringLiteral("bf16"))))
-                    << int(quantization) << int(dtype) << n << k;
+                    << int(quantization) << int(dtype) << n << k << bf16Source;
             }
         }
     }
@@ -332,11 +347,18 @@ private Q_SLOTS:
         QFETCH(int, dtype);
         QFETCH(int, n);
         QFETCH(int, k);
+        QFETCH(bool, bf16Source);
         c10::InferenceMode inference;
         const auto type = at::ScalarType(dtype);
-        const LinearWeight packed = quantized(randomMatrix(n, k, 5), Quantization(quantization));
+        const at::Tensor source = randomMatrix(n, k, 5);
+        const LinearWeight packed =
+            quantized(bf16Source ? source.to(at::kBFloat16) : source, Quantization(quantization));
+        QCOMPARE(packed.scales().scalar_type(), bf16Source ? at::kBFloat16 : at::kFloat);
         const at::Tensor bias = randomMatrix(1, n, 6).view({n}).to(type);
-        const at::Tensor dense = packed.dequantize(type).to(at::kFloat);
+        // Dequantized by libtorch's tensor operations: a path that shares no loop with the
+        // kernels, and that the CPU's own dequantization must equal.
+        const at::Tensor dense = packed.dequantizeWithTensorOps(type).to(at::kFloat);
+        QVERIFY(at::equal(packed.dequantize(type).to(at::kFloat), dense));
         // bf16 outputs are rounded once (2^-9 relative); the sums differ in order only.
         const double tolerance = type == at::kFloat ? 2e-4 : 3e-2;
         for (const int rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 21}) {
