@@ -80,18 +80,92 @@ COROLLA_ATTENTION_TARGET float dotBf16(const c10::BFloat16 *query, const c10::BF
     return _mm512_reduce_add_ps(_mm512_add_ps(first, second));
 }
 
-// accumulated[0, dim) += weight * value, the bf16 values widened to fp32 (`dim` a multiple
-// of 16).
-COROLLA_ATTENTION_TARGET void addScaledBf16(float *accumulated, float weight,
-                                            const c10::BFloat16 *value, std::int64_t dim)
+// Per 128-bit quarter: a's quarters 0 + 2 and 1 + 3, then b's.
+COROLLA_ATTENTION_TARGET inline __m512 addHalves(__m512 a, __m512 b)
 {
-    const __m512 scale = _mm512_set1_ps(weight);
-    for (std::int64_t d = 0; d < dim; d += 16) {
-        const __m512i words =
-            _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(value + d)));
-        const __m512 widened = _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
-        _mm512_storeu_ps(accumulated + d,
-                         _mm512_fmadd_ps(scale, widened, _mm512_loadu_ps(accumulated + d)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+// Lane i: the sum of the 16 lanes of v[i]. Pairs of registers are added interleaved, then
+// their quarters, then their halves: 30 operations instead of 16 full reductions.
+COROLLA_ATTENTION_TARGET inline __m512 transposedSums(const __m512 (&v)[16])
+{
+    __m512 pairs[8], quads[4];
+    for (int i = 0; i < 8; ++i) {
+        pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                                 _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    }
+    // Each 128-bit quarter of quads[i]: the partial sums of v[4i] to v[4i + 3] over it.
+    for (int i = 0; i < 4; ++i) {
+        quads[i] = _mm512_add_ps(
+            _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+            _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    const __m512 low = addHalves(quads[0], quads[1]), high = addHalves(quads[2], quads[3]);
+    return _mm512_add_ps(_mm512_shuffle_f32x4(low, high, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(low, high, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// out[j] = q . k_j for `count` keys `keyStride` apart, `dim` a multiple of 32: sixteen keys
+// at a time, each summed in one register, the sixteen reduced together.
+COROLLA_ATTENTION_TARGET void queryKeysBf16(const c10::BFloat16 *query, const c10::BFloat16 *keys,
+                                            std::int64_t keyStride, std::int64_t dim,
+                                            std::int64_t count, float *out)
+{
+    std::int64_t j = 0;
+    for (; j + 16 <= count; j += 16) {
+        __m512 sums[16];
+        for (int i = 0; i < 16; ++i) {
+            const c10::BFloat16 *key = keys + (j + i) * keyStride;
+            __m512 sum = _mm512_setzero_ps();
+            for (std::int64_t d = 0; d < dim; d += 32)
+                sum = _mm512_dpbf16_ps(sum, loadBf16(query + d), loadBf16(key + d));
+            sums[i] = sum;
+        }
+        _mm512_storeu_ps(out + j, transposedSums(sums));
+    }
+    for (; j < count; ++j)
+        out[j] = dotBf16(query, keys + j * keyStride, dim);
+}
+
+// out[0, 16 N) = sum_j weights[j] * value_j[0, 16 N), in N registers; zero weights skipped.
+template <int N>
+COROLLA_ATTENTION_TARGET void weightedValuesBf16(const float *weights, const c10::BFloat16 *values,
+                                                 std::int64_t valueStride, std::int64_t count,
+                                                 float *out)
+{
+    __m512 sums[N];
+    for (__m512 &sum : sums)
+        sum = _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < count; ++j) {
+        if (weights[j] == 0.0f)
+            continue;
+        const __m512 weight = _mm512_set1_ps(weights[j]);
+        const c10::BFloat16 *value = values + j * valueStride;
+        for (int n = 0; n < N; ++n) {
+            const __m512i words = _mm512_cvtepu16_epi32(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(value + 16 * n)));
+            sums[n] =
+                _mm512_fmadd_ps(weight, _mm512_castsi512_ps(_mm512_slli_epi32(words, 16)), sums[n]);
+        }
+    }
+    for (int n = 0; n < N; ++n)
+        _mm512_storeu_ps(out + 16 * n, sums[n]);
+}
+
+// The same over `dim` values (a multiple of 32), up to 128 at a time.
+COROLLA_ATTENTION_TARGET void weightedValuesBf16(const float *weights, const c10::BFloat16 *values,
+                                                 std::int64_t valueStride, std::int64_t dim,
+                                                 std::int64_t count, float *out)
+{
+    for (std::int64_t d = 0; d < dim; d += 128) {
+        switch (std::min<std::int64_t>(128, dim - d) / 16) {
+        case 2: weightedValuesBf16<2>(weights, values + d, valueStride, count, out + d); break;
+        case 4: weightedValuesBf16<4>(weights, values + d, valueStride, count, out + d); break;
+        case 6: weightedValuesBf16<6>(weights, values + d, valueStride, count, out + d); break;
+        default: weightedValuesBf16<8>(weights, values + d, valueStride, count, out + d); break;
+        }
     }
 }
 
@@ -121,36 +195,45 @@ template <typename Scalar> bool takesVectorLoops(std::int64_t dim)
     return false;
 }
 
-// q . k, from the query's own values (`queryRow`) in the vector loop, else from its fp32 copy.
+// out[j] = q . k_j for `count` keys, from the query's own values (`queryRow`) in the vector
+// loop, else from its fp32 copy.
 template <typename Scalar>
-float queryKey(const Scalar *queryRow, const float *query, const Scalar *key, std::int64_t dim,
-               bool vector)
+void queryKeys(const Scalar *queryRow, const float *query, const Scalar *keys,
+               std::int64_t keyStride, std::int64_t dim, std::int64_t count, bool vector,
+               float *out)
 {
 #ifdef COROLLA_HAVE_VECTOR_MATH
     if constexpr (std::is_same_v<Scalar, c10::BFloat16>) {
         if (vector)
-            return dotBf16(queryRow, key, dim);
+            return queryKeysBf16(queryRow, keys, keyStride, dim, count, out);
     }
 #endif
     (void)queryRow;
     (void)vector;
-    return dot(query, key, dim);
+    for (std::int64_t j = 0; j < count; ++j)
+        out[j] = dot(query, keys + j * keyStride, dim);
 }
 
-// accumulated += weight * value.
+// out[0, dim) = sum_j weights[j] * value_j, zero weights skipped.
 template <typename Scalar>
-void addWeighted(float *accumulated, float weight, const Scalar *value, std::int64_t dim,
-                 bool vector)
+void weightedValues(const float *weights, const Scalar *values, std::int64_t valueStride,
+                    std::int64_t dim, std::int64_t count, bool vector, float *out)
 {
 #ifdef COROLLA_HAVE_VECTOR_MATH
     if constexpr (std::is_same_v<Scalar, c10::BFloat16>) {
         if (vector)
-            return addScaledBf16(accumulated, weight, value, dim);
+            return weightedValuesBf16(weights, values, valueStride, dim, count, out);
     }
 #endif
     (void)vector;
-    for (std::int64_t d = 0; d < dim; ++d)
-        accumulated[d] += weight * float(value[d]);
+    std::fill(out, out + dim, 0.0f);
+    for (std::int64_t j = 0; j < count; ++j) {
+        if (weights[j] == 0.0f)
+            continue;
+        const Scalar *value = values + j * valueStride;
+        for (std::int64_t d = 0; d < dim; ++d)
+            out[d] += weights[j] * float(value[d]);
+    }
 }
 
 template <typename Scalar>
@@ -181,26 +264,20 @@ void attendHead(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
         const float *maskRow = mask.data_ptr<float>() + (b * steps + t) * context;
 
         // scores_j = scoring(q . k_j) + bias_j + mask_j, then a numerically stable softmax.
+        queryKeys(queryRow, query.data(), keys, keyStride, dim, context, vector, scores.data());
         float maximum = -std::numeric_limits<float>::infinity();
         for (std::int64_t j = 0; j < context; ++j) {
-            float score = -std::numeric_limits<float>::infinity();
-            if (maskRow[j] != -std::numeric_limits<float>::infinity()) {
-                score = scoring(queryKey(queryRow, query.data(), keys + j * keyStride, dim, vector))
-                        + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
-            }
-            scores[std::size_t(j)] = score;
+            float &score = scores[std::size_t(j)];
+            score = maskRow[j] == -std::numeric_limits<float>::infinity()
+                        ? maskRow[j]
+                        : scoring(score) + (biasRow ? biasRow[j] : 0.0f) + maskRow[j];
             maximum = std::max(maximum, score);
         }
         const float total = expShiftedSum(scores, context, maximum);
-
-        std::fill(accumulated.begin(), accumulated.end(), 0.0f);
-        for (std::int64_t j = 0; j < context; ++j) {
-            const float weight = scores[std::size_t(j)] / total;
-            if (weight == 0.0f)
-                continue;
-            const Scalar *value = values + j * valueStride;
-            addWeighted(accumulated.data(), weight, value, dim, vector);
-        }
+        for (float &score : scores)
+            score /= total; // the weights
+        weightedValues(scores.data(), values, valueStride, dim, context, vector,
+                       accumulated.data());
         Scalar *outRow = out.data_ptr<Scalar>() + (b * steps + t) * heads * dim + h * dim;
         for (std::int64_t d = 0; d < dim; ++d)
             outRow[d] = Scalar(accumulated[std::size_t(d)]);

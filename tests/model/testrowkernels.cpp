@@ -198,6 +198,10 @@ private Q_SLOTS:
         QTest::addColumn<qint64>("steps");
         QTest::newRow("bf16, 64 wide (vector loops)") << true << qint64(64) << qint64(1);
         QTest::newRow("bf16, 128 wide, 3 steps") << true << qint64(128) << qint64(3);
+        // Values summed 128 wide at a time: 96 in one pass, 160 as 128 and 32, 256 as two.
+        QTest::newRow("bf16, 96 wide") << true << qint64(96) << qint64(1);
+        QTest::newRow("bf16, 160 wide, 2 steps") << true << qint64(160) << qint64(2);
+        QTest::newRow("bf16, 256 wide") << true << qint64(256) << qint64(1);
         QTest::newRow("bf16, 48 wide (scalar loop)") << true << qint64(48) << qint64(1);
         QTest::newRow("fp32, 64 wide") << false << qint64(64) << qint64(2);
     }
