@@ -256,13 +256,12 @@ std::int64_t LinearWeight::bytes() const
 }
 
 std::int64_t packedWeightBytes(Quantization quantization, std::int64_t out, std::int64_t in,
-                               std::int64_t denseElementBytes)
+                               std::int64_t denseElementBytes, std::int64_t absmaxBytes)
 {
     switch (quantization) {
     case Quantization::None: return out * in * denseElementBytes;
     case Quantization::Int8: return out * in + out * 4;
-    // nf4 absmax counted in fp32: in bf16 (from bf16 checkpoints) they take half that.
-    case Quantization::Nf4: return out * in / 2 + out * (in / kNf4BlockSize) * 4;
+    case Quantization::Nf4: return out * in / 2 + out * (in / kNf4BlockSize) * absmaxBytes;
     }
     return out * in * denseElementBytes;
 }

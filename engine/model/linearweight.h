@@ -104,9 +104,9 @@ private:
     at::Tensor m_levels; // nf4: kNf4Levels as fp32 [16] on the codes' device
 };
 
-// Bytes that a weight [out, in] takes packed as `quantization` (codes and scales), or in
-// `denseElementBytes` per value unpacked.
+// Bytes that a weight [out, in] takes packed as `quantization` (codes and scales, nf4 absmax
+// `absmaxBytes` each: 4, or 2 when held in bf16), or in `denseElementBytes` per value unpacked.
 std::int64_t packedWeightBytes(Quantization quantization, std::int64_t out, std::int64_t in,
-                               std::int64_t denseElementBytes);
+                               std::int64_t denseElementBytes, std::int64_t absmaxBytes = 4);
 
 } // namespace corolla

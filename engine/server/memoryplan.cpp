@@ -84,12 +84,13 @@ std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &c)
 }
 
 std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
-                              Quantization quantization)
+                              Quantization quantization, int absmaxBytes)
 {
     std::int64_t values = blockParameterCount(config), bytes = 0;
     for (const ProjectionShape &projection : blockProjectionShapes(config)) {
         values -= projection.out * projection.in;
-        bytes += packedWeightBytes(quantization, projection.out, projection.in, bytesPerValue);
+        bytes += packedWeightBytes(quantization, projection.out, projection.in, bytesPerValue,
+                                   absmaxBytes);
     }
     // Gemma holds its norms' scales (1 + weight) in fp32 whatever the compute dtype.
     if (config.architecture == Architecture::Gemma)

@@ -24,8 +24,11 @@ std::vector<ProjectionShape> blockProjectionShapes(const ModelConfig &config);
 std::int64_t blockParameterCount(const ModelConfig &config);
 // Bytes of one block's weights as a loaded block holds them: `bytesPerValue` per value, but
 // the projections packed as `quantization` (codes and scales) and Gemma's norms in fp32.
+// nf4 absmax take `absmaxBytes` each: 4 by default, what the plan counts since it does not
+// look at the checkpoint; a bf16 checkpoint's take 2 (linearweight.h), so a loaded block
+// then holds a little less than planned.
 std::int64_t blockWeightBytes(const ModelConfig &config, int bytesPerValue,
-                              Quantization quantization = Quantization::None);
+                              Quantization quantization = Quantization::None, int absmaxBytes = 4);
 std::int64_t cacheBytesPerBlock(const ModelConfig &config, int bytesPerValue,
                                 std::int64_t cacheTokens);
 
