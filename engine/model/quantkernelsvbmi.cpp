@@ -150,13 +150,24 @@ COROLLA_PACKED_VBMI_TARGET void int8RangeVbmi(const PackedView &w, const std::ui
     }
 }
 
+constexpr std::size_t kAlignment = 64;
+
+// Frees what an over-aligned new[] allocated: a plain delete[] would hand the block to the
+// default-aligned allocator, which is undefined behaviour.
+struct AlignedDelete {
+    void operator()(std::uint16_t *p) const
+    {
+        ::operator delete[](p, std::align_val_t(kAlignment));
+    }
+};
+
 template <int ROWS>
 void int8GemvVbmiRows(const PackedView &w, const std::uint16_t *x, const c10::BFloat16 *bias,
                       c10::BFloat16 *y)
 {
     const std::int64_t chunkedK = w.k - w.k % kChunk;
-    const std::unique_ptr<std::uint16_t[]> permuted(new (std::align_val_t(
-        64)) std::uint16_t[std::size_t(std::max<std::int64_t>(1, ROWS * chunkedK))]);
+    const std::unique_ptr<std::uint16_t[], AlignedDelete> permuted(new (std::align_val_t(
+        kAlignment)) std::uint16_t[std::size_t(std::max<std::int64_t>(1, ROWS * chunkedK))]);
     permuteInputs(x, ROWS, w.k, chunkedK, permuted.get());
     parallelRows(w.n, w.k, [&](std::int64_t begin, std::int64_t end) {
         int8RangeVbmi<ROWS>(w, x, permuted.get(), chunkedK, bias, y, begin, end);
