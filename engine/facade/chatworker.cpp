@@ -194,6 +194,12 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
         result.generatedTokens = tokens;
         return finish(ChatError::None, {});
     }
+    if (!turn && !turn.error().blocks.empty()) {
+        // The records the coverage check saw were stale: a server of these blocks had left
+        // and the route found nobody in its place.
+        result.missingBlocks = fromStd(blockListText(turn.error().blocks));
+        return finish(ChatError::MissingBlocks, fromStd(turn.error().message));
+    }
     if (!turn)
         return finish(ChatError::Failed, fromStd(turn.error().toString()));
 

@@ -164,7 +164,7 @@ void TestDesktopProcesses::chatsThroughServeProcesses()
     chat.send(QStringLiteral("Anyone there?"));
     QVERIFY(finished.wait(kTimeoutMs));
     result = finished.takeFirst().at(0).value<ChatResult>();
-    QCOMPARE(result.error, ChatError::MissingBlocks);
+    QVERIFY2(result.error == ChatError::MissingBlocks, qPrintable(result.message));
     QCOMPARE(result.missingBlocks, QStringLiteral("4-7"));
     QVERIFY2(chat.notice().contains(QStringLiteral("4-7"))
                  && chat.notice().contains(QStringLiteral("Donate my GPU")),
