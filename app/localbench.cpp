@@ -20,11 +20,13 @@
 #include "app/commandparser.h"
 #include "app/commands.h"
 #include "core/memorybandwidth.h"
+#include "core/processorinfo.h"
 #include "loader/tensorsource.h"
 #include "model/devicerates.h"
 #include "model/gemvbf16.h"
 #include "model/localmodel.h"
 #include "model/ops.h"
+#include "model/quantkernels.h"
 #include "server/memoryplan.h"
 #include "testmodel/testmodel.h"
 
@@ -317,6 +319,19 @@ Measured best(const Measured &a, const Measured &b)
     return result;
 }
 
+// The processor and which of the packed products' loops run on it: the figures of one
+// virtual machine type differ by the host it lands on.
+nlohmann::json processorReport()
+{
+    const ProcessorInfo &processor = processorInfo();
+    const char *packedKernels = hasPackedAvx512() ? (hasPackedVbmi() ? "avx512-vbmi" : "avx512")
+                                : hasPackedAvx2() ? "avx2"
+                                                  : "portable";
+    return {{"vendor", processor.vendor},      {"brand", processor.brand},
+            {"family", processor.family},      {"model", processor.model},
+            {"packed_kernels", packedKernels}, {"native_bf16", hasNativeBf16()}};
+}
+
 int execute(const LocalBenchCommand &command)
 {
     const std::int64_t promptTokens = command.promptTokens, decodeTokens = command.decodeTokens;
@@ -385,6 +400,7 @@ int execute(const LocalBenchCommand &command)
         {"blocks", config.numLayers},
         {"model_blocks", source->modelBlocks() > 0 ? source->modelBlocks() : config.numLayers},
         {"threads", at::get_num_threads()},
+        {"processor", processorReport()},
         {"prompt_tokens", promptTokens},
         {"decode_tokens", decodeTokens},
         {"memory_read_gb_per_s", bandwidth / 1e9},

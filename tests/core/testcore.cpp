@@ -1,8 +1,10 @@
-// The core's value types: results and how they chain, compute dtypes and devices by name.
+// The core's value types: results and how they chain, compute dtypes and devices by name, the
+// processor's identification.
 
 #include <QtTest>
 
 #include "core/compute.h"
+#include "core/processorinfo.h"
 #include "core/result.h"
 
 using namespace corolla;
@@ -84,6 +86,35 @@ private Q_SLOTS:
             QCOMPARE(backend.error().message,
                      "unknown backend '" + std::string(bad) + "' (choose native or generic)");
         }
+    }
+
+    void processorSignaturesDecodeAsBothVendorsDocument()
+    {
+        struct Case {
+            std::uint32_t signature;
+            int family, model, stepping;
+        };
+        const Case cases[] = {
+            {0x00A10F11, 25, 0x11, 1}, // AMD EPYC 9004 (Zen 4): extended family and model
+            {0x00B00F20, 26, 0x02, 0}, // AMD family 1Ah (Zen 5)
+            {0x00800F82, 23, 0x08, 2}, // AMD Zen+
+            {0x000806F8, 6, 0x8F, 8},  // Intel Sapphire Rapids: family 6 takes the extended model
+            {0x00000F29, 15, 0x02, 9}, // Intel NetBurst: family 15, extended family 0
+            {0x00010543, 5, 0x04, 3},  // other families ignore the extended model
+        };
+        for (const Case &c : cases) {
+            const ProcessorInfo info = decodeProcessorSignature(c.signature);
+            const QByteArray what = QByteArray::number(c.signature, 16);
+            QVERIFY2(info.family == c.family, what);
+            QVERIFY2(info.model == c.model, what);
+            QVERIFY2(info.stepping == c.stepping, what);
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        const ProcessorInfo &here = processorInfo();
+        QCOMPARE(here.vendor.size(), std::size_t(12));
+        QVERIFY(here.family >= 5);
+        QVERIFY(here.brand.empty() || (here.brand.front() != ' ' && here.brand.back() != ' '));
+#endif
     }
 };
 
