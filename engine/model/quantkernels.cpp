@@ -62,7 +62,7 @@ void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, floa
 #define COROLLA_PACKED_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 // Packed rows are read this far ahead of the loop with prefetch instructions: measured on a
-// 2-core Zen 4, out of cache, the NF4 product streamed 31-33 GB/s on the hardware prefetcher
+// 2-core AMD EPYC VM, out of cache, the NF4 product streamed 31-33 GB/s on the hardware prefetcher
 // alone and 36-39 GB/s (as fast as the bf16 product) with software prefetch 2-8 KiB ahead;
 // the decode loop's lookups and dot products otherwise leave too few reads in flight.
 constexpr std::int64_t kPrefetchBytes = 4096;
