@@ -195,8 +195,8 @@ void ChatWorker::answer(const ChatRequest &request, const std::stop_token &stop)
         return finish(ChatError::None, {});
     }
     if (!turn && !turn.error().blocks.empty()) {
-        // The records the coverage check saw were stale: a server of these blocks had left
-        // and the route found nobody in its place.
+        // No server left for these blocks: one left mid-answer without a spare, or the
+        // coverage check above read its record before it expired.
         result.missingBlocks = fromStd(blockListText(turn.error().blocks));
         return finish(ChatError::MissingBlocks, fromStd(turn.error().message));
     }
