@@ -22,11 +22,11 @@
 #include "core/memorybandwidth.h"
 #include "core/processorinfo.h"
 #include "loader/tensorsource.h"
+#include "model/cpukernels.h"
 #include "model/devicerates.h"
 #include "model/gemvbf16.h"
 #include "model/localmodel.h"
 #include "model/ops.h"
-#include "model/quantkernels.h"
 #include "server/memoryplan.h"
 #include "testmodel/testmodel.h"
 
@@ -319,17 +319,16 @@ Measured best(const Measured &a, const Measured &b)
     return result;
 }
 
-// The processor and which of the packed products' loops run on it: the figures of one
-// virtual machine type differ by the host it lands on.
+// The processor and which of the engine's loops run on it: the figures of one virtual
+// machine type differ by the host it lands on.
 nlohmann::json processorReport()
 {
     const ProcessorInfo &processor = processorInfo();
-    const char *packedKernels = hasPackedAvx512() ? (hasPackedVbmi() ? "avx512-vbmi" : "avx512")
-                                : hasPackedAvx2() ? "avx2"
-                                                  : "portable";
-    return {{"vendor", processor.vendor},      {"brand", processor.brand},
-            {"family", processor.family},      {"model", processor.model},
-            {"packed_kernels", packedKernels}, {"native_bf16", hasNativeBf16()}};
+    return {{"vendor", processor.vendor},
+            {"brand", processor.brand},
+            {"family", processor.family},
+            {"model", processor.model},
+            {"kernels", cpuKernelsName()}};
 }
 
 int execute(const LocalBenchCommand &command)

@@ -14,21 +14,11 @@
 #include "app/buildinfo.h"
 #include "core/bytesize.h"
 #include "core/gpuinfo.h"
-#include "model/gemvbf16.h"
-#include "model/quantkernels.h"
+#include "model/cpukernels.h"
 
 namespace corolla {
 
 namespace {
-
-std::string cpuKernels()
-{
-    if (hasNativeBf16() && hasBf16Gemv() && hasPackedAvx512())
-        return "AVX-512 with BF16";
-    if (hasAvx2Gemv() && hasPackedAvx2())
-        return "AVX2 and FMA";
-    return "portable (no AVX2)";
-}
 
 // Whether the libtorch this program was built against has CUDA: its CUDA builds ship this
 // header, CPU builds (Debian's) do not.
@@ -67,7 +57,7 @@ int printVersion()
     std::printf("libtorch: %s\n", TORCH_VERSION);
     std::printf("Qt: %s (built with %s)\n", qVersion(), QT_VERSION_STR);
     std::printf("devices: cpu (%d threads, %s kernels)\n", at::get_num_threads(),
-                cpuKernels().c_str());
+                cpuKernelsName().c_str());
     std::printf("         cuda: %s\n", cudaDevices().c_str());
     return 0;
 }
