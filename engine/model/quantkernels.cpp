@@ -138,7 +138,7 @@ COROLLA_PACKED_TARGET void nf4RangeBf16(const PackedView &w, const std::uint16_t
 {
     constexpr int kStride = ROWS <= 2 ? 2 : 1;
     const std::int64_t k = w.k, blocks = k / kNf4BlockSize, absmaxBytes = nf4AbsmaxBytes(w);
-    std::vector<float> widened(std::size_t(w.absmaxBf16 ? blocks : 0));
+    packed::Nf4AbsmaxBuffer widened(w);
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
         const char *storedAbsmax = nf4StoredAbsmax(w, row);
@@ -175,7 +175,7 @@ COROLLA_PACKED_TARGET void nf4RangeFp32(const PackedView &w, const float *x, con
 {
     constexpr int kAcc = ROWS <= 2 ? 2 : 1;
     const std::int64_t k = w.k, blocks = k / kNf4BlockSize, absmaxBytes = nf4AbsmaxBytes(w);
-    std::vector<float> widened(std::size_t(w.absmaxBf16 ? blocks : 0));
+    packed::Nf4AbsmaxBuffer widened(w);
     for (std::int64_t row = begin; row < end; ++row) {
         const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (k / 2);
         const char *storedAbsmax = nf4StoredAbsmax(w, row);
@@ -338,7 +338,7 @@ COROLLA_PACKED_TARGET void dequantizeAvx512(const PackedView &w, std::int64_t be
 {
     const std::int64_t k = w.k;
     const bool bf16 = dtype == at::kBFloat16;
-    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
+    packed::Nf4AbsmaxBuffer widened(w);
     for (std::int64_t row = begin; row < end; ++row) {
         const std::int64_t offset = (row - begin) * k;
         if (w.quantization == Quantization::Nf4) {

@@ -113,7 +113,7 @@ COROLLA_PACKED_AVX2_TARGET void packedRangeAvx2(const PackedView &w, const float
                                                 float *sums, std::int64_t begin, std::int64_t end)
 {
     const std::int64_t k = w.k;
-    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
+    packed::Nf4AbsmaxBuffer widened(w);
     for (std::int64_t row = begin; row < end; ++row) {
         __m256 acc[ROWS][2];
         for (int r = 0; r < ROWS; ++r)
@@ -190,7 +190,7 @@ COROLLA_PACKED_AVX2_TARGET void dequantizeAvx2(const PackedView &w, std::int64_t
 {
     const std::int64_t k = w.k;
     const bool bf16 = dtype == at::kBFloat16;
-    std::vector<float> widened(std::size_t(w.absmaxBf16 ? k / kNf4BlockSize : 0));
+    packed::Nf4AbsmaxBuffer widened(w);
     for (std::int64_t row = begin; row < end; ++row) {
         const std::int64_t offset = (row - begin) * k;
         if (w.quantization == Quantization::Nf4) {

@@ -332,7 +332,9 @@ private Q_SLOTS:
               std::tuple{"nf4", Quantization::Nf4, 77, 192, false},
               std::tuple{"nf4 wide", Quantization::Nf4, 1003, 1024, false},
               std::tuple{"nf4 bf16 absmax", Quantization::Nf4, 77, 192, true},
-              std::tuple{"nf4 wide bf16 absmax", Quantization::Nf4, 1003, 1024, true}}) {
+              std::tuple{"nf4 wide bf16 absmax", Quantization::Nf4, 1003, 1024, true},
+              // Rows of more blocks than the loops keep widened on their stack (1024).
+              std::tuple{"nf4 long rows bf16 absmax", Quantization::Nf4, 5, 65600, true}}) {
             for (const auto dtype : {at::kFloat, at::kBFloat16}) {
                 QTest::newRow(qPrintable(QStringLiteral("%1 %2").arg(
                     QLatin1String(name),
