@@ -31,7 +31,7 @@ using packed::toFloat;
 namespace {
 
 // Row `row` of an int8 weight as integers, or of an nf4 weight as its values in `dtype`
-// (widened back to float), into `out` [k]; `absmaxBuffer` holds k / 64 floats.
+// (widened back to float), into `out` [k]; `absmaxBuffer` is an Nf4AbsmaxBuffer's room.
 void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, float *out,
                float *absmaxBuffer)
 {
@@ -396,8 +396,8 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
     const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
     parallelKernel(w.n, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, rowBytes)),
                    [&](std::int64_t begin, std::int64_t end) {
-                       std::vector<float> weights(std::size_t(w.k)),
-                           absmax(std::size_t(w.k / kNf4BlockSize));
+                       std::vector<float> weights(std::size_t(w.k));
+                       packed::Nf4AbsmaxBuffer absmax(w);
                        for (std::int64_t row = begin; row < end; ++row) {
                            unpackRow(w, row, dtype, weights.data(), absmax.data());
                            // int8 with fp32 activations multiplies the dequantized weights;
@@ -427,7 +427,8 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
 void dequantizePackedRowsPortable(const PackedView &w, std::int64_t begin, std::int64_t end,
                                   at::ScalarType dtype, void *out)
 {
-    std::vector<float> values(std::size_t(w.k)), absmax(std::size_t(w.k / kNf4BlockSize));
+    std::vector<float> values(std::size_t(w.k));
+    packed::Nf4AbsmaxBuffer absmax(w);
     for (std::int64_t row = begin; row < end; ++row) {
         unpackRow(w, row, at::kFloat, values.data(), absmax.data());
         const float scale = w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
