@@ -1,7 +1,7 @@
 #include "model/quantkernels.h"
 
 // The AVX-512 kernels need GCC or Clang on x86-64 (target attributes, intrinsics); the AVX2
-// ones are in quantkernelsavx2.cpp.
+// ones are in quantkernelsavx2.cpp, the portable ones in quantkernelsportable.cpp.
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define COROLLA_HAVE_PACKED_AVX512 1
 #include <immintrin.h>
@@ -10,8 +10,6 @@
 #endif
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
 #include <c10/util/BFloat16.h>
 
@@ -24,38 +22,8 @@ namespace corolla {
 using packed::nf4AbsmaxBytes;
 using packed::nf4RowAbsmax;
 using packed::nf4StoredAbsmax;
-using packed::store;
-using packed::toBf16;
-using packed::toFloat;
 
 namespace {
-
-// Row `row` of an int8 weight as integers, or of an nf4 weight as its values in `dtype`
-// (widened back to float), into `out` [k]; `absmaxBuffer` is an Nf4AbsmaxBuffer's room.
-void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, float *out,
-               float *absmaxBuffer)
-{
-    if (w.quantization == Quantization::Int8) {
-        const auto *codes = static_cast<const std::int8_t *>(w.codes) + row * w.k;
-        for (std::int64_t i = 0; i < w.k; ++i)
-            out[i] = float(codes[i]);
-        return;
-    }
-    const auto *codes = static_cast<const std::uint8_t *>(w.codes) + row * (w.k / 2);
-    const float *absmax = nf4RowAbsmax(w, row, absmaxBuffer);
-    for (std::int64_t block = 0; block < w.k / kNf4BlockSize; ++block) {
-        float *values = out + block * kNf4BlockSize;
-        const std::uint8_t *bytes = codes + block * (kNf4BlockSize / 2);
-        for (std::int64_t j = 0; j < kNf4BlockSize / 2; ++j) {
-            values[j] = kNf4Levels[bytes[j] & 15] * absmax[block];
-            values[j + kNf4BlockSize / 2] = kNf4Levels[bytes[j] >> 4] * absmax[block];
-        }
-    }
-    if (dtype == at::kBFloat16) {
-        for (std::int64_t i = 0; i < w.k; ++i)
-            out[i] = float(toBf16(out[i]));
-    }
-}
 
 #ifdef COROLLA_HAVE_PACKED_AVX512
 
@@ -385,57 +353,6 @@ COROLLA_PACKED_TARGET void dequantizeAvx512(const PackedView &w, std::int64_t be
 #endif
 
 } // namespace
-
-// The portable product: one unpacked weight row at a time against every input row.
-void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, const void *bias,
-                        void *y, at::ScalarType dtype)
-{
-    std::vector<float> inputs(std::size_t(rows * w.k));
-    for (std::int64_t i = 0; i < rows * w.k; ++i)
-        inputs[std::size_t(i)] = toFloat(x, i, dtype);
-    const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
-    parallelKernel(w.n, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, rowBytes)),
-                   [&](std::int64_t begin, std::int64_t end) {
-                       std::vector<float> weights(std::size_t(w.k));
-                       packed::Nf4AbsmaxBuffer absmax(w);
-                       for (std::int64_t row = begin; row < end; ++row) {
-                           unpackRow(w, row, dtype, weights.data(), absmax.data());
-                           // int8 with fp32 activations multiplies the dequantized weights;
-                           // with bf16 ones the row scale multiplies the sum of the exact
-                           // integer products, as the AVX-512 kernels do.
-                           const bool int8 = w.quantization == Quantization::Int8;
-                           const float scale = int8 ? w.scales[row] : 1.0f;
-                           if (int8 && dtype == at::kFloat) {
-                               for (float &weight : weights)
-                                   weight *= scale;
-                           }
-                           const float sumScale = int8 && dtype != at::kFloat ? scale : 1.0f;
-                           for (std::int64_t r = 0; r < rows; ++r) {
-                               const float *input = inputs.data() + r * w.k;
-                               float sum = 0;
-                               for (std::int64_t i = 0; i < w.k; ++i)
-                                   sum += weights[std::size_t(i)] * input[i];
-                               sum *= sumScale;
-                               if (bias)
-                                   sum += toFloat(bias, row, dtype);
-                               store(y, r * w.n + row, sum, dtype);
-                           }
-                       }
-                   });
-}
-
-void dequantizePackedRowsPortable(const PackedView &w, std::int64_t begin, std::int64_t end,
-                                  at::ScalarType dtype, void *out)
-{
-    std::vector<float> values(std::size_t(w.k));
-    packed::Nf4AbsmaxBuffer absmax(w);
-    for (std::int64_t row = begin; row < end; ++row) {
-        unpackRow(w, row, at::kFloat, values.data(), absmax.data());
-        const float scale = w.quantization == Quantization::Int8 ? w.scales[row] : 1.0f;
-        for (std::int64_t i = 0; i < w.k; ++i)
-            store(out, (row - begin) * w.k + i, values[std::size_t(i)] * scale, dtype);
-    }
-}
 
 bool hasPackedAvx512()
 {
