@@ -46,6 +46,36 @@ void unpackRow(const PackedView &w, std::int64_t row, at::ScalarType dtype, floa
     }
 }
 
+// Output rows [begin, end) of the portable product against `rows` input rows widened to fp32.
+// int8 with fp32 activations multiplies the dequantized weights; with bf16 ones the row scale
+// multiplies the sum of the exact integer products, as the AVX-512 kernels do.
+void portableRange(const PackedView &w, const float *inputs, std::int64_t rows, const void *bias,
+                   void *y, at::ScalarType dtype, std::int64_t begin, std::int64_t end)
+{
+    const bool int8 = w.quantization == Quantization::Int8;
+    std::vector<float> weights(std::size_t(w.k));
+    packed::Nf4AbsmaxBuffer absmax(w);
+    for (std::int64_t row = begin; row < end; ++row) {
+        unpackRow(w, row, dtype, weights.data(), absmax.data());
+        const float scale = int8 ? w.scales[row] : 1.0f;
+        if (int8 && dtype == at::kFloat) {
+            for (float &weight : weights)
+                weight *= scale;
+        }
+        const float sumScale = int8 && dtype != at::kFloat ? scale : 1.0f;
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const float *input = inputs + r * w.k;
+            float sum = 0;
+            for (std::int64_t i = 0; i < w.k; ++i)
+                sum += weights[std::size_t(i)] * input[i];
+            sum *= sumScale;
+            if (bias)
+                sum += toFloat(bias, row, dtype);
+            store(y, r * w.n + row, sum, dtype);
+        }
+    }
+}
+
 } // namespace
 
 // The portable product: one unpacked weight row at a time against every input row.
@@ -58,31 +88,7 @@ void gemvPackedPortable(const PackedView &w, const void *x, std::int64_t rows, c
     const std::int64_t rowBytes = w.quantization == Quantization::Int8 ? w.k : w.k / 2;
     parallelKernel(w.n, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(1, rowBytes)),
                    [&](std::int64_t begin, std::int64_t end) {
-                       std::vector<float> weights(std::size_t(w.k));
-                       packed::Nf4AbsmaxBuffer absmax(w);
-                       for (std::int64_t row = begin; row < end; ++row) {
-                           unpackRow(w, row, dtype, weights.data(), absmax.data());
-                           // int8 with fp32 activations multiplies the dequantized weights;
-                           // with bf16 ones the row scale multiplies the sum of the exact
-                           // integer products, as the AVX-512 kernels do.
-                           const bool int8 = w.quantization == Quantization::Int8;
-                           const float scale = int8 ? w.scales[row] : 1.0f;
-                           if (int8 && dtype == at::kFloat) {
-                               for (float &weight : weights)
-                                   weight *= scale;
-                           }
-                           const float sumScale = int8 && dtype != at::kFloat ? scale : 1.0f;
-                           for (std::int64_t r = 0; r < rows; ++r) {
-                               const float *input = inputs.data() + r * w.k;
-                               float sum = 0;
-                               for (std::int64_t i = 0; i < w.k; ++i)
-                                   sum += weights[std::size_t(i)] * input[i];
-                               sum *= sumScale;
-                               if (bias)
-                                   sum += toFloat(bias, row, dtype);
-                               store(y, r * w.n + row, sum, dtype);
-                           }
-                       }
+                       portableRange(w, inputs.data(), rows, bias, y, dtype, begin, end);
                    });
 }
 
