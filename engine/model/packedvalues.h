@@ -37,6 +37,15 @@ inline void store(void *values, std::int64_t i, float value, at::ScalarType dtyp
         static_cast<float *>(values)[i] = value;
 }
 
+// The fp32 value of bf16 bits.
+inline float bf16Bits(std::uint16_t bits)
+{
+    const std::uint32_t wide = std::uint32_t(bits) << 16;
+    float value;
+    std::memcpy(&value, &wide, sizeof value);
+    return value;
+}
+
 // Row `row`'s nf4 absmax values (k / 64 of them) in fp32: where they are stored, or, stored
 // as bf16, widened into `buffer` (k / 64 floats).
 inline const float *nf4RowAbsmax(const PackedView &w, std::int64_t row, float *buffer)
@@ -45,10 +54,8 @@ inline const float *nf4RowAbsmax(const PackedView &w, std::int64_t row, float *b
     if (!w.absmaxBf16)
         return w.scales + row * blocks;
     const std::uint16_t *stored = w.absmaxBf16 + row * blocks;
-    for (std::int64_t b = 0; b < blocks; ++b) {
-        const std::uint32_t bits = std::uint32_t(stored[b]) << 16;
-        std::memcpy(buffer + b, &bits, sizeof bits);
-    }
+    for (std::int64_t b = 0; b < blocks; ++b)
+        buffer[b] = bf16Bits(stored[b]);
     return buffer;
 }
 

@@ -21,9 +21,9 @@ here="$root/tests/sanitizers"
 case "$kind:$scope" in
 address:units)
     tests=(testcore testsafetensors testmodelconfig testblocks testlora testtrainingdata
-        testkvcache testkernels testrowkernels testquantformat testquantblocks testsampler
-        testtokenizer teststopsequences testnet testswarm testdht testblockserver testroutes
-        testhubunits testopenairequest testdevice)
+        testkvcache testkernels testrowkernels testquantformat testquantkernels testquantblocks
+        testsampler testtokenizer teststopsequences testnet testswarm testdht testblockserver
+        testroutes testhubunits testopenairequest testdevice)
     ;;
 address:all) tests=() ;;
 thread:units) tests=(testkernels testblockserver) ;;
