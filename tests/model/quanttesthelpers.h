@@ -2,6 +2,7 @@
 // Helpers of the packed-weight tests (testquantformat, testquantkernels).
 
 #include <cstdint>
+#include <utility>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/randn.h>
@@ -28,6 +29,7 @@ inline LinearWeight quantized(const at::Tensor &weight, Quantization quantizatio
     return std::move(*packed);
 }
 
+// The largest |a − b| over all elements, in double.
 inline double maxAbsDiff(const at::Tensor &a, const at::Tensor &b)
 {
     return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
