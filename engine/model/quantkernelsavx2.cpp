@@ -111,8 +111,10 @@ COROLLA_PACKED_AVX2_TARGET inline void prefetchAhead(const void *address)
 }
 
 // A fused multiply-add waits four cycles for the one before it on the same accumulator, and
-// two can start per cycle: with fewer than eight independent sums that latency, not memory or
-// the lookups, would set the speed. So each input row gets kAccumulators<ROWS> of them.
+// two can start per cycle: with fewer than eight independent sums in flight that latency, not
+// memory, sets the speed of a loop that does little else. So each input row of the int8 and
+// fp32 NF4 loops gets kAccumulators<ROWS> of them; the bf16 NF4 loop, whose lookups take
+// registers and cycles of their own, keeps fewer (see there).
 template <int ROWS> constexpr int kAccumulators = ROWS == 1 ? 8 : ROWS == 2 ? 4 : 2;
 
 template <int ROWS, int ACC>
